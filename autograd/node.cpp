@@ -1,0 +1,65 @@
+#include "autograd/node.h"
+
+#include <atomic>
+
+#include "ops/ops.h"
+
+namespace dsvd {
+
+namespace {
+std::atomic<uint64_t> next_sequence_nr{0};
+}
+
+Node::Node(std::string name) : name_(std::move(name)), sequence_nr_(next_sequence_nr++) {}
+
+AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf)
+    : Node("AccumulateGrad"), leaf_(std::move(leaf)) {}
+
+std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_outputs) {
+  const Tensor& g = grad_outputs.at(0);
+  DSVD_CHECK(g.sizes() == leaf_->sizes, "backward: gradient of shape ", shape_str(g.sizes()),
+             " for a leaf of shape ", shape_str(leaf_->sizes), " (an op's backward returned a wrong shape)");
+  Tensor incoming = g.dtype() == leaf_->dtype ? g : g.to(leaf_->dtype);
+  if (!leaf_->grad) {
+    // Own the buffer: the incoming gradient may alias another tensor or be a broadcast view.
+    leaf_->grad = incoming.clone().impl();
+  } else {
+    leaf_->grad = add(Tensor(leaf_->grad), incoming).impl();
+  }
+  return {};
+}
+
+FunctionNode::FunctionNode(std::string name, Backward backward)
+    : Node(std::move(name)), backward_(std::move(backward)) {}
+
+std::vector<Tensor> FunctionNode::apply(const std::vector<Tensor>& grad_outputs) {
+  DSVD_CHECK(!released_, "backward through node '", name_, "' (#", sequence_nr_,
+             ") whose saved tensors were already freed: the graph was used by an earlier backward(). "
+             "Pass retain_graph=true to the first backward if you need to run it twice.");
+  return backward_(grad_outputs, *this);
+}
+
+void FunctionNode::release_saved() {
+  saved.clear();
+  released_ = true;
+}
+
+const Tensor& FunctionNode::saved_tensor(size_t i) const {
+  DSVD_CHECK(i < saved.size(), "node '", name_, "': saved tensor ", i, " does not exist (", saved.size(), " saved)");
+  return saved[i];
+}
+
+Edge gradient_edge(const Tensor& t) {
+  const auto& impl = t.impl();
+  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (!impl->requires_grad) return {};
+  auto acc = impl->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(impl);
+    acc->outputs.push_back({impl->sizes, impl->dtype});
+    impl->grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+}  // namespace dsvd

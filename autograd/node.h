@@ -1,0 +1,85 @@
+// Graph nodes of reverse-mode autograd.
+//
+// An op that runs with grad mode on and at least one input requiring grad records a Node: the
+// edges to the nodes of its inputs, the tensors its backward needs ("saved", named so an audit can
+// dump them), and the backward rule itself. A leaf that requires grad is reached through an
+// AccumulateGrad node, which adds the incoming gradient into the leaf's .grad.
+//
+// Saved tensors are detached handles (they never point back at their own node), so a graph is
+// freed as soon as its outputs are: no reference cycles.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace dsvd {
+
+class Node;
+
+struct Edge {
+  std::shared_ptr<Node> node;  // null: this input needs no gradient
+  int input_nr = 0;            // which output of `node` the input was
+};
+
+class Node {
+ public:
+  explicit Node(std::string name);
+  virtual ~Node() = default;
+
+  // Given the gradients w.r.t. this node's outputs (one per output, zero-filled if an output got
+  // none), returns the gradients w.r.t. its inputs (one per edge; undefined = none).
+  virtual std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) = 0;
+  // Frees the saved tensors after a backward without retain_graph.
+  virtual void release_saved() { released_ = true; }
+
+  const std::string& name() const { return name_; }
+  uint64_t sequence_nr() const { return sequence_nr_; }
+  bool released() const { return released_; }
+  bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].node != nullptr; }
+
+  std::vector<Edge> next_edges;  // one per input, in the op's argument order
+  struct OutputMeta { Shape sizes; DType dtype; };
+  std::vector<OutputMeta> outputs;  // shape and dtype of each output, for zero-filling
+
+ protected:
+  std::string name_;
+  uint64_t sequence_nr_;
+  bool released_ = false;
+};
+
+// Adds gradients into a leaf's .grad.
+class AccumulateGrad : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf);
+  std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) override;
+  void release_saved() override {}  // nothing saved; a leaf can be reached again
+
+ private:
+  std::shared_ptr<TensorImpl> leaf_;
+};
+
+// The node every op records: a backward closure plus its named saved tensors.
+class FunctionNode : public Node {
+ public:
+  using Backward = std::function<std::vector<Tensor>(const std::vector<Tensor>& grads, FunctionNode& self)>;
+  FunctionNode(std::string name, Backward backward);
+  std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) override;
+  void release_saved() override;
+
+  // What backward needs; names make an audit dump readable ("self", "other", "result", ...).
+  std::vector<Tensor> saved;
+  std::vector<std::string> saved_names;
+  const Tensor& saved_tensor(size_t i) const;
+
+ private:
+  Backward backward_;
+};
+
+// The edge through which gradient flows into `t`: its grad_fn, its leaf accumulator, or none.
+Edge gradient_edge(const Tensor& t);
+
+}  // namespace dsvd

@@ -1,0 +1,98 @@
+// Copies and conversions: contiguous(), clone(), to(dtype), and sum_to (the adjoint of
+// broadcasting), plus the untracked helpers of ops/internal.h.
+//
+// Backward: clone and contiguous pass g through; to(dtype) casts g back to the source dtype.
+#include <cmath>
+
+#include "ops/cpu/copy_kernel.h"
+#include "ops/internal.h"
+
+namespace dsvd {
+
+namespace detail {
+
+Tensor expand_raw(const Tensor& t, const Shape& shape, const char* op) {
+  if (t.sizes() == shape) return t;
+  DSVD_CHECK(shape.size() >= t.sizes().size(), op, ": cannot expand shape ", shape_str(t.sizes()),
+             " to fewer dimensions ", shape_str(shape));
+  size_t lead = shape.size() - t.sizes().size();
+  Shape strides(shape.size(), 0);
+  for (size_t d = 0; d < t.sizes().size(); ++d) {
+    int64_t have = t.sizes()[d], want = shape[lead + d];
+    DSVD_CHECK(have == want || have == 1, op, ": cannot expand shape ", shape_str(t.sizes()), " to ",
+               shape_str(shape), " (dimension ", d, " has size ", have, ", wanted ", want, ")");
+    strides[lead + d] = have == want ? t.strides()[d] : 0;
+  }
+  return make_view(t, shape, strides, t.offset());
+}
+
+Tensor convert_raw(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  Tensor out = empty(t.sizes(), dtype);
+  cpu::copy_into(out, t);
+  return out;
+}
+
+Tensor contiguous_raw(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = empty(t.sizes(), t.dtype());
+  cpu::copy_into(out, t);
+  return out;
+}
+
+Tensor grad_to(const Tensor& g, const Shape& shape, DType dtype) {
+  Tensor r = sum_to(g, shape);
+  return r.dtype() == dtype ? r : r.to(dtype);
+}
+
+Tensor scalar_like(const Tensor& t, double value) {
+  DType dtype = t.dtype();
+  if (!is_floating(dtype) && value != std::floor(value)) dtype = DType::Float32;
+  return scalar_tensor(value, dtype);
+}
+
+}  // namespace detail
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(sizes(), dtype());
+  cpu::copy_into(out, *this);
+  return record_op("clone", {out}, {*this}, {}, [](const std::vector<Tensor>& g, FunctionNode&) {
+    return std::vector<Tensor>{g[0]};
+  })[0];
+}
+
+Tensor Tensor::contiguous() const {
+  if (is_contiguous()) return *this;
+  Tensor out = empty(sizes(), dtype());
+  cpu::copy_into(out, *this);
+  return record_op("contiguous", {out}, {*this}, {}, [](const std::vector<Tensor>& g, FunctionNode&) {
+    return std::vector<Tensor>{g[0]};
+  })[0];
+}
+
+Tensor Tensor::to(DType target) const {
+  if (dtype() == target) return *this;
+  Tensor out = detail::convert_raw(*this, target);
+  DType source = dtype();
+  return record_op("to", {out}, {*this}, {}, [source](const std::vector<Tensor>& g, FunctionNode&) {
+    return std::vector<Tensor>{g[0].to(source)};
+  })[0];
+}
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.sizes() == shape) return x;
+  DSVD_CHECK(shape.size() <= x.sizes().size(), "sum_to: cannot reduce shape ", shape_str(x.sizes()),
+             " to the larger rank of ", shape_str(shape));
+  size_t lead = x.sizes().size() - shape.size();
+  Shape dims;
+  for (size_t d = 0; d < x.sizes().size(); ++d) {
+    if (d < lead) dims.push_back(int64_t(d));
+    else if (shape[d - lead] == 1 && x.sizes()[d] != 1) dims.push_back(int64_t(d));
+    else DSVD_CHECK(shape[d - lead] == x.sizes()[d], "sum_to: shape ", shape_str(x.sizes()),
+                    " does not broadcast to ", shape_str(shape));
+  }
+  Tensor r = dims.empty() ? x : sum(x, dims, /*keepdim=*/true);
+  return r.reshape(shape);
+}
+
+}  // namespace dsvd

@@ -1,0 +1,18 @@
+// CPU kernel for element-wise unary ops: out = f(x) over contiguous buffers, split across the
+// OpenMP threads above kParallelGrain elements.
+#pragma once
+#include "ops/cpu/loops.h"
+#include "tensor/tensor.h"
+
+namespace dsvd::cpu {
+
+template <typename T, typename F>
+void unary_kernel(const Tensor& out, const Tensor& contiguous_in, F f) {
+  T* o = static_cast<T*>(out.data_ptr());
+  const T* x = static_cast<const T*>(contiguous_in.data_ptr());
+  const int64_t n = out.numel();
+#pragma omp parallel for simd if (n > kParallelGrain && !omp_in_parallel())
+  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+}
+
+}  // namespace dsvd::cpu

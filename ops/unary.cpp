@@ -1,0 +1,121 @@
+// Element-wise unary ops. Each forward is one line of math; each backward (g = dL/dout, r = out):
+//   neg:     -g                     exp:     g * r
+//   log:     g / x                  sqrt:    g / (2 r)
+//   pow(p):  g * p * x^(p-1)        abs:     g * sign(x)   (0 at x = 0)
+//   clamp:   g where min <= x <= max, 0 elsewhere
+//   relu:    g where x > 0          sigmoid: g * r * (1 - r)
+//   tanh:    g * (1 - r^2)          sign:    no gradient
+#include <cmath>
+
+#include "ops/cpu/unary_kernels.h"
+#include "ops/internal.h"
+
+namespace dsvd {
+namespace {
+
+// Runs f over x (float dtypes, or any signed dtype when `signed_ok`).
+template <typename F>
+Tensor unary_forward(const char* name, const Tensor& x, bool signed_ok, F f) {
+  DSVD_CHECK(x.defined(), name, ": input is an undefined tensor");
+  Tensor in = detail::contiguous_raw(x);
+  Tensor out = empty(x.sizes(), x.dtype());
+  if (signed_ok) {
+    DSVD_DISPATCH_SIGNED(x.dtype(), name, [&] { cpu::unary_kernel<scalar_t>(out, in, [&](scalar_t v) { return scalar_t(f(v)); }); });
+  } else {
+    DSVD_DISPATCH_FLOATING(x.dtype(), name, [&] { cpu::unary_kernel<scalar_t>(out, in, [&](scalar_t v) { return scalar_t(f(v)); }); });
+  }
+  return out;
+}
+
+using Grads = std::vector<Tensor>;
+
+}  // namespace
+
+Tensor neg(const Tensor& x) {
+  Tensor out = unary_forward("neg", x, true, [](auto v) { return -v; });
+  return record_op("neg", {out}, {x}, {}, [](const Grads& g, FunctionNode&) { return Grads{neg(g[0])}; })[0];
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor out = unary_forward("exp", x, false, [](auto v) { return std::exp(v); });
+  return record_op("exp", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
+    return Grads{mul(g[0], n.saved_tensor(0))};
+  })[0];
+}
+
+Tensor log(const Tensor& x) {
+  Tensor out = unary_forward("log", x, false, [](auto v) { return std::log(v); });
+  return record_op("log", {out}, {x}, {{"self", x}}, [](const Grads& g, FunctionNode& n) {
+    return Grads{div(g[0], n.saved_tensor(0))};
+  })[0];
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor out = unary_forward("sqrt", x, false, [](auto v) { return std::sqrt(v); });
+  return record_op("sqrt", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
+    return Grads{div(g[0], mul(n.saved_tensor(0), 2.0))};
+  })[0];
+}
+
+Tensor pow(const Tensor& x, double p) {
+  Tensor out = unary_forward("pow", x, false, [p](auto v) { return std::pow(v, decltype(v)(p)); });
+  return record_op("pow", {out}, {x}, {{"self", x}}, [p](const Grads& g, FunctionNode& n) {
+    if (p == 0) return Grads{zeros_like(g[0])};
+    return Grads{mul(g[0], mul(pow(n.saved_tensor(0), p - 1), p))};
+  })[0];
+}
+
+Tensor sign(const Tensor& x) {
+  // No record: the derivative is zero wherever it exists.
+  return unary_forward("sign", x, true, [](auto v) { return decltype(v)((v > 0) - (v < 0)); });
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = unary_forward("abs", x, true, [](auto v) { return v < 0 ? -v : v; });
+  return record_op("abs", {out}, {x}, {{"self", x}}, [](const Grads& g, FunctionNode& n) {
+    return Grads{mul(g[0], sign(n.saved_tensor(0)))};
+  })[0];
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  DSVD_CHECK(!(lo > hi), "clamp: min ", lo, " is greater than max ", hi);
+  Tensor out = unary_forward("clamp", x, true, [lo, hi](auto v) {
+    using T = decltype(v);
+    if (v != v) return v;  // NaN stays NaN
+    return v < T(lo) ? T(lo) : v > T(hi) ? T(hi) : v;
+  });
+  return record_op("clamp", {out}, {x}, {{"self", x}}, [lo, hi](const Grads& g, FunctionNode& n) {
+    const Tensor& s = n.saved_tensor(0);
+    Tensor inside = mul(ge(s, lo), le(s, hi));
+    return Grads{mul(g[0], inside.to(g[0].dtype()))};
+  })[0];
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor out = unary_forward("relu", x, true, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  return record_op("relu", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
+    return Grads{mul(g[0], gt(n.saved_tensor(0), 0.0).to(g[0].dtype()))};
+  })[0];
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor out = unary_forward("sigmoid", x, false, [](auto v) {
+    using T = decltype(v);
+    // Split by sign so exp never overflows.
+    return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+  });
+  return record_op("sigmoid", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
+    const Tensor& r = n.saved_tensor(0);
+    return Grads{mul(g[0], mul(r, rsub(r, 1.0)))};
+  })[0];
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = unary_forward("tanh", x, false, [](auto v) { return std::tanh(v); });
+  return record_op("tanh", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
+    const Tensor& r = n.saved_tensor(0);
+    return Grads{mul(g[0], rsub(mul(r, r), 1.0))};
+  })[0];
+}
+
+}  // namespace dsvd

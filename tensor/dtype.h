@@ -1,0 +1,66 @@
+// Element types of a tensor, their sizes and names, type promotion, and the dispatch macros
+// that turn a runtime DType into a compile-time scalar_t for kernels.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "tensor/error.h"
+
+namespace dsvd {
+
+enum class DType : uint8_t { Float32, Float64, Int64, UInt8 };
+
+size_t itemsize(DType dtype);
+const char* dtype_name(DType dtype);  // "float32", "float64", "int64", "uint8"
+bool is_floating(DType dtype);
+// The dtype an arithmetic op computes in: uint8 < int64 < float32 < float64 (as numpy/PyTorch
+// do for tensor-tensor arithmetic).
+DType promote_types(DType a, DType b);
+
+template <typename T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };
+template <> struct dtype_of<double> { static constexpr DType value = DType::Float64; };
+template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
+template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UInt8; };
+
+[[noreturn]] void fail_dtype(const char* op, DType got, const char* expected);
+
+}  // namespace dsvd
+
+// DSVD_DISPATCH_FLOATING(dtype, "op", [&] { kernel<scalar_t>(...); });
+#define DSVD_DISPATCH_CASE(ENUM, TYPE, ...) \
+  case ::dsvd::DType::ENUM: {               \
+    using scalar_t = TYPE;                  \
+    return __VA_ARGS__();                   \
+  }
+
+#define DSVD_DISPATCH_FLOATING(DT, NAME, ...)                                    \
+  [&] {                                                                         \
+    switch (DT) {                                                               \
+      DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                           \
+      DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)                          \
+      default: ::dsvd::fail_dtype(NAME, DT, "float32 or float64");              \
+    }                                                                           \
+  }()
+
+#define DSVD_DISPATCH_ALL(DT, NAME, ...)                                         \
+  [&] {                                                                         \
+    switch (DT) {                                                               \
+      DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                           \
+      DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)                          \
+      DSVD_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                           \
+      DSVD_DISPATCH_CASE(UInt8, uint8_t, __VA_ARGS__)                           \
+      default: ::dsvd::fail_dtype(NAME, DT, "a known dtype");                   \
+    }                                                                           \
+  }()
+
+#define DSVD_DISPATCH_SIGNED(DT, NAME, ...)                                      \
+  [&] {                                                                         \
+    switch (DT) {                                                               \
+      DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                           \
+      DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)                          \
+      DSVD_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                           \
+      default: ::dsvd::fail_dtype(NAME, DT, "float32, float64 or int64");       \
+    }                                                                           \
+  }()

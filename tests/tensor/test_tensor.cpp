@@ -1,0 +1,63 @@
+// Tensor metadata, factories, copies and conversions, against values written out by hand.
+#include "tests/test_util.h"
+
+using namespace dsvd;
+
+TEST_CASE("tensor: factories give the documented values, shapes and strides") {
+  Tensor z = zeros({2, 3}, DType::Float64);
+  CHECK(z.sizes() == Shape{2, 3});
+  CHECK(z.strides() == Shape{3, 1});
+  CHECK(z.numel() == 6);
+  CHECK(z.is_contiguous());
+  CHECK_CLOSE(z, std::vector<double>(6, 0.0));
+  CHECK_CLOSE(ones({4}, DType::Int64), std::vector<double>(4, 1.0));
+  CHECK_CLOSE(full({2, 2}, 2.5, DType::Float32), std::vector<double>(4, 2.5));
+  CHECK_CLOSE(arange(5), std::vector<double>{0, 1, 2, 3, 4});
+  CHECK(arange(5).dtype() == DType::Int64);
+  CHECK_CLOSE(arange(1.0, 2.0, 0.25, DType::Float64), std::vector<double>{1, 1.25, 1.5, 1.75});
+  CHECK(arange(3.0, 1.0, 1.0).numel() == 0);
+  CHECK_CLOSE(eye(3, DType::UInt8), std::vector<double>{1, 0, 0, 0, 1, 0, 0, 0, 1});
+  Tensor s = scalar_tensor(7.0, DType::Float64);
+  CHECK(s.dim() == 0);
+  CHECK(s.numel() == 1);
+  CHECK(s.item() == 7.0);
+}
+
+TEST_CASE("tensor: clone, contiguous and to(dtype) copy values, not storage") {
+  Tensor a = arange(0.0, 6.0, 1.0, DType::Float64).reshape({2, 3});
+  Tensor c = a.clone();
+  CHECK(!c.shares_storage_with(a));
+  CHECK_CLOSE(c, a);
+  CHECK(a.contiguous().shares_storage_with(a));  // already contiguous: itself
+  Tensor t = a.t();
+  CHECK(!t.is_contiguous());
+  Tensor tc = t.contiguous();
+  CHECK(tc.is_contiguous());
+  CHECK_CLOSE(tc, std::vector<double>{0, 3, 1, 4, 2, 5});
+
+  Tensor f = from_vector({-1.5, 0.25, 3.75, 255}, {4}, DType::Float64);
+  CHECK(f.to(DType::Float32).dtype() == DType::Float32);
+  CHECK_CLOSE(f.to(DType::Float32), std::vector<double>{-1.5, 0.25, 3.75, 255});
+  CHECK_CLOSE(f.to(DType::Int64), std::vector<double>{-1, 0, 3, 255});  // truncation toward zero, as C++
+  CHECK_CLOSE(f.narrow(0, 1, 3).to(DType::UInt8), std::vector<double>{0, 3, 255});
+  CHECK(f.to(DType::Float64).shares_storage_with(f));
+}
+
+TEST_CASE("tensor: item and bad uses raise dsvd::Error naming the problem") {
+  CHECK(from_vector({4.5}, {1, 1}).item() == 4.5);
+  CHECK_THROWS_WITH_AS(zeros({2}).item(), doctest::Contains("only a tensor with one element"), Error);
+  CHECK_THROWS_WITH_AS(Tensor().sizes(), doctest::Contains("undefined tensor"), Error);
+  CHECK_THROWS_WITH_AS(zeros({-1}), doctest::Contains("negative size"), Error);
+  CHECK_THROWS_WITH_AS(zeros({2}).size(3), doctest::Contains("out of range"), Error);
+  CHECK_THROWS_WITH_AS(zeros({2}, DType::Int64).requires_grad_(), doctest::Contains("int64"), Error);
+  CHECK_THROWS_WITH_AS(zeros({2}).data<double>(), doctest::Contains("float32"), Error);
+}
+
+TEST_CASE("tensor: allocations that cannot be satisfied raise dsvd::Error with the size") {
+  // 2^62 float32 elements: the byte count overflows 64 bits.
+  CHECK_THROWS_WITH_AS(empty({int64_t(1) << 31, int64_t(1) << 31}), doctest::Contains("bytes"), Error);
+  // A product of sizes that overflows int64.
+  CHECK_THROWS_WITH_AS(empty({int64_t(1) << 40, int64_t(1) << 40}), doctest::Contains("more elements"), Error);
+  // 10^13 float32 elements = 40 TB: the allocator refuses it.
+  CHECK_THROWS_WITH_AS(empty({10000000, 1000000}), doctest::Contains("out of memory"), Error);
+}

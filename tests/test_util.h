@@ -1,0 +1,71 @@
+// Shared helpers for the doctest suites: closeness checks that name the worst element, and a
+// gradcheck assertion that prints gradcheck's report on failure.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "autograd/gradcheck.h"
+#include "autograd/node.h"
+#include "tensor/random.h"
+#include "ops/ops.h"
+
+namespace dsvd::test {
+
+// Empty string when every |actual - expected| <= atol + rtol*|expected| (NaN matches NaN);
+// otherwise the worst element, its index and both values.
+inline std::string compare_values(const std::vector<double>& actual, const std::vector<double>& expected,
+                                  double atol, double rtol) {
+  if (actual.size() != expected.size())
+    return "size mismatch: " + std::to_string(actual.size()) + " vs " + std::to_string(expected.size());
+  double worst = 0;
+  size_t at = 0;
+  bool bad = false;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    double a = actual[i], e = expected[i];
+    if (std::isnan(a) && std::isnan(e)) continue;
+    if (a == e) continue;  // also equal infinities
+    double err = std::fabs(a - e);
+    double excess = std::isfinite(err) ? err / (atol + rtol * std::fabs(e)) : INFINITY;
+    if (excess > 1 && (!bad || excess > worst)) {
+      bad = true;
+      worst = excess;
+      at = i;
+    }
+  }
+  if (!bad) return "";
+  std::ostringstream s;
+  s.precision(17);
+  s << "element " << at << ": got " << actual[at] << ", expected " << expected[at];
+  return s.str();
+}
+
+inline std::string compare(const Tensor& actual, const std::vector<double>& expected, double atol = 1e-12,
+                           double rtol = 1e-12) {
+  return compare_values(to_vector(actual), expected, atol, rtol);
+}
+
+inline std::string compare(const Tensor& actual, const Tensor& expected, double atol = 1e-12, double rtol = 1e-12) {
+  if (actual.sizes() != expected.sizes())
+    return "shape " + shape_str(actual.sizes()) + " vs expected " + shape_str(expected.sizes());
+  return compare_values(to_vector(actual), to_vector(expected), atol, rtol);
+}
+
+}  // namespace dsvd::test
+
+// CHECK_CLOSE(actual, expected[, atol, rtol]): passes when compare() finds nothing.
+#define CHECK_CLOSE(...)                                          \
+  do {                                                            \
+    std::string dsvd_diff_ = ::dsvd::test::compare(__VA_ARGS__);  \
+    CHECK_MESSAGE(dsvd_diff_.empty(), dsvd_diff_);                \
+  } while (0)
+
+#define CHECK_GRADCHECK(fn, inputs, ...)                                         \
+  do {                                                                           \
+    auto dsvd_gc_ = ::dsvd::gradcheck(fn, inputs __VA_OPT__(, ) __VA_ARGS__);    \
+    CHECK_MESSAGE(dsvd_gc_.ok, dsvd_gc_.message);                                \
+    CHECK(dsvd_gc_.checked > 0);                                                 \
+  } while (0)
