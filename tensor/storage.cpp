@@ -1,6 +1,6 @@
 #include "tensor/storage.h"
 
-#include <cstdlib>
+#include "tensor/cpu_allocator.h"
 
 #include "tensor/error.h"
 
@@ -11,18 +11,15 @@ Storage::~Storage() {
 }
 
 std::shared_ptr<Storage> Storage::allocate_cpu(size_t nbytes, const char* op) {
-  constexpr size_t kAlign = 64;
   auto storage = std::make_shared<Storage>();
-  size_t rounded = (nbytes + kAlign - 1) / kAlign * kAlign;
-  DSVD_CHECK(rounded >= nbytes, op, ": cannot allocate ", nbytes, " bytes (size overflows)");
-  if (rounded == 0) rounded = kAlign;
-  void* p = std::aligned_alloc(kAlign, rounded);
+  size_t capacity = 0;
+  void* p = cpu_allocate(nbytes, &capacity);
   DSVD_CHECK(p != nullptr, op, ": out of memory allocating ", nbytes, " bytes (",
-             double(nbytes) / (1 << 30), " GiB) on the CPU");
+             double(nbytes) / double(1ull << 30), " GiB) on the CPU");
   storage->data = p;
   storage->nbytes = nbytes;
   storage->device = Device::cpu();
-  storage->deleter = [](void* q) { std::free(q); };
+  storage->deleter = [capacity](void* q) { cpu_free(q, capacity); };
   return storage;
 }
 

@@ -1,4 +1,5 @@
 // Tensor metadata, factories, copies and conversions, against values written out by hand.
+#include "tensor/cpu_allocator.h"
 #include "tests/test_util.h"
 
 using namespace dsvd;
@@ -60,4 +61,25 @@ TEST_CASE("tensor: allocations that cannot be satisfied raise dsvd::Error with t
   CHECK_THROWS_WITH_AS(empty({int64_t(1) << 40, int64_t(1) << 40}), doctest::Contains("more elements"), Error);
   // 10^13 float32 elements = 40 TB: the allocator refuses it.
   CHECK_THROWS_WITH_AS(empty({10000000, 1000000}), doctest::Contains("out of memory"), Error);
+}
+
+TEST_CASE("tensor: large freed blocks are reused from the CPU cache") {
+  release_cpu_cache();
+  CpuAllocatorStats before = cpu_allocator_stats();
+  const void* first_address;
+  {
+    Tensor big = empty({1 << 20}, DType::Float64);  // 8 MiB
+    first_address = big.data_ptr();
+  }
+  CHECK(cpu_allocator_stats().cached_bytes >= size_t(8) << 20);
+  Tensor again = empty({(1 << 20) - 100}, DType::Float64);  // slightly smaller: same block
+  CHECK(again.data_ptr() == first_address);
+  CpuAllocatorStats after = cpu_allocator_stats();
+  CHECK(after.cache_hits == before.cache_hits + 1);
+  CHECK(after.cache_misses == before.cache_misses + 1);
+  // A much smaller request does not take the big block.
+  Tensor small = empty({1 << 18}, DType::Float64);
+  CHECK(small.data_ptr() != first_address);
+  release_cpu_cache();
+  CHECK(cpu_allocator_stats().cached_bytes == 0);
 }
