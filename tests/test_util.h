@@ -15,6 +15,9 @@
 
 namespace dsvd::test {
 
+// The function type gradcheck takes, for tests that write lambdas inline.
+using Fn = DifferentiableFn;
+
 // Empty string when every |actual - expected| <= atol + rtol*|expected| (NaN matches NaN);
 // otherwise the worst element, its index and both values.
 inline std::string compare_values(const std::vector<double>& actual, const std::vector<double>& expected,

@@ -4,8 +4,9 @@
 
 using namespace dsvd;
 
+using test::Fn;
+
 namespace {
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 }
 
 TEST_CASE("binary: broadcasting (2,1,3) with (4,1) matches the naive loop") {

@@ -4,8 +4,9 @@
 
 using namespace dsvd;
 
+using test::Fn;
+
 namespace {
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Naive (B?, m, k) @ (B?, k, n) with numpy-style broadcasting of a missing or size-1 batch.
 std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {

@@ -5,8 +5,9 @@
 
 using namespace dsvd;
 
+using test::Fn;
+
 namespace {
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 }
 
 TEST_CASE("reduce: sum, mean and var over chosen dims match naive loops") {

@@ -4,8 +4,9 @@
 
 using namespace dsvd;
 
+using test::Fn;
+
 namespace {
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 }
 
 TEST_CASE("shape: cat and stack place every element where expected") {

@@ -3,8 +3,9 @@
 
 using namespace dsvd;
 
+using test::Fn;
+
 namespace {
-using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 void check_against(const Tensor& x, Tensor (*op)(const Tensor&), double (*ref)(double), double tol) {
   auto in = to_vector(x);
