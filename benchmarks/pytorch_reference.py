@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""The peer side of dsvd's benchmarks: the same work done with Debian's PyTorch/torchvision.
+
+dsvd's benchmark programs run this script as a subprocess, round by round, and read the one
+figure it prints on its last line. Only benchmarks may use PyTorch; the product never does.
+
+  pytorch_reference.py data_loader --root DIR --workers N [--batch 32] [--epochs 2]
+      ImageFolder + RandomResizedCrop(224) + RandomHorizontalFlip + ToTensor + Normalize through
+      torch.utils.data.DataLoader; prints "images_per_s X" for the epochs after the first
+      (warm-up: worker start-up and file cache).
+"""
+import argparse
+import sys
+import time
+
+
+def data_loader(args):
+    import torch
+    import torchvision
+    from torchvision import transforms
+
+    torch.set_num_threads(1)
+    pipeline = transforms.Compose([
+        transforms.RandomResizedCrop(224),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),
+        transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+    ])
+    dataset = torchvision.datasets.ImageFolder(args.root, pipeline)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers,
+                                         persistent_workers=args.workers > 0)
+    timings = []
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        count = 0
+        for images, labels in loader:
+            count += images.shape[0]
+        if epoch > 0:
+            timings.append(count / (time.perf_counter() - start))
+    print("images_per_s %.3f" % (sum(timings) / len(timings)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("data_loader")
+    p.add_argument("--root", required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    {"data_loader": data_loader}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

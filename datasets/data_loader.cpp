@@ -1,0 +1,148 @@
+#include "datasets/data_loader.h"
+
+#include <cstring>
+
+#include "datasets/warnings.h"
+
+namespace dsvd {
+
+DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
+  DSVD_CHECK(dataset_ != nullptr, "DataLoader: no dataset");
+  DSVD_CHECK(options_.batch_size > 0, "DataLoader: batch_size must be positive");
+  DSVD_CHECK(options_.workers >= 0, "DataLoader: workers must be >= 0, got ", options_.workers);
+  DSVD_CHECK(options_.prefetch_batches >= 1, "DataLoader: prefetch_batches must be >= 1");
+}
+
+DataLoader::~DataLoader() { stop(); }
+
+size_t DataLoader::num_batches() const {
+  size_t n = dataset_->size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+void DataLoader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  std::lock_guard<std::mutex> lock(mutex_);
+  ready_.clear();
+  active_ = false;
+}
+
+void DataLoader::start_epoch(uint64_t epoch) {
+  stop();
+  epoch_ = epoch;
+  order_.resize(dataset_->size());
+  for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  if (options_.shuffle) {
+    // Fisher-Yates with a stream of its own (index 2^63 never names an example).
+    SampleRng rng(options_.seed, epoch, uint64_t(1) << 63);
+    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng.randint(0, int64_t(i)))]);
+  }
+  batches_ = num_batches();
+  next_claim_ = next_emit_ = 0;
+  skipped_total_ = 0;
+  stopping_ = false;
+  error_ = nullptr;
+  active_ = true;
+  for (int w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { worker_loop(); });
+}
+
+Batch DataLoader::build_batch(size_t b) const {
+  size_t begin = b * options_.batch_size, end = std::min(begin + options_.batch_size, order_.size());
+  std::vector<Example> examples;
+  Batch batch;
+  batch.index = b;
+  for (size_t k = begin; k < end; ++k) {
+    size_t index = order_[k];
+    SampleRng rng(options_.seed, epoch_, index);
+    try {
+      examples.push_back(dataset_->get(index, rng));
+    } catch (const SkipExample& e) {
+      dataset_warning(std::string("skipped: ") + e.what());
+      batch.skipped++;
+    }
+  }
+  if (examples.empty()) return batch;
+  const Shape& shape = examples[0].image.sizes();
+  Shape batch_shape = shape;
+  batch_shape.insert(batch_shape.begin(), int64_t(examples.size()));
+  batch.images = options_.allocate(batch_shape, DType::Float32);
+  batch.labels = options_.allocate({int64_t(examples.size())}, DType::Int64);
+  const size_t per_image = size_t(examples[0].image.numel());
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const Tensor& img = examples[i].image;
+    DSVD_CHECK(img.sizes() == shape && img.dtype() == DType::Float32, "DataLoader: example ", order_[begin + i],
+               " has shape ", shape_str(img.sizes()), " but the batch's first example has ", shape_str(shape),
+               "; use a transform that produces one fixed size");
+    Tensor c = img.contiguous();
+    std::memcpy(batch.images.data<float>() + i * per_image, c.data_ptr(), per_image * sizeof(float));
+    batch.labels.data<int64_t>()[i] = examples[i].label;
+  }
+  return batch;
+}
+
+void DataLoader::worker_loop() {
+  for (;;) {
+    size_t b;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] {
+        return stopping_ || next_claim_ >= batches_ || next_claim_ < next_emit_ + size_t(options_.prefetch_batches);
+      });
+      if (stopping_ || next_claim_ >= batches_) return;
+      b = next_claim_++;
+    }
+    try {
+      Batch batch = build_batch(b);
+      std::lock_guard<std::mutex> lock(mutex_);
+      ready_.emplace(b, std::move(batch));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      stopping_ = true;
+    }
+    changed_.notify_all();
+  }
+}
+
+std::optional<Batch> DataLoader::next() {
+  DSVD_CHECK(active_, "DataLoader::next: call start_epoch(epoch) first");
+  for (;;) {
+    Batch batch;
+    if (options_.workers == 0) {
+      if (next_emit_ >= batches_) break;
+      batch = build_batch(next_emit_++);
+    } else {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] { return error_ || next_emit_ >= batches_ || ready_.count(next_emit_) > 0; });
+      if (error_) {
+        std::exception_ptr e = error_;
+        lock.unlock();
+        stop();
+        std::rethrow_exception(e);
+      }
+      if (next_emit_ >= batches_) break;
+      auto it = ready_.find(next_emit_);
+      batch = std::move(it->second);
+      ready_.erase(it);
+      ++next_emit_;
+      lock.unlock();
+      changed_.notify_all();  // a slot in the prefetch window is free
+    }
+    skipped_total_ += batch.skipped;
+    if (batch.images.defined()) return batch;
+    // Every example of this batch was unreadable: move on to the next one.
+  }
+  if (skipped_total_)
+    dataset_warning("epoch " + std::to_string(epoch_) + ": " + std::to_string(skipped_total_) +
+                    " unreadable example(s) skipped");
+  return std::nullopt;
+}
+
+}  // namespace dsvd

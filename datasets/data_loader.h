@@ -1,0 +1,80 @@
+// DataLoader: batches of a Dataset, built by worker threads into a bounded prefetch window.
+//
+// Batch b always holds the same examples with the same augmentation, whatever the number of
+// workers and however the threads are scheduled: the order of an epoch is a permutation drawn
+// from (seed, epoch), each example's random source from (seed, epoch, index), and batches are
+// handed out strictly in order. Workers build whole batches; at most `prefetch_batches` batches
+// past the one the consumer is waiting for are in flight. Stopping early (stop(), a new epoch or
+// destruction) wakes and joins the workers without touching the remaining batches.
+#pragma once
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "datasets/dataset.h"
+
+namespace dsvd {
+
+struct DataLoaderOptions {
+  size_t batch_size = 32;
+  bool shuffle = false;
+  bool drop_last = false;
+  int workers = 2;             // 0: build batches in the caller's thread
+  int prefetch_batches = 4;    // batches in flight beyond the one being consumed
+  uint64_t seed = 0;
+  // Allocates a batch's image and label tensors (hook for pinned host memory on the GPU path).
+  std::function<Tensor(const Shape&, DType)> allocate = [](const Shape& s, DType d) { return empty(s, d); };
+};
+
+struct Batch {
+  Tensor images;       // float32 (N, C, H, W)
+  Tensor labels;       // int64 (N)
+  size_t index = 0;    // batch number within the epoch
+  size_t skipped = 0;  // unreadable examples left out of this batch
+};
+
+class DataLoader {
+ public:
+  DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  size_t num_batches() const;
+  // Begins epoch `epoch` (stopping any epoch in progress).
+  void start_epoch(uint64_t epoch);
+  // The next batch in order, or nullopt at the end of the epoch (then the number of skipped
+  // examples is reported in a warning). Rethrows a worker's error.
+  std::optional<Batch> next();
+  void stop();
+  size_t skipped_this_epoch() const { return skipped_total_; }
+  // The examples of the epoch in order (the permutation), for tests and audits.
+  const std::vector<size_t>& order() const { return order_; }
+
+ private:
+  Batch build_batch(size_t b) const;
+  void worker_loop();
+
+  std::shared_ptr<const Dataset> dataset_;
+  DataLoaderOptions options_;
+  uint64_t epoch_ = 0;
+  std::vector<size_t> order_;
+  size_t skipped_total_ = 0;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  size_t next_claim_ = 0, next_emit_ = 0, batches_ = 0;
+  std::map<size_t, Batch> ready_;
+  bool stopping_ = false;
+  bool active_ = false;
+  std::exception_ptr error_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace dsvd

@@ -1,0 +1,134 @@
+#include "datasets/image.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include "dsvd_config.h"
+#include "tensor/error.h"
+
+#if DSVD_HAVE_TURBOJPEG
+#include <turbojpeg.h>
+#endif
+
+namespace dsvd {
+namespace {
+
+constexpr int kMaxSide = 1 << 15;  // refuse absurd headers before allocating
+
+bool looks_like_jpeg(const std::string& bytes) {
+  return bytes.size() >= 3 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8 && uint8_t(bytes[2]) == 0xFF;
+}
+
+#if DSVD_HAVE_TURBOJPEG
+// One decompressor per thread (creating one costs more than decoding a small image). After a
+// failed decode the handle is thrown away: libjpeg-turbo can keep state from the broken stream
+// (seen as "Bogus Huffman table definition" on the next, valid, file).
+struct TurboHandle {
+  tjhandle handle = nullptr;
+  ~TurboHandle() { reset(); }
+  tjhandle get() {
+    if (!handle) handle = tjInitDecompress();
+    return handle;
+  }
+  void reset() {
+    if (handle) tjDestroy(handle);
+    handle = nullptr;
+  }
+};
+
+Image decode_jpeg_turbo(const std::string& bytes, const std::string& name) {
+  thread_local TurboHandle turbo;
+  tjhandle handle = turbo.get();
+  DSVD_CHECK(handle != nullptr, name, ": cannot start libjpeg-turbo (", tjGetErrorStr(), ")");
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (tjDecompressHeader3(handle, data, (unsigned long)bytes.size(), &width, &height, &subsampling, &colorspace) != 0) {
+    std::string reason = tjGetErrorStr2(handle);
+    turbo.reset();
+    fail(name, ": not a decodable JPEG (", reason, ")");
+  }
+  DSVD_CHECK(width > 0 && height > 0 && width <= kMaxSide && height <= kMaxSide, name, ": JPEG of ", width, "x",
+             height, " pixels is not supported");
+  Image img{width, height, std::vector<uint8_t>(size_t(width) * size_t(height) * 3)};
+  if (tjDecompress2(handle, data, (unsigned long)bytes.size(), img.pixels.data(), width, 0, height, TJPF_RGB,
+                    TJFLAG_ACCURATEDCT) != 0) {
+    // Warnings (e.g. premature end of data) count as errors: a truncated image is skipped.
+    std::string reason = tjGetErrorStr2(handle);
+    turbo.reset();
+    fail(name, ": corrupt or truncated JPEG (", reason, ")");
+  }
+  return img;
+}
+#endif
+
+Image decode_stb(const std::string& bytes, const std::string& name) {
+  DSVD_CHECK(bytes.size() <= size_t(std::numeric_limits<int>::max()), name, ": file too large to decode");
+  auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info_from_memory(data, int(bytes.size()), &w, &h, &channels))
+    fail(name, ": not a decodable image (", stbi_failure_reason(), ")");
+  DSVD_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide, name, ": image of ", w, "x", h,
+             " pixels is not supported");
+  stbi_uc* pixels = stbi_load_from_memory(data, int(bytes.size()), &w, &h, &channels, 3);
+  if (!pixels) fail(name, ": corrupt image (", stbi_failure_reason(), ")");
+  Image img{w, h, std::vector<uint8_t>(pixels, pixels + size_t(w) * size_t(h) * 3)};
+  stbi_image_free(pixels);
+  return img;
+}
+
+void append_bytes(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+}
+
+}  // namespace
+
+const char* jpeg_decoder_name() { return DSVD_HAVE_TURBOJPEG ? "libjpeg-turbo" : "stb_image"; }
+
+Image decode_image(const std::string& bytes, const std::string& name) {
+  DSVD_CHECK(!bytes.empty(), name, ": empty file");
+#if DSVD_HAVE_TURBOJPEG
+  if (looks_like_jpeg(bytes)) return decode_jpeg_turbo(bytes, name);
+#else
+  (void)looks_like_jpeg;
+#endif
+  return decode_stb(bytes, name);
+}
+
+Image load_image(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  DSVD_CHECK(in.good(), path, ": cannot open for reading (", std::strerror(errno), ")");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  DSVD_CHECK(!in.bad(), path, ": read error");
+  return decode_image(buffer.str(), path);
+}
+
+std::string encode_png(const Image& image) {
+  std::string out;
+  DSVD_CHECK(stbi_write_png_to_func(append_bytes, &out, image.width, image.height, 3, image.pixels.data(),
+                                    image.width * 3),
+             "encode_png: stb_image_write failed for a ", image.width, "x", image.height, " image");
+  return out;
+}
+
+std::string encode_jpeg(const Image& image, int quality) {
+  std::string out;
+  DSVD_CHECK(stbi_write_jpg_to_func(append_bytes, &out, image.width, image.height, 3, image.pixels.data(), quality),
+             "encode_jpeg: stb_image_write failed for a ", image.width, "x", image.height, " image");
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  DSVD_CHECK(out.good(), "write_file: cannot open ", path, " (", std::strerror(errno), ")");
+  out.write(bytes.data(), std::streamsize(bytes.size()));
+  DSVD_CHECK(out.good(), "write_file: writing ", path, " failed");
+}
+
+}  // namespace dsvd

@@ -1,0 +1,155 @@
+// DataLoader: the same batches in the same order for 0, 1 and 4 workers and across runs; labels
+// that always match their images; unreadable files skipped, named and counted; drop_last,
+// shuffling per epoch, and a clean early stop.
+#include "datasets/data_loader.h"
+#include "datasets/warnings.h"
+#include "tests/datasets/dataset_test_util.h"
+#include "tests/test_util.h"
+
+using namespace dsvd;
+using namespace dsvd::test;
+
+namespace {
+
+constexpr int kClassValue[3] = {20, 100, 180};  // each class's images are flat in this gray
+
+// 3 classes x 8 images of assorted sizes (PNG and JPEG), plus a truncated JPEG and a text file
+// named .jpg, which the loader must skip.
+std::string make_folder(const TempDir& dir) {
+  for (int k = 0; k < 3; ++k)
+    for (int i = 0; i < 8; ++i) {
+      Image img = uniform_image(30 + 7 * i, 24 + 5 * ((i + k) % 4), kClassValue[k]);
+      std::string name = "train/class" + std::to_string(k) + "/img" + std::to_string(i);
+      if (i % 2) write_file(dir.sub(name + ".jpg"), encode_jpeg(img));
+      else write_file(dir.sub(name + ".png"), encode_png(img));
+    }
+  std::string jpeg = encode_jpeg(uniform_image(64, 64, 100));
+  write_file(dir.sub("train/class1/truncated.jpg"), jpeg.substr(0, jpeg.size() / 2));
+  write_file(dir.sub("train/class2/readme.jpg"), "this is a text file named .jpg");
+  return (dir.path / "train").string();
+}
+
+struct EpochRecord {
+  std::vector<std::vector<double>> images, labels;
+  size_t skipped = 0;
+};
+
+EpochRecord run_epoch(std::shared_ptr<const Dataset> data, int workers, uint64_t epoch, size_t batch = 4,
+                      bool drop_last = false) {
+  DataLoaderOptions opt;
+  opt.batch_size = batch;
+  opt.shuffle = true;
+  opt.seed = 3;
+  opt.workers = workers;
+  opt.drop_last = drop_last;
+  DataLoader loader(data, opt);
+  loader.start_epoch(epoch);
+  EpochRecord r;
+  while (auto b = loader.next()) {
+    r.images.push_back(to_vector(b->images));
+    r.labels.push_back(to_vector(b->labels));
+  }
+  r.skipped = loader.skipped_this_epoch();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("data loader: identical batches for 0, 1 and 4 workers and across runs; labels match images") {
+  set_dataset_warnings_printed(false);
+  take_dataset_warnings();
+  TempDir dir;
+  auto data = std::make_shared<ImageFolderDataset>(ImageFolder(make_folder(dir)), imagenet_train_transform(16));
+  REQUIRE(data->size() == 26);
+
+  EpochRecord one = run_epoch(data, 1, 2);
+  EpochRecord four = run_epoch(data, 4, 2);
+  EpochRecord again = run_epoch(data, 4, 2);
+  EpochRecord inline_ = run_epoch(data, 0, 2);
+  CHECK(one.images == four.images);
+  CHECK(one.labels == four.labels);
+  CHECK(four.images == again.images);
+  CHECK(one.images == inline_.images);
+  CHECK(one.skipped == 2);
+
+  size_t examples = 0;
+  for (size_t b = 0; b < one.labels.size(); ++b) {
+    size_t n = one.labels[b].size();
+    examples += n;
+    REQUIRE(one.images[b].size() == n * 3 * 16 * 16);
+    for (size_t i = 0; i < n; ++i) {
+      // The image's first value identifies its class: (v/255 - 0.485) / 0.229 for gray v.
+      double v = one.images[b][i * 3 * 16 * 16];
+      int label = int(one.labels[b][i]);
+      double expected = (kClassValue[label] / 255.0 - 0.485) / 0.229;
+      CHECK(std::fabs(v - expected) < 3.0 / 255.0 / 0.229);  // JPEG may move a flat gray by a level or two
+    }
+  }
+  CHECK(examples == 24);
+
+  auto warnings = take_dataset_warnings();
+  auto mentions = [&](const std::string& text) {
+    for (const auto& w : warnings)
+      if (w.find(text) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(mentions("truncated.jpg"));
+  CHECK(mentions("readme.jpg"));
+  CHECK(mentions("epoch 2: 2 unreadable example(s) skipped"));
+  set_dataset_warnings_printed(true);
+}
+
+TEST_CASE("data loader: batch counts, drop_last, per-epoch shuffling, early stop") {
+  set_dataset_warnings_printed(false);
+  FashionMnistOptions fo;
+  fo.train = false;  // 10,000 test images: quick to load
+  auto mnist = std::make_shared<FashionMnistDataset>(fo);
+  DataLoaderOptions opt;
+  opt.batch_size = 64;
+  opt.workers = 2;
+  opt.shuffle = true;
+  opt.seed = 1;
+  {
+    DataLoader loader(mnist, opt);
+    CHECK(loader.num_batches() == 157);  // ceil(10000 / 64)
+    loader.start_epoch(0);
+    std::vector<size_t> order0 = loader.order();
+    auto b = loader.next();
+    REQUIRE(b.has_value());
+    CHECK(b->images.sizes() == Shape{64, 1, 28, 28});
+    CHECK(b->labels.dtype() == DType::Int64);
+    // Labels are those of the permuted examples.
+    for (int i = 0; i < 64; ++i)
+      CHECK(b->labels.data<int64_t>()[i] == mnist->data().labels.data<int64_t>()[order0[size_t(i)]]);
+    loader.start_epoch(1);  // abandons epoch 0 mid-way
+    CHECK(loader.order() != order0);
+    std::vector<size_t> sorted = loader.order();
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i) REQUIRE(sorted[i] == i);  // a permutation
+    size_t count = 0, last = 0;
+    while (auto batch = loader.next()) {
+      ++count;
+      last = size_t(batch->labels.numel());
+    }
+    CHECK(count == 157);
+    CHECK(last == 10000 - 156 * 64);
+    loader.start_epoch(2);
+    loader.next();
+    // Destroying the loader with batches in flight must not hang.
+  }
+  opt.drop_last = true;
+  opt.workers = 0;
+  DataLoader dropping(mnist, opt);
+  CHECK(dropping.num_batches() == 156);
+  fo.channels = 3;
+  fo.random_flip = true;
+  auto rgb = std::make_shared<FashionMnistDataset>(fo);
+  SampleRng rng(0, 0, 5);
+  Example e = rgb->get(5, rng);
+  CHECK(e.image.sizes() == Shape{3, 28, 28});
+  CHECK(to_vector(e.image.select(0, 0)) == to_vector(e.image.select(0, 2)));
+  CHECK_THROWS_WITH_AS(DataLoader(mnist, DataLoaderOptions{0}), doctest::Contains("batch_size must be positive"), Error);
+  DataLoader unstarted(mnist, opt);
+  CHECK_THROWS_WITH_AS(unstarted.next(), doctest::Contains("start_epoch"), Error);
+  set_dataset_warnings_printed(true);
+}
