@@ -38,6 +38,22 @@ void generate_folder(const fs::path& root, int images) {
   }
 }
 
+// Writes an input image and dsvd's resizes/crops of it for the peer to recompute with Pillow.
+void write_transform_cases(const fs::path& dir) {
+  fs::create_directories(dir);
+  Generator gen(1);
+  Tensor noise = randint(0, 256, {173 * 211 * 3}, DType::Int64, &gen);
+  Image img{211, 173, std::vector<uint8_t>(211 * 173 * 3)};
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t(noise.data<int64_t>()[i]);
+  auto put = [&](const char* name, const Image& im) { write_file((dir / name).string(), encode_png(im)); };
+  put("input.png", img);
+  put("resize_224x224.png", resize(img, 224, 224));
+  put("resize_50x60.png", resize(img, 50, 60));
+  put("resize_300x211.png", resize(img, 300, 211));
+  put("resized_crop.png", resize_region(img, {10, 20, 100, 150}, 224, 224));
+  put("resize256_center224.png", center_crop(resize_shorter_side(img, 256), 224, 224));
+}
+
 double dsvd_images_per_second(const std::string& root, int workers, int epochs) {
   auto data = std::make_shared<ImageFolderDataset>(ImageFolder(root), imagenet_train_transform(224));
   DataLoaderOptions opt;
@@ -68,6 +84,10 @@ int main(int argc, char** argv) {
   fs::path root = fs::temp_directory_path() / ("dsvd_loader_bench_" + std::to_string(getpid()));
   std::printf("data_loader: %d generated 500x375 JPEGs, RandomResizedCrop(224) + flip + normalise, batch 32\n", images);
   std::printf("dsvd JPEG decoder: %s; peer: torchvision via %s\n\n", jpeg_decoder_name(), peer_python().c_str());
+  write_transform_cases(root / "transform_cases");
+  auto diff = run_peer(script, "transforms_check --dir " + (root / "transform_cases").string(), "max_abs_diff");
+  if (diff) std::printf("resize/crop outputs vs torchvision+Pillow on a 211x173 noise image: max |difference| = %g\n\n", *diff);
+  fs::remove_all(root / "transform_cases");
   generate_folder(root, images);
   set_dataset_warnings_printed(true);
 
