@@ -111,6 +111,10 @@ Tensor ge(const Tensor& a, double b) { return compare("ge", a, detail::scalar_li
 Tensor lt(const Tensor& a, double b) { return compare("lt", a, detail::scalar_like(a, b), [](auto x, auto y) { return x < y; }); }
 Tensor le(const Tensor& a, double b) { return compare("le", a, detail::scalar_like(a, b), [](auto x, auto y) { return x <= y; }); }
 Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto x, auto y) { return x == y; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto x, auto y) { return x >= y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, [](auto x, auto y) { return x <= y; }); }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

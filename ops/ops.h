@@ -4,6 +4,7 @@
 //
 // Where each op lives (forward, backward and kernel are found by the op's family name):
 //   add sub mul div, comparisons ......... ops/binary.cpp       kernels ops/cpu/binary_kernels.h
+//   where, polynomial ..................... ops/select.cpp
 //   neg exp log sqrt pow abs clamp relu
 //   sigmoid tanh sign ..................... ops/unary.cpp        kernels ops/cpu/unary_kernels.cpp
 //   sum mean var max argmax ............... ops/reduce.cpp       kernels ops/cpu/reduce_kernels.cpp
@@ -33,12 +34,24 @@ Tensor div(const Tensor& a, double b);
 Tensor rsub(const Tensor& a, double b);  // b - a
 Tensor rdiv(const Tensor& a, double b);  // b / a
 
+// where(mask, a, b): a where mask (uint8) is non-zero, else b; all three broadcast together.
+// Gradient: g where mask for a, g elsewhere for b.
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b);
+// Σ_m coefficients[m] · x^m, evaluated per element in ascending order with explicit powers
+// (pw *= x; acc += c_m · pw), in x's dtype. The matrix functions' series (Taylor, Padé) need
+// exactly this order. No gradient.
+Tensor polynomial(const Tensor& x, const std::vector<double>& coefficients);
+
 // Comparisons give uint8 masks (1 where true); they carry no gradient.
 Tensor gt(const Tensor& a, double b);
 Tensor ge(const Tensor& a, double b);
 Tensor lt(const Tensor& a, double b);
 Tensor le(const Tensor& a, double b);
 Tensor eq(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

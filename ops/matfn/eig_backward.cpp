@@ -1,0 +1,35 @@
+#include "ops/matfn/eig_backward.h"
+
+#include <cmath>
+
+#include "ops/ops.h"
+
+namespace dsvd {
+
+PowerGradients power_backward(const Tensor& grad_q, const Tensor& v, const Tensor& lambda) {
+  Tensor sqrt_lambda = sqrt(lambda);
+  Tensor g_sym = add(grad_q, grad_q.transpose(1, 2));
+  Tensor grad_v = mul(matmul(g_sym, v), sqrt_lambda.unsqueeze(1));  // (G + Gᵀ) V diag(√λ)
+  Tensor vt_g_v = matmul(v.transpose(1, 2), matmul(grad_q, v));      // Vᵀ G V
+  Tensor diagonal = sum(mul(vt_g_v, eye(lambda.size(1), lambda.dtype())), {2});
+  Tensor grad_lambda = div(mul(diagonal, 0.5), sqrt_lambda);         // ½ λ^{-1/2} dg(Vᵀ G V)
+  return {grad_v, grad_lambda};
+}
+
+Tensor k_rule_backward(const PowerGradients& power, const Tensor& v, Tensor k_tilde, bool fix_k, MatfnReport* report) {
+  RepairCounts* counts = report ? &report->repairs : nullptr;
+  k_tilde = k_tilde.contiguous();
+  if (fix_k) {
+    repair_infinities(k_tilde, "K", counts);
+    // Φ_{nan→max}: the reference replaces NaN by max(K̃), which is NaN again: nothing to do.
+  }
+  if (report) report->max_abs_k = std::max(report->max_abs_k, max(abs(k_tilde)).item());
+  Tensor vt_grad_v = matmul(v.transpose(1, 2), power.grad_v);
+  Tensor inner = add(mul(k_tilde.transpose(1, 2), vt_grad_v), diag_embed(power.grad_lambda)).contiguous();
+  repair_infinities(inner, "inner", counts);
+  Tensor grad_sigma = matmul(matmul(v, inner), v.transpose(1, 2)).contiguous();
+  repair_infinities(grad_sigma, "grad_sigma", counts);
+  return grad_sigma;
+}
+
+}  // namespace dsvd

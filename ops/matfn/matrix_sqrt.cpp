@@ -1,0 +1,174 @@
+// matrix_sqrt: the forward shared by every SVD rule (eigendecomposition, clamp, Q = V diag(√λ) Vᵀ,
+// §4.1), iSQRT-COV's Newton–Schulz forward, and the dispatch of the backward to the chosen rule.
+#include "ops/matfn/matrix_sqrt.h"
+
+#include "ops/internal.h"
+#include "ops/matfn/covariance.h"
+#include "ops/matfn/eig_backward.h"
+#include "ops/matfn/k_rules.h"
+#include "ops/matfn/newton_schulz.h"
+#include "ops/matfn/symeig.h"
+
+namespace dsvd {
+namespace {
+
+struct MethodName {
+  SqrtMethod method;
+  const char* name;
+};
+constexpr MethodName kMethods[] = {
+    {SqrtMethod::Original, "original"}, {SqrtMethod::Trunc, "trunc"},   {SqrtMethod::TopN, "topn"},
+    {SqrtMethod::Taylor, "taylor"},     {SqrtMethod::Pade, "pade"},     {SqrtMethod::PI, "pi"},
+    {SqrtMethod::PIDeflation, "pi-deflation"}, {SqrtMethod::Newton, "newton"}, {SqrtMethod::Exact, "exact"},
+    {SqrtMethod::ISqrt, "isqrt"},
+};
+
+bool is_k_rule(SqrtMethod m) {
+  return m == SqrtMethod::Original || m == SqrtMethod::Trunc || m == SqrtMethod::TopN || m == SqrtMethod::Taylor ||
+         m == SqrtMethod::Pade;
+}
+
+Tensor build_k(SqrtMethod m, const Tensor& lambda, const MatrixSqrtOptions& o) {
+  switch (m) {
+    case SqrtMethod::Original:
+    case SqrtMethod::TopN: return k_original(lambda);
+    case SqrtMethod::Trunc: return k_trunc(lambda, o.trunc_limit);
+    case SqrtMethod::Taylor: return k_taylor(lambda, o.taylor_degree);
+    case SqrtMethod::Pade: return k_pade(lambda);
+    default: fail("build_k: ", sqrt_method_name(m), " is not a K-based rule");
+  }
+}
+
+// Newton–Schulz state <-> named saved tensors, so an audit can dump every intermediate.
+std::vector<Saved> save_state(const NewtonSchulzState& s) {
+  std::vector<Saved> out = {{"ns_a", s.a}, {"ns_y_final", s.y_final}, {"ns_trace", s.trace}};
+  for (size_t k = 0; k < s.y.size(); ++k) {
+    out.push_back({"ns_y" + std::to_string(k), s.y[k]});
+    out.push_back({"ns_z" + std::to_string(k), s.z[k]});
+  }
+  return out;
+}
+
+NewtonSchulzState load_state(const FunctionNode& node, size_t first, int iterations) {
+  NewtonSchulzState s;
+  s.iterations = iterations;
+  s.a = node.saved_tensor(first);
+  s.y_final = node.saved_tensor(first + 1);
+  s.trace = node.saved_tensor(first + 2);
+  for (size_t k = first + 3; k + 1 < node.saved.size(); k += 2) {
+    s.y.push_back(node.saved_tensor(k));
+    s.z.push_back(node.saved_tensor(k + 1));
+  }
+  return s;
+}
+
+void check_iterations(const char* what, int n) {
+  DSVD_CHECK(n >= 1, "matrix_sqrt: ", what, " must be >= 1, got ", n);
+}
+
+}  // namespace
+
+const char* sqrt_method_name(SqrtMethod method) {
+  for (const auto& m : kMethods)
+    if (m.method == method) return m.name;
+  return "unknown";
+}
+
+SqrtMethod parse_sqrt_method(const std::string& name) {
+  std::string key = name.rfind("svd-", 0) == 0 ? name.substr(4) : name;
+  for (const auto& m : kMethods)
+    if (key == m.name) return m.method;
+  std::string valid;
+  for (const auto& m : kMethods) valid += std::string(valid.empty() ? "" : ", ") + m.name;
+  fail("unknown matrix square-root rule '", name, "' (valid: ", valid, ")");
+}
+
+const std::vector<SqrtMethod>& all_sqrt_methods() {
+  static const std::vector<SqrtMethod> all = [] {
+    std::vector<SqrtMethod> v;
+    for (const auto& m : kMethods) v.push_back(m.method);
+    return v;
+  }();
+  return all;
+}
+
+bool repairs_feature_gradient(SqrtMethod m) { return is_k_rule(m) || m == SqrtMethod::PI; }
+
+Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options) {
+  DSVD_CHECK(sigma.dim() == 3 && sigma.size(1) == sigma.size(2), "matrix_sqrt: expects square matrices (B, n, n), got "
+             "shape ", shape_str(sigma.sizes()));
+  DSVD_CHECK(is_floating(sigma.dtype()), "matrix_sqrt: expects float32 or float64, got ", dtype_name(sigma.dtype()));
+  check_iterations("pi_iterations", options.pi_iterations);
+  check_iterations("newton_iterations", options.newton_iterations);
+  check_iterations("isqrt_iterations", options.isqrt_iterations);
+  const SqrtMethod method = options.method;
+  const MatrixSqrtOptions opts = options;
+  auto report = options.report;
+
+  Tensor out;
+  std::vector<Saved> saved;
+  {
+    NoGradGuard no_grad;
+    if (method == SqrtMethod::ISqrt) {
+      NewtonSchulzState state = newton_schulz_forward(sigma, options.isqrt_iterations);
+      out = newton_schulz_output(state);
+      saved = save_state(state);
+      saved.insert(saved.begin(), {"sigma", sigma});
+    } else {
+      // §4.1: eigendecomposition, (TopN,) clamp at eps64, Q = V diag(√λ) Vᵀ.
+      SymEig eig = symeig_descending(sigma);
+      Tensor s = method == SqrtMethod::TopN ? topn_eigenvalues(eig.values, options.topn_drop) : eig.values;
+      Tensor lambda = where(le(s, kEps64), scalar_tensor(kEps64, s.dtype()), s);
+      out = matmul(mul(eig.vectors, sqrt(lambda).unsqueeze(1)), eig.vectors.transpose(1, 2));
+      if (report) report->eigenvalues = lambda;
+      saved = {{"sigma", sigma}, {"eigenvectors", eig.vectors}, {"eigenvalues", lambda}};
+      if (method == SqrtMethod::Newton) {
+        // SVD-Newton: the output is the SVD's, the backward is Newton–Schulz's on Σ/tr(Σ).
+        auto ns = save_state(newton_schulz_forward(sigma, options.newton_iterations));
+        saved.insert(saved.end(), ns.begin(), ns.end());
+      }
+    }
+  }
+
+  std::string name = std::string("matrix_sqrt[") + sqrt_method_name(method) + "]";
+  return record_op(name.c_str(), {out}, {sigma}, std::move(saved),
+                   [opts, report, method](const std::vector<Tensor>& g, FunctionNode& node) {
+                     const Tensor& sig = node.saved_tensor(0);
+                     Tensor grad_q = g[0].to(sig.dtype());
+                     Tensor grad_sigma;
+                     if (method == SqrtMethod::ISqrt) {
+                       grad_sigma = newton_schulz_backward(grad_q, sig, load_state(node, 1, opts.isqrt_iterations));
+                     } else if (method == SqrtMethod::Newton) {
+                       grad_sigma = newton_schulz_backward(grad_q, sig, load_state(node, 3, opts.newton_iterations));
+                     } else {
+                       const Tensor& v = node.saved_tensor(1);
+                       const Tensor& lambda = node.saved_tensor(2);
+                       if (method == SqrtMethod::Exact) {
+                         grad_sigma = svd_exact_backward(grad_q, v, lambda);
+                       } else {
+                         PowerGradients power = power_backward(grad_q, v, lambda);
+                         if (method == SqrtMethod::PI) {
+                           grad_sigma = svd_pi_backward(power, v, sig, opts.pi_iterations);
+                         } else if (method == SqrtMethod::PIDeflation) {
+                           grad_sigma = svd_pi_deflation_backward(power, v, lambda, opts.pi_iterations);
+                         } else {
+                           grad_sigma = k_rule_backward(power, v, build_k(method, lambda, opts),
+                                                        method != SqrtMethod::Trunc, report.get());
+                         }
+                       }
+                     }
+                     if (report) report->backward_calls++;
+                     return std::vector<Tensor>{grad_sigma};
+                   })[0];
+}
+
+Tensor covariance_sqrt_pooling(const Tensor& features, const CovariancePoolingOptions& options) {
+  CovarianceOptions cov;
+  cov.dtype = options.dtype;
+  cov.repair_gradient = repairs_feature_gradient(options.sqrt.method);
+  cov.report = options.sqrt.report;
+  Tensor sigma = covariance_pool(features, cov);
+  return triu_vec(matrix_sqrt(sigma, options.sqrt)).to(DType::Float32);
+}
+
+}  // namespace dsvd

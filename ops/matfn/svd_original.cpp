@@ -1,0 +1,21 @@
+// SVD-Original: the ordinary eig gradient with the reference's overflow check (§5.1).
+//
+//   K̃_ij = 1/(λ_i − λ_j) for i ≠ j,  K̃_ii = 0.
+//
+// Ties (λ_i == λ_j bitwise, e.g. two eigenvalues clamped to eps64) give λ_i − λ_j = +0 and so
+// K̃_ij = K̃_ji = +inf; Φ₊ in the backward then replaces them by the largest finite K̃ of the
+// whole batch. Written as 1/(D + I) − I with D_ij = λ_i − λ_j: exact off the diagonal (adding
+// and subtracting 0), 0 on it, and no inf·0 anywhere.
+#include "ops/matfn/k_rules.h"
+#include "ops/ops.h"
+
+namespace dsvd {
+
+Tensor k_original(const Tensor& lambda) {
+  DSVD_CHECK(lambda.dim() == 2, "k_original: expects eigenvalues (B, n), got shape ", shape_str(lambda.sizes()));
+  Tensor identity = eye(lambda.size(1), lambda.dtype());
+  Tensor differences = sub(lambda.unsqueeze(2), lambda.unsqueeze(1));  // D_ij = λ_i − λ_j
+  return sub(rdiv(add(differences, identity), 1.0), identity);
+}
+
+}  // namespace dsvd

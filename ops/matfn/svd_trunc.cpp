@@ -1,0 +1,17 @@
+// SVD-Trunc: the ordinary eig gradient clipped to an upper limit (§5.2).
+//
+//   K̃_ij = clip(1/(λ_i − λ_j), −T, +T),  K̃_ii = 0,  T = 1e10.
+//
+// A tie gives +inf, clipped to +T for both (i, j) and (j, i). Nothing is left for Φ to fix, so
+// the backward skips the fixes on K̃ (it still applies them to `inner` and G_Σ).
+#include "ops/matfn/k_rules.h"
+#include "ops/ops.h"
+
+namespace dsvd {
+
+Tensor k_trunc(const Tensor& lambda, double limit) {
+  DSVD_CHECK(limit > 0, "k_trunc: the limit must be positive, got ", limit);
+  return clamp(k_original(lambda), -limit, limit);
+}
+
+}  // namespace dsvd

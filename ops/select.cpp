@@ -1,0 +1,65 @@
+// where(mask, a, b) and polynomial(x, c): element-wise helpers for the matrix functions' K̃
+// builders, written once here so the builders read like their formulas.
+//
+// Backward of where: da = g·[mask], db = g·[not mask] (summed back over broadcast dims).
+#include "ops/cpu/loops.h"
+#include "ops/internal.h"
+
+namespace dsvd {
+
+Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
+  DSVD_CHECK(mask.dtype() == DType::UInt8, "where: mask must be uint8 (from a comparison), got ", dtype_name(mask.dtype()));
+  DType dtype = promote_types(a.dtype(), b.dtype());
+  Shape shape = broadcast_shapes(broadcast_shapes(mask.sizes(), a.sizes(), "where"), b.sizes(), "where");
+  Tensor m = detail::expand_raw(mask, shape, "where");
+  Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, "where");
+  Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, "where");
+  Tensor out = empty(shape, dtype);
+  DSVD_DISPATCH_ALL(dtype, "where", [&] {
+    auto* po = out.data<scalar_t>();
+    const auto* pm = static_cast<const uint8_t*>(m.data_ptr());
+    const auto* pa = static_cast<const scalar_t*>(ax.data_ptr());
+    const auto* pb = static_cast<const scalar_t*>(bx.data_ptr());
+    cpu::for_each_row<4>(shape, {&out.strides(), &m.strides(), &ax.strides(), &bx.strides()},
+                         [&](const std::array<int64_t, 4>& off, const std::array<int64_t, 4>& st, int64_t n) {
+                           for (int64_t i = 0; i < n; ++i)
+                             po[off[0] + i * st[0]] =
+                                 pm[off[1] + i * st[1]] ? pa[off[2] + i * st[2]] : pb[off[3] + i * st[3]];
+                         });
+  });
+  Shape sa = a.sizes(), sb = b.sizes();
+  DType da = a.dtype(), db = b.dtype();
+  return record_op("where", {out}, {mask, a, b}, {{"mask", mask}},
+                   [=](const std::vector<Tensor>& g, FunctionNode& n) {
+                     const Tensor& keep = n.saved_tensor(0);
+                     Tensor zero = zeros({}, g[0].dtype());
+                     Tensor ga, gb;
+                     if (n.needs_input_grad(1)) ga = detail::grad_to(where(keep, g[0], zero), sa, da);
+                     if (n.needs_input_grad(2)) gb = detail::grad_to(where(keep, zero, g[0]), sb, db);
+                     return std::vector<Tensor>{Tensor(), ga, gb};
+                   })[0];
+}
+
+Tensor polynomial(const Tensor& x, const std::vector<double>& coefficients) {
+  DSVD_CHECK(!coefficients.empty(), "polynomial: no coefficients");
+  Tensor in = detail::contiguous_raw(x);
+  Tensor out = empty(x.sizes(), x.dtype());
+  const int64_t n = x.numel();
+  DSVD_DISPATCH_FLOATING(x.dtype(), "polynomial", [&] {
+    const scalar_t* px = in.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    std::vector<scalar_t> c(coefficients.begin(), coefficients.end());
+    parallel_for(0, n, n * int64_t(c.size()) > kParallelGrain, [&](int64_t i) {
+      const scalar_t r = px[i];
+      scalar_t pw = 1, acc = c[0];
+      for (size_t m = 1; m < c.size(); ++m) {
+        pw *= r;
+        acc += c[m] * pw;
+      }
+      po[i] = acc;
+    });
+  });
+  return out;
+}
+
+}  // namespace dsvd
