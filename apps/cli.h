@@ -1,0 +1,85 @@
+// A small command-line parser shared by the apps: a command word, then --name value options
+// (and --flag switches). Unknown options and missing values are errors that name the option.
+#pragma once
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tensor/error.h"
+
+namespace dsvd {
+
+class CommandLine {
+ public:
+  // `flags` are the options that take no value.
+  CommandLine(int argc, char** argv, const std::set<std::string>& flags = {}) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.rfind("--", 0) == 0) {
+        std::string name = a.substr(2), value;
+        size_t eq = name.find('=');
+        if (eq != std::string::npos) {
+          value = name.substr(eq + 1);
+          name = name.substr(0, eq);
+        } else if (flags.count(name)) {
+          value = "1";
+        } else {
+          DSVD_CHECK(i + 1 < argc, "option --", name, " needs a value");
+          value = argv[++i];
+        }
+        options_[name].push_back(value);
+      } else {
+        positional_.push_back(a);
+      }
+    }
+  }
+
+  const std::vector<std::string>& positional() const { return positional_; }
+  bool has(const std::string& name) const { return options_.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& fallback = "") const {
+    used_.insert(name);
+    auto it = options_.find(name);
+    return it == options_.end() ? fallback : it->second.back();
+  }
+  std::string require(const std::string& name) const {
+    DSVD_CHECK(has(name), "missing required option --", name);
+    return get(name);
+  }
+  int get_int(const std::string& name, int fallback) const {
+    std::string v = get(name);
+    if (v.empty()) return fallback;
+    try {
+      size_t used = 0;
+      int x = std::stoi(v, &used);
+      DSVD_CHECK(used == v.size(), "");
+      return x;
+    } catch (...) {
+      fail("option --", name, " expects an integer, got '", v, "'");
+    }
+  }
+  double get_double(const std::string& name, double fallback) const {
+    std::string v = get(name);
+    if (v.empty()) return fallback;
+    try {
+      size_t used = 0;
+      double x = std::stod(v, &used);
+      DSVD_CHECK(used == v.size(), "");
+      return x;
+    } catch (...) {
+      fail("option --", name, " expects a number, got '", v, "'");
+    }
+  }
+  // Throws for any option that no get()/require() asked about (call after reading them all).
+  void reject_unused() const {
+    for (const auto& [name, values] : options_)
+      DSVD_CHECK(used_.count(name), "unknown option --", name, " (see --help)");
+  }
+
+ private:
+  std::vector<std::string> positional_;
+  std::map<std::string, std::vector<std::string>> options_;
+  mutable std::set<std::string> used_;
+};
+
+}  // namespace dsvd

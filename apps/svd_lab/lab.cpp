@@ -1,0 +1,209 @@
+// svd_lab: running the layer, checking inputs, and the layer/matrix commands.
+#include "apps/svd_lab/lab.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/svd_lab/json_writer.h"
+#include "apps/timing.h"
+#include "ops/ops.h"
+#include "tensor/npy.h"
+
+namespace dsvd::lab {
+
+MatrixSqrtOptions rule_options(const CommandLine& cli, const std::string& rule) {
+  MatrixSqrtOptions o;
+  o.method = parse_sqrt_method(rule);
+  int iters = cli.get_int("iters", 0);
+  if (cli.has("iters")) {
+    DSVD_CHECK(iters >= 1, "--iters must be >= 1, got ", iters);
+    o.isqrt_iterations = o.newton_iterations = o.pi_iterations = iters;
+  }
+  o.taylor_degree = cli.get_int("degree", o.taylor_degree);
+  o.topn_drop = cli.get_int("drop", o.topn_drop);
+  o.trunc_limit = cli.get_double("limit", o.trunc_limit);
+  o.report = std::make_shared<MatfnReport>();
+  return o;
+}
+
+DType dtype_option(const CommandLine& cli, DType fallback) {
+  std::string d = cli.get("dtype");
+  if (d.empty()) return fallback;
+  if (d == "f64" || d == "float64") return DType::Float64;
+  if (d == "f32" || d == "float32") return DType::Float32;
+  fail("--dtype must be f64 or f32, got '", d, "'");
+}
+
+namespace {
+
+void check_finite(const Tensor& t, const std::string& name) {
+  auto v = to_vector(t);
+  for (size_t i = 0; i < v.size(); ++i)
+    DSVD_CHECK(std::isfinite(v[i]), name, ": element ", i, " is ", v[i], "; the input must be finite");
+}
+
+}  // namespace
+
+void check_features(const Tensor& x, const std::string& name) {
+  DSVD_CHECK(x.dim() == 4, name, ": expected features of shape (B, C, H, W), got ", shape_str(x.sizes()));
+  DSVD_CHECK(is_floating(x.dtype()), name, ": expected float32 features, got ", dtype_name(x.dtype()));
+  DSVD_CHECK(x.numel() > 0, name, ": empty tensor of shape ", shape_str(x.sizes()));
+  check_finite(x, name);
+}
+
+void check_matrices(const Tensor& s, const std::string& name) {
+  DSVD_CHECK(s.dim() == 3 && s.size(1) == s.size(2), name, ": expected symmetric matrices (B, n, n), got ",
+             shape_str(s.sizes()));
+  DSVD_CHECK(is_floating(s.dtype()), name, ": expected float32 or float64 matrices, got ", dtype_name(s.dtype()));
+  check_finite(s, name);
+  double scale = std::max(max(abs(s)).item(), 1e-300);
+  double asym = max(abs(sub(s, s.transpose(1, 2)))).item();
+  double tol = s.dtype() == DType::Float64 ? 1e-12 : 1e-5;
+  DSVD_CHECK(asym <= tol * scale, name, ": the matrices are not symmetric (max |S − Sᵀ| = ", asym, ", relative ",
+             asym / scale, ")");
+}
+
+Tensor checked_upstream(const Tensor& grad, int64_t batch, int64_t n, const std::string& name) {
+  const int64_t length = n * (n + 1) / 2;
+  Tensor g = grad;
+  if (g.dim() == 3 && g.size(2) == 1) g = g.reshape({g.size(0), g.size(1)});
+  DSVD_CHECK(g.dim() == 2 && g.size(0) == batch && g.size(1) == length, name, ": expected the upstream gradient of "
+             "shape (", batch, ", ", length, ") or (", batch, ", ", length, ", 1) for n = ", n, ", got ",
+             shape_str(grad.sizes()));
+  DSVD_CHECK(is_floating(g.dtype()), name, ": expected a float gradient, got ", dtype_name(g.dtype()));
+  check_finite(g, name);
+  return g.to(DType::Float32);  // the layer's output, and so its upstream gradient, is float32
+}
+
+LayerRun run_on_features(const Tensor& features, const Tensor& grad, MatrixSqrtOptions options, DType dtype) {
+  LayerRun run;
+  if (!options.report) options.report = std::make_shared<MatfnReport>();
+  run.report = options.report;
+  Tensor leaf = features.detach().clone().requires_grad_();
+  CovariancePoolingOptions pooling;
+  pooling.sqrt = options;
+  pooling.dtype = dtype;
+  double t0 = now_seconds();
+  run.output = covariance_sqrt_pooling(leaf, pooling);
+  double t1 = now_seconds();
+  run.output.backward(grad);
+  double t2 = now_seconds();
+  run.grad_input = leaf.grad().to(DType::Float32);
+  run.forward_ms = (t1 - t0) * 1e3;
+  run.backward_ms = (t2 - t1) * 1e3;
+  run.output = run.output.detach();
+  return run;
+}
+
+LayerRun run_on_matrices(const Tensor& matrices, const Tensor& grad, MatrixSqrtOptions options, DType dtype) {
+  LayerRun run;
+  if (!options.report) options.report = std::make_shared<MatfnReport>();
+  run.report = options.report;
+  Tensor leaf = matrices.detach().clone().requires_grad_();
+  double t0 = now_seconds();
+  run.output = triu_vec(matrix_sqrt(leaf.to(dtype), options)).to(DType::Float32);
+  double t1 = now_seconds();
+  run.output.backward(grad);
+  double t2 = now_seconds();
+  run.grad_input = leaf.grad();  // in S's dtype, exactly as the rule returns it
+  run.forward_ms = (t1 - t0) * 1e3;
+  run.backward_ms = (t2 - t1) * 1e3;
+  run.output = run.output.detach();
+  return run;
+}
+
+std::string report_json(const std::string& rule, const LayerRun& run) {
+  JsonWriter j;
+  j.begin_object();
+  j.key("rule").value(rule);
+  j.key("output_shape").begin_array();
+  for (int64_t s : run.output.sizes()) j.value(s);
+  j.end_array();
+  j.key("forward_ms").value(run.forward_ms);
+  j.key("backward_ms").value(run.backward_ms);
+  j.key("max_abs_k").value(run.report->max_abs_k);
+  j.key("repairs").begin_object();
+  for (const auto& [site, count] : run.report->repairs.entries) j.key(site).value(count);
+  j.end_object();
+  j.key("repaired_entries").value(run.report->repairs.total());
+  if (run.report->eigenvalues.defined()) {
+    const Tensor& l = run.report->eigenvalues;
+    const int64_t batch = l.size(0), n = l.size(1);
+    auto values = to_vector(l);
+    j.key("eigenvalues").begin_array();
+    for (int64_t b = 0; b < batch; ++b)
+      j.values(std::vector<double>(values.begin() + b * n, values.begin() + (b + 1) * n));
+    j.end_array();
+    j.key("eigenvalue_summary").begin_array();
+    for (int64_t b = 0; b < batch; ++b) {
+      double lo = INFINITY, hi = 0, gap = INFINITY;
+      int64_t at_floor = 0;
+      for (int64_t k = 0; k < n; ++k) {
+        double v = values[size_t(b * n + k)];
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        at_floor += v <= 2.220446049250313e-16;
+        if (k > 0) gap = std::min(gap, values[size_t(b * n + k - 1)] - v);
+      }
+      j.begin_object();
+      j.key("min").value(lo).key("max").value(hi).key("condition_number").value(hi / lo);
+      j.key("at_clamp_floor").value(at_floor).key("smallest_gap").value(gap);
+      j.end_object();
+    }
+    j.end_array();
+  }
+  j.end_object();
+  return j.str();
+}
+
+namespace {
+
+void write_outputs(const std::string& dir, const std::string& rule, const LayerRun& run) {
+  std::filesystem::create_directories(dir);
+  save_npy(dir + "/output.npy", run.output);
+  save_npy(dir + "/grad_input.npy", run.grad_input);
+  std::ofstream(dir + "/report.json") << report_json(rule, run) << "\n";
+}
+
+void print_summary(const std::string& rule, const LayerRun& run, const std::string& dir) {
+  std::printf("rule %s: output %s, forward %.2f ms, backward %.2f ms, repaired entries %lld, max |K| %.4g\n",
+              rule.c_str(), shape_str(run.output.sizes()).c_str(), run.forward_ms, run.backward_ms,
+              (long long)run.report->repairs.total(), run.report->max_abs_k);
+  std::printf("wrote %s/output.npy, %s/grad_input.npy, %s/report.json\n", dir.c_str(), dir.c_str(), dir.c_str());
+}
+
+}  // namespace
+
+int command_layer(const CommandLine& cli) {
+  std::string features_path = cli.require("features"), grad_path = cli.require("grad"), rule = cli.require("rule");
+  std::string out = cli.require("out");
+  MatrixSqrtOptions options = rule_options(cli, rule);
+  DType dtype = dtype_option(cli, DType::Float64);
+  cli.reject_unused();
+  Tensor x = load_npy(features_path);
+  check_features(x, features_path);
+  int64_t n = x.size(1);
+  Tensor g = checked_upstream(load_npy(grad_path), x.size(0), n, grad_path);
+  LayerRun run = run_on_features(x.to(DType::Float32), g, options, dtype);
+  write_outputs(out, sqrt_method_name(options.method), run);
+  print_summary(sqrt_method_name(options.method), run, out);
+  return 0;
+}
+
+int command_matrix(const CommandLine& cli) {
+  std::string input = cli.require("input"), grad_path = cli.require("grad"), rule = cli.require("rule");
+  std::string out = cli.require("out");
+  MatrixSqrtOptions options = rule_options(cli, rule);
+  Tensor s = load_npy(input);
+  check_matrices(s, input);
+  DType dtype = dtype_option(cli, s.dtype());
+  cli.reject_unused();
+  Tensor g = checked_upstream(load_npy(grad_path), s.size(0), s.size(1), grad_path);
+  LayerRun run = run_on_matrices(s, g, options, dtype);
+  write_outputs(out, sqrt_method_name(options.method), run);
+  print_summary(sqrt_method_name(options.method), run, out);
+  return 0;
+}
+
+}  // namespace dsvd::lab

@@ -1,0 +1,49 @@
+// svd_lab: the teaching and auditing tool for the matrix square root of covariance pooling.
+// Runs one rule on given features or matrices and writes every result as .npy, compares all rules
+// on one input, and reproduces the numerical experiments of docs/matrix-function-gradients.md.
+#include <cstdio>
+
+#include "apps/svd_lab/lab.h"
+
+namespace {
+
+const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, rule by rule
+
+  svd_lab layer   --features X.npy --grad G.npy --rule R [--iters N] [--dtype f64|f32] --out DIR
+      covariance -> square root (rule R) -> vectorisation on X (B,C,H,W float32); G is the upstream
+      gradient (B, C(C+1)/2) or (B, C(C+1)/2, 1). Writes DIR/output.npy (B,L float32),
+      DIR/grad_input.npy (B,C,H,W float32) and DIR/report.json (eigenvalues, repairs, timings).
+  svd_lab matrix  --input S.npy --grad G.npy --rule R [--iters N] [--dtype f64|f32] --out DIR
+      the same from symmetric matrices S (B,n,n); grad_input.npy is dL/dS as the rule returns it
+      (not symmetrised), in S's dtype.
+  svd_lab compare [--features X.npy | --input S.npy | --random B,C,H,W] [--grad G.npy] [--rules a,b]
+      every rule on one input: forward error, gradient error against the exact rule (float64),
+      max |K|, repaired entries, time.
+  svd_lab experiment E1|E2|E3|E4
+      E1 Taylor/Pade vs 1/(1-r); E2 close eigenvalues; E3 ties; E4 rank-deficient 7x7 and 13x13 maps.
+
+Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt (also as svd-<rule>).
+Rule options: --iters N (isqrt 5, newton 10, pi and pi-deflation 20), --degree D (taylor, 100),
+--drop K (topn, 50), --limit T (trunc, 1e10), --seed S (random inputs).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    dsvd::CommandLine cli(argc, argv, {"help"});
+    if (cli.has("help") || cli.positional().empty()) {
+      std::fputs(kUsage, stdout);
+      return cli.has("help") ? 0 : 2;
+    }
+    const std::string& command = cli.positional()[0];
+    if (command == "layer") return dsvd::lab::command_layer(cli);
+    if (command == "matrix") return dsvd::lab::command_matrix(cli);
+    if (command == "compare") return dsvd::lab::command_compare(cli);
+    if (command == "experiment") return dsvd::lab::command_experiment(cli);
+    dsvd::fail("unknown command '", command, "' (layer, matrix, compare, experiment; see --help)");
+  } catch (const dsvd::Error& e) {
+    std::fprintf(stderr, "svd_lab: error: %s\n", e.what());
+    return 2;
+  }
+}
