@@ -9,6 +9,12 @@ figure it prints on its last line. Only benchmarks may use PyTorch; the product 
       torch.utils.data.DataLoader; prints "images_per_s X" for the epochs after the first
       (warm-up: worker start-up and file cache).
 
+  pytorch_reference.py matfn --batch B --channels N --positions M --dtype f64|f32 [--reps R]
+      covariance pooling -> matrix square root -> upper-triangle vectorisation, forward + backward,
+      for every rule, written as in the reference (torch.linalg.eigh, a custom autograd.Function
+      per rule with the formulas of matrix-functions.md). Prints "ms <rule> X" per rule (median).
+      With --save DIR it times nothing and writes x.npy, g.npy, y_<rule>.npy and grad_<rule>.npy.
+
   pytorch_reference.py transforms_check --dir DIR
       Reads DIR/input.png and dsvd's outputs DIR/<op>.png (written by benchmarks/data_loader) and
       prints "max_abs_diff X" against torchvision/Pillow doing the same resizes and crops.
@@ -70,6 +76,240 @@ def transforms_check(args):
     print("max_abs_diff %d" % worst)
 
 
+# --- matrix functions (the peer of benchmarks/matfn) ------------------------------------------
+
+EPS64 = 2.220446049250313e-16
+
+
+def _pade_coefficients():
+    # The [50/50] Padé coefficients of 1/(1-x), read from dsvd's own table (ops/matfn/svd_pade.cpp,
+    # the reference's mpmath values rounded to float64): the peer computes with the same constants.
+    import os
+    import re
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = open(os.path.join(here, "..", "ops", "matfn", "svd_pade.cpp")).read()
+    blocks = re.findall(r"std::array<double, 51> \w = \{([^}]*)\}", src)
+    p, q = [[float.fromhex(v.strip()) for v in b.split(",") if v.strip()] for b in blocks]
+    assert len(p) == 51 and len(q) == 51
+    return p, q
+
+
+def _fix_inf(t):
+    import torch
+    pos = torch.isposinf(t)
+    if pos.any():
+        t = torch.where(pos, t[~pos].max(), t)
+    neg = torch.isneginf(t)
+    if neg.any():
+        t = torch.where(neg, t[~neg].min(), t)
+    return t
+
+
+def _series_terms(lam):
+    import torch
+    n = lam.shape[1]
+    eye = torch.eye(n, dtype=lam.dtype)
+    li, lj = lam.unsqueeze(2), lam.unsqueeze(1)
+    ratio = li / lj
+    r = torch.where(ratio < 1, ratio, 1 / ratio) - eye
+    a = torch.where(li >= lj, 1 / li, -1 / lj) * (1 - eye)
+    return r, a
+
+
+def _k_matrix(rule, lam, pade):
+    import torch
+    n = lam.shape[1]
+    eye = torch.eye(n, dtype=lam.dtype)
+    if rule in ("original", "topn", "trunc"):
+        k = 1 / (lam.unsqueeze(2) - lam.unsqueeze(1) + eye) - eye
+        return k.clamp(-1e10, 1e10) if rule == "trunc" else _fix_inf(k)
+    r, a = _series_terms(lam)
+    if rule == "taylor":
+        acc, pw = torch.ones_like(r), torch.ones_like(r)
+        for _ in range(100):
+            pw = pw * r
+            acc = acc + pw
+        return _fix_inf(a * acc)
+    p, q = pade
+    pw = torch.ones_like(r)
+    P, Q = torch.full_like(r, p[0]), torch.full_like(r, q[0])
+    for m in range(1, 51):
+        pw = pw * r
+        P = P + p[m] * pw
+        Q = Q + q[m] * pw
+    return _fix_inf(a * P / Q)
+
+
+def _ns_forward(sigma, iterations):
+    import torch
+    n = sigma.shape[1]
+    i3 = 3 * torch.eye(n, dtype=sigma.dtype)
+    trace = (sigma * torch.eye(n, dtype=sigma.dtype)).sum((1, 2), keepdim=True)
+    a = sigma / trace
+    ys, zs = [], []
+    if iterations < 2:
+        y_final = 0.5 * a @ (i3 - a)
+    else:
+        t = 0.5 * (i3 - a)
+        ys.append(a @ t)
+        zs.append(t)
+        for _ in range(1, iterations - 1):
+            t = 0.5 * (i3 - zs[-1] @ ys[-1])
+            ys.append(ys[-1] @ t)
+            zs.append(t @ zs[-1])
+        y_final = 0.5 * ys[-1] @ (i3 - zs[-1] @ ys[-1])
+    return a, ys, zs, y_final, trace
+
+
+def _ns_backward(g, sigma, state, iterations):
+    import torch
+    a, ys, zs, y_final, trace = state
+    n = sigma.shape[1]
+    i3 = 3 * torch.eye(n, dtype=sigma.dtype)
+    root = trace.sqrt()
+    p = g * root
+    aux = (g * y_final).sum((1, 2), keepdim=True) / (2 * root)
+    if iterations < 2:
+        d = 0.5 * (p @ (i3 - a) - a @ p)
+    else:
+        y, z = ys[-1], zs[-1]
+        dy = 0.5 * (p @ (i3 - y @ z) - z @ y @ p)
+        dz = -0.5 * y @ p @ y
+        for k in range(iterations - 3, -1, -1):
+            e = i3 - ys[k] @ zs[k]
+            f = zs[k] @ ys[k]
+            dy, dz = 0.5 * (dy @ e - zs[k] @ dz @ zs[k] - f @ dy), 0.5 * (e @ dz - ys[k] @ dy @ ys[k] - dz @ f)
+        d = 0.5 * (dy @ (i3 - a) - dz - a @ dy)
+    d = d.transpose(1, 2)
+    return d / trace + (aux - (d * sigma).sum((1, 2), keepdim=True) / trace ** 2) * torch.eye(n, dtype=sigma.dtype)
+
+
+def _make_layer(rule, pade):
+    import torch
+
+    class Covariance(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, dtype):
+            b, c = x.shape[0], x.shape[1]
+            xh = x.to(dtype).reshape(b, c, -1)
+            xb = xh - xh.mean(2, keepdim=True)
+            ctx.save_for_backward(xb)
+            ctx.input_shape, ctx.input_dtype = x.shape, x.dtype
+            return xb @ xb.transpose(1, 2) / xb.shape[2]
+
+        @staticmethod
+        def backward(ctx, g):
+            (xb,) = ctx.saved_tensors
+            gx = (g + g.transpose(1, 2)) @ xb / xb.shape[2]
+            if rule in ("original", "trunc", "topn", "taylor", "pade", "pi"):
+                gx = torch.nan_to_num(_fix_inf(gx), nan=0.0, posinf=float("inf"), neginf=float("-inf"))
+            return gx.reshape(ctx.input_shape).to(ctx.input_dtype), None
+
+    class MatrixSqrt(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, sigma):
+            if rule == "isqrt":
+                state = _ns_forward(sigma, 5)
+                ctx.state = state
+                ctx.save_for_backward(sigma)
+                return state[3] * state[4].sqrt()
+            w, v = torch.linalg.eigh(sigma)
+            s, order = w.abs().sort(dim=1, descending=True)
+            v = v.gather(2, order.unsqueeze(1).expand_as(v))
+            if rule == "topn":
+                s = s.clone()
+                s[:, max(0, s.shape[1] - 50):] = EPS64
+            lam = torch.where(s <= EPS64, torch.full_like(s, EPS64), s)
+            if rule == "newton":
+                ctx.state = _ns_forward(sigma, 10)
+            ctx.save_for_backward(sigma, v, lam)
+            return (v * lam.sqrt().unsqueeze(1)) @ v.transpose(1, 2)
+
+        @staticmethod
+        def backward(ctx, g):
+            if rule == "isqrt":
+                (sigma,) = ctx.saved_tensors
+                return _ns_backward(g, sigma, ctx.state, 5)
+            sigma, v, lam = ctx.saved_tensors
+            if rule == "newton":
+                return _ns_backward(g, sigma, ctx.state, 10)
+            vt = v.transpose(1, 2)
+            root = lam.sqrt()
+            if rule == "exact":
+                cm = vt @ g @ v
+                return 0.5 * v @ ((cm + cm.transpose(1, 2)) / (root.unsqueeze(2) + root.unsqueeze(1))) @ vt
+            grad_v = ((g + g.transpose(1, 2)) @ v) * root.unsqueeze(1)
+            grad_lam = 0.5 * torch.diagonal(vt @ g @ v, dim1=1, dim2=2) / root
+            n = lam.shape[1]
+            if rule == "pi":
+                d = (sigma @ v).norm(dim=(1, 2), keepdim=True).clamp(min=1e-10)
+                a = (torch.eye(n, dtype=v.dtype) - v @ vt) / d
+                total = a
+                for _ in range(20):
+                    a = (sigma / d) @ a
+                    total = total + a
+                return total @ grad_v @ vt
+            if rule == "pi-deflation":
+                c = vt @ grad_v
+                lk, lj = lam.unsqueeze(1), lam.unsqueeze(2)
+                idx = torch.arange(n)
+                above = (idx.unsqueeze(1) < idx.unsqueeze(0))
+                below = (idx.unsqueeze(1) > idx.unsqueeze(0))
+                r = lj / lk
+                series, pw = torch.ones_like(r), torch.ones_like(r)
+                for _ in range(19):
+                    pw = pw * r
+                    series = series + pw
+                lower = (c - lk * c.transpose(1, 2) / lj) * series / lk
+                w = torch.where(above, c / lk, torch.zeros_like(c)) + torch.where(below, lower, torch.zeros_like(c))
+                return v @ (w + torch.diag_embed(grad_lam)) @ vt
+            k = _k_matrix(rule, lam, pade)
+            inner = _fix_inf(k.transpose(1, 2) * (vt @ grad_v) + torch.diag_embed(grad_lam))
+            return _fix_inf(v @ inner @ vt)
+
+    def layer(x, dtype):
+        q = MatrixSqrt.apply(Covariance.apply(x, dtype))
+        n = q.shape[1]
+        rows, cols = torch.triu_indices(n, n)
+        return q[:, rows, cols].to(torch.float32)
+
+    return layer
+
+
+def matfn(args):
+    import torch
+    torch.set_num_threads(args.threads)
+    dtype = torch.float64 if args.dtype == "f64" else torch.float32
+    pade = _pade_coefficients()
+    gen = torch.Generator().manual_seed(0)
+    side = int(round(args.positions ** 0.5))
+    x = torch.relu(torch.randn(args.batch, args.channels, side, args.positions // side, generator=gen))
+    g = torch.randn(args.batch, args.channels * (args.channels + 1) // 2, generator=gen)
+    if args.save:
+        import numpy as np
+        np.save(args.save + "/x.npy", x.numpy())
+        np.save(args.save + "/g.npy", g.numpy())
+    for rule in args.rules.split(","):
+        layer = _make_layer(rule, pade)
+        if args.save:
+            import numpy as np
+            leaf = x.clone().requires_grad_()
+            y = layer(leaf, dtype)
+            y.backward(g)
+            np.save("%s/y_%s.npy" % (args.save, rule), y.detach().numpy())
+            np.save("%s/grad_%s.npy" % (args.save, rule), leaf.grad.numpy())
+            continue
+        times = []
+        for rep in range(args.reps + 1):
+            leaf = x.clone().requires_grad_()
+            start = time.perf_counter()
+            layer(leaf, dtype).backward(g)
+            if rep > 0:  # the first run warms up
+                times.append(time.perf_counter() - start)
+        times.sort()
+        print("ms %s %.4f" % (rule, 1e3 * times[len(times) // 2]), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,10 +318,19 @@ def main():
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--epochs", type=int, default=2)
+    p = sub.add_parser("matfn")
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--channels", type=int, required=True)
+    p.add_argument("--positions", type=int, required=True)
+    p.add_argument("--dtype", choices=["f64", "f32"], default="f64")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--save", default="", help="write x, g and each rule's output and input gradient as .npy here")
+    p.add_argument("--rules", default="original,trunc,topn,taylor,pade,pi,pi-deflation,newton,exact,isqrt")
     p = sub.add_parser("transforms_check")
     p.add_argument("--dir", required=True)
     args = parser.parse_args()
-    return {"data_loader": data_loader, "transforms_check": transforms_check}[args.command](args)
+    return {"data_loader": data_loader, "transforms_check": transforms_check, "matfn": matfn}[args.command](args)
 
 
 if __name__ == "__main__":
