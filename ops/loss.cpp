@@ -1,0 +1,120 @@
+// log_softmax, cross_entropy and top-k accuracy.
+//
+//   log_softmax: y = x − max − log Σ exp(x − max);  backward: g − softmax · Σ g
+//   cross_entropy (mean over N, label smoothing ε, C classes):
+//     L = −(1/N) Σ_n [(1 − ε) y_{n,t_n} + (ε/C) Σ_c y_{n,c}],  y = log_softmax(logits)
+//     backward: ∂L/∂logits = (softmax − q)/N · g, q = (1 − ε)·onehot(t) + ε/C
+#include <cmath>
+
+#include "ops/internal.h"
+#include "ops/nn_ops.h"
+#include "tensor/parallel.h"
+
+namespace dsvd {
+namespace {
+
+// Row-wise log-softmax of a contiguous (rows, cols) buffer.
+template <typename T>
+void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t cols) {
+  parallel_for(0, rows, rows * cols > kParallelGrain, [&](int64_t r) {
+    const T* in = x + r * cols;
+    T* out = y + r * cols;
+    T m = in[0];
+    for (int64_t c = 1; c < cols; ++c) m = std::max(m, in[c]);
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += std::exp(double(in[c] - m));
+    T log_sum = T(std::log(s));
+    for (int64_t c = 0; c < cols; ++c) out[c] = in[c] - m - log_sum;
+  });
+}
+
+}  // namespace
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  DSVD_CHECK(is_floating(x.dtype()), "log_softmax: expects float32 or float64, got ", dtype_name(x.dtype()));
+  DSVD_CHECK(x.dim() >= 1, "log_softmax: expects at least one dimension");
+  int64_t d = wrap_dim(dim, x.dim(), "log_softmax");
+  Tensor moved = detail::contiguous_raw(x.detach().transpose(d, -1));
+  const int64_t cols = moved.size(-1), rows = moved.numel() / std::max<int64_t>(1, cols);
+  Tensor y = empty(moved.sizes(), x.dtype());
+  DSVD_DISPATCH_FLOATING(x.dtype(), "log_softmax", [&] { log_softmax_rows(moved.data<scalar_t>(), y.data<scalar_t>(), rows, cols); });
+  Tensor out = detail::contiguous_raw(y.transpose(d, -1));
+  return record_op("log_softmax", {out}, {x}, {{"result", out}}, [d](const std::vector<Tensor>& g, FunctionNode& node) {
+    const Tensor& y = node.saved_tensor(0);
+    return std::vector<Tensor>{sub(g[0], mul(exp(y), sum(g[0], {d}, true)))};
+  })[0];
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_smoothing) {
+  DSVD_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, C), got ", shape_str(logits.sizes()));
+  DSVD_CHECK(targets.dim() == 1 && targets.size(0) == logits.size(0) && targets.dtype() == DType::Int64,
+             "cross_entropy: targets must be int64 of shape [", logits.size(0), "], got ", dtype_name(targets.dtype()),
+             " ", shape_str(targets.sizes()));
+  DSVD_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy: label_smoothing must be in [0, 1], got ",
+             label_smoothing);
+  DSVD_CHECK(is_floating(logits.dtype()), "cross_entropy: logits must be float, got ", dtype_name(logits.dtype()));
+  const int64_t n = logits.size(0), c = logits.size(1);
+  DSVD_CHECK(n > 0 && c > 0, "cross_entropy: empty logits of shape ", shape_str(logits.sizes()));
+  Tensor in = detail::contiguous_raw(logits);
+  Tensor t = detail::contiguous_raw(targets);
+  const int64_t* tp = t.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    DSVD_CHECK(tp[i] >= 0 && tp[i] < c, "cross_entropy: target ", tp[i], " of sample ", i, " is outside [0, ", c, ")");
+  Tensor logp = empty({n, c}, logits.dtype());
+  double total = 0;
+  const double eps = label_smoothing;
+  DSVD_DISPATCH_FLOATING(logits.dtype(), "cross_entropy", [&] {
+    const scalar_t* lp = logp.data<scalar_t>();
+    log_softmax_rows(in.data<scalar_t>(), logp.data<scalar_t>(), n, c);
+    for (int64_t i = 0; i < n; ++i) {
+      double row = 0;
+      if (eps > 0)
+        for (int64_t k = 0; k < c; ++k) row += double(lp[i * c + k]);
+      total += -((1 - eps) * double(lp[i * c + tp[i]]) + eps / double(c) * row);
+    }
+  });
+  Tensor loss = scalar_tensor(total / double(n), logits.dtype());
+  return record_op("cross_entropy", {loss}, {logits}, {{"log_probabilities", logp}, {"targets", t}},
+                   [n, c, eps](const std::vector<Tensor>& g, FunctionNode& node) {
+                     const Tensor& lp = node.saved_tensor(0);
+                     const int64_t* tg = node.saved_tensor(1).data<int64_t>();
+                     Tensor grad = empty({n, c}, lp.dtype());
+                     const double scale = g[0].item() / double(n);
+                     DSVD_DISPATCH_FLOATING(lp.dtype(), "cross_entropy_backward", [&] {
+                       const scalar_t* p = lp.data<scalar_t>();
+                       scalar_t* o = grad.data<scalar_t>();
+                       for (int64_t i = 0; i < n; ++i)
+                         for (int64_t k = 0; k < c; ++k) {
+                           double q = eps / double(c) + (k == tg[i] ? 1 - eps : 0.0);
+                           o[i * c + k] = scalar_t((std::exp(double(p[i * c + k])) - q) * scale);
+                         }
+                     });
+                     return std::vector<Tensor>{grad};
+                   })[0];
+}
+
+std::vector<int64_t> topk_correct(const Tensor& logits, const Tensor& targets, const std::vector<int64_t>& ks) {
+  DSVD_CHECK(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0) &&
+                 targets.dtype() == DType::Int64,
+             "topk_correct: expects logits (N, C) and int64 targets (N), got ", shape_str(logits.sizes()), " and ",
+             shape_str(targets.sizes()));
+  auto v = to_vector(logits);
+  auto t = to_vector(targets);
+  const int64_t n = logits.size(0), c = logits.size(1);
+  std::vector<int64_t> correct(ks.size(), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t target = int64_t(t[size_t(i)]);
+    DSVD_CHECK(target >= 0 && target < c, "topk_correct: target ", target, " of sample ", i, " is outside [0, ", c, ")");
+    double score = v[size_t(i * c + target)];
+    // Rank of the target: classes scoring strictly higher, plus equal ones that come first.
+    int64_t rank = 0;
+    for (int64_t k = 0; k < c; ++k) {
+      double s = v[size_t(i * c + k)];
+      if (s > score || (s == score && k < target)) ++rank;
+    }
+    for (size_t j = 0; j < ks.size(); ++j) correct[j] += rank < ks[j];
+  }
+  return correct;
+}
+
+}  // namespace dsvd

@@ -1,0 +1,82 @@
+// conv2d against a naive direct convolution (every stride/padding/dilation/groups combination
+// below), and float64 gradchecks of input, weight and bias.
+#include "ops/nn_ops.h"
+#include "tests/test_util.h"
+
+using namespace dsvd;
+using test::Fn;
+
+namespace {
+
+std::vector<double> naive_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  auto X = to_vector(x), Wt = to_vector(w);
+  std::vector<double> B = b.defined() ? to_vector(b) : std::vector<double>();
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), Wd = x.size(3), O = w.size(0), kh = w.size(2), kw = w.size(3);
+  int64_t cg = C / o.groups, og = O / o.groups;
+  int64_t OH = (H + 2 * o.padding[0] - o.dilation[0] * (kh - 1) - 1) / o.stride[0] + 1;
+  int64_t OW = (Wd + 2 * o.padding[1] - o.dilation[1] * (kw - 1) - 1) / o.stride[1] + 1;
+  std::vector<double> out;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < O; ++oc)
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          double s = B.empty() ? 0 : B[size_t(oc)];
+          int64_t grp = oc / og;
+          for (int64_t c = 0; c < cg; ++c)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                int64_t iy = oy * o.stride[0] - o.padding[0] + i * o.dilation[0];
+                int64_t ix = ox * o.stride[1] - o.padding[1] + j * o.dilation[1];
+                if (iy < 0 || iy >= H || ix < 0 || ix >= Wd) continue;
+                s += X[size_t(((n * C + grp * cg + c) * H + iy) * Wd + ix)] * Wt[size_t(((oc * cg + c) * kh + i) * kw + j)];
+              }
+          out.push_back(s);
+        }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: matches the naive direct convolution") {
+  Generator g(51);
+  struct Case {
+    Shape x, w;
+    Conv2dOptions o;
+    bool bias;
+  };
+  const Case cases[] = {
+      {{2, 3, 9, 8}, {4, 3, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
+      {{2, 4, 11, 11}, {6, 2, 3, 3}, {{2, 2}, {1, 1}, {1, 1}, 2}, false},   // groups 2, stride 2
+      {{1, 3, 12, 10}, {5, 3, 3, 2}, {{1, 2}, {2, 0}, {2, 1}, 1}, true},    // dilation, asymmetric
+      {{3, 6, 5, 5}, {6, 1, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 6}, true},      // depthwise
+      {{2, 8, 7, 7}, {4, 8, 1, 1}, {{1, 1}, {0, 0}, {1, 1}, 1}, false},     // pointwise: no im2col
+      {{1, 3, 224, 224}, {64, 3, 11, 11}, {{4, 4}, {2, 2}, {1, 1}, 1}, true},  // AlexNet conv1
+  };
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.x));
+    for (DType dt : {DType::Float64, DType::Float32}) {
+      Tensor x = randn(c.x, dt, &g), w = randn(c.w, dt, &g), b = c.bias ? randn({c.w[0]}, dt, &g) : Tensor();
+      double tol = dt == DType::Float64 ? 1e-12 : 1e-4;
+      CHECK_CLOSE(conv2d(x, w, b, c.o), naive_conv(x, w, b, c.o), tol, tol);
+    }
+  }
+  // A non-contiguous input is read correctly.
+  Tensor xt = randn({2, 3, 8, 9}, DType::Float64, &g).transpose(2, 3);
+  Tensor w = randn({2, 3, 3, 3}, DType::Float64, &g);
+  CHECK_CLOSE(conv2d(xt, w), naive_conv(xt, w, Tensor(), {}), 1e-12, 1e-12);
+  CHECK_THROWS_WITH_AS(conv2d(randn({1, 3, 5, 5}), randn({2, 4, 3, 3})), doctest::Contains("expects 4 input channels"), Error);
+  CHECK_THROWS_WITH_AS(conv2d(randn({1, 3, 2, 2}), randn({2, 3, 3, 3})), doctest::Contains("too small"), Error);
+  CHECK_THROWS_WITH_AS(conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), Tensor(), {{0, 1}}), doctest::Contains("stride"), Error);
+}
+
+TEST_CASE("conv2d: gradcheck of input, weight and bias") {
+  Generator g(52);
+  const Conv2dOptions options[] = {{{1, 1}, {1, 1}, {1, 1}, 1}, {{2, 1}, {0, 1}, {1, 2}, 1}, {{1, 1}, {1, 1}, {1, 1}, 2},
+                                   {{1, 1}, {0, 0}, {1, 1}, 1}};
+  for (const auto& o : options) {
+    Tensor x = randn({2, 4, 6, 5}, DType::Float64, &g);
+    Tensor w = randn({4, 4 / o.groups, o.padding[0] == 0 && o.stride[0] == 1 ? 1 : 3, 3 - 2 * (o.padding[1] == 0 && o.stride[0] == 1)}, DType::Float64, &g);
+    Tensor b = randn({4}, DType::Float64, &g);
+    CHECK_GRADCHECK(Fn([o](auto& in) { return conv2d(in[0], in[1], in[2], o); }), {x, w, b});
+  }
+}
