@@ -58,19 +58,23 @@ Tensor eye(int64_t n, DType dtype) {
   return out;
 }
 
+// Element i of a draw depends only on (seed, draw, i); the loops below go block by block so each
+// Philox block is computed once, and split blocks over threads (results do not depend on it).
 Tensor rand(const Shape& sizes, DType dtype, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   Tensor out = empty(sizes, dtype);
-  int64_t n = out.numel();
-  uint64_t seed = g.seed(), draw = g.next_draw();
+  const int64_t n = out.numel();
+  const uint64_t seed = g.seed(), draw = g.next_draw();
   DSVD_DISPATCH_FLOATING(dtype, "rand", [&] {
     auto* p = out.data<scalar_t>();
-    parallel_for(0, n, n > kParallelGrain, [&](int64_t i) {
-      if constexpr (std::is_same_v<scalar_t, float>) {
-        p[i] = uniform_float(philox_block(seed, draw, uint64_t(i) / 4)[i % 4]);
-      } else {
-        auto w = philox_block(seed, draw, uint64_t(i) / 2);
-        p[i] = uniform_double(w[2 * (i % 2)], w[2 * (i % 2) + 1]);
+    // float: 4 values per block (24-bit); double: 2 values per block (53-bit).
+    constexpr int64_t per_block = std::is_same_v<scalar_t, float> ? 4 : 2;
+    const int64_t blocks = (n + per_block - 1) / per_block;
+    parallel_for(0, blocks, n > kParallelGrain, [&](int64_t b) {
+      auto w = philox_block(seed, draw, uint64_t(b));
+      for (int64_t k = 0; k < per_block && b * per_block + k < n; ++k) {
+        if constexpr (std::is_same_v<scalar_t, float>) p[b * per_block + k] = uniform_float(w[size_t(k)]);
+        else p[b * per_block + k] = uniform_double(w[size_t(2 * k)], w[size_t(2 * k + 1)]);
       }
     });
   });
@@ -80,30 +84,31 @@ Tensor rand(const Shape& sizes, DType dtype, Generator* gen) {
 Tensor randn(const Shape& sizes, DType dtype, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   Tensor out = empty(sizes, dtype);
-  int64_t n = out.numel();
-  uint64_t seed = g.seed(), draw = g.next_draw();
-  // Box-Muller: block b gives two pairs of 32-bit uniforms (53-bit pairs for float64); element i
-  // takes the cosine or sine branch of its pair.
+  const int64_t n = out.numel();
+  const uint64_t seed = g.seed(), draw = g.next_draw();
+  // Box-Muller on pairs of uniforms: a float block (4 words) gives two pairs -> 4 normals
+  // (elements 4b..4b+3); a double block gives one 53-bit pair -> 2 normals (elements 2b, 2b+1).
   DSVD_DISPATCH_FLOATING(dtype, "randn", [&] {
     auto* p = out.data<scalar_t>();
-    parallel_for(0, n, n > kParallelGrain, [&](int64_t i) {
-      double u1, u2;
-      int64_t branch;
-      if constexpr (std::is_same_v<scalar_t, float>) {
-        auto w = philox_block(seed, draw, uint64_t(i) / 4);
-        int64_t pair = (i % 4) / 2;
-        u1 = (double(w[2 * pair]) + 1.0) * (1.0 / 4294967296.0);  // (0, 1]
-        u2 = double(w[2 * pair + 1]) * (1.0 / 4294967296.0);
-        branch = i % 2;
-      } else {
-        auto w = philox_block(seed, draw, uint64_t(i) / 2);
-        u1 = 1.0 - uniform_double(w[0], w[1]);  // (0, 1]
-        u2 = uniform_double(w[2], w[3]);
-        branch = i % 2;
+    constexpr bool single = std::is_same_v<scalar_t, float>;
+    constexpr int64_t per_block = single ? 4 : 2;
+    const int64_t blocks = (n + per_block - 1) / per_block;
+    parallel_for(0, blocks, n > kParallelGrain, [&](int64_t b) {
+      auto w = philox_block(seed, draw, uint64_t(b));
+      for (int64_t pair = 0; pair < per_block / 2; ++pair) {
+        double u1, u2;
+        if constexpr (single) {
+          u1 = (double(w[size_t(2 * pair)]) + 1.0) * (1.0 / 4294967296.0);  // (0, 1]
+          u2 = double(w[size_t(2 * pair + 1)]) * (1.0 / 4294967296.0);
+        } else {
+          u1 = 1.0 - uniform_double(w[0], w[1]);  // (0, 1]
+          u2 = uniform_double(w[2], w[3]);
+        }
+        const double radius = std::sqrt(-2.0 * std::log(u1)), angle = 2.0 * M_PI * u2;
+        const int64_t i = b * per_block + 2 * pair;
+        if (i < n) p[i] = static_cast<scalar_t>(radius * std::cos(angle));
+        if (i + 1 < n) p[i + 1] = static_cast<scalar_t>(radius * std::sin(angle));
       }
-      double radius = std::sqrt(-2.0 * std::log(u1));
-      double angle = 2.0 * M_PI * u2;
-      p[i] = static_cast<scalar_t>(branch ? radius * std::sin(angle) : radius * std::cos(angle));
     });
   });
   return out;
@@ -113,19 +118,22 @@ Tensor randint(int64_t low, int64_t high, const Shape& sizes, DType dtype, Gener
   DSVD_CHECK(high > low, "randint: empty range [", low, ", ", high, ")");
   Generator& g = gen ? *gen : default_generator();
   Tensor out = empty(sizes, dtype);
-  int64_t n = out.numel();
-  uint64_t seed = g.seed(), draw = g.next_draw();
-  unsigned __int128 range = (unsigned __int128)(uint64_t(high) - uint64_t(low));
+  const int64_t n = out.numel();
+  const uint64_t seed = g.seed(), draw = g.next_draw();
+  const unsigned __int128 range = (unsigned __int128)(uint64_t(high) - uint64_t(low));
   DSVD_DISPATCH_ALL(dtype, "randint", [&] {
     if constexpr (std::is_same_v<scalar_t, uint8_t>) {
       DSVD_CHECK(low >= 0 && high <= 256, "randint: range [", low, ", ", high, ") does not fit uint8");
     }
     auto* p = out.data<scalar_t>();
-    parallel_for(0, n, n > kParallelGrain, [&](int64_t i) {
-      auto w = philox_block(seed, draw, uint64_t(i) / 2);
-      uint64_t bits = (uint64_t(w[2 * (i % 2)]) << 32) | w[2 * (i % 2) + 1];
-      uint64_t r = uint64_t((bits * range) >> 64);  // multiply-shift: uniform in [0, range)
-      p[i] = static_cast<scalar_t>(low + int64_t(r));
+    const int64_t blocks = (n + 1) / 2;  // two 64-bit values per block
+    parallel_for(0, blocks, n > kParallelGrain, [&](int64_t b) {
+      auto w = philox_block(seed, draw, uint64_t(b));
+      for (int64_t k = 0; k < 2 && 2 * b + k < n; ++k) {
+        uint64_t bits = (uint64_t(w[size_t(2 * k)]) << 32) | w[size_t(2 * k + 1)];
+        uint64_t r = uint64_t((bits * range) >> 64);  // multiply-shift: uniform in [0, range)
+        p[2 * b + k] = static_cast<scalar_t>(low + int64_t(r));
+      }
     });
   });
   return out;

@@ -1,0 +1,27 @@
+#include "nn/covariance_head.h"
+
+#include "nn/init.h"
+
+namespace dsvd::nn {
+
+CovarianceHead::CovarianceHead(int64_t in_channels, int64_t dim, MatrixSqrtOptions sqrt, DType dtype)
+    : Module("CovarianceHead"), n_(dim > 0 ? dim : in_channels) {
+  if (dim > 0) {
+    auto conv = std::make_shared<Conv2d>(in_channels, dim, Pair{1, 1}, Conv2dOptions{}, /*bias=*/false,
+                                         ConvInit::KaimingFanOut);
+    reduce_ = register_module("conv_dr_block", std::make_shared<Sequential>(
+                                                   std::initializer_list<ModulePtr>{conv, std::make_shared<BatchNorm2d>(dim),
+                                                                                    std::make_shared<ReLU>()}));
+  }
+  pooling_.sqrt = sqrt;
+  pooling_.dtype = dtype;
+}
+
+Tensor CovarianceHead::forward(const Tensor& x) {
+  // A fresh report per call, so it describes exactly this step's forward and backward.
+  pooling_.sqrt.report = std::make_shared<MatfnReport>();
+  Tensor features = reduce_ ? reduce_->forward(x) : x;
+  return covariance_sqrt_pooling(features, pooling_);
+}
+
+}  // namespace dsvd::nn

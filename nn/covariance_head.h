@@ -1,0 +1,28 @@
+// The global covariance pooling head (matrix-functions.md §1–§6), the "representation" of the
+// DSVD models: a reduction block (1×1 conv to `dim` channels without bias, BatchNorm, ReLU;
+// Kaiming-normal fan_out init), covariance pooling, the matrix square root by the chosen rule,
+// and the upper-triangle vectorisation. Output: (B, dim(dim+1)/2) float32.
+// Parameter names follow fast-MPN-COV's ("conv_dr_block.0.weight", "conv_dr_block.1.*").
+#pragma once
+#include "nn/layers.h"
+#include "ops/matfn/matrix_sqrt.h"
+
+namespace dsvd::nn {
+
+class CovarianceHead : public Module {
+ public:
+  // `dim` <= 0 means no reduction block (the --pretrained setting of the reference).
+  CovarianceHead(int64_t in_channels, int64_t dim, MatrixSqrtOptions sqrt, DType dtype = DType::Float64);
+  Tensor forward(const Tensor& x) override;
+  int64_t output_dim() const { return n_ * (n_ + 1) / 2; }
+  const MatrixSqrtOptions& sqrt_options() const { return pooling_.sqrt; }
+  // Eigenvalues, repair counts and max |K̃| of the most recent forward/backward.
+  std::shared_ptr<MatfnReport> last_report() const { return pooling_.sqrt.report; }
+
+ private:
+  std::shared_ptr<Sequential> reduce_;
+  CovariancePoolingOptions pooling_;
+  int64_t n_;
+};
+
+}  // namespace dsvd::nn
