@@ -17,6 +17,7 @@
 #include <limits>
 #include <vector>
 
+#include "autograd/grad_mode.h"
 #include "tensor/tensor.h"
 
 namespace dsvd {

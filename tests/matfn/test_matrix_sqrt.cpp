@@ -44,6 +44,19 @@ TEST_CASE("matrix_sqrt: forward values (§8 item 3)") {
   CHECK(max_abs(sub(matmul(qn, qn), expected)) < 1e-14);
 }
 
+TEST_CASE("vectorisation: a symmetric matrix survives triu_vec and back (§8 item 2)") {
+  Tensor v = random_orthogonal(5, 30);
+  Tensor product = matrix_with_spectrum(v, {5, 4, 3, 2, 1});
+  Tensor s = mul(add(product, product.transpose(1, 2)), 0.5);  // exactly symmetric
+  Tensor upper = triu_unvec(triu_vec(s), 5);
+  Tensor rebuilt = add(upper, sub(upper.transpose(1, 2), diag_embed(diag(upper.select(0, 0)).unsqueeze(0))));
+  CHECK(to_vector(rebuilt) == to_vector(s));
+  // The backward scatters into the upper triangle only.
+  Tensor leaf = s.clone().requires_grad_();
+  triu_vec(leaf).backward(ones({1, 15}, DType::Float64));
+  CHECK_CLOSE(leaf.grad(), triu(ones({1, 5, 5}, DType::Float64)), 0, 0);
+}
+
 TEST_CASE("matrix_sqrt: TopN keeps n − 50; with n <= 50 every direction gets √eps64 (§8 item 10)") {
   Tensor v = random_orthogonal(10, 32);
   Tensor sigma = matrix_with_spectrum(v, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0.5});

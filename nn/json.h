@@ -1,0 +1,29 @@
+// A small strict JSON parser for the safetensors header: objects (keys kept in file order,
+// duplicates reported), arrays, strings with escapes, integers (exact up to 2^63) and other
+// numbers, true/false/null. Nesting is limited to keep hostile input from exhausting the stack.
+// Errors throw dsvd::Error with the byte offset.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dsvd::json {
+
+struct Value {
+  enum class Kind { Null, Bool, Integer, Number, String, Array, Object } kind = Kind::Null;
+  bool boolean = false;
+  int64_t integer = 0;  // for Kind::Integer
+  double number = 0;    // for Kind::Number (and Integer, converted)
+  std::string string;
+  std::vector<Value> array;
+  std::vector<std::pair<std::string, Value>> object;
+
+  const Value* find(const std::string& key) const;
+};
+
+// `what` names the source in error messages (e.g. "model.safetensors: header").
+Value parse(const std::string& text, const std::string& what);
+
+}  // namespace dsvd::json

@@ -1,0 +1,44 @@
+// SGD with momentum, dampening, Nesterov and weight decay, with exactly torch.optim.SGD's update:
+//   g ← ∇ + wd·p                              (when weight decay applies to p)
+//   b ← g (first step),  b ← μ·b + (1 − τ)·g  (later steps; μ momentum, τ dampening)
+//   g ← g + μ·b (Nesterov)  or  g ← b
+//   p ← p − lr·g
+// Parameters without a gradient are skipped. Weight decay can exclude BatchNorm and bias
+// parameters (every parameter with fewer than 2 dimensions), a common recipe option.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/module.h"
+
+namespace dsvd::nn {
+
+struct SgdOptions {
+  double lr = 0.1;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  bool exclude_bn_and_bias_from_weight_decay = false;
+};
+
+class Sgd {
+ public:
+  Sgd(NamedTensors parameters, SgdOptions options);
+  void step();
+  void zero_grad();
+  void set_lr(double lr) { options_.lr = lr; }
+  double lr() const { return options_.lr; }
+  const SgdOptions& options() const { return options_; }
+  // Momentum buffers by parameter name (undefined until the first step that used them), for
+  // checkpoints: "momentum_buffer.<parameter name>".
+  NamedTensors state() const;
+  void load_state(const NamedTensors& state);
+
+ private:
+  NamedTensors params_;
+  std::vector<Tensor> buffers_;
+  SgdOptions options_;
+};
+
+}  // namespace dsvd::nn

@@ -1,0 +1,167 @@
+// SGD against the update rule of torch.optim.SGD written out by hand, the LR schedules against
+// their formulas, gradient clipping, and a small ResNet that overfits 64 random images.
+#include "nn/covariance_head.h"
+#include "nn/models/model_options.h"
+#include "nn/optim/clip_grad.h"
+#include "nn/optim/lr_schedule.h"
+#include "nn/optim/sgd.h"
+#include "ops/nn_ops.h"
+#include "tests/test_util.h"
+
+using namespace dsvd;
+using namespace dsvd::nn;
+
+namespace {
+
+// Runs 3 steps of SGD on p (1-D, float64) with fixed gradients and returns p.
+std::vector<double> run_sgd(SgdOptions o, const std::vector<std::vector<double>>& grads, std::vector<double> start,
+                            bool as_matrix = false) {
+  Tensor p = from_vector(start, as_matrix ? Shape{int64_t(start.size()), 1} : Shape{int64_t(start.size())}).requires_grad_();
+  Sgd opt({{"p", p}}, o);
+  for (const auto& g : grads) {
+    p.set_grad(from_vector(g, p.sizes()));
+    opt.step();
+  }
+  return to_vector(p);
+}
+
+}  // namespace
+
+TEST_CASE("sgd: momentum, dampening, Nesterov and weight decay follow torch.optim.SGD") {
+  const std::vector<std::vector<double>> grads = {{1.0, -2.0}, {0.5, 0.5}, {-1.0, 2.0}};
+  const std::vector<double> start = {1.0, 2.0};
+  SgdOptions o{0.1, 0.9, 0.1, 0.01, false, false};
+  // By hand, element by element: d = g + wd·p; b = d (first) else μb + (1−τ)d; p −= lr·b.
+  std::vector<double> p = start, b(2, 0.0);
+  for (size_t s = 0; s < grads.size(); ++s)
+    for (int i = 0; i < 2; ++i) {
+      double d = grads[s][size_t(i)] + 0.01 * p[size_t(i)];
+      b[size_t(i)] = s == 0 ? d : 0.9 * b[size_t(i)] + 0.9 * d;
+      p[size_t(i)] -= 0.1 * b[size_t(i)];
+    }
+  CHECK_CLOSE(from_vector(run_sgd(o, grads, start), {2}), p, 1e-15, 1e-14);
+  // Nesterov: p −= lr·(d + μb).
+  SgdOptions n{0.1, 0.9, 0.0, 0.0, true, false};
+  std::vector<double> q = start, c(2, 0.0);
+  for (size_t s = 0; s < grads.size(); ++s)
+    for (int i = 0; i < 2; ++i) {
+      double d = grads[s][size_t(i)];
+      c[size_t(i)] = s == 0 ? d : 0.9 * c[size_t(i)] + d;
+      q[size_t(i)] -= 0.1 * (d + 0.9 * c[size_t(i)]);
+    }
+  CHECK_CLOSE(from_vector(run_sgd(n, grads, start), {2}), q, 1e-15, 1e-14);
+  // Plain SGD.
+  CHECK_CLOSE(from_vector(run_sgd({0.5}, {{1, 1}}, start), {2}), std::vector<double>{0.5, 1.5});
+  // Weight decay exclusion skips 1-D parameters (BN, biases) but not matrices.
+  SgdOptions ex{1.0, 0.0, 0.0, 0.5, false, true};
+  CHECK_CLOSE(from_vector(run_sgd(ex, {{0, 0}}, start), {2}), start);
+  CHECK_CLOSE(from_vector(run_sgd(ex, {{0, 0}}, start, true), {2}), std::vector<double>{0.5, 1.0});
+  CHECK_THROWS_WITH_AS(Sgd({}, SgdOptions{0.1, 0.0, 0.0, 0.0, true}), doctest::Contains("Nesterov"), Error);
+}
+
+TEST_CASE("sgd: state round trip keeps the momentum") {
+  Tensor p = from_vector({1, 2}, {2}).requires_grad_();
+  Sgd a({{"w", p}}, {0.1, 0.9});
+  p.set_grad(from_vector({1, 1}, {2}));
+  a.step();
+  auto state = a.state();
+  REQUIRE(state.size() == 1);
+  CHECK(state[0].first == "momentum_buffer.w");
+  Tensor p2 = p.clone().detach().requires_grad_();
+  Sgd b({{"w", p2}}, {0.1, 0.9});
+  b.load_state(state);
+  p.set_grad(from_vector({2, 0}, {2}));
+  p2.set_grad(from_vector({2, 0}, {2}));
+  a.step();
+  b.step();
+  CHECK(to_vector(p) == to_vector(p2));
+}
+
+TEST_CASE("lr schedules and gradient clipping") {
+  LrSchedule step = parse_lr_schedule("step:30:0.1");
+  CHECK(step.lr_at(0.1, 29) == doctest::Approx(0.1));
+  CHECK(step.lr_at(0.1, 30) == doctest::Approx(0.01));
+  CHECK(step.lr_at(0.1, 65) == doctest::Approx(0.001));
+  LrSchedule ms = parse_lr_schedule("multistep:10,20");  // the DSVD AlexNet recipe
+  CHECK(ms.lr_at(0.0794, 9) == doctest::Approx(0.0794));
+  CHECK(ms.lr_at(0.0794, 10) == doctest::Approx(0.00794));
+  CHECK(ms.lr_at(0.0794, 29) == doctest::Approx(0.000794));
+  LrSchedule cos = parse_lr_schedule("cosine:10");
+  CHECK(cos.lr_at(1.0, 0) == doctest::Approx(1.0));
+  CHECK(cos.lr_at(1.0, 5) == doctest::Approx(0.5));
+  CHECK(cos.lr_at(1.0, 10) == doctest::Approx(0.0));
+  LrSchedule warm = parse_lr_schedule("constant");
+  warm.warmup_epochs = 4;
+  CHECK(warm.lr_at(0.4, 0) == doctest::Approx(0.1));
+  CHECK(warm.lr_at(0.4, 3) == doctest::Approx(0.4));
+  CHECK_THROWS_WITH_AS(parse_lr_schedule("exponential:3"), doctest::Contains("unknown"), Error);
+  CHECK_THROWS_WITH_AS(parse_lr_schedule("step:x"), doctest::Contains("not a number"), Error);
+
+  Tensor a = from_vector({3, 0}, {2}).requires_grad_(), b = from_vector({4}, {1}).requires_grad_();
+  a.set_grad(from_vector({3, 0}, {2}));
+  b.set_grad(from_vector({4}, {1}));
+  double norm = clip_grad_norm({a, b}, 1.0);
+  CHECK(norm == doctest::Approx(5.0));
+  CHECK(to_vector(a.grad())[0] == doctest::Approx(0.6).epsilon(1e-6));
+  CHECK(to_vector(b.grad())[0] == doctest::Approx(0.8).epsilon(1e-6));
+  CHECK(clip_grad_norm({a, b}, 5.0) == doctest::Approx(1.0).epsilon(1e-5));  // below: unchanged
+  CHECK(to_vector(b.grad())[0] == doctest::Approx(0.8).epsilon(1e-6));
+}
+
+TEST_CASE("training: a small ResNet overfits 64 random images to 100% training accuracy") {
+  manual_seed(11);
+  ModelOptions o;
+  o.num_classes = 4;
+  o.small_stem = true;
+  o.width = 0.125;  // 8-16-32-64 channels
+  auto model = make_model("resnet18", o);
+  Tensor images = randn({64, 3, 12, 12});
+  Tensor labels = randint(0, 4, {64});
+  Sgd opt(model->named_parameters(), {0.05, 0.9, 0.0, 0.0});
+  double accuracy = 0;
+  for (int epoch = 0; epoch < 60 && accuracy < 1.0; ++epoch) {
+    model->train();
+    for (int b = 0; b < 4; ++b) {
+      Tensor x = images.narrow(0, b * 16, 16), y = labels.narrow(0, b * 16, 16);
+      opt.zero_grad();
+      cross_entropy(model->forward(x), y).backward();
+      opt.step();
+    }
+    model->eval();
+    NoGradGuard no_grad;
+    accuracy = double(topk_correct(model->forward(images), labels, {1})[0]) / 64.0;
+  }
+  CHECK(accuracy == 1.0);
+}
+
+TEST_CASE("training: the covariance head (svd-pade) trains end to end and its report is filled") {
+  manual_seed(12);
+  ModelOptions o;
+  o.num_classes = 4;
+  o.small_stem = true;
+  o.width = 0.125;
+  o.head = "svd-pade";
+  o.head_dim = 8;  // L = 36
+  auto model = make_model("resnet18", o);
+  Tensor images = randn({32, 3, 12, 12});
+  Tensor labels = randint(0, 4, {32});
+  Sgd opt(model->named_parameters(), {0.05, 0.9});
+  double first = 0, last = 0;
+  for (int step = 0; step < 40; ++step) {
+    opt.zero_grad();
+    Tensor loss = cross_entropy(model->forward(images), labels);
+    loss.backward();
+    opt.step();
+    (step == 0 ? first : last) = loss.item();
+  }
+  CHECK(std::isfinite(last));
+  CHECK(last < 0.5 * first);
+  for (const auto& [name, m] : model->named_modules())
+    if (name == "representation") {
+      auto head = std::dynamic_pointer_cast<CovarianceHead>(m);
+      REQUIRE(head != nullptr);
+      REQUIRE(head->last_report()->eigenvalues.defined());
+      CHECK(head->last_report()->eigenvalues.sizes() == Shape{32, 8});
+      CHECK(head->last_report()->backward_calls == 1);
+    }
+}
