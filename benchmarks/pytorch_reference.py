@@ -15,6 +15,10 @@ figure it prints on its last line. Only benchmarks may use PyTorch; the product 
       per rule with the formulas of matrix-functions.md). Prints "ms <rule> X" per rule (median).
       With --save DIR it times nothing and writes x.npy, g.npy, y_<rule>.npy and grad_<rule>.npy.
 
+  pytorch_reference.py train_step --arch A --batch B --size S --classes C [--steps N]
+      torchvision model, forward + cross-entropy + backward + SGD(momentum 0.9) step on random
+      float32 data; prints "ms X" (median over the steps after two warm-ups) and "peak_rss_mb Y".
+
   pytorch_reference.py transforms_check --dir DIR
       Reads DIR/input.png and dsvd's outputs DIR/<op>.png (written by benchmarks/data_loader) and
       prints "max_abs_diff X" against torchvision/Pillow doing the same resizes and crops.
@@ -310,6 +314,33 @@ def matfn(args):
         print("ms %s %.4f" % (rule, 1e3 * times[len(times) // 2]), flush=True)
 
 
+def train_step(args):
+    import resource
+
+    import torch
+    import torchvision
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, args.arch)(num_classes=args.classes)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(args.batch, 3, args.size, args.size)
+    y = torch.randint(0, args.classes, (args.batch,))
+    times = []
+    for step in range(args.steps + 2):
+        start = time.perf_counter()
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        if step >= 2:
+            times.append(time.perf_counter() - start)
+    times.sort()
+    print("ms %.3f" % (1e3 * times[len(times) // 2]))
+    print("peak_rss_mb %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,10 +358,18 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save", default="", help="write x, g and each rule's output and input gradient as .npy here")
     p.add_argument("--rules", default="original,trunc,topn,taylor,pade,pi,pi-deflation,newton,exact,isqrt")
+    p = sub.add_parser("train_step")
+    p.add_argument("--arch", required=True)
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
     p = sub.add_parser("transforms_check")
     p.add_argument("--dir", required=True)
     args = parser.parse_args()
-    return {"data_loader": data_loader, "transforms_check": transforms_check, "matfn": matfn}[args.command](args)
+    return {"data_loader": data_loader, "transforms_check": transforms_check, "matfn": matfn,
+            "train_step": train_step}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/cpu/flop_counter.h"
 #include "tensor/parallel.h"
 
 namespace dsvd::cpu {
@@ -14,6 +15,7 @@ namespace {
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
           T beta, T* c, int64_t ldc) {
+  count_gemm(m, n, k);
   auto tra = ta ? CblasTrans : CblasNoTrans, trb = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, tra, trb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));

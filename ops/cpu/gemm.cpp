@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include "ops/cpu/copy_kernel.h"
+#include "ops/cpu/flop_counter.h"
 #include "tensor/parallel.h"
 
 namespace dsvd::cpu {
@@ -53,6 +54,7 @@ void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
     std::memset(out.data_ptr(), 0, size_t(out.numel()) * itemsize(out.dtype()));
     return;
   }
+  count_gemm(batch * m, n, k);
   BlasOperand oa = as_blas_operand(a), ob = as_blas_operand(b);
   DSVD_DISPATCH_FLOATING(out.dtype(), "matmul", [&] {
     const auto* pa = static_cast<const scalar_t*>(oa.storage_owner.data_ptr());

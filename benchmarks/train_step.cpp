@@ -1,0 +1,145 @@
+// train_step benchmark: one training step (forward, cross-entropy, backward, SGD with momentum
+// 0.9) of torchvision's models on random float32 data, dsvd against Debian's PyTorch
+// (benchmarks/pytorch_reference.py train_step) on the same 2 threads, in the same run.
+//
+//   R18-64:   resnet18, 10 classes, batch 32, 3x64x64
+//   ALEX-224: alexnet, 1000 classes, batch 16, 3x224x224
+//   R50-224:  resnet50, 1000 classes, batch 8, 3x224x224
+//
+// Each configuration runs in a child process per side (so peak resident memory is per config),
+// the sides alternate over the rounds, and the table shows median ms per step, images/s, the
+// ratio, both peaks, and the GEMM GFLOP/s dsvd reached against the sgemm peak measured here.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "apps/timing.h"
+#include "benchmarks/peer.h"
+#include "nn/models/model_options.h"
+#include "nn/optim/sgd.h"
+#include "ops/cpu/blas_runtime.h"
+#include "ops/cpu/flop_counter.h"
+#include "ops/nn_ops.h"
+#include "ops/ops.h"
+
+using namespace dsvd;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Config {
+  const char* name;
+  const char* arch;
+  int64_t classes, batch, size;
+};
+const Config kConfigs[] = {{"R18-64", "resnet18", 10, 32, 64}, {"ALEX-224", "alexnet", 1000, 16, 224},
+                           {"R50-224", "resnet50", 1000, 8, 224}};
+
+// Child mode: run one config, print "ms X", "gflop Y" (per step) and "peak_rss_mb Z".
+int run_config(const Config& c, int steps) {
+  manual_seed(0);
+  nn::ModelOptions o;
+  o.num_classes = c.classes;
+  auto model = nn::make_model(c.arch, o);
+  model->train();
+  nn::Sgd opt(model->named_parameters(), {0.01, 0.9});
+  Tensor x = randn({c.batch, 3, c.size, c.size});
+  Tensor y = randint(0, c.classes, {c.batch});
+  std::vector<double> times;
+  uint64_t flops = 0;
+  for (int step = 0; step < steps + 2; ++step) {
+    uint64_t f0 = cpu::gemm_flop_counter().load();
+    double t0 = now_seconds();
+    opt.zero_grad();
+    cross_entropy(model->forward(x), y).backward();
+    opt.step();
+    if (step >= 2) times.push_back((now_seconds() - t0) * 1e3);
+    flops = cpu::gemm_flop_counter().load() - f0;
+  }
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("ms %.3f\ngflop %.3f\npeak_rss_mb %.1f\n", median(times), double(flops) / 1e9, double(usage.ru_maxrss) / 1024.0);
+  return 0;
+}
+
+double sgemm_peak() {
+  Tensor a = randn({2048, 2048}), b = randn({2048, 2048});
+  matmul(a, b);
+  std::vector<double> t;
+  for (int r = 0; r < 3; ++r) {
+    double t0 = now_seconds();
+    matmul(a, b);
+    t.push_back(now_seconds() - t0);
+  }
+  return 2.0 * 2048 * 2048 * 2048 / median(t) / 1e9;
+}
+
+struct Figures {
+  double ms = 0, gflop = 0, rss = 0;
+};
+
+std::optional<Figures> child_figures(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  if (pclose(pipe) != 0) {
+    std::fprintf(stderr, "failed: %s\n%s\n", command.c_str(), out.c_str());
+    return std::nullopt;
+  }
+  auto field = [&](const char* key) {
+    size_t at = out.rfind(std::string(key) + " ");
+    return at == std::string::npos ? 0.0 : std::stod(out.substr(at + std::strlen(key) + 1));
+  };
+  return Figures{field("ms"), field("gflop"), field("peak_rss_mb")};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && std::string(argv[1]) == "--config") {
+    for (const Config& c : kConfigs)
+      if (c.name == std::string(argv[2])) return run_config(c, argc >= 4 ? std::atoi(argv[3]) : 5);
+    std::fprintf(stderr, "unknown config %s\n", argv[2]);
+    return 2;
+  }
+  int rounds = argc > 1 ? std::atoi(argv[1]) : 2;
+  int steps = argc > 2 ? std::atoi(argv[2]) : 5;
+  std::string self = fs::canonical("/proc/self/exe").string();
+  std::string script = (fs::path(self).parent_path() / "../../benchmarks/pytorch_reference.py").string();
+  if (const char* s = std::getenv("DSVD_PEER_SCRIPT")) script = s;
+  std::printf("train_step: forward + cross-entropy + backward + SGD(momentum 0.9), float32, random data\n");
+  std::printf("%s\npeer: PyTorch via %s, 2 threads; %d alternating rounds of %d timed steps (median)\n", blas_summary().c_str(),
+              peer_python().c_str(), rounds, steps);
+  double peak = sgemm_peak();
+  std::printf("sgemm 2048 here: %.1f GFLOP/s\n\n", peak);
+  std::printf("%-9s %9s %9s %7s %10s %10s %9s %9s %12s\n", "config", "dsvd ms", "torch ms", "ratio", "dsvd img/s",
+              "torch img/s", "dsvd MB", "torch MB", "GEMM GFLOP/s");
+  for (const Config& c : kConfigs) {
+    std::vector<double> ours, theirs, rss_ours, rss_theirs;
+    double gflop = 0;
+    for (int r = 0; r < rounds; ++r) {
+      if (auto f = child_figures(self + " --config " + c.name + " " + std::to_string(steps))) {
+        ours.push_back(f->ms);
+        rss_ours.push_back(f->rss);
+        gflop = f->gflop;
+      }
+      std::string args = std::string("train_step --arch ") + c.arch + " --batch " + std::to_string(c.batch) + " --size " +
+                         std::to_string(c.size) + " --classes " + std::to_string(c.classes) + " --steps " + std::to_string(steps);
+      if (auto f = child_figures(peer_python() + " " + script + " " + args)) {
+        theirs.push_back(f->ms);
+        rss_theirs.push_back(f->rss);
+      }
+    }
+    double a = median(ours), b = median(theirs);
+    std::printf("%-9s %9.1f %9.1f %7.2f %10.1f %10.1f %9.0f %9.0f %7.1f (%2.0f%%)\n", c.name, a, b, b > 0 ? a / b : 0,
+                double(c.batch) / a * 1e3, b > 0 ? double(c.batch) / b * 1e3 : 0, median(rss_ours), median(rss_theirs),
+                gflop / a * 1e3, 100.0 * gflop / a * 1e3 / peak);
+  }
+  std::printf("\nGEMM GFLOP/s: the GEMM work of one dsvd step (convolutions and matmuls, 2 flops per multiply-add)\n"
+              "divided by the whole step time, and its share of the sgemm peak above.\n");
+  return 0;
+}
