@@ -1,58 +1,170 @@
-// batch_norm: per-channel normalisation over (N, H, W), written with tracked ops so that its
-// backward (through the batch mean and variance) comes from theirs:
-//   training:   y = γ · (x − μ_B) / √(σ²_B + ε) + β,   σ²_B the biased batch variance;
-//               running_mean ← (1 − m)·running_mean + m·μ_B
-//               running_var  ← (1 − m)·running_var  + m·σ²_B · n/(n − 1)    (n = N·H·W)
-//   evaluation: y = γ · (x − running_mean) / √(running_var + ε) + β.
-#include "ops/cpu/copy_kernel.h"
+// batch_norm: per-channel normalisation over (N, H, W), with a fused CPU kernel and a
+// hand-written backward (n = N·H·W values per channel, x̂ = (x − μ)·s, s = 1/√(σ² + ε)):
+//   training:   y = γ·x̂ + β with the batch mean μ and biased variance σ²;
+//               running_mean ← (1 − m)·running_mean + m·μ
+//               running_var  ← (1 − m)·running_var  + m·σ²·n/(n − 1)
+//               dx = γ·s·(dy − mean(dy) − x̂·mean(dy·x̂))
+//   evaluation: μ, σ² are the running statistics (constants): dx = γ·s·dy
+//   both:       dγ = Σ dy·x̂,  dβ = Σ dy
+// Sums are per channel in float64, channels in parallel: results do not depend on the thread count.
+#include <cmath>
+
 #include "ops/internal.h"
 #include "ops/nn_ops.h"
+#include "tensor/parallel.h"
 
 namespace dsvd {
+namespace {
+
+struct Layout {
+  int64_t batch, channels, plane;  // plane = H·W (1 for 2-D input)
+  int64_t count() const { return batch * plane; }
+  int64_t at(int64_t n, int64_t c) const { return (n * channels + c) * plane; }
+};
+
+template <typename T>
+void forward_kernel(const Layout& l, const T* x, const T* gamma, const T* beta, bool training, const double* run_mean,
+                    const double* run_var, double eps, T* y, double* mean_out, double* invstd_out, double* var_out) {
+  parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
+    double mu, var;
+    if (training) {
+      double s = 0;
+      for (int64_t n = 0; n < l.batch; ++n) {
+        const T* p = x + l.at(n, c);
+        for (int64_t i = 0; i < l.plane; ++i) s += double(p[i]);
+      }
+      mu = s / double(l.count());
+      double ss = 0;
+      for (int64_t n = 0; n < l.batch; ++n) {
+        const T* p = x + l.at(n, c);
+        for (int64_t i = 0; i < l.plane; ++i) {
+          double d = double(p[i]) - mu;
+          ss += d * d;
+        }
+      }
+      var = ss / double(l.count());
+    } else {
+      mu = run_mean[c];
+      var = run_var[c];
+    }
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    const T scale = T(invstd * (gamma ? double(gamma[c]) : 1.0));
+    const T shift = T((beta ? double(beta[c]) : 0.0) - mu * invstd * (gamma ? double(gamma[c]) : 1.0));
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      T* q = y + l.at(n, c);
+      for (int64_t i = 0; i < l.plane; ++i) q[i] = p[i] * scale + shift;
+    }
+    mean_out[c] = mu;
+    invstd_out[c] = invstd;
+    var_out[c] = var;
+  });
+}
+
+template <typename T>
+void backward_kernel(const Layout& l, const T* x, const T* gamma, const T* dy, const double* mean, const double* invstd,
+                     bool training, T* dx, T* dgamma, T* dbeta) {
+  parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
+    const double mu = mean[c], s = invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      const T* g = dy + l.at(n, c);
+      for (int64_t i = 0; i < l.plane; ++i) {
+        sum_dy += double(g[i]);
+        sum_dy_xhat += double(g[i]) * (double(p[i]) - mu) * s;
+      }
+    }
+    if (dgamma) dgamma[c] = T(sum_dy_xhat);
+    if (dbeta) dbeta[c] = T(sum_dy);
+    if (!dx) return;
+    const double gs = (gamma ? double(gamma[c]) : 1.0) * s;
+    const double inv_n = 1.0 / double(l.count());
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      const T* g = dy + l.at(n, c);
+      T* out = dx + l.at(n, c);
+      if (training) {
+        const double a = sum_dy * inv_n, b = sum_dy_xhat * inv_n;
+        for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(g[i]) - a - (double(p[i]) - mu) * s * b));
+      } else {
+        for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * double(g[i]));
+      }
+    }
+  });
+}
+
+}  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
   DSVD_CHECK(x.dim() == 2 || x.dim() == 4, "batch_norm: input must be (N, C) or (N, C, H, W), got shape ",
              shape_str(x.sizes()));
+  DSVD_CHECK(is_floating(x.dtype()), "batch_norm: expects float32 or float64, got ", dtype_name(x.dtype()));
   const int64_t channels = x.size(1);
-  auto check_vector = [&](const Tensor& t, const char* name) {
-    if (t.defined())
-      DSVD_CHECK(t.dim() == 1 && t.size(0) == channels, "batch_norm: ", name, " must have shape [", channels,
-                 "], got ", shape_str(t.sizes()));
+  auto check_vector = [&](const Tensor& t, const char* name, bool same_dtype) {
+    if (!t.defined()) return;
+    DSVD_CHECK(t.dim() == 1 && t.size(0) == channels, "batch_norm: ", name, " must have shape [", channels, "], got ",
+               shape_str(t.sizes()));
+    DSVD_CHECK(!same_dtype || t.dtype() == x.dtype(), "batch_norm: ", name, " is ", dtype_name(t.dtype()),
+               ", the input is ", dtype_name(x.dtype()));
   };
-  check_vector(weight, "weight");
-  check_vector(bias, "bias");
-  check_vector(running_mean, "running_mean");
-  check_vector(running_var, "running_var");
+  check_vector(weight, "weight", true);
+  check_vector(bias, "bias", true);
+  check_vector(running_mean, "running_mean", false);
+  check_vector(running_var, "running_var", false);
   DSVD_CHECK(training || (running_mean.defined() && running_var.defined()), "batch_norm: evaluation mode needs "
              "running_mean and running_var");
-  Shape dims = x.dim() == 4 ? Shape{0, 2, 3} : Shape{0};
-  Shape broadcast = x.dim() == 4 ? Shape{1, channels, 1, 1} : Shape{1, channels};
-  const int64_t count = x.numel() / channels;
-  Tensor centred, inv_std;
-  if (training) {
-    DSVD_CHECK(count > 1, "batch_norm: training needs more than one value per channel, got input of shape ",
-               shape_str(x.sizes()));
-    Tensor mu = mean(x, dims, true);
-    centred = sub(x, mu);
-    Tensor variance = mean(mul(centred, centred), dims, true);
-    inv_std = rdiv(sqrt(add(variance, eps)), 1.0);
-    if (running_mean.defined() && running_var.defined()) {
-      NoGradGuard no_grad;
-      Tensor new_mean = add(mul(running_mean, 1.0 - momentum), mul(mu.reshape({channels}).to(running_mean.dtype()), momentum));
-      Tensor unbiased = mul(variance.reshape({channels}), double(count) / double(count - 1));
-      Tensor new_var = add(mul(running_var, 1.0 - momentum), mul(unbiased.to(running_var.dtype()), momentum));
-      cpu::copy_into(running_mean, new_mean);  // buffers are updated in place, as in PyTorch
-      cpu::copy_into(running_var, new_var);
-    }
-  } else {
-    centred = sub(x, running_mean.to(x.dtype()).reshape(broadcast));
-    inv_std = rdiv(sqrt(add(running_var.to(x.dtype()).reshape(broadcast), eps)), 1.0);
+  Layout l{x.size(0), channels, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
+  DSVD_CHECK(!training || l.count() > 1, "batch_norm: training needs more than one value per channel, got input of "
+             "shape ", shape_str(x.sizes()));
+  Tensor xc = detail::contiguous_raw(x);
+  Tensor w = weight.defined() ? detail::contiguous_raw(weight) : Tensor();
+  Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
+  Tensor rm, rv;
+  if (!training) {
+    rm = running_mean.to(DType::Float64).contiguous();
+    rv = running_var.to(DType::Float64).contiguous();
   }
-  Tensor y = mul(centred, inv_std);
-  if (weight.defined()) y = mul(y, weight.reshape(broadcast));
-  if (bias.defined()) y = add(y, bias.reshape(broadcast));
-  return y;
+  Tensor y = empty(x.sizes(), x.dtype());
+  Tensor mean = empty({channels}, DType::Float64), invstd = empty({channels}, DType::Float64);
+  Tensor variance = empty({channels}, DType::Float64);
+  DSVD_DISPATCH_FLOATING(x.dtype(), "batch_norm", [&] {
+    forward_kernel<scalar_t>(l, xc.data<scalar_t>(), w.defined() ? w.data<scalar_t>() : nullptr,
+                             b.defined() ? b.data<scalar_t>() : nullptr, training,
+                             training ? nullptr : rm.data<double>(), training ? nullptr : rv.data<double>(), eps,
+                             y.data<scalar_t>(), mean.data<double>(), invstd.data<double>(), variance.data<double>());
+  });
+  if (training && running_mean.defined() && running_var.defined()) {
+    // The buffers are updated in place, as in PyTorch.
+    const double unbias = double(l.count()) / double(l.count() - 1);
+    DSVD_DISPATCH_FLOATING(running_mean.dtype(), "batch_norm", [&] {
+      scalar_t* m = running_mean.data<scalar_t>();
+      scalar_t* v = running_var.data<scalar_t>();
+      for (int64_t c = 0; c < channels; ++c) {
+        m[c] = scalar_t((1 - momentum) * double(m[c]) + momentum * mean.data<double>()[c]);
+        v[c] = scalar_t((1 - momentum) * double(v[c]) + momentum * variance.data<double>()[c] * unbias);
+      }
+    });
+  }
+  return record_op("batch_norm", {y}, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"mean", mean}, {"invstd", invstd}},
+                   [l, training](const std::vector<Tensor>& g, FunctionNode& node) {
+                     const Tensor& xs = node.saved_tensor(0);
+                     const Tensor& ws = node.saved_tensor(1);
+                     Tensor dy = detail::contiguous_raw(g[0]);
+                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype()) : Tensor();
+                     Tensor dw = node.needs_input_grad(1) ? empty({l.channels}, xs.dtype()) : Tensor();
+                     Tensor db = node.needs_input_grad(2) ? empty({l.channels}, xs.dtype()) : Tensor();
+                     DSVD_DISPATCH_FLOATING(xs.dtype(), "batch_norm_backward", [&] {
+                       backward_kernel<scalar_t>(l, xs.data<scalar_t>(), ws.defined() ? ws.data<scalar_t>() : nullptr,
+                                                 dy.data<scalar_t>(), node.saved_tensor(2).data<double>(),
+                                                 node.saved_tensor(3).data<double>(), training,
+                                                 dx.defined() ? dx.data<scalar_t>() : nullptr,
+                                                 dw.defined() ? dw.data<scalar_t>() : nullptr,
+                                                 db.defined() ? db.data<scalar_t>() : nullptr);
+                     });
+                     return std::vector<Tensor>{dx, dw, db};
+                   })[0];
 }
 
 }  // namespace dsvd

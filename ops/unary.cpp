@@ -9,6 +9,7 @@
 
 #include "ops/cpu/unary_kernels.h"
 #include "ops/internal.h"
+#include "tensor/parallel.h"
 
 namespace dsvd {
 namespace {
@@ -94,7 +95,18 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 Tensor relu(const Tensor& x) {
   Tensor out = unary_forward("relu", x, true, [](auto v) { return v > 0 ? v : decltype(v)(0); });
   return record_op("relu", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
-    return Grads{mul(g[0], gt(n.saved_tensor(0), 0.0).to(g[0].dtype()))};
+    // One fused pass: g where the result is positive.
+    const Tensor& r = n.saved_tensor(0);
+    Tensor gy = detail::contiguous_raw(g[0].to(r.dtype()));
+    Tensor gx = empty(r.sizes(), r.dtype());
+    const int64_t count = r.numel();
+    DSVD_DISPATCH_SIGNED(r.dtype(), "relu_backward", [&] {
+      const scalar_t* pr = r.data<scalar_t>();
+      const scalar_t* pg = gy.data<scalar_t>();
+      scalar_t* px = gx.data<scalar_t>();
+      parallel_for(0, count, count > kParallelGrain, [&](int64_t i) { px[i] = pr[i] > 0 ? pg[i] : scalar_t(0); });
+    });
+    return Grads{gx};
   })[0];
 }
 

@@ -23,23 +23,23 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
     cblas_dgemm(CblasRowMajor, tra, trb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
-// One column buffer per thread, grown on demand and kept between calls.
+// Buffers reused across calls (grown on demand): the column matrix, its gradient, and the
+// output/gradient in (O, B·P) layout. Convolutions run from one thread at a time.
 template <typename T>
-T* thread_buffer(size_t elements, int slot) {
-  thread_local std::vector<T> buffers[2];
+T* reusable_buffer(size_t elements, int slot) {
+  thread_local std::vector<T> buffers[3];
   auto& b = buffers[slot];
   if (b.size() < elements) b.resize(elements);
   return b.data();
 }
 
-// cols[(c·kh + i)·kw + j][oy·OW + ox] = x[c][oy·sh − ph + i·dh][ox·sw − pw + j·dw] (0 outside).
+// cols[(c·kh + i)·kw + j][p] (row stride ld) = x[c][oy·sh − ph + i·dh][ox·sw − pw + j·dw], 0 outside.
 template <typename T>
-void im2col(const Conv2dGeometry& g, const T* x, int64_t channels, T* cols) {
-  const int64_t P = g.out_h * g.out_w;
+void im2col(const Conv2dGeometry& g, const T* x, int64_t channels, T* cols, int64_t ld) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < g.kernel_h; ++i)
       for (int64_t j = 0; j < g.kernel_w; ++j) {
-        T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * P;
+        T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * ld;
         const T* plane = x + c * g.height * g.width;
         for (int64_t oy = 0; oy < g.out_h; ++oy) {
           int64_t iy = oy * g.stride_h - g.pad_h + i * g.dilation_h;
@@ -64,12 +64,11 @@ void im2col(const Conv2dGeometry& g, const T* x, int64_t channels, T* cols) {
 
 // The adjoint of im2col: dx[c][iy][ix] += cols[...].
 template <typename T>
-void col2im(const Conv2dGeometry& g, const T* cols, int64_t channels, T* dx) {
-  const int64_t P = g.out_h * g.out_w;
+void col2im(const Conv2dGeometry& g, const T* cols, int64_t ld, int64_t channels, T* dx) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < g.kernel_h; ++i)
       for (int64_t j = 0; j < g.kernel_w; ++j) {
-        const T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * P;
+        const T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * ld;
         T* plane = dx + c * g.height * g.width;
         for (int64_t oy = 0; oy < g.out_h; ++oy) {
           int64_t iy = oy * g.stride_h - g.pad_h + i * g.dilation_h;
@@ -77,99 +76,99 @@ void col2im(const Conv2dGeometry& g, const T* cols, int64_t channels, T* dx) {
           T* dst = plane + iy * g.width;
           const T* in = row + oy * g.out_w;
           int64_t x0 = -g.pad_w + j * g.dilation_w;
-          for (int64_t ox = 0; ox < g.out_w; ++ox) {
-            int64_t ix = ox * g.stride_w + x0;
-            if (ix >= 0 && ix < g.width) dst[ix] += in[ox];
+          if (g.stride_w == 1 && x0 >= 0 && x0 + g.out_w <= g.width) {
+            for (int64_t ox = 0; ox < g.out_w; ++ox) dst[x0 + ox] += in[ox];
+          } else {
+            for (int64_t ox = 0; ox < g.out_w; ++ox) {
+              int64_t ix = ox * g.stride_w + x0;
+              if (ix >= 0 && ix < g.width) dst[ix] += in[ox];
+            }
           }
         }
       }
 }
 
+// Samples per chunk: enough that the GEMM has about kTargetColumns columns (small feature maps
+// would otherwise re-read the weights once per sample), few enough that the column matrix
+// (K × chunk·P) stays within kMaxColumnElements and close to the caches.
+constexpr int64_t kTargetColumns = 2048;
+constexpr int64_t kMaxColumnElements = int64_t(1) << 22;
+
+int64_t chunk_size(const Conv2dGeometry& g, int64_t K, int64_t P) {
+  int64_t wanted = (kTargetColumns + P - 1) / P;
+  int64_t fits = std::max<int64_t>(1, kMaxColumnElements / std::max<int64_t>(1, K * P));
+  return std::max<int64_t>(1, std::min({g.batch, wanted, fits}));
+}
+
+// One GEMM per group over a whole chunk of samples: cols (K, Bc·P) holds the chunk's columns
+// side by side, so the weights are read once per chunk and BLAS gets large matrices.
 template <typename T>
 void forward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const int64_t cg = g.in_channels / g.groups, og = g.out_channels / g.groups;
   const int64_t K = cg * g.kernel_h * g.kernel_w, P = g.out_h * g.out_w;
-  const bool threads_per_sample = g.batch >= omp_get_max_threads();
-  parallel_for(0, g.batch, threads_per_sample, [&](int64_t n) {
-    const T* xn = x + n * g.in_channels * g.height * g.width;
-    T* yn = y + n * g.out_channels * P;
+  const int64_t chunk = chunk_size(g, K, P);
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    const int64_t bc = std::min(chunk, g.batch - n0), ld = bc * P;
+    T* cols = reusable_buffer<T>(size_t(K * ld), 0);
+    T* out = reusable_buffer<T>(size_t(og * ld), 2);
     for (int64_t gi = 0; gi < g.groups; ++gi) {
-      const T* cols = xn + gi * cg * g.height * g.width;
-      if (!g.is_pointwise()) {
-        T* buffer = thread_buffer<T>(size_t(K * P), 0);
-        im2col(g, cols, cg, buffer);
-        cols = buffer;
-      }
-      gemm<T>(false, false, og, P, K, T(1), w + gi * og * K, K, cols, P, T(0), yn + gi * og * P, P);
+      parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
+        im2col(g, x + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width, cg, cols + b * P, ld);
+      });
+      gemm<T>(false, false, og, ld, K, T(1), w + gi * og * K, K, cols, ld, T(0), out, ld);
+      // (og, Bc·P) -> y[n][gi·og + o][p], adding the bias.
+      parallel_for(0, bc * og, bc * og * P > kParallelGrain, [&](int64_t r) {
+        const int64_t b = r / og, o = r % og;
+        const T* src = out + o * ld + b * P;
+        T* dst = y + ((n0 + b) * g.out_channels + gi * og + o) * P;
+        const T add = bias ? bias[gi * og + o] : T(0);
+        for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + add;
+      });
     }
-    if (bias)
-      for (int64_t o = 0; o < g.out_channels; ++o) {
-        T b = bias[o];
-        T* row = yn + o * P;
-        for (int64_t p = 0; p < P; ++p) row[p] += b;
-      }
-  });
+  }
 }
 
 template <typename T>
 void backward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   const int64_t cg = g.in_channels / g.groups, og = g.out_channels / g.groups;
   const int64_t K = cg * g.kernel_h * g.kernel_w, P = g.out_h * g.out_w;
-  const int64_t weight_size = g.out_channels * K;
-  const bool threads_per_sample = g.batch >= omp_get_max_threads();
-  const int slots = threads_per_sample ? omp_get_max_threads() : 1;
-  // Weight gradients: one partial sum per thread, added in thread order at the end.
-  std::vector<std::vector<T>> partial(dw ? size_t(slots) : 0, std::vector<T>(dw ? size_t(weight_size) : 0, T(0)));
+  const int64_t chunk = chunk_size(g, K, P);
   if (dx) std::memset(dx, 0, size_t(g.batch * g.in_channels * g.height * g.width) * sizeof(T));
-  auto per_sample = [&](int64_t n) {
-    const int slot = threads_per_sample ? omp_get_thread_num() : 0;
-    const T* xn = x + n * g.in_channels * g.height * g.width;
-    const T* dyn = dy + n * g.out_channels * P;
-    T* dxn = dx ? dx + n * g.in_channels * g.height * g.width : nullptr;
+  if (dw) std::memset(dw, 0, size_t(g.out_channels * K) * sizeof(T));
+  std::vector<double> bias_sum(db ? size_t(g.out_channels) : 0, 0.0);
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    const int64_t bc = std::min(chunk, g.batch - n0), ld = bc * P;
+    T* cols = reusable_buffer<T>(size_t(K * ld), 0);
+    T* dcols = reusable_buffer<T>(size_t(K * ld), 1);
+    T* dyt = reusable_buffer<T>(size_t(og * ld), 2);
     for (int64_t gi = 0; gi < g.groups; ++gi) {
-      const T* dyg = dyn + gi * og * P;
+      // dy[n][gi·og + o][p] -> dyt (og, Bc·P).
+      parallel_for(0, bc * og, bc * og * P > kParallelGrain, [&](int64_t r) {
+        const int64_t b = r / og, o = r % og;
+        std::memcpy(dyt + o * ld + b * P, dy + ((n0 + b) * g.out_channels + gi * og + o) * P, size_t(P) * sizeof(T));
+      });
+      if (db)
+        for (int64_t o = 0; o < og; ++o) {
+          double s = 0;
+          for (int64_t q = 0; q < ld; ++q) s += double(dyt[o * ld + q]);
+          bias_sum[size_t(gi * og + o)] += s;
+        }
       if (dw) {
-        const T* cols = xn + gi * cg * g.height * g.width;
-        if (!g.is_pointwise()) {
-          T* buffer = thread_buffer<T>(size_t(K * P), 0);
-          im2col(g, cols, cg, buffer);
-          cols = buffer;
-        }
-        gemm<T>(false, true, og, K, P, T(1), dyg, P, cols, P, T(1), partial[size_t(slot)].data() + gi * og * K, K);
+        parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
+          im2col(g, x + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width, cg, cols + b * P, ld);
+        });
+        gemm<T>(false, true, og, K, ld, T(1), dyt, ld, cols, ld, T(1), dw + gi * og * K, K);
       }
-      if (dxn) {
-        T* dxg = dxn + gi * cg * g.height * g.width;
-        if (g.is_pointwise()) {
-          gemm<T>(true, false, K, P, og, T(1), w + gi * og * K, K, dyg, P, T(0), dxg, P);
-        } else {
-          T* dcols = thread_buffer<T>(size_t(K * P), 1);
-          gemm<T>(true, false, K, P, og, T(1), w + gi * og * K, K, dyg, P, T(0), dcols, P);
-          col2im(g, dcols, cg, dxg);
-        }
+      if (dx) {
+        gemm<T>(true, false, K, ld, og, T(1), w + gi * og * K, K, dyt, ld, T(0), dcols, ld);
+        parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
+          col2im(g, dcols + b * P, ld, cg, dx + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width);
+        });
       }
     }
-  };
-  if (threads_per_sample && !omp_in_parallel()) {
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n) per_sample(n);
-  } else {
-    for (int64_t n = 0; n < g.batch; ++n) per_sample(n);
   }
-  if (dw) {
-    std::memset(dw, 0, size_t(weight_size) * sizeof(T));
-    for (const auto& part : partial)
-      for (int64_t i = 0; i < weight_size; ++i) dw[i] += part[size_t(i)];
-  }
-  if (db) {
-    for (int64_t o = 0; o < g.out_channels; ++o) {
-      double s = 0;
-      for (int64_t n = 0; n < g.batch; ++n) {
-        const T* row = dy + (n * g.out_channels + o) * P;
-        for (int64_t p = 0; p < P; ++p) s += double(row[p]);
-      }
-      db[o] = T(s);
-    }
-  }
+  if (db)
+    for (int64_t o = 0; o < g.out_channels; ++o) db[o] = T(bias_sum[size_t(o)]);
 }
 
 }  // namespace
