@@ -19,6 +19,12 @@ figure it prints on its last line. Only benchmarks may use PyTorch; the product 
       torchvision model, forward + cross-entropy + backward + SGD(momentum 0.9) step on random
       float32 data; prints "ms X" (median over the steps after two warm-ups) and "peak_rss_mb Y".
 
+  pytorch_reference.py interop --dir DIR [--arch resnet18] [--classes 10]
+      Writes a torchvision model's state_dict (random weights, random BN statistics) as
+      DIR/weights.safetensors with a minimal writer of the public format, an input batch
+      DIR/input.npy and PyTorch's eval-mode logits DIR/logits_torch.npy; if DIR/logits_dsvd.npy
+      exists, prints "max_abs_diff X" between the two. tools/interop-check drives it.
+
   pytorch_reference.py transforms_check --dir DIR
       Reads DIR/input.png and dsvd's outputs DIR/<op>.png (written by benchmarks/data_loader) and
       prints "max_abs_diff X" against torchvision/Pillow doing the same resizes and crops.
@@ -341,6 +347,45 @@ def train_step(args):
     print("peak_rss_mb %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
 
 
+def interop(args):
+    import json
+    import os
+    import struct
+
+    import numpy as np
+    import torch
+    import torchvision
+
+    out = lambda name: os.path.join(args.dir, name)
+    if os.path.exists(out("logits_dsvd.npy")):
+        a, b = np.load(out("logits_dsvd.npy")), np.load(out("logits_torch.npy"))
+        print("max_abs_diff %.3e" % float(np.abs(a - b).max()))
+        return
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, args.arch)(num_classes=args.classes)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    header, blobs, offset = {}, [], 0
+    codes = {torch.float32: "F32", torch.int64: "I64"}
+    for name, t in model.state_dict().items():
+        data = t.contiguous().numpy().tobytes()
+        header[name] = {"dtype": codes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(out("weights.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    x = torch.randn(2, 3, args.size, args.size)
+    np.save(out("input.npy"), x.numpy())
+    with torch.no_grad():
+        np.save(out("logits_torch.npy"), model(x).numpy())
+    print("wrote %s" % args.dir)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -365,11 +410,16 @@ def main():
     p.add_argument("--classes", type=int, default=1000)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p = sub.add_parser("interop")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--arch", default="resnet18")
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--size", type=int, default=64)
     p = sub.add_parser("transforms_check")
     p.add_argument("--dir", required=True)
     args = parser.parse_args()
     return {"data_loader": data_loader, "transforms_check": transforms_check, "matfn": matfn,
-            "train_step": train_step}[args.command](args)
+            "train_step": train_step, "interop": interop}[args.command](args)
 
 
 if __name__ == "__main__":
