@@ -36,7 +36,10 @@ class CommandLine {
   }
 
   const std::vector<std::string>& positional() const { return positional_; }
-  bool has(const std::string& name) const { return options_.count(name) > 0; }
+  bool has(const std::string& name) const {
+    used_.insert(name);
+    return options_.count(name) > 0;
+  }
   std::string get(const std::string& name, const std::string& fallback = "") const {
     used_.insert(name);
     auto it = options_.find(name);

@@ -34,7 +34,7 @@ void DataLoader::stop() {
   active_ = false;
 }
 
-void DataLoader::start_epoch(uint64_t epoch) {
+void DataLoader::start_epoch(uint64_t epoch, size_t first_batch) {
   stop();
   epoch_ = epoch;
   order_.resize(dataset_->size());
@@ -45,7 +45,9 @@ void DataLoader::start_epoch(uint64_t epoch) {
     for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng.randint(0, int64_t(i)))]);
   }
   batches_ = num_batches();
-  next_claim_ = next_emit_ = 0;
+  DSVD_CHECK(first_batch <= batches_, "DataLoader::start_epoch: first batch ", first_batch, " is past the epoch's ",
+             batches_, " batches");
+  next_claim_ = next_emit_ = first_batch;
   skipped_total_ = 0;
   stopping_ = false;
   error_ = nullptr;

@@ -47,8 +47,9 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   size_t num_batches() const;
-  // Begins epoch `epoch` (stopping any epoch in progress).
-  void start_epoch(uint64_t epoch);
+  // Begins epoch `epoch` (stopping any epoch in progress), from batch `first_batch` (resuming a
+  // run that stopped mid-epoch: the order and augmentation are those of the whole epoch).
+  void start_epoch(uint64_t epoch, size_t first_batch = 0);
   // The next batch in order, or nullopt at the end of the epoch (then the number of skipped
   // examples is reported in a warning). Rethrows a worker's error.
   std::optional<Batch> next();

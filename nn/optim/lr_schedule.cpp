@@ -7,8 +7,9 @@
 
 namespace dsvd::nn {
 
-double LrSchedule::lr_at(double base_lr, int64_t epoch) const {
-  DSVD_CHECK(epoch >= 0, "lr schedule: negative epoch ", epoch);
+double LrSchedule::lr_at(double base_lr, double epoch_position) const {
+  DSVD_CHECK(epoch_position >= 0, "lr schedule: negative epoch ", epoch_position);
+  const int64_t epoch = int64_t(epoch_position);
   double lr = base_lr;
   if (kind == "step") {
     lr = base_lr * std::pow(gamma, double(epoch / step_size));
@@ -17,7 +18,7 @@ double LrSchedule::lr_at(double base_lr, int64_t epoch) const {
     for (int64_t m : milestones) passed += epoch >= m;
     lr = base_lr * std::pow(gamma, double(passed));
   } else if (kind == "cosine") {
-    lr = eta_min + (base_lr - eta_min) * (1 + std::cos(M_PI * double(std::min(epoch, t_max)) / double(t_max))) / 2;
+    lr = eta_min + (base_lr - eta_min) * (1 + std::cos(M_PI * std::min(epoch_position, double(t_max)) / double(t_max))) / 2;
   } else {
     DSVD_CHECK(kind == "constant", "lr schedule: unknown kind '", kind, "'");
   }

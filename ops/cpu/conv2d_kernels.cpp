@@ -33,6 +33,13 @@ T* reusable_buffer(size_t elements, int slot) {
   return b.data();
 }
 
+// The output columns ox whose input column ox·sw + x0 lies inside [0, width): [lo, hi).
+inline void valid_columns(int64_t x0, int64_t stride, int64_t width, int64_t out_w, int64_t& lo, int64_t& hi) {
+  lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
+  hi = x0 > width - 1 ? 0 : std::min<int64_t>(out_w, (width - 1 - x0) / stride + 1);
+  if (hi < lo) hi = lo;
+}
+
 // cols[(c·kh + i)·kw + j][p] (row stride ld) = x[c][oy·sh − ph + i·dh][ox·sw − pw + j·dw], 0 outside.
 template <typename T>
 void im2col(const Conv2dGeometry& g, const T* x, int64_t channels, T* cols, int64_t ld) {
@@ -41,23 +48,24 @@ void im2col(const Conv2dGeometry& g, const T* x, int64_t channels, T* cols, int6
       for (int64_t j = 0; j < g.kernel_w; ++j) {
         T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * ld;
         const T* plane = x + c * g.height * g.width;
+        const int64_t x0 = -g.pad_w + j * g.dilation_w;
+        int64_t lo, hi;
+        valid_columns(x0, g.stride_w, g.width, g.out_w, lo, hi);
         for (int64_t oy = 0; oy < g.out_h; ++oy) {
-          int64_t iy = oy * g.stride_h - g.pad_h + i * g.dilation_h;
+          const int64_t iy = oy * g.stride_h - g.pad_h + i * g.dilation_h;
           T* out = row + oy * g.out_w;
           if (iy < 0 || iy >= g.height) {
-            std::memset(out, 0, size_t(g.out_w) * sizeof(T));
+            for (int64_t ox = 0; ox < g.out_w; ++ox) out[ox] = T(0);
             continue;
           }
-          const T* src = plane + iy * g.width;
-          int64_t x0 = -g.pad_w + j * g.dilation_w;
-          if (g.stride_w == 1 && x0 >= 0 && x0 + g.out_w <= g.width) {
-            std::memcpy(out, src + x0, size_t(g.out_w) * sizeof(T));
+          const T* src = plane + iy * g.width + x0;
+          for (int64_t ox = 0; ox < lo; ++ox) out[ox] = T(0);
+          if (g.stride_w == 1) {
+            for (int64_t ox = lo; ox < hi; ++ox) out[ox] = src[ox];
           } else {
-            for (int64_t ox = 0; ox < g.out_w; ++ox) {
-              int64_t ix = ox * g.stride_w + x0;
-              out[ox] = ix >= 0 && ix < g.width ? src[ix] : T(0);
-            }
+            for (int64_t ox = lo; ox < hi; ++ox) out[ox] = src[ox * g.stride_w];
           }
+          for (int64_t ox = hi; ox < g.out_w; ++ox) out[ox] = T(0);
         }
       }
 }
@@ -70,19 +78,18 @@ void col2im(const Conv2dGeometry& g, const T* cols, int64_t ld, int64_t channels
       for (int64_t j = 0; j < g.kernel_w; ++j) {
         const T* row = cols + ((c * g.kernel_h + i) * g.kernel_w + j) * ld;
         T* plane = dx + c * g.height * g.width;
+        const int64_t x0 = -g.pad_w + j * g.dilation_w;
+        int64_t lo, hi;
+        valid_columns(x0, g.stride_w, g.width, g.out_w, lo, hi);
         for (int64_t oy = 0; oy < g.out_h; ++oy) {
-          int64_t iy = oy * g.stride_h - g.pad_h + i * g.dilation_h;
+          const int64_t iy = oy * g.stride_h - g.pad_h + i * g.dilation_h;
           if (iy < 0 || iy >= g.height) continue;
-          T* dst = plane + iy * g.width;
+          T* dst = plane + iy * g.width + x0;
           const T* in = row + oy * g.out_w;
-          int64_t x0 = -g.pad_w + j * g.dilation_w;
-          if (g.stride_w == 1 && x0 >= 0 && x0 + g.out_w <= g.width) {
-            for (int64_t ox = 0; ox < g.out_w; ++ox) dst[x0 + ox] += in[ox];
+          if (g.stride_w == 1) {
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += in[ox];
           } else {
-            for (int64_t ox = 0; ox < g.out_w; ++ox) {
-              int64_t ix = ox * g.stride_w + x0;
-              if (ix >= 0 && ix < g.width) dst[ix] += in[ox];
-            }
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox * g.stride_w] += in[ox];
           }
         }
       }

@@ -1,0 +1,40 @@
+// train_imagenet: trains AlexNet or ResNet with a plain or covariance-pooling head on an
+// ImageNet-style folder or on Fashion-MNIST (the built-in default), on the CPU.
+// See --help; the loop is in trainer.cpp, the options in options.cpp.
+#include <csignal>
+#include <cstdio>
+
+#include "apps/train_imagenet/trainer.h"
+#include "cuda/runtime.h"
+#include "ops/cpu/blas_runtime.h"
+
+namespace {
+void on_interrupt(int) { dsvd::train::stop_requested() = true; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace dsvd;
+  try {
+    bool help = false;
+    train::TrainOptions options = train::parse_train_options(argc, argv, &help);
+    if (help) {
+      std::fputs(train::train_usage(), stdout);
+      return 0;
+    }
+    std::printf("%s\n%s\n", blas_summary().c_str(), cuda_summary().c_str());
+    train::Trainer trainer(options);
+    std::printf("model %s, head %s (dim %lld), %lld parameters; data %s; out %s\n", options.arch.c_str(),
+                options.model.head.c_str(), (long long)options.model.head_dim, (long long)trainer.model().parameter_count(),
+                options.data.empty() ? "Fashion-MNIST" : options.data.c_str(), options.out.c_str());
+    std::signal(SIGINT, on_interrupt);
+    train::RunResult r = trainer.run();
+    if (r.exit_code == 0 && !options.evaluate)
+      std::printf("final: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; metrics %s/metrics.csv, checkpoint %s, best %s\n",
+                  r.last_eval.top1, r.last_eval.top5, r.last_eval.loss, options.out.c_str(), trainer.checkpoint_path().c_str(),
+                  trainer.best_path().c_str());
+    return r.exit_code;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "train_imagenet: error: %s\n", e.what());
+    return 2;
+  }
+}

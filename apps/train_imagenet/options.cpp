@@ -1,0 +1,206 @@
+#include "apps/train_imagenet/options.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "apps/cli.h"
+#include "apps/model_cli.h"
+#include "datasets/idx.h"
+#include "nn/optim/lr_schedule.h"
+
+namespace dsvd::train {
+
+const char* train_usage() {
+  return R"(train_imagenet: train AlexNet/ResNet with a plain or covariance-pooling head
+
+With no options it trains the built-in default: a small-stem ResNet-18 (width 0.25) with the SVD-Pade
+covariance head on Fashion-MNIST, on the CPU, and reports test accuracy.
+
+Data
+  --data DIR             ImageFolder with DIR/train/<class>/* and DIR/val/<class>/*
+  --dataset NAME         fashion-mnist (default when --data is not given)
+  --fashion-root DIR     where the Fashion-MNIST IDX files are (default: the Debian package's folder)
+  --image-size N         ImageFolder crop size (default 224; validation resizes to N*256/224 first)
+  --workers N            data loading threads (default 2)
+Model
+  --arch A               alexnet | resnet18 | resnet34 | resnet50 | resnet101 | resnet152
+  --head H               gap | isqrt | svd-pade | svd-taylor | svd-pi | svd-newton | svd-trunc |
+                         svd-topn | svd-original | svd-exact | svd-pi-deflation
+  --head-dim N           the reduction block's width (default 256)
+  --last-stride S        ResNet layer4 stride, 2 (DSVD) or 1 (iSQRT-COV)
+  --stem standard|small  small: 3x3 stride-1 first conv and no first max-pool (28x28, 32x32 images)
+  --width W              channel multiplier
+  --num-classes N        classifier width (default: the number of classes in the data)
+  --iters N --degree D --drop K --limit T    the head's rule options (matrix-functions.md)
+Optimisation
+  --epochs N  -b/--batch-size N  --lr LR  --momentum M  --wd WD  --no-bn-weight-decay
+  --lr-schedule S        constant | step:N[:G] | multistep:A,B,..[:G] | cosine (annealed every step
+                         to 0 at the end of --epochs; default)
+  --warmup-epochs N      linear warm-up
+  --clip-grad C          clip the global L2 gradient norm to C (the DSVD recipe: 5)
+  --label-smoothing E
+  --recipe R             dsvd-alexnet | dsvd-resnet | isqrt-resnet (models-and-training.md §5);
+                         explicit options override it
+Run
+  --seed S  --device cpu|cuda  --print-freq N  --out DIR (default runs/default)
+  --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:
+                         the paper's hybrid training)
+  --evaluate             only validate the --resume checkpoint
+  --max-steps N          stop after N training steps
+)";
+}
+
+namespace {
+
+// Normalises "-b 64" into "--batch-size 64" before the generic parser sees it.
+std::vector<std::string> normalised(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    args.push_back(a == "-b" ? "--batch-size" : a);
+  }
+  return args;
+}
+
+void apply_recipe(const std::string& recipe, TrainOptions& o) {
+  if (recipe.empty()) return;
+  if (recipe == "dsvd-alexnet") {
+    o.arch = "alexnet";
+    o.model.head = "svd-pade";
+    o.epochs = 30;
+    o.batch_size = 128;
+    o.lr = 0.0794;
+    o.lr_schedule = "multistep:10,20";
+    o.weight_decay = 5e-4;
+    o.clip_grad = 5;
+  } else if (recipe == "dsvd-resnet") {
+    o.arch = "resnet50";
+    o.model.head = "svd-pade";
+    o.epochs = 60;
+    o.batch_size = 256;
+    o.lr = 0.0794;
+    o.lr_schedule = "multistep:30,45";
+    o.weight_decay = 1e-4;
+    o.clip_grad = 5;
+  } else if (recipe == "isqrt-resnet") {
+    o.arch = "resnet50";
+    o.model.head = "isqrt";
+    o.model.last_stride = 1;
+    o.model.head_dtype = DType::Float32;
+    o.epochs = 65;
+    o.batch_size = 160;
+    o.lr = 0.1;
+    o.lr_schedule = "multistep:30,45,60";
+    o.weight_decay = 1e-4;
+    o.clip_grad = 0;
+  } else {
+    fail("unknown --recipe '", recipe, "' (dsvd-alexnet, dsvd-resnet, isqrt-resnet)");
+  }
+  o.momentum = 0.9;
+  o.model.head_dim = 256;
+  o.model.small_stem = false;
+  o.model.width = 1.0;
+  o.model.num_classes = 1000;
+  o.image_size = 224;
+}
+
+}  // namespace
+
+TrainOptions parse_train_options(int argc, char** argv, bool* help) {
+  std::vector<std::string> args = normalised(argc, argv);
+  std::vector<char*> pointers;
+  for (auto& a : args) pointers.push_back(a.data());
+  CommandLine cli(int(pointers.size()), pointers.data(), {"help", "evaluate", "no-bn-weight-decay"});
+  *help = cli.has("help");
+  TrainOptions o;
+  DSVD_CHECK(cli.positional().empty(), "unexpected argument '", cli.positional().empty() ? "" : cli.positional()[0],
+             "' (options start with --; see --help)");
+  // The built-in default run: Fashion-MNIST on a small ResNet-18 with the SVD-Padé head.
+  o.model.small_stem = true;
+  o.model.width = 0.25;
+  o.model.head = "svd-pade";
+  o.model.head_dim = 32;
+  o.model.last_stride = 1;
+  o.model.in_channels = 1;
+  o.model.num_classes = 10;
+  o.recipe = cli.get("recipe");
+  apply_recipe(o.recipe, o);
+  const nn::ModelOptions base = o.model;
+
+  o.data = cli.get("data");
+  o.dataset = cli.get("dataset", "fashion-mnist");
+  DSVD_CHECK(o.dataset == "fashion-mnist", "unknown --dataset '", o.dataset, "' (fashion-mnist; or give --data DIR)");
+  o.fashion_root = cli.get("fashion-root", kFashionMnistDefaultRoot);
+  o.image_size = cli.get_int("image-size", int(o.image_size));
+  o.workers = cli.get_int("workers", o.workers);
+  o.arch = cli.get("arch", o.arch);
+  // Model options: explicit ones override the recipe/default ones.
+  o.model.head = cli.get("head", base.head);
+  o.model.head_dim = cli.get_int("head-dim", int(base.head_dim));
+  o.model.last_stride = cli.get_int("last-stride", int(base.last_stride));
+  std::string stem = cli.get("stem", base.small_stem ? "small" : "standard");
+  DSVD_CHECK(stem == "standard" || stem == "small", "--stem must be standard or small, got '", stem, "'");
+  o.model.small_stem = stem == "small";
+  o.model.width = cli.get_double("width", base.width);
+  if (cli.has("iters")) {
+    int n = cli.get_int("iters", 0);
+    DSVD_CHECK(n >= 1, "--iters must be >= 1, got ", n);
+    o.model.sqrt.isqrt_iterations = o.model.sqrt.newton_iterations = o.model.sqrt.pi_iterations = n;
+  }
+  o.model.sqrt.taylor_degree = cli.get_int("degree", o.model.sqrt.taylor_degree);
+  o.model.sqrt.topn_drop = cli.get_int("drop", o.model.sqrt.topn_drop);
+  o.model.sqrt.trunc_limit = cli.get_double("limit", o.model.sqrt.trunc_limit);
+  o.epochs = cli.get_int("epochs", int(o.epochs));
+  o.batch_size = cli.get_int("batch-size", int(o.batch_size));
+  o.lr = cli.get_double("lr", o.lr);
+  o.lr_schedule = cli.get("lr-schedule", o.lr_schedule);
+  o.warmup_epochs = cli.get_int("warmup-epochs", int(o.warmup_epochs));
+  o.momentum = cli.get_double("momentum", o.momentum);
+  o.weight_decay = cli.get_double("wd", o.weight_decay);
+  o.no_bn_weight_decay = cli.has("no-bn-weight-decay");
+  o.clip_grad = cli.get_double("clip-grad", o.clip_grad);
+  o.label_smoothing = cli.get_double("label-smoothing", o.label_smoothing);
+  o.seed = uint64_t(cli.get_int("seed", 0));
+  o.device = cli.get("device", "cpu");
+  o.print_freq = cli.get_int("print-freq", int(o.print_freq));
+  o.resume = cli.get("resume");
+  o.evaluate = cli.has("evaluate");
+  o.out = cli.get("out", o.out);
+  o.max_steps = cli.get_int("max-steps", 0);
+  const int num_classes = cli.get_int("num-classes", 0);
+  cli.reject_unused();
+
+  // Validation, before any work starts.
+  DSVD_CHECK(o.epochs >= 1, "--epochs must be >= 1, got ", o.epochs);
+  DSVD_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got ", o.batch_size);
+  DSVD_CHECK(o.lr > 0, "--lr must be positive, got ", o.lr);
+  DSVD_CHECK(o.workers >= 0, "--workers must be >= 0, got ", o.workers);
+  DSVD_CHECK(o.print_freq >= 1, "--print-freq must be >= 1, got ", o.print_freq);
+  DSVD_CHECK(o.clip_grad >= 0, "--clip-grad must be >= 0, got ", o.clip_grad);
+  DSVD_CHECK(o.image_size >= 8, "--image-size must be >= 8, got ", o.image_size);
+  DSVD_CHECK(o.device == "cpu" || o.device == "cuda", "--device must be cpu or cuda, got '", o.device, "'");
+  DSVD_CHECK(o.device == "cpu", "--device cuda: GPU training is not available in this build of dsvd yet (the CUDA "
+             "backend's kernels are still to come); use --device cpu");
+  DSVD_CHECK(!o.evaluate || !o.resume.empty(), "--evaluate needs --resume CHECKPOINT");
+  if (!o.resume.empty()) DSVD_CHECK(std::filesystem::exists(o.resume), "--resume: ", o.resume, " does not exist");
+  if (!o.data.empty()) {
+    DSVD_CHECK(std::filesystem::is_directory(o.data), "--data: ", o.data, " is not a folder");
+    DSVD_CHECK(std::filesystem::is_directory(std::filesystem::path(o.data) / "train"), "--data: ", o.data,
+               " has no train/ folder (expected DIR/train/<class>/ and DIR/val/<class>/)");
+    DSVD_CHECK(std::filesystem::is_directory(std::filesystem::path(o.data) / "val"), "--data: ", o.data,
+               " has no val/ folder (expected DIR/train/<class>/ and DIR/val/<class>/)");
+    o.model.in_channels = 3;
+    o.model.num_classes = num_classes;  // 0: the number of class folders
+  } else {
+    DSVD_CHECK(num_classes == 0 || num_classes == 10, "--num-classes: Fashion-MNIST has 10 classes, got ", num_classes);
+  }
+  DSVD_CHECK(num_classes >= 0, "--num-classes must be positive, got ", num_classes);
+  nn::parse_lr_schedule(o.lr_schedule == "cosine" ? "cosine:" + std::to_string(o.epochs) : o.lr_schedule);
+  if (nn::is_covariance_head(o.model.head)) nn::head_method(o.model.head);
+  const char* archs[] = {"alexnet", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"};
+  DSVD_CHECK(std::find(std::begin(archs), std::end(archs), o.arch) != std::end(archs), "unknown --arch '", o.arch,
+             "' (alexnet, resnet18, resnet34, resnet50, resnet101, resnet152)");
+  return o;
+}
+
+}  // namespace dsvd::train

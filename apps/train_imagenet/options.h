@@ -1,0 +1,49 @@
+// train_imagenet's options: what a PyTorch ImageNet-example user expects, the recipes of
+// models-and-training.md §5, and the built-in default run (Fashion-MNIST, small ResNet-18 with the
+// SVD-Padé head). parse_train_options validates everything before any work starts.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nn/models/model_options.h"
+
+namespace dsvd::train {
+
+struct TrainOptions {
+  // data
+  std::string data;                       // ImageFolder root with train/ and val/
+  std::string dataset = "fashion-mnist";  // used when data is empty
+  std::string fashion_root;               // default: the Debian package's folder
+  int64_t image_size = 224;               // ImageFolder crop size (val: resize to size·256/224)
+  int workers = 2;
+  // model
+  std::string arch = "resnet18";
+  nn::ModelOptions model;
+  // optimisation
+  int64_t epochs = 2;
+  int64_t batch_size = 128;
+  double lr = 0.1;
+  std::string lr_schedule = "cosine";  // constant | step:N[:G] | multistep:A,B[:G] | cosine (per step, over the epochs)
+  int64_t warmup_epochs = 0;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  bool no_bn_weight_decay = false;
+  double clip_grad = 0;  // 0: off; the DSVD recipe uses 5
+  double label_smoothing = 0;
+  uint64_t seed = 0;
+  // run
+  std::string device = "cpu";
+  int64_t print_freq = 50;
+  std::string resume;
+  bool evaluate = false;
+  std::string out = "runs/default";
+  int64_t max_steps = 0;  // stop after this many training steps (0: no limit); for tests and smoke runs
+  std::string recipe;
+};
+
+// Parses argv (after the program name). Throws dsvd::Error with one line for a bad option.
+TrainOptions parse_train_options(int argc, char** argv, bool* help);
+const char* train_usage();
+
+}  // namespace dsvd::train

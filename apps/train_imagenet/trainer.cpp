@@ -1,0 +1,293 @@
+#include "apps/train_imagenet/trainer.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/timing.h"
+#include "nn/optim/clip_grad.h"
+#include "nn/optim/lr_schedule.h"
+#include "nn/safetensors.h"
+#include "ops/nn_ops.h"
+#include "ops/ops.h"
+
+namespace dsvd::train {
+namespace fs = std::filesystem;
+
+std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+namespace {
+
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+std::string format_seconds(double s) {
+  char buf[32];
+  int64_t t = int64_t(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(t / 60), (long long)(t % 60));
+  return buf;
+}
+
+nn::LrSchedule schedule_for(const TrainOptions& o) {
+  nn::LrSchedule s = nn::parse_lr_schedule(o.lr_schedule == "cosine" ? "cosine:" + std::to_string(o.epochs) : o.lr_schedule);
+  s.warmup_epochs = o.warmup_epochs;
+  return s;
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
+  // Data first: the class count of an ImageFolder sizes the classifier.
+  if (!o_.data.empty()) {
+    ImageFolder train_folder((fs::path(o_.data) / "train").string());
+    ImageFolder val_folder((fs::path(o_.data) / "val").string(), train_folder.classes());
+    num_classes_ = int64_t(train_folder.classes().size());
+    DSVD_CHECK(train_folder.size() > 0, "--data: ", o_.data, "/train holds no images");
+    train_set_ = std::make_shared<ImageFolderDataset>(std::move(train_folder), imagenet_train_transform(int(o_.image_size)));
+    val_set_ = std::make_shared<ImageFolderDataset>(
+        std::move(val_folder), imagenet_val_transform(int(o_.image_size * 256 / 224), int(o_.image_size)));
+    if (o_.model.num_classes == 0) o_.model.num_classes = num_classes_;
+  } else {
+    FashionMnistOptions train;
+    train.root = o_.fashion_root;
+    train.train = true;
+    train.channels = int(o_.model.in_channels);
+    train.random_flip = true;
+    FashionMnistOptions test = train;
+    test.train = false;
+    test.random_flip = false;
+    train_set_ = std::make_shared<FashionMnistDataset>(train);
+    val_set_ = std::make_shared<FashionMnistDataset>(test);
+    num_classes_ = 10;
+    o_.model.num_classes = 10;
+  }
+  manual_seed(o_.seed);
+  model_ = nn::make_model(o_.arch, o_.model);
+  nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};
+  optimizer_ = std::make_unique<nn::Sgd>(model_->named_parameters(), sgd);
+  if (!o_.resume.empty()) load_checkpoint(o_.resume);
+
+  DataLoaderOptions train_opts;
+  train_opts.batch_size = size_t(o_.batch_size);
+  train_opts.shuffle = true;
+  train_opts.workers = o_.workers;
+  train_opts.seed = o_.seed;
+  train_loader_ = std::make_unique<DataLoader>(train_set_, train_opts);
+  DataLoaderOptions val_opts = train_opts;
+  val_opts.shuffle = false;
+  val_loader_ = std::make_unique<DataLoader>(val_set_, val_opts);
+}
+
+std::string Trainer::checkpoint_path() const { return (fs::path(o_.out) / "checkpoint.safetensors").string(); }
+std::string Trainer::best_path() const { return (fs::path(o_.out) / "model_best.safetensors").string(); }
+
+void Trainer::save_checkpoint(const std::string& path, int64_t epoch, size_t batch) {
+  nn::NamedTensors tensors = model_->state_dict();
+  for (auto& [name, t] : optimizer_->state()) tensors.emplace_back(kOptimizerPrefix + name, t);
+  std::map<std::string, std::string> meta = {
+      {"format", "dsvd-checkpoint-1"},
+      {"arch", o_.arch},
+      {"head", o_.model.head},
+      {"epoch", std::to_string(epoch)},
+      {"batch", std::to_string(batch)},
+      {"step", std::to_string(global_step_)},
+      {"best_top1", std::to_string(best_top1_)},
+      {"seed", std::to_string(o_.seed)},
+      {"generator_draws", std::to_string(default_generator().draws())},
+      {"num_classes", std::to_string(o_.model.num_classes)},
+  };
+  nn::save_safetensors(path, tensors, meta);
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+  nn::SafetensorsFile file = nn::load_safetensors(path);
+  auto meta = [&](const char* key) -> std::string {
+    auto it = file.metadata.find(key);
+    DSVD_CHECK(it != file.metadata.end(), "--resume: ", path, " is not a dsvd training checkpoint (no '", key,
+               "' in its metadata)");
+    return it->second;
+  };
+  DSVD_CHECK(meta("arch") == o_.arch, "--resume: ", path, " is a checkpoint of ", meta("arch"), ", not --arch ", o_.arch);
+  const bool same_head = meta("head") == o_.model.head;
+  nn::NamedTensors weights, optimizer_state;
+  for (auto& [name, t] : file.tensors) {
+    if (name.rfind(kOptimizerPrefix, 0) == 0) optimizer_state.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
+    else weights.emplace_back(name, t);
+  }
+  if (same_head) {
+    nn::load_weights(nn::SafetensorsFile{weights, {}}, path, *model_);
+    optimizer_->load_state(optimizer_state);
+  } else {
+    // Hybrid training (models-and-training.md §5.2): load what the heads share, keep the rest.
+    auto expected = model_->state_dict();
+    int64_t loaded = 0, kept = 0;
+    for (const auto& [name, t] : expected) {
+      auto it = std::find_if(weights.begin(), weights.end(), [&](const auto& e) { return e.first == name; });
+      if (it != weights.end() && it->second.sizes() == t.sizes() && it->second.dtype() == t.dtype()) {
+        model_->load_tensor(name, it->second);
+        ++loaded;
+      } else {
+        ++kept;
+      }
+    }
+    nn::NamedTensors shared_state;
+    for (const auto& [name, t] : optimizer_state) {
+      std::string param = name.substr(std::string("momentum_buffer.").size());
+      for (const auto& [pn, p] : model_->named_parameters())
+        if (pn == param && p.sizes() == t.sizes()) shared_state.emplace_back(name, t);
+    }
+    optimizer_->load_state(shared_state);
+    std::printf("resume: head %s -> %s (hybrid training): loaded %lld shared tensors, %lld start fresh\n",
+                meta("head").c_str(), o_.model.head.c_str(), (long long)loaded, (long long)kept);
+  }
+  start_epoch_ = std::stoll(meta("epoch"));
+  start_batch_ = size_t(std::stoll(meta("batch")));
+  global_step_ = std::stoll(meta("step"));
+  best_top1_ = std::stod(meta("best_top1"));
+  default_generator().set_draws(std::stoull(meta("generator_draws")));
+  std::printf("resume: %s at epoch %lld, batch %zu (step %lld)\n", path.c_str(), (long long)start_epoch_, start_batch_,
+              (long long)global_step_);
+}
+
+Evaluation Trainer::validate() {
+  model_->eval();
+  NoGradGuard no_grad;
+  Evaluation e;
+  double loss_sum = 0;
+  int64_t c1 = 0, c5 = 0;
+  val_loader_->start_epoch(0);
+  while (auto b = val_loader_->next()) {
+    Tensor logits = model_->forward(b->images);
+    const int64_t n = b->labels.numel();
+    loss_sum += cross_entropy(logits, b->labels).item() * double(n);
+    auto correct = topk_correct(logits, b->labels, {1, std::min<int64_t>(5, logits.size(1))});
+    c1 += correct[0];
+    c5 += correct[1];
+    e.images += n;
+  }
+  if (e.images > 0) {
+    e.loss = loss_sum / double(e.images);
+    e.top1 = 100.0 * double(c1) / double(e.images);
+    e.top5 = 100.0 * double(c5) / double(e.images);
+  }
+  return e;
+}
+
+void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e,
+                             double seconds, double images_per_s) {
+  std::string path = (fs::path(o_.out) / "metrics.csv").string();
+  const bool fresh = !fs::exists(path);
+  std::ofstream out(path, std::ios::app);
+  DSVD_CHECK(out.good(), "cannot append to ", path);
+  if (fresh) out << "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%.5f,%.3f,%.3f,%.1f,%.1f\n", (long long)epoch, lr, train_loss,
+                train_top1, e.loss, e.top1, e.top5, seconds, images_per_s);
+  out << line;
+}
+
+RunResult Trainer::run() {
+  RunResult result;
+  fs::create_directories(o_.out);
+  if (o_.evaluate) {
+    Evaluation e = validate();
+    std::printf("evaluate %s: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%lld images)\n", o_.resume.c_str(), e.loss, e.top1,
+                e.top5, (long long)e.images);
+    result.last_eval = e;
+    return result;
+  }
+  const nn::LrSchedule schedule = schedule_for(o_);
+  const bool tty = isatty(fileno(stdout));
+  const auto params = model_->parameters();
+  bool first_loss = true;
+  for (int64_t epoch = start_epoch_; epoch < o_.epochs; ++epoch) {
+    const double lr = schedule.lr_at(o_.lr, double(epoch));
+    optimizer_->set_lr(lr);
+    model_->train();
+    const size_t first = epoch == start_epoch_ ? start_batch_ : 0;
+    train_loader_->start_epoch(uint64_t(epoch), first);
+    const size_t batches = train_loader_->num_batches();
+    double loss_sum = 0, t0 = now_seconds();
+    int64_t seen = 0, correct = 0;
+    size_t batch_index = first;
+    while (auto b = train_loader_->next()) {
+      // Set every step: a cosine schedule anneals within the epoch.
+      optimizer_->set_lr(schedule.lr_at(o_.lr, double(epoch) + double(batch_index) / double(batches)));
+      Tensor logits = model_->forward(b->images);
+      Tensor loss = cross_entropy(logits, b->labels, o_.label_smoothing);
+      const double value = loss.item();
+      if (!std::isfinite(value)) {
+        std::fprintf(stderr,
+                     "\nstopped: non-finite loss (%g) at epoch %lld, batch %zu (step %lld). Last good checkpoint: %s\n",
+                     value, (long long)epoch, batch_index, (long long)global_step_,
+                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+        result.exit_code = 3;
+        return result;
+      }
+      optimizer_->zero_grad();
+      loss.backward();
+      if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);
+      optimizer_->step();
+      ++global_step_;
+      ++batch_index;
+      const int64_t n = b->labels.numel();
+      loss_sum += value * double(n);
+      {
+        NoGradGuard no_grad;
+        correct += topk_correct(logits, b->labels, {1})[0];
+      }
+      seen += n;
+      if (first_loss) {
+        result.first_train_loss = value;
+        first_loss = false;
+      }
+      result.last_train_loss = value;
+      result.steps++;
+      const double elapsed = now_seconds() - t0;
+      if (batch_index % size_t(o_.print_freq) == 0 || batch_index == batches) {
+        const double rate = double(seen) / std::max(elapsed, 1e-9);
+        const double eta = double(batches - batch_index) * elapsed / double(batch_index - first);
+        std::printf("%sEpoch [%lld][%zu/%zu]  loss %.4f (%.4f)  top-1 %.2f%%  %.1f img/s  ETA %s%s", tty ? "\r" : "",
+                    (long long)epoch, batch_index, batches, value, loss_sum / double(seen), 100.0 * double(correct) / double(seen),
+                    rate, format_seconds(eta).c_str(), tty ? "   " : "\n");
+        std::fflush(stdout);
+      }
+      const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
+      if ((stop_requested() || step_limit) && batch_index < batches) {
+        save_checkpoint(checkpoint_path(), epoch, batch_index);
+        std::printf("%sstopped after step %lld (%s); checkpoint %s (epoch %lld, batch %zu)\n", tty ? "\n" : "",
+                    (long long)global_step_, step_limit ? "--max-steps" : "interrupted", checkpoint_path().c_str(),
+                    (long long)epoch, batch_index);
+        result.last_eval = validate();
+        return result;
+      }
+    }
+    if (tty) std::printf("\n");
+    const double seconds = now_seconds() - t0;
+    Evaluation e = validate();
+    result.last_eval = e;
+    const double train_loss = seen ? loss_sum / double(seen) : 0, train_top1 = seen ? 100.0 * double(correct) / double(seen) : 0;
+    append_metrics(epoch, lr, train_loss, train_top1, e, seconds, double(seen) / seconds);
+    std::printf("Epoch %lld: lr %.4g  train loss %.4f top-1 %.2f%%  |  val loss %.4f top-1 %.2f%% top-5 %.2f%%  (%s, %.1f img/s)\n",
+                (long long)epoch, lr, train_loss, train_top1, e.loss, e.top1, e.top5, format_seconds(seconds).c_str(),
+                double(seen) / seconds);
+    const bool best = e.top1 > best_top1_;
+    if (best) best_top1_ = e.top1;
+    save_checkpoint(checkpoint_path(), epoch + 1, 0);
+    if (best) save_checkpoint(best_path(), epoch + 1, 0);
+    const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
+    if ((stop_requested() || step_limit) && epoch + 1 < o_.epochs) {
+      std::printf("stopped after epoch %lld (%s); checkpoint %s\n", (long long)epoch,
+                  step_limit ? "--max-steps" : "interrupted", checkpoint_path().c_str());
+      return result;
+    }
+  }
+  return result;
+}
+
+}  // namespace dsvd::train

@@ -1,0 +1,55 @@
+// The training loop of train_imagenet: data, model, SGD, per-epoch validation, metrics.csv,
+// checkpoints (atomic safetensors with the optimizer state and the run's position), exact resume,
+// hybrid head switching, the non-finite-loss stop and the clean stop on Ctrl-C.
+#pragma once
+#include <atomic>
+#include <memory>
+
+#include "apps/train_imagenet/options.h"
+#include "datasets/data_loader.h"
+#include "nn/optim/sgd.h"
+
+namespace dsvd::train {
+
+// Set by the SIGINT handler: the loop finishes its step, writes a checkpoint and returns.
+std::atomic<bool>& stop_requested();
+
+struct Evaluation {
+  double loss = 0, top1 = 0, top5 = 0;  // accuracies in percent
+  int64_t images = 0;
+};
+
+struct RunResult {
+  int exit_code = 0;
+  double last_train_loss = 0, first_train_loss = 0;
+  Evaluation last_eval;
+  int64_t steps = 0;
+};
+
+class Trainer {
+ public:
+  explicit Trainer(TrainOptions options);
+  RunResult run();
+  Evaluation validate();
+  nn::Module& model() { return *model_; }
+  std::string checkpoint_path() const;
+  std::string best_path() const;
+
+ private:
+  void load_checkpoint(const std::string& path);
+  void save_checkpoint(const std::string& path, int64_t epoch, size_t batch);
+  void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,
+                      double images_per_s);
+
+  TrainOptions o_;
+  std::shared_ptr<const Dataset> train_set_, val_set_;
+  std::unique_ptr<DataLoader> train_loader_, val_loader_;
+  nn::ModulePtr model_;
+  std::unique_ptr<nn::Sgd> optimizer_;
+  int64_t start_epoch_ = 0, global_step_ = 0;
+  size_t start_batch_ = 0;
+  double best_top1_ = -1;
+  int64_t num_classes_ = 0;
+};
+
+}  // namespace dsvd::train
