@@ -179,3 +179,27 @@ TEST_CASE("train_imagenet: bad options fail with one clear line before any work"
   other.insert(other.end(), {"--resume", out + "/checkpoint.safetensors"});
   fails(other, "is a checkpoint of resnet18, not --arch resnet34");
 }
+
+TEST_CASE("train_imagenet: a non-finite loss stops the run; a stop request checkpoints and exits") {
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  std::string out = (data.root / "nan").string();
+  auto args = tiny_args(data, out, "gap");
+  args.insert(args.end(), {"--epochs", "3", "--lr", "3e38"});  // the first update overflows the weights
+  Trainer exploding(options(args));
+  RunResult r = exploding.run();
+  CHECK(r.exit_code == 3);
+  CHECK(r.steps >= 1);
+
+  std::string stop = (data.root / "stop").string();
+  auto s = tiny_args(data, stop, "svd-pade");
+  s.insert(s.end(), {"--epochs", "2"});
+  Trainer interrupted(options(s));
+  stop_requested() = true;  // as the SIGINT handler does
+  RunResult rs = interrupted.run();
+  stop_requested() = false;
+  CHECK(rs.exit_code == 0);
+  CHECK(rs.steps == 1);  // the current step finishes, then the run stops
+  CHECK(fs::exists(stop + "/checkpoint.safetensors"));
+  set_dataset_warnings_printed(true);
+}
