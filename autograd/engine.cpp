@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "autograd/audit.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "ops/ops.h"
@@ -81,7 +82,16 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     for (size_t k = 0; k < grad_outputs.size(); ++k)
       if (!grad_outputs[k].defined()) grad_outputs[k] = zeros(node->outputs[k].sizes, node->outputs[k].dtype);
 
-    std::vector<Tensor> grad_inputs = node->apply(grad_outputs);
+    std::vector<Tensor> grad_inputs;
+    if (audit::enabled()) {
+      {
+        audit::BackwardScope in_backward;
+        grad_inputs = node->apply(grad_outputs);
+      }
+      audit::on_backward(*node, grad_outputs, grad_inputs);
+    } else {
+      grad_inputs = node->apply(grad_outputs);
+    }
     DSVD_CHECK(grad_inputs.size() == node->next_edges.size() || dynamic_cast<AccumulateGrad*>(node.get()),
                "backward of '", node->name(), "' returned ", grad_inputs.size(), " gradients for ",
                node->next_edges.size(), " inputs");

@@ -44,6 +44,7 @@ class Node {
   std::vector<Edge> next_edges;  // one per input, in the op's argument order
   struct OutputMeta { Shape sizes; DType dtype; };
   std::vector<OutputMeta> outputs;  // shape and dtype of each output, for zero-filling
+  std::string module_path;          // the module that ran the op (recorded in audit mode only)
 
  protected:
   std::string name_;

@@ -17,7 +17,7 @@ CovarianceHead::CovarianceHead(int64_t in_channels, int64_t dim, MatrixSqrtOptio
   pooling_.dtype = dtype;
 }
 
-Tensor CovarianceHead::forward(const Tensor& x) {
+Tensor CovarianceHead::forward_impl(const Tensor& x) {
   // A fresh report per call, so it describes exactly this step's forward and backward.
   pooling_.sqrt.report = std::make_shared<MatfnReport>();
   Tensor features = reduce_ ? reduce_->forward(x) : x;

@@ -13,7 +13,7 @@ class CovarianceHead : public Module {
  public:
   // `dim` <= 0 means no reduction block (the --pretrained setting of the reference).
   CovarianceHead(int64_t in_channels, int64_t dim, MatrixSqrtOptions sqrt, DType dtype = DType::Float64);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
   int64_t output_dim() const { return n_ * (n_ + 1) / 2; }
   const MatrixSqrtOptions& sqrt_options() const { return pooling_.sqrt; }
   // Eigenvalues, repair counts and max |K̃| of the most recent forward/backward.

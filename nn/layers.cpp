@@ -17,7 +17,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Pair kernel, Conv2dOpt
   if (with_bias) bias = register_parameter("bias", init::default_uniform({out_channels}, fan_in));
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options); }
+Tensor Conv2d::forward_impl(const Tensor& x) { return conv2d(x, weight, bias, options); }
 
 BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_)
     : Module("BatchNorm2d"), eps(eps_), momentum(momentum_) {
@@ -28,7 +28,7 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_)
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::Int64));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward_impl(const Tensor& x) {
   if (is_training()) num_batches_tracked.data<int64_t>()[0] += 1;
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
@@ -38,7 +38,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) : Modu
   if (with_bias) bias = register_parameter("bias", init::default_uniform({out_features}, in_features));
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+Tensor Linear::forward_impl(const Tensor& x) { return linear(x, weight, bias); }
 
 Sequential::Sequential(std::initializer_list<ModulePtr> modules) : Module("Sequential") {
   for (const auto& m : modules) push_back(m);
@@ -46,7 +46,7 @@ Sequential::Sequential(std::initializer_list<ModulePtr> modules) : Module("Seque
 
 void Sequential::push_back(ModulePtr module) { register_module(std::to_string(children().size()), std::move(module)); }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::forward_impl(const Tensor& x) {
   Tensor y = x;
   for (const auto& [name, m] : children()) y = m->forward(y);
   return y;

@@ -22,7 +22,7 @@ class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, Pair kernel, Conv2dOptions options = {}, bool bias = true,
          ConvInit init = ConvInit::Default);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
   Tensor weight, bias;
   Conv2dOptions options;
 };
@@ -30,7 +30,7 @@ class Conv2d : public Module {
 class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
 };
@@ -38,54 +38,54 @@ class BatchNorm2d : public Module {
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
   Tensor weight, bias;
 };
 
 class ReLU : public Module {
  public:
   ReLU() : Module("ReLU") {}
-  Tensor forward(const Tensor& x) override { return relu(x); }
+  Tensor forward_impl(const Tensor& x) override { return relu(x); }
 };
 
 class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(Pool2dOptions o) : Module("MaxPool2d"), options(o) {}
-  Tensor forward(const Tensor& x) override { return max_pool2d(x, options); }
+  Tensor forward_impl(const Tensor& x) override { return max_pool2d(x, options); }
   Pool2dOptions options;
 };
 
 class AvgPool2d : public Module {
  public:
   explicit AvgPool2d(Pool2dOptions o) : Module("AvgPool2d"), options(o) {}
-  Tensor forward(const Tensor& x) override { return avg_pool2d(x, options); }
+  Tensor forward_impl(const Tensor& x) override { return avg_pool2d(x, options); }
   Pool2dOptions options;
 };
 
 class AdaptiveAvgPool2d : public Module {
  public:
   explicit AdaptiveAvgPool2d(Pair size) : Module("AdaptiveAvgPool2d"), size(size) {}
-  Tensor forward(const Tensor& x) override { return adaptive_avg_pool2d(x, size); }
+  Tensor forward_impl(const Tensor& x) override { return adaptive_avg_pool2d(x, size); }
   Pair size;
 };
 
 class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.5) : Module("Dropout"), p(p) {}
-  Tensor forward(const Tensor& x) override { return dropout(x, p, is_training()); }
+  Tensor forward_impl(const Tensor& x) override { return dropout(x, p, is_training()); }
   double p;
 };
 
 class Flatten : public Module {
  public:
   Flatten() : Module("Flatten") {}
-  Tensor forward(const Tensor& x) override { return x.flatten(1); }
+  Tensor forward_impl(const Tensor& x) override { return x.flatten(1); }
 };
 
 class Identity : public Module {
  public:
   Identity() : Module("Identity") {}
-  Tensor forward(const Tensor& x) override { return x; }
+  Tensor forward_impl(const Tensor& x) override { return x; }
 };
 
 class Sequential : public Module {
@@ -95,7 +95,7 @@ class Sequential : public Module {
   void push_back(ModulePtr module);
   // Adds a module that has no parameters and no index of its own in torchvision's numbering is
   // not a thing: every entry gets the next index, as nn.Sequential does.
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
   size_t size() const { return children().size(); }
 };
 

@@ -2,9 +2,16 @@
 
 #include <cstring>
 
+#include "autograd/audit.h"
 #include "ops/cpu/copy_kernel.h"
 
 namespace dsvd::nn {
+
+Tensor Module::forward(const Tensor& x) {
+  if (!audit::enabled()) return forward_impl(x);
+  audit::ModuleScope scope(local_name_);
+  return audit::probe_module(forward_impl(audit::probe_module_input(x)));
+}
 
 void Module::check_name(const std::string& name) const {
   DSVD_CHECK(!name.empty() && name.find('.') == std::string::npos, type_name_, ": invalid member name '", name,

@@ -22,8 +22,12 @@ class Module : public std::enable_shared_from_this<Module> {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  virtual Tensor forward(const Tensor& x) = 0;
+  // Runs forward_impl inside this module's scope, so the audit trace knows each op's module path
+  // ("layer1.0.conv1").
+  Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x) { return forward(x); }
+  // The name this module was registered under in its parent ("" for a root).
+  const std::string& local_name() const { return local_name_; }
 
   // Recursive, in registration order: own entries first, then each child's under "child.".
   NamedTensors named_parameters() const;
@@ -48,9 +52,12 @@ class Module : public std::enable_shared_from_this<Module> {
  protected:
   Tensor register_parameter(const std::string& name, Tensor value);
   Tensor register_buffer(const std::string& name, Tensor value);
+  virtual Tensor forward_impl(const Tensor& x) = 0;
+
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     check_name(name);
+    module->local_name_ = name;
     children_.emplace_back(name, module);
     return module;
   }
@@ -59,6 +66,7 @@ class Module : public std::enable_shared_from_this<Module> {
   void check_name(const std::string& name) const;
   void collect(const std::string& prefix, bool params, bool buffers, NamedTensors& out) const;
   std::string type_name_;
+  std::string local_name_;
   bool training_ = true;
   NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

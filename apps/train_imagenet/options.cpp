@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "apps/cli.h"
 #include "apps/model_cli.h"
@@ -47,6 +48,15 @@ Run
                          the paper's hybrid training)
   --evaluate             only validate the --resume checkpoint
   --max-steps N          stop after N training steps
+  --deterministic        bit-reproducible on the CPU whatever the thread count (docs/auditing.md)
+Audit (docs/auditing.md)
+  --audit                trace every op, forward and backward, to OUT/audit/trace.jsonl
+  --audit=stop-on-nonfinite   stop at the first op that produces a NaN/Inf, dumping its tensors
+  --audit=trace,stop-on-nonfinite
+  --audit-ops a,b        only these ops     --audit-module PREFIX   only ops under this module
+  --audit-steps A:B      training steps to trace   --audit-every K   every K-th step
+  --dump MODULE[,MODULE] write the module's input, output and their gradients as .npy
+  --dump-steps a,b       the steps to dump at (default: every traced step)
 )";
 }
 
@@ -110,7 +120,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   std::vector<std::string> args = normalised(argc, argv);
   std::vector<char*> pointers;
   for (auto& a : args) pointers.push_back(a.data());
-  CommandLine cli(int(pointers.size()), pointers.data(), {"help", "evaluate", "no-bn-weight-decay"});
+  CommandLine cli(int(pointers.size()), pointers.data(), {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic"});
   *help = cli.has("help");
   TrainOptions o;
   DSVD_CHECK(cli.positional().empty(), "unexpected argument '", cli.positional().empty() ? "" : cli.positional()[0],
@@ -168,6 +178,46 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.out = cli.get("out", o.out);
   o.max_steps = cli.get_int("max-steps", 0);
   const int num_classes = cli.get_int("num-classes", 0);
+  o.deterministic = cli.has("deterministic");
+  if (cli.has("audit")) {
+    std::string modes = cli.get("audit");
+    if (modes == "1") modes = "trace";
+    std::stringstream parts(modes);
+    for (std::string m; std::getline(parts, m, ',');) {
+      if (m == "trace") o.audit_trace = true;
+      else if (m == "stop-on-nonfinite") o.audit_stop_on_nonfinite = true;
+      else fail("--audit: unknown mode '", m, "' (trace, stop-on-nonfinite)");
+    }
+  }
+  auto split = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream parts(text);
+    for (std::string p; std::getline(parts, p, ',');)
+      if (!p.empty()) out.push_back(p);
+    return out;
+  };
+  o.audit_ops = split(cli.get("audit-ops"));
+  o.audit_module = cli.get("audit-module");
+  if (cli.has("audit-steps")) {
+    std::string r = cli.get("audit-steps");
+    size_t colon = r.find(':');
+    try {
+      o.audit_first_step = std::stoll(r.substr(0, colon));
+      o.audit_last_step = colon == std::string::npos ? o.audit_first_step : std::stoll(r.substr(colon + 1));
+    } catch (...) {
+      fail("--audit-steps expects A:B (or one step), got '", r, "'");
+    }
+  }
+  o.audit_every = cli.get_int("audit-every", 1);
+  DSVD_CHECK(o.audit_every >= 1, "--audit-every must be >= 1");
+  o.dump_modules = split(cli.get("dump"));
+  for (const auto& s : split(cli.get("dump-steps"))) {
+    try {
+      o.dump_steps.push_back(std::stoll(s));
+    } catch (...) {
+      fail("--dump-steps expects integers, got '", s, "'");
+    }
+  }
   cli.reject_unused();
 
   // Validation, before any work starts.

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/audit.h"
+
 #include "nn/models/model_options.h"
 
 namespace dsvd::train {
@@ -39,6 +41,16 @@ struct TrainOptions {
   bool evaluate = false;
   std::string out = "runs/default";
   int64_t max_steps = 0;  // stop after this many training steps (0: no limit); for tests and smoke runs
+  // audit mode (docs/auditing.md)
+  bool audit_trace = false;
+  bool audit_stop_on_nonfinite = false;
+  std::vector<std::string> audit_ops;
+  std::string audit_module;
+  int64_t audit_first_step = 0, audit_last_step = -1;  // -1: no end
+  int64_t audit_every = 1;
+  std::vector<std::string> dump_modules;
+  std::vector<int64_t> dump_steps;
+  bool deterministic = false;
   std::string recipe;
 };
 

@@ -8,7 +8,10 @@
 #include <fstream>
 
 #include "apps/timing.h"
+#include "autograd/audit.h"
+#include "nn/covariance_head.h"
 #include "nn/optim/clip_grad.h"
+#include "ops/cpu/blas_runtime.h"
 #include "nn/optim/lr_schedule.h"
 #include "nn/safetensors.h"
 #include "ops/nn_ops.h"
@@ -66,6 +69,25 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     num_classes_ = 10;
     o_.model.num_classes = 10;
   }
+  if (o_.deterministic) {
+    // The CPU kernels already reduce in a fixed order; OpenBLAS on one thread removes its
+    // partitioning from the picture (docs/auditing.md gives the cost).
+    set_blas_threads(1);
+  }
+  if (o_.audit_trace || o_.audit_stop_on_nonfinite || !o_.dump_modules.empty()) {
+    audit::Config a;
+    a.dir = o_.out;
+    a.trace = o_.audit_trace;
+    a.stop_on_nonfinite = o_.audit_stop_on_nonfinite;
+    a.ops = o_.audit_ops;
+    a.module_prefix = o_.audit_module;
+    a.first_step = o_.audit_first_step;
+    if (o_.audit_last_step >= 0) a.last_step = o_.audit_last_step;
+    a.every = o_.audit_every;
+    a.dump_modules = o_.dump_modules;
+    a.dump_steps = o_.dump_steps;
+    audit::enable(a);
+  }
   manual_seed(o_.seed);
   model_ = nn::make_model(o_.arch, o_.model);
   nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};
@@ -81,6 +103,12 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   DataLoaderOptions val_opts = train_opts;
   val_opts.shuffle = false;
   val_loader_ = std::make_unique<DataLoader>(val_set_, val_opts);
+}
+
+std::shared_ptr<nn::CovarianceHead> Trainer::covariance_head() const {
+  for (const auto& [name, m] : model_->named_modules())
+    if (name == "representation") return std::dynamic_pointer_cast<nn::CovarianceHead>(m);
+  return nullptr;
 }
 
 std::string Trainer::checkpoint_path() const { return (fs::path(o_.out) / "checkpoint.safetensors").string(); }
@@ -184,10 +212,13 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
   const bool fresh = !fs::exists(path);
   std::ofstream out(path, std::ios::app);
   DSVD_CHECK(out.good(), "cannot append to ", path);
-  if (fresh) out << "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s\n";
-  char line[256];
-  std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%.5f,%.3f,%.3f,%.1f,%.1f\n", (long long)epoch, lr, train_loss,
-                train_top1, e.loss, e.top1, e.top5, seconds, images_per_s);
+  if (fresh) out << "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s,"
+                   "head_condition_mean,head_repairs_per_step\n";
+  char line[320];
+  std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%.5f,%.3f,%.3f,%.1f,%.1f,%.6g,%.6g\n", (long long)epoch, lr,
+                train_loss, train_top1, e.loss, e.top1, e.top5, seconds, images_per_s,
+                condition_count_ ? condition_sum_ / double(condition_count_) : 0.0,
+                steps_in_epoch_ ? repairs_sum_ / double(steps_in_epoch_) : 0.0);
   out << line;
 }
 
@@ -212,14 +243,26 @@ RunResult Trainer::run() {
     const size_t first = epoch == start_epoch_ ? start_batch_ : 0;
     train_loader_->start_epoch(uint64_t(epoch), first);
     const size_t batches = train_loader_->num_batches();
+    condition_sum_ = repairs_sum_ = 0;
+    condition_count_ = steps_in_epoch_ = 0;
     double loss_sum = 0, t0 = now_seconds();
     int64_t seen = 0, correct = 0;
     size_t batch_index = first;
     while (auto b = train_loader_->next()) {
       // Set every step: a cosine schedule anneals within the epoch.
       optimizer_->set_lr(schedule.lr_at(o_.lr, double(epoch) + double(batch_index) / double(batches)));
-      Tensor logits = model_->forward(b->images);
-      Tensor loss = cross_entropy(logits, b->labels, o_.label_smoothing);
+      audit::set_step(global_step_);
+      Tensor logits, loss;
+      try {
+        logits = model_->forward(b->images);
+        loss = cross_entropy(logits, b->labels, o_.label_smoothing);
+      } catch (const audit::NonFiniteError& e) {
+        std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
+                     (long long)epoch, batch_index, (long long)global_step_, e.what(),
+                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+        result.exit_code = 3;
+        return result;
+      }
       const double value = loss.item();
       if (!std::isfinite(value)) {
         std::fprintf(stderr,
@@ -230,11 +273,30 @@ RunResult Trainer::run() {
         return result;
       }
       optimizer_->zero_grad();
-      loss.backward();
+      try {
+        loss.backward();
+      } catch (const audit::NonFiniteError& e) {
+        std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
+                     (long long)epoch, batch_index, (long long)global_step_, e.what(),
+                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+        result.exit_code = 3;
+        return result;
+      }
+      if (auto head = covariance_head()) {
+        auto report = head->last_report();
+        if (report && report->eigenvalues.defined()) {
+          auto l = to_vector(report->eigenvalues);
+          const int64_t n = report->eigenvalues.size(1), rows = report->eigenvalues.size(0);
+          for (int64_t r = 0; r < rows; ++r) condition_sum_ += l[size_t(r * n)] / l[size_t(r * n + n - 1)];
+          condition_count_ += rows;
+          repairs_sum_ += double(report->repairs.total());
+        }
+      }
       if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);
       optimizer_->step();
       ++global_step_;
       ++batch_index;
+      ++steps_in_epoch_;
       const int64_t n = b->labels.numel();
       loss_sum += value * double(n);
       {

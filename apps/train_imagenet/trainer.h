@@ -7,6 +7,7 @@
 
 #include "apps/train_imagenet/options.h"
 #include "datasets/data_loader.h"
+#include "nn/covariance_head.h"
 #include "nn/optim/sgd.h"
 
 namespace dsvd::train {
@@ -36,6 +37,7 @@ class Trainer {
   std::string best_path() const;
 
  private:
+  std::shared_ptr<nn::CovarianceHead> covariance_head() const;
   void load_checkpoint(const std::string& path);
   void save_checkpoint(const std::string& path, int64_t epoch, size_t batch);
   void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,
@@ -50,6 +52,9 @@ class Trainer {
   size_t start_batch_ = 0;
   double best_top1_ = -1;
   int64_t num_classes_ = 0;
+  // Per-epoch statistics of the covariance head (metrics.csv): mean λmax/λmin, repairs per step.
+  double condition_sum_ = 0, repairs_sum_ = 0;
+  int64_t condition_count_ = 0, steps_in_epoch_ = 0;
 };
 
 }  // namespace dsvd::train

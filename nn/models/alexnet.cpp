@@ -52,7 +52,7 @@ AlexNet::AlexNet(const ModelOptions& o) : Module("AlexNet"), covariance_(is_cova
   register_module("classifier", classifier_);
 }
 
-Tensor AlexNet::forward(const Tensor& x) {
+Tensor AlexNet::forward_impl(const Tensor& x) {
   Tensor y = pool_or_head_->forward(features_->forward(x));
   return classifier_->forward(y.flatten(1));
 }

@@ -11,7 +11,7 @@ namespace dsvd::nn {
 class AlexNet : public Module {
  public:
   explicit AlexNet(const ModelOptions& options);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
 
  private:
   std::shared_ptr<Sequential> features_, classifier_;

@@ -27,7 +27,7 @@ BasicBlock::BasicBlock(int64_t in, int64_t planes, int64_t stride) : Module("Bas
   if (auto d = downsample_if_needed(in, planes, stride)) downsample_ = register_module("downsample", d);
 }
 
-Tensor BasicBlock::forward(const Tensor& x) {
+Tensor BasicBlock::forward_impl(const Tensor& x) {
   Tensor out = relu(bn1_->forward(conv1_->forward(x)));
   out = bn2_->forward(conv2_->forward(out));
   return relu(add(out, downsample_ ? downsample_->forward(x) : x));
@@ -43,7 +43,7 @@ Bottleneck::Bottleneck(int64_t in, int64_t planes, int64_t stride) : Module("Bot
   if (auto d = downsample_if_needed(in, planes * kExpansion, stride)) downsample_ = register_module("downsample", d);
 }
 
-Tensor Bottleneck::forward(const Tensor& x) {
+Tensor Bottleneck::forward_impl(const Tensor& x) {
   Tensor out = relu(bn1_->forward(conv1_->forward(x)));
   out = relu(bn2_->forward(conv2_->forward(out)));
   out = bn3_->forward(conv3_->forward(out));
@@ -57,7 +57,7 @@ ResNet::ResNet(bool bottleneck, const std::vector<int64_t>& blocks, const ModelO
   int64_t in = width(64);
   conv1_ = register_module("conv1", o.small_stem ? conv(o.in_channels, in, 3, 1, 1) : conv(o.in_channels, in, 7, 2, 3));
   bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(in));
-  if (!o.small_stem) maxpool_ = std::make_shared<MaxPool2d>(Pool2dOptions{{3, 3}, {2, 2}, {1, 1}});
+  if (!o.small_stem) maxpool_ = register_module("maxpool", std::make_shared<MaxPool2d>(Pool2dOptions{{3, 3}, {2, 2}, {1, 1}}));
   const int64_t planes[4] = {width(64), width(128), width(256), width(512)};
   for (int stage = 0; stage < 4; ++stage) {
     auto layer = std::make_shared<Sequential>();
@@ -83,7 +83,7 @@ ResNet::ResNet(bool bottleneck, const std::vector<int64_t>& blocks, const ModelO
   fc_ = register_module("fc", std::make_shared<Linear>(features, o.num_classes));
 }
 
-Tensor ResNet::forward(const Tensor& x) {
+Tensor ResNet::forward_impl(const Tensor& x) {
   Tensor y = relu(bn1_->forward(conv1_->forward(x)));
   if (maxpool_) y = maxpool_->forward(y);
   for (auto& layer : layers_) y = layer->forward(y);

@@ -12,7 +12,7 @@ class BasicBlock : public Module {
  public:
   static constexpr int64_t kExpansion = 1;
   BasicBlock(int64_t in, int64_t planes, int64_t stride);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
 
  private:
   std::shared_ptr<Module> conv1_, bn1_, conv2_, bn2_, downsample_;
@@ -22,7 +22,7 @@ class Bottleneck : public Module {
  public:
   static constexpr int64_t kExpansion = 4;
   Bottleneck(int64_t in, int64_t planes, int64_t stride);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
 
  private:
   std::shared_ptr<Module> conv1_, bn1_, conv2_, bn2_, conv3_, bn3_, downsample_;
@@ -31,7 +31,7 @@ class Bottleneck : public Module {
 class ResNet : public Module {
  public:
   ResNet(bool bottleneck, const std::vector<int64_t>& blocks, const ModelOptions& options);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward_impl(const Tensor& x) override;
 
  private:
   ModulePtr conv1_, bn1_, maxpool_, head_, fc_;

@@ -1,5 +1,6 @@
 #include "ops/matfn/covariance.h"
 
+#include "autograd/audit.h"
 #include "ops/internal.h"
 
 namespace dsvd {
@@ -29,8 +30,13 @@ Tensor covariance_pool(const Tensor& x, const CovarianceOptions& options) {
                      Tensor gx = div(matmul(add(gs, gs.transpose(1, 2)), xbar), double(m)).contiguous();
                      if (repair) {
                        RepairCounts* counts = report ? &report->repairs : nullptr;
-                       repair_infinities(gx, "grad_features", counts);
-                       repair_nan_to_zero(gx, "grad_features", counts);
+                       RepairCounts here;
+                       repair_infinities(gx, "grad_features", &here);
+                       repair_nan_to_zero(gx, "grad_features", &here);
+                       for (const auto& [site, n] : here.entries) {
+                         if (counts) counts->add(site, n);
+                         audit::note("repairs." + site, double(n));
+                       }
                      }
                      return std::vector<Tensor>{gx.reshape(input_shape).to(input_dtype)};
                    })[0];

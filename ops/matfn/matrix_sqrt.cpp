@@ -2,6 +2,9 @@
 // §4.1), iSQRT-COV's Newton–Schulz forward, and the dispatch of the backward to the chosen rule.
 #include "ops/matfn/matrix_sqrt.h"
 
+#include <cmath>
+
+#include "autograd/audit.h"
 #include "ops/internal.h"
 #include "ops/matfn/covariance.h"
 #include "ops/matfn/eig_backward.h"
@@ -130,6 +133,33 @@ Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options) {
     }
   }
 
+  if (audit::enabled()) {
+    // The eigenvalue spectrum of this call, for the trace line of this op.
+    const Tensor* lambda = nullptr;
+    for (const auto& s : saved)
+      if (s.name == "eigenvalues") lambda = &s.tensor;
+    if (lambda) {
+      auto l = to_vector(*lambda);
+      const int64_t n = lambda->size(1), batch = lambda->size(0);
+      double lo = INFINITY, hi = 0, gap = INFINITY, cond = 0;
+      int64_t floor_count = 0;
+      for (int64_t b = 0; b < batch; ++b) {
+        const double* row = l.data() + b * n;
+        cond += row[0] / row[n - 1] / double(batch);
+        for (int64_t k = 0; k < n; ++k) {
+          lo = std::min(lo, row[k]);
+          hi = std::max(hi, row[k]);
+          floor_count += row[k] <= kEps64;
+          if (k > 0) gap = std::min(gap, row[k - 1] - row[k]);
+        }
+      }
+      audit::note("eig_min", lo);
+      audit::note("eig_max", hi);
+      audit::note("eig_at_clamp_floor", double(floor_count));
+      audit::note("eig_smallest_gap", gap);
+      audit::note("condition_number_mean", cond);
+    }
+  }
   std::string name = std::string("matrix_sqrt[") + sqrt_method_name(method) + "]";
   return record_op(name.c_str(), {out}, {sigma}, std::move(saved),
                    [opts, report, method](const std::vector<Tensor>& g, FunctionNode& node) {
@@ -158,6 +188,16 @@ Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options) {
                        }
                      }
                      if (report) report->backward_calls++;
+                     if (audit::enabled()) {
+                       auto norm = [](const Tensor& t) { return std::sqrt(sum(mul(t, t)).item()); };
+                       audit::note("grad_norm_in", norm(grad_q));
+                       audit::note("grad_norm_out", norm(grad_sigma));
+                       if (report) {
+                         audit::note("max_abs_k", report->max_abs_k);
+                         for (const auto& [site, count] : report->repairs.entries)
+                           if (site.rfind("grad_features", 0) != 0) audit::note("repairs." + site, double(count));
+                       }
+                     }
                      return std::vector<Tensor>{grad_sigma};
                    })[0];
 }
