@@ -35,6 +35,15 @@ State& state() {
 thread_local std::vector<std::string> module_stack;
 thread_local std::vector<std::pair<std::string, double>> pending_notes;
 thread_local int backward_depth = 0;
+// Set while the auditor itself runs ops (e.g. contiguous() before writing a dump): those ops are
+// not audited, which also keeps the auditor from re-entering its own lock.
+thread_local bool inside_auditor = false;
+
+struct AuditorSection {
+  bool previous = inside_auditor;
+  AuditorSection() { inside_auditor = true; }
+  ~AuditorSection() { inside_auditor = previous; }
+};
 
 std::string json_escape(const std::string& s) {
   std::string out;
@@ -213,8 +222,10 @@ void note(const std::string& key, double value) {
 void on_forward(const char* op, const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                 const std::vector<Saved>& saved) {
   State& s = state();
+  if (inside_auditor) return;
   const std::string name = op, module = current_module_path();
   if (name == "audit_probe" || backward_depth > 0) return;
+  AuditorSection section;
   std::lock_guard<std::mutex> lock(s.mutex);
   const uint64_t seq = s.seq++;
   if (s.config.stop_on_nonfinite) {
@@ -240,8 +251,10 @@ void on_forward(const char* op, const std::vector<Tensor>& outputs, const std::v
 
 void on_backward(const Node& node, const std::vector<Tensor>& grad_outputs, const std::vector<Tensor>& grad_inputs) {
   State& s = state();
+  if (inside_auditor) return;
   const std::string& name = node.name();
   if (name == "audit_probe") return;
+  AuditorSection section;
   std::lock_guard<std::mutex> lock(s.mutex);
   const uint64_t seq = s.seq++;
   if (s.config.stop_on_nonfinite) {
@@ -287,6 +300,7 @@ Tensor probe(const Tensor& x, const std::string& role) {
   const std::string module = current_module_path();
   uint64_t seq;
   {
+    AuditorSection section;
     std::lock_guard<std::mutex> lock(s.mutex);
     seq = s.seq++;
     dump_tensor(s, seq, module, module, "forward", role, x);
@@ -294,6 +308,7 @@ Tensor probe(const Tensor& x, const std::string& role) {
   Tensor view = make_view(x, x.sizes(), x.strides(), x.offset());
   return record_op("audit_probe", {view}, {x}, {}, [seq, module, role](const std::vector<Tensor>& g, FunctionNode&) {
     State& st = state();
+    AuditorSection section;
     std::lock_guard<std::mutex> lock(st.mutex);
     dump_tensor(st, seq, module, module, "backward", "grad_" + role, g[0]);
     return std::vector<Tensor>{g[0]};
