@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "apps/timing.h"
+#include "autograd/audit.h"
 #include "benchmarks/peer.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
@@ -37,8 +38,18 @@ struct Config {
 const Config kConfigs[] = {{"R18-64", "resnet18", 10, 32, 64}, {"ALEX-224", "alexnet", 1000, 16, 224},
                            {"R50-224", "resnet50", 1000, 8, 224}};
 
-// Child mode: run one config, print "ms X", "gflop Y" (per step) and "peak_rss_mb Z".
-int run_config(const Config& c, int steps) {
+// Child mode: run one config, print "ms X", "gflop Y" (per step) and "peak_rss_mb Z". `audit_mode`:
+// "off", "trace" (every op to a trace file) or "stop" (stop-on-nonfinite checks only).
+int run_config(const Config& c, int steps, const std::string& audit_mode) {
+  fs::path audit_dir;
+  if (audit_mode != "off") {
+    audit_dir = fs::temp_directory_path() / ("dsvd_train_step_audit_" + std::to_string(getpid()));
+    audit::Config a;
+    a.dir = audit_dir.string();
+    a.trace = audit_mode == "trace";
+    a.stop_on_nonfinite = audit_mode == "stop";
+    audit::enable(a);
+  }
   manual_seed(0);
   nn::ModelOptions o;
   o.num_classes = c.classes;
@@ -61,6 +72,10 @@ int run_config(const Config& c, int steps) {
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);
   std::printf("ms %.3f\ngflop %.3f\npeak_rss_mb %.1f\n", median(times), double(flops) / 1e9, double(usage.ru_maxrss) / 1024.0);
+  if (!audit_dir.empty()) {
+    audit::disable();
+    fs::remove_all(audit_dir);
+  }
   return 0;
 }
 
@@ -102,7 +117,8 @@ std::optional<Figures> child_figures(const std::string& command) {
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[1]) == "--config") {
     for (const Config& c : kConfigs)
-      if (c.name == std::string(argv[2])) return run_config(c, argc >= 4 ? std::atoi(argv[3]) : 5);
+      if (c.name == std::string(argv[2]))
+        return run_config(c, argc >= 4 ? std::atoi(argv[3]) : 5, argc >= 5 ? argv[4] : "off");
     std::fprintf(stderr, "unknown config %s\n", argv[2]);
     return 2;
   }
@@ -139,6 +155,16 @@ int main(int argc, char** argv) {
                 double(c.batch) / a * 1e3, b > 0 ? double(c.batch) / b * 1e3 : 0, median(rss_ours), median(rss_theirs),
                 gflop / a * 1e3, 100.0 * gflop / a * 1e3 / peak);
   }
+  // The cost of the audit mode, on the smallest config.
+  std::printf("\naudit cost, R18-64 (dsvd ms per step, median over rounds):\n");
+  for (const char* mode : {"off", "stop", "trace"}) {
+    std::vector<double> t;
+    for (int r = 0; r < rounds; ++r)
+      if (auto f = child_figures(self + " --config R18-64 " + std::to_string(steps) + " " + mode)) t.push_back(f->ms);
+    std::printf("  %-6s %9.1f ms\n", mode, median(t));
+  }
+  std::printf("(off: one branch per op; stop: per-op NaN/Inf scan of outputs and gradients; trace: statistics of\n"
+              " every input and output written to a JSONL file)\n");
   std::printf("\nGEMM GFLOP/s: the GEMM work of one dsvd step (convolutions and matmuls, 2 flops per multiply-add)\n"
               "divided by the whole step time, and its share of the sgemm peak above.\n");
   return 0;
