@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "apps/audit_cli.h"
 #include "apps/model_cli.h"
 #include "datasets/image.h"
 #include "datasets/transforms.h"
@@ -37,6 +38,7 @@ const char* kUsage = R"(predict: logits of a model on a batch of images
   --stem          standard | small;  --width  channel multiplier (default 1)
   --image-size    crop for image inputs (default 224; resize to size*256/224 first)
   --output        where to write the (N, classes) float32 logits (default: not written)
+  --audit[=trace|stop-on-nonfinite]   trace every op to AUDIT_DIR/audit/trace.jsonl (--audit-dir, default .)
 )";
 
 Tensor load_inputs(const std::vector<std::string>& inputs, int size) {
@@ -58,7 +60,7 @@ Tensor load_inputs(const std::vector<std::string>& inputs, int size) {
 
 int main(int argc, char** argv) {
   try {
-    CommandLine cli(argc, argv, {"help"});
+    CommandLine cli(argc, argv, {"help", "audit"});
     if (cli.has("help") || argc == 1) {
       std::fputs(kUsage, stdout);
       return cli.has("help") ? 0 : 2;
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
     std::string output = cli.get("output");
     int size = cli.get_int("image-size", 224);
     nn::ModelOptions options = model_options_from(cli);
+    enable_audit_from(cli, cli.get("audit-dir", "."));
     cli.reject_unused();
     std::fprintf(stderr, "%s\n", blas_summary().c_str());
 
@@ -97,6 +100,9 @@ int main(int argc, char** argv) {
     }
     if (!output.empty()) std::fprintf(stderr, "wrote %s (%lld x %lld float32)\n", output.c_str(), (long long)n, (long long)classes);
     return 0;
+  } catch (const audit::NonFiniteError& e) {
+    std::fprintf(stderr, "predict: stopped: %s\n", e.what());
+    return 3;
   } catch (const Error& e) {
     std::fprintf(stderr, "predict: error: %s\n", e.what());
     return 2;

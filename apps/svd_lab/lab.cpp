@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/audit_cli.h"
 #include "apps/svd_lab/json_writer.h"
 #include "apps/timing.h"
 #include "ops/ops.h"
@@ -180,6 +181,7 @@ int command_layer(const CommandLine& cli) {
   std::string out = cli.require("out");
   MatrixSqrtOptions options = rule_options(cli, rule);
   DType dtype = dtype_option(cli, DType::Float64);
+  enable_audit_from(cli, out);
   cli.reject_unused();
   Tensor x = load_npy(features_path);
   check_features(x, features_path);
@@ -198,6 +200,7 @@ int command_matrix(const CommandLine& cli) {
   Tensor s = load_npy(input);
   check_matrices(s, input);
   DType dtype = dtype_option(cli, s.dtype());
+  enable_audit_from(cli, out);
   cli.reject_unused();
   Tensor g = checked_upstream(load_npy(grad_path), s.size(0), s.size(1), grad_path);
   LayerRun run = run_on_matrices(s, g, options, dtype);

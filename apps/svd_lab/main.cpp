@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "apps/svd_lab/lab.h"
+#include "autograd/audit.h"
 
 namespace {
 
@@ -23,6 +24,8 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       E1 Taylor/Pade vs 1/(1-r); E2 close eigenvalues; E3 ties; E4 rank-deficient 7x7 and 13x13 maps.
 
 Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt (also as svd-<rule>).
+Audit: --audit[=trace|stop-on-nonfinite] writes DIR/audit/trace.jsonl (every op of the run, with
+the eigenvalue summary and repair counts of the meta-layer) or stops at the first NaN/Inf with dumps.
 Rule options: --iters N (isqrt 5, newton 10, pi and pi-deflation 20), --degree D (taylor, 100),
 --drop K (topn, 50), --limit T (trunc, 1e10), --seed S (random inputs).
 )";
@@ -31,7 +34,7 @@ Rule options: --iters N (isqrt 5, newton 10, pi and pi-deflation 20), --degree D
 
 int main(int argc, char** argv) {
   try {
-    dsvd::CommandLine cli(argc, argv, {"help"});
+    dsvd::CommandLine cli(argc, argv, {"help", "audit"});
     if (cli.has("help") || cli.positional().empty()) {
       std::fputs(kUsage, stdout);
       return cli.has("help") ? 0 : 2;
@@ -42,6 +45,9 @@ int main(int argc, char** argv) {
     if (command == "compare") return dsvd::lab::command_compare(cli);
     if (command == "experiment") return dsvd::lab::command_experiment(cli);
     dsvd::fail("unknown command '", command, "' (layer, matrix, compare, experiment; see --help)");
+  } catch (const dsvd::audit::NonFiniteError& e) {
+    std::fprintf(stderr, "svd_lab: stopped: %s\n", e.what());
+    return 3;
   } catch (const dsvd::Error& e) {
     std::fprintf(stderr, "svd_lab: error: %s\n", e.what());
     return 2;
