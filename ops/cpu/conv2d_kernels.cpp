@@ -116,13 +116,30 @@ void forward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* bias
   const int64_t chunk = chunk_size(g, K, P);
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
     const int64_t bc = std::min(chunk, g.batch - n0), ld = bc * P;
-    T* cols = reusable_buffer<T>(size_t(K * ld), 0);
-    T* out = reusable_buffer<T>(size_t(og * ld), 2);
+    const bool direct = bc == 1;  // one sample: GEMM straight into y, no reordering
+    const bool no_columns = direct && g.is_pointwise();  // 1×1, stride 1: x itself is the column matrix
+    T* cols = no_columns ? nullptr : reusable_buffer<T>(size_t(K * ld), 0);
+    T* out = direct ? nullptr : reusable_buffer<T>(size_t(og * ld), 2);
     for (int64_t gi = 0; gi < g.groups; ++gi) {
-      parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
-        im2col(g, x + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width, cg, cols + b * P, ld);
-      });
-      gemm<T>(false, false, og, ld, K, T(1), w + gi * og * K, K, cols, ld, T(0), out, ld);
+      const T* xg = x + (n0 * g.in_channels + gi * cg) * g.height * g.width;
+      const T* columns = xg;
+      if (!no_columns) {
+        parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
+          im2col(g, x + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width, cg, cols + b * P, ld);
+        });
+        columns = cols;
+      }
+      if (direct) {
+        T* yg = y + (n0 * g.out_channels + gi * og) * P;
+        gemm<T>(false, false, og, P, K, T(1), w + gi * og * K, K, columns, P, T(0), yg, P);
+        if (bias)
+          parallel_for(0, og, og * P > kParallelGrain, [&](int64_t o) {
+            const T add = bias[gi * og + o];
+            for (int64_t p = 0; p < P; ++p) yg[o * P + p] += add;
+          });
+        continue;
+      }
+      gemm<T>(false, false, og, ld, K, T(1), w + gi * og * K, K, columns, ld, T(0), out, ld);
       // (og, Bc·P) -> y[n][gi·og + o][p], adding the bias.
       parallel_for(0, bc * og, bc * og * P > kParallelGrain, [&](int64_t r) {
         const int64_t b = r / og, o = r % og;
@@ -145,32 +162,47 @@ void backward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* dy,
   std::vector<double> bias_sum(db ? size_t(g.out_channels) : 0, 0.0);
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
     const int64_t bc = std::min(chunk, g.batch - n0), ld = bc * P;
-    T* cols = reusable_buffer<T>(size_t(K * ld), 0);
-    T* dcols = reusable_buffer<T>(size_t(K * ld), 1);
-    T* dyt = reusable_buffer<T>(size_t(og * ld), 2);
+    const bool direct = bc == 1;
+    const bool no_columns = direct && g.is_pointwise();
+    T* cols = no_columns ? nullptr : reusable_buffer<T>(size_t(K * ld), 0);
+    T* dcols = no_columns ? nullptr : reusable_buffer<T>(size_t(K * ld), 1);
+    T* dyt_buffer = direct ? nullptr : reusable_buffer<T>(size_t(og * ld), 2);
     for (int64_t gi = 0; gi < g.groups; ++gi) {
-      // dy[n][gi·og + o][p] -> dyt (og, Bc·P).
-      parallel_for(0, bc * og, bc * og * P > kParallelGrain, [&](int64_t r) {
-        const int64_t b = r / og, o = r % og;
-        std::memcpy(dyt + o * ld + b * P, dy + ((n0 + b) * g.out_channels + gi * og + o) * P, size_t(P) * sizeof(T));
-      });
+      // dy of the chunk as (og, Bc·P): the sample's own block when the chunk is one sample.
+      const T* dyt = direct ? dy + (n0 * g.out_channels + gi * og) * P : dyt_buffer;
+      if (!direct)
+        parallel_for(0, bc * og, bc * og * P > kParallelGrain, [&](int64_t r) {
+          const int64_t b = r / og, o = r % og;
+          std::memcpy(dyt_buffer + o * ld + b * P, dy + ((n0 + b) * g.out_channels + gi * og + o) * P,
+                      size_t(P) * sizeof(T));
+        });
       if (db)
         for (int64_t o = 0; o < og; ++o) {
           double s = 0;
           for (int64_t q = 0; q < ld; ++q) s += double(dyt[o * ld + q]);
           bias_sum[size_t(gi * og + o)] += s;
         }
+      const T* xg = x + (n0 * g.in_channels + gi * cg) * g.height * g.width;
       if (dw) {
-        parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
-          im2col(g, x + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width, cg, cols + b * P, ld);
-        });
-        gemm<T>(false, true, og, K, ld, T(1), dyt, ld, cols, ld, T(1), dw + gi * og * K, K);
+        const T* columns = xg;
+        if (!no_columns) {
+          parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
+            im2col(g, x + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width, cg, cols + b * P, ld);
+          });
+          columns = cols;
+        }
+        gemm<T>(false, true, og, K, ld, T(1), dyt, ld, columns, ld, T(1), dw + gi * og * K, K);
       }
       if (dx) {
-        gemm<T>(true, false, K, ld, og, T(1), w + gi * og * K, K, dyt, ld, T(0), dcols, ld);
-        parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
-          col2im(g, dcols + b * P, ld, cg, dx + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width);
-        });
+        T* dxg = dx + (n0 * g.in_channels + gi * cg) * g.height * g.width;
+        if (no_columns) {
+          gemm<T>(true, false, K, P, og, T(1), w + gi * og * K, K, dyt, P, T(0), dxg, P);
+        } else {
+          gemm<T>(true, false, K, ld, og, T(1), w + gi * og * K, K, dyt, ld, T(0), dcols, ld);
+          parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
+            col2im(g, dcols + b * P, ld, cg, dx + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width);
+          });
+        }
       }
     }
   }

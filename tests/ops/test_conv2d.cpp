@@ -51,6 +51,8 @@ TEST_CASE("conv2d: matches the naive direct convolution") {
       {{3, 6, 5, 5}, {6, 1, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 6}, true},      // depthwise
       {{2, 8, 7, 7}, {4, 8, 1, 1}, {{1, 1}, {0, 0}, {1, 1}, 1}, false},     // pointwise: no im2col
       {{1, 3, 224, 224}, {64, 3, 11, 11}, {{4, 4}, {2, 2}, {1, 1}, 1}, true},  // AlexNet conv1
+      {{2, 8, 50, 50}, {6, 8, 1, 1}, {{1, 1}, {0, 0}, {1, 1}, 1}, true},        // pointwise, one sample per GEMM
+      {{2, 4, 48, 48}, {4, 2, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 2}, false},       // 3x3, one sample per GEMM
   };
   for (const Case& c : cases) {
     CAPTURE(shape_str(c.x));
@@ -79,4 +81,10 @@ TEST_CASE("conv2d: gradcheck of input, weight and bias") {
     Tensor b = randn({4}, DType::Float64, &g);
     CHECK_GRADCHECK(Fn([o](auto& in) { return conv2d(in[0], in[1], in[2], o); }), {x, w, b});
   }
+  // One sample: the GEMMs write straight into the output (pointwise: no column matrix at all).
+  Tensor x1 = randn({1, 3, 4, 5}, DType::Float64, &g);
+  CHECK_GRADCHECK(Fn([](auto& in) { return conv2d(in[0], in[1], in[2]); }),
+                  {x1, randn({2, 3, 1, 1}, DType::Float64, &g), randn({2}, DType::Float64, &g)});
+  CHECK_GRADCHECK(Fn([](auto& in) { return conv2d(in[0], in[1], in[2], {{1, 1}, {1, 1}}); }),
+                  {x1, randn({2, 3, 3, 3}, DType::Float64, &g), randn({2}, DType::Float64, &g)});
 }
