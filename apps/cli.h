@@ -50,28 +50,10 @@ class CommandLine {
     return get(name);
   }
   int get_int(const std::string& name, int fallback) const {
-    std::string v = get(name);
-    if (v.empty()) return fallback;
-    try {
-      size_t used = 0;
-      int x = std::stoi(v, &used);
-      DSVD_CHECK(used == v.size(), "");
-      return x;
-    } catch (...) {
-      fail("option --", name, " expects an integer, got '", v, "'");
-    }
+    return parsed(name, fallback, "an integer", [](const std::string& v, size_t* used) { return std::stoi(v, used); });
   }
   double get_double(const std::string& name, double fallback) const {
-    std::string v = get(name);
-    if (v.empty()) return fallback;
-    try {
-      size_t used = 0;
-      double x = std::stod(v, &used);
-      DSVD_CHECK(used == v.size(), "");
-      return x;
-    } catch (...) {
-      fail("option --", name, " expects a number, got '", v, "'");
-    }
+    return parsed(name, fallback, "a number", [](const std::string& v, size_t* used) { return std::stod(v, used); });
   }
   // Throws for any option that no get()/require() asked about (call after reading them all).
   void reject_unused() const {
@@ -80,6 +62,20 @@ class CommandLine {
   }
 
  private:
+  // The option's value converted by `convert`, which must consume all of it.
+  template <typename T, typename Convert>
+  T parsed(const std::string& name, T fallback, const char* what, Convert convert) const {
+    std::string v = get(name);
+    if (v.empty()) return fallback;
+    try {
+      size_t used = 0;
+      T x = convert(v, &used);
+      if (used == v.size()) return x;
+    } catch (...) {
+    }
+    fail("option --", name, " expects ", what, ", got '", v, "'");
+  }
+
   std::vector<std::string> positional_;
   std::map<std::string, std::vector<std::string>> options_;
   mutable std::set<std::string> used_;

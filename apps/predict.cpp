@@ -70,7 +70,9 @@ int main(int argc, char** argv) {
     for (const auto& extra : cli.positional()) inputs.push_back(extra);
     std::string output = cli.get("output");
     int size = cli.get_int("image-size", 224);
-    nn::ModelOptions options = model_options_from(cli);
+    nn::ModelOptions options;
+    options.num_classes = cli.get_int("num-classes", 1000);
+    apply_model_options(cli, options);
     enable_audit_from(cli, cli.get("audit-dir", "."));
     cli.reject_unused();
     std::fprintf(stderr, "%s\n", blas_summary().c_str());

@@ -96,20 +96,10 @@ struct Figures {
 };
 
 std::optional<Figures> child_figures(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  if (pclose(pipe) != 0) {
-    std::fprintf(stderr, "failed: %s\n%s\n", command.c_str(), out.c_str());
-    return std::nullopt;
-  }
-  auto field = [&](const char* key) {
-    size_t at = out.rfind(std::string(key) + " ");
-    return at == std::string::npos ? 0.0 : std::stod(out.substr(at + std::strlen(key) + 1));
-  };
-  return Figures{field("ms"), field("gflop"), field("peak_rss_mb")};
+  auto out = command_output(command);
+  if (!out) return std::nullopt;
+  return Figures{output_field(*out, "ms").value_or(0), output_field(*out, "gflop").value_or(0),
+                 output_field(*out, "peak_rss_mb").value_or(0)};
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "apps/audit_cli.h"
+#include "apps/model_cli.h"
 #include "apps/svd_lab/json_writer.h"
 #include "apps/timing.h"
 #include "ops/ops.h"
@@ -16,14 +17,7 @@ namespace dsvd::lab {
 MatrixSqrtOptions rule_options(const CommandLine& cli, const std::string& rule) {
   MatrixSqrtOptions o;
   o.method = parse_sqrt_method(rule);
-  int iters = cli.get_int("iters", 0);
-  if (cli.has("iters")) {
-    DSVD_CHECK(iters >= 1, "--iters must be >= 1, got ", iters);
-    o.isqrt_iterations = o.newton_iterations = o.pi_iterations = iters;
-  }
-  o.taylor_degree = cli.get_int("degree", o.taylor_degree);
-  o.topn_drop = cli.get_int("drop", o.topn_drop);
-  o.trunc_limit = cli.get_double("limit", o.trunc_limit);
+  apply_rule_options(cli, o);
   o.report = std::make_shared<MatfnReport>();
   return o;
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "apps/audit_cli.h"
 #include "apps/cli.h"
 #include "apps/model_cli.h"
 #include "datasets/idx.h"
@@ -135,7 +136,6 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.model.num_classes = 10;
   o.recipe = cli.get("recipe");
   apply_recipe(o.recipe, o);
-  const nn::ModelOptions base = o.model;
 
   o.data = cli.get("data");
   o.dataset = cli.get("dataset", "fashion-mnist");
@@ -145,21 +145,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.workers = cli.get_int("workers", o.workers);
   o.arch = cli.get("arch", o.arch);
   // Model options: explicit ones override the recipe/default ones.
-  o.model.head = cli.get("head", base.head);
-  o.model.head_dim = cli.get_int("head-dim", int(base.head_dim));
-  o.model.last_stride = cli.get_int("last-stride", int(base.last_stride));
-  std::string stem = cli.get("stem", base.small_stem ? "small" : "standard");
-  DSVD_CHECK(stem == "standard" || stem == "small", "--stem must be standard or small, got '", stem, "'");
-  o.model.small_stem = stem == "small";
-  o.model.width = cli.get_double("width", base.width);
-  if (cli.has("iters")) {
-    int n = cli.get_int("iters", 0);
-    DSVD_CHECK(n >= 1, "--iters must be >= 1, got ", n);
-    o.model.sqrt.isqrt_iterations = o.model.sqrt.newton_iterations = o.model.sqrt.pi_iterations = n;
-  }
-  o.model.sqrt.taylor_degree = cli.get_int("degree", o.model.sqrt.taylor_degree);
-  o.model.sqrt.topn_drop = cli.get_int("drop", o.model.sqrt.topn_drop);
-  o.model.sqrt.trunc_limit = cli.get_double("limit", o.model.sqrt.trunc_limit);
+  apply_model_options(cli, o.model);
   o.epochs = cli.get_int("epochs", int(o.epochs));
   o.batch_size = cli.get_int("batch-size", int(o.batch_size));
   o.lr = cli.get_double("lr", o.lr);
@@ -179,16 +165,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.max_steps = cli.get_int("max-steps", 0);
   const int num_classes = cli.get_int("num-classes", 0);
   o.deterministic = cli.has("deterministic");
-  if (cli.has("audit")) {
-    std::string modes = cli.get("audit");
-    if (modes == "1") modes = "trace";
-    std::stringstream parts(modes);
-    for (std::string m; std::getline(parts, m, ',');) {
-      if (m == "trace") o.audit_trace = true;
-      else if (m == "stop-on-nonfinite") o.audit_stop_on_nonfinite = true;
-      else fail("--audit: unknown mode '", m, "' (trace, stop-on-nonfinite)");
-    }
-  }
+  if (cli.has("audit")) parse_audit_modes(cli.get("audit"), &o.audit_trace, &o.audit_stop_on_nonfinite);
   auto split = [](const std::string& text) {
     std::vector<std::string> out;
     std::stringstream parts(text);

@@ -90,6 +90,8 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   }
   manual_seed(o_.seed);
   model_ = nn::make_model(o_.arch, o_.model);
+  for (const auto& [name, m] : model_->children())
+    if (name == "representation") head_ = std::dynamic_pointer_cast<nn::CovarianceHead>(m);
   nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};
   optimizer_ = std::make_unique<nn::Sgd>(model_->named_parameters(), sgd);
   if (!o_.resume.empty()) load_checkpoint(o_.resume);
@@ -103,12 +105,6 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   DataLoaderOptions val_opts = train_opts;
   val_opts.shuffle = false;
   val_loader_ = std::make_unique<DataLoader>(val_set_, val_opts);
-}
-
-std::shared_ptr<nn::CovarianceHead> Trainer::covariance_head() const {
-  for (const auto& [name, m] : model_->named_modules())
-    if (name == "representation") return std::dynamic_pointer_cast<nn::CovarianceHead>(m);
-  return nullptr;
 }
 
 std::string Trainer::checkpoint_path() const { return (fs::path(o_.out) / "checkpoint.safetensors").string(); }
@@ -252,16 +248,19 @@ RunResult Trainer::run() {
       // Set every step: a cosine schedule anneals within the epoch.
       optimizer_->set_lr(schedule.lr_at(o_.lr, double(epoch) + double(batch_index) / double(batches)));
       audit::set_step(global_step_);
-      Tensor logits, loss;
-      try {
-        logits = model_->forward(b->images);
-        loss = cross_entropy(logits, b->labels, o_.label_smoothing);
-      } catch (const audit::NonFiniteError& e) {
+      auto audit_stop = [&](const audit::NonFiniteError& e) {
         std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
                      (long long)epoch, batch_index, (long long)global_step_, e.what(),
                      fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
         result.exit_code = 3;
         return result;
+      };
+      Tensor logits, loss;
+      try {
+        logits = model_->forward(b->images);
+        loss = cross_entropy(logits, b->labels, o_.label_smoothing);
+      } catch (const audit::NonFiniteError& e) {
+        return audit_stop(e);
       }
       const double value = loss.item();
       if (!std::isfinite(value)) {
@@ -276,14 +275,10 @@ RunResult Trainer::run() {
       try {
         loss.backward();
       } catch (const audit::NonFiniteError& e) {
-        std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
-                     (long long)epoch, batch_index, (long long)global_step_, e.what(),
-                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
-        result.exit_code = 3;
-        return result;
+        return audit_stop(e);
       }
-      if (auto head = covariance_head()) {
-        auto report = head->last_report();
+      if (head_) {
+        auto report = head_->last_report();
         if (report && report->eigenvalues.defined()) {
           auto l = to_vector(report->eigenvalues);
           const int64_t n = report->eigenvalues.size(1), rows = report->eigenvalues.size(0);

@@ -37,7 +37,6 @@ class Trainer {
   std::string best_path() const;
 
  private:
-  std::shared_ptr<nn::CovarianceHead> covariance_head() const;
   void load_checkpoint(const std::string& path);
   void save_checkpoint(const std::string& path, int64_t epoch, size_t batch);
   void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,
@@ -47,6 +46,7 @@ class Trainer {
   std::shared_ptr<const Dataset> train_set_, val_set_;
   std::unique_ptr<DataLoader> train_loader_, val_loader_;
   nn::ModulePtr model_;
+  std::shared_ptr<nn::CovarianceHead> head_;  // the model's covariance head, if it has one
   std::unique_ptr<nn::Sgd> optimizer_;
   int64_t start_epoch_ = 0, global_step_ = 0;
   size_t start_batch_ = 0;
