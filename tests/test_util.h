@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,13 @@
 #include "ops/ops.h"
 
 namespace dsvd::test {
+
+// The committed fixtures folder: the source tree's, unless DSVD_FIXTURES_DIR names another (a
+// build carried to a machine where the tree lives elsewhere, as tools/gpu-check does).
+inline std::string fixture_path(const std::string& name) {
+  const char* env = std::getenv("DSVD_FIXTURES_DIR");
+  return std::string(env && *env ? env : DSVD_FIXTURES_DIR) + "/" + name;
+}
 
 // The function type gradcheck takes, for tests that write lambdas inline.
 using Fn = DifferentiableFn;

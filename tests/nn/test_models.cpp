@@ -15,7 +15,7 @@ using namespace dsvd::nn;
 namespace {
 
 std::vector<std::string> fixture_lines(const std::string& name) {
-  std::ifstream in(std::string(DSVD_FIXTURES_DIR) + "/" + name);
+  std::ifstream in(test::fixture_path(name));
   REQUIRE_MESSAGE(in.good(), "missing fixture " << name);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);)

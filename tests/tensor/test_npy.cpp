@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string fixture(const char* name) { return std::string(DSVD_FIXTURES_DIR) + "/" + name; }
+std::string fixture(const char* name) { return test::fixture_path(name); }
 
 struct TempDir {
   fs::path path;
