@@ -1,5 +1,7 @@
 #include "nn/layers.h"
 
+#include "cuda/backend.h"
+
 #include "nn/init.h"
 #include "ops/ops.h"
 
@@ -29,7 +31,10 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_)
 }
 
 Tensor BatchNorm2d::forward_impl(const Tensor& x) {
-  if (is_training()) num_batches_tracked.data<int64_t>()[0] += 1;
+  if (is_training()) {
+    if (num_batches_tracked.device().is_cpu()) num_batches_tracked.data<int64_t>()[0] += 1;
+    else cuda::binary_scalar(cuda::Binary::Add, num_batches_tracked, num_batches_tracked, 1.0, false);
+  }
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 

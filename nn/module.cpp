@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "autograd/audit.h"
-#include "ops/cpu/copy_kernel.h"
+#include "ops/internal.h"
 
 namespace dsvd::nn {
 
@@ -88,6 +88,18 @@ void Module::train(bool on) {
   for (auto& [n, m] : children_) m->train(on);
 }
 
+void Module::to(Device device) {
+  for (const auto& [name, t] : state_dict()) {
+    if (t.device() == device) continue;
+    Tensor moved = t.detach().to(device);
+    TensorImpl& impl = *t.impl();
+    impl.storage = moved.impl()->storage;
+    impl.offset = moved.offset();
+    impl.strides = moved.strides();
+    impl.grad.reset();
+  }
+}
+
 void Module::zero_grad() {
   for (auto& t : parameters()) t.zero_grad();
 }
@@ -99,7 +111,7 @@ void Module::load_tensor(const std::string& dotted_name, const Tensor& value) {
                " in the model but ", shape_str(value.sizes()), " in the source");
     DSVD_CHECK(t.dtype() == value.dtype(), "load: '", dotted_name, "' is ", dtype_name(t.dtype()),
                " in the model but ", dtype_name(value.dtype()), " in the source");
-    cpu::copy_into(t, value);
+    detail::copy_raw(t, value);  // into the model's tensor, on whatever device it lives
     return;
   }
   fail("load: the model has no parameter or buffer named '", dotted_name, "'");

@@ -42,6 +42,9 @@ class Module : public std::enable_shared_from_this<Module> {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();
+  // Moves every parameter and buffer to `device` in place, so that handles held elsewhere (an
+  // optimizer's parameter list) follow; gradients are dropped. Like PyTorch's module.to(device).
+  void to(Device device);
   const std::string& type_name() const { return type_name_; }
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 

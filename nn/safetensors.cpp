@@ -78,8 +78,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
     DSVD_CHECK(name != "__metadata__" && std::find(seen.begin(), seen.end(), name) == seen.end(), "save_safetensors(",
                path, "): duplicate or reserved tensor name '", name, "'");
     seen.push_back(name);
-    DSVD_CHECK(t.device().is_cpu(), "save_safetensors(", path, "): '", name, "' is on ", t.device().str());
-    Tensor c = t.contiguous();
+    Tensor c = t.detach().to(Device::cpu()).contiguous();  // a GPU tensor is written from a host copy
     uint64_t bytes = uint64_t(c.numel()) * itemsize(c.dtype());
     header << (first ? "" : ",") << json_string(name) << ":{\"dtype\":\"" << dtype_code(c.dtype()) << "\",\"shape\":[";
     for (size_t i = 0; i < c.sizes().size(); ++i) header << (i ? "," : "") << c.sizes()[i];

@@ -9,6 +9,7 @@
 // Sums are per channel in float64, channels in parallel: results do not depend on the thread count.
 #include <cmath>
 
+#include "cuda/dnn.h"
 #include "ops/internal.h"
 #include "ops/nn_ops.h"
 #include "tensor/parallel.h"
@@ -94,6 +95,40 @@ void backward_kernel(const Layout& l, const T* x, const T* gamma, const T* dy, c
   });
 }
 
+// The CUDA path: cuDNN in training; in evaluation y = x·scale + shift with scale = γ/√(σ²+ε) and
+// shift = β − μ·scale, written with ops so that autograd gives dx, dγ, dβ.
+Tensor batch_norm_cuda(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps) {
+  const int64_t channels = x.size(1);
+  if (!training) {
+    Shape per_channel(size_t(x.dim()), 1);
+    per_channel[1] = channels;
+    Tensor inv = rdiv(sqrt(add(running_var.detach().to(x.dtype()), eps)), 1.0);
+    Tensor scale = weight.defined() ? mul(weight, inv) : inv;
+    Tensor shift = mul(running_mean.detach().to(x.dtype()), scale);
+    shift = bias.defined() ? sub(bias, shift) : neg(shift);
+    return add(mul(x, scale.reshape(per_channel)), shift.reshape(per_channel));
+  }
+  Tensor xc = detail::contiguous_raw(x);
+  Tensor w = weight.defined() ? detail::contiguous_raw(weight) : Tensor();
+  Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
+  Tensor y = empty(x.sizes(), x.dtype(), x.device());
+  Tensor mean = empty({channels}, x.dtype(), x.device()), invstd = empty({channels}, x.dtype(), x.device());
+  cuda::batch_norm_training(xc, w, b, running_mean, running_var, momentum, eps, y, mean, invstd);
+  return record_op("batch_norm", {y}, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"mean", mean}, {"invstd", invstd}},
+                   [channels, eps](const std::vector<Tensor>& g, FunctionNode& node) {
+                     const Tensor& xs = node.saved_tensor(0);
+                     const Device dev = xs.device();
+                     Tensor dy = detail::contiguous_raw(g[0]);
+                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+                     Tensor dw = node.needs_input_grad(1) ? empty({channels}, xs.dtype(), dev) : Tensor();
+                     Tensor db = node.needs_input_grad(2) ? empty({channels}, xs.dtype(), dev) : Tensor();
+                     cuda::batch_norm_backward(xs, dy, node.saved_tensor(1), node.saved_tensor(2), node.saved_tensor(3), eps,
+                                               dx, dw, db);
+                     return std::vector<Tensor>{dx, dw, db};
+                   })[0];
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -118,6 +153,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   Layout l{x.size(0), channels, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
   DSVD_CHECK(!training || l.count() > 1, "batch_norm: training needs more than one value per channel, got input of "
              "shape ", shape_str(x.sizes()));
+  for (const Tensor* t : {&weight, &bias, &running_mean, &running_var})
+    DSVD_CHECK(!t->defined() || t->device() == x.device(), "batch_norm: the input is on ", x.device().str(),
+               ", a parameter or running statistic on ", t->device().str());
+  if (detail::on_cuda(x)) return batch_norm_cuda(x, weight, bias, running_mean, running_var, training, momentum, eps);
   Tensor xc = detail::contiguous_raw(x);
   Tensor w = weight.defined() ? detail::contiguous_raw(weight) : Tensor();
   Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();

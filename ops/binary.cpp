@@ -7,6 +7,7 @@
 //   div: da = g / b,    db = -g * a / b^2
 #include <cmath>
 
+#include "cuda/backend.h"
 #include "ops/cpu/binary_kernels.h"
 #include "ops/internal.h"
 
@@ -15,12 +16,44 @@ namespace {
 
 enum class BinaryKind { Add, Sub, Mul, Div };
 
-Tensor binary_forward(const char* name, BinaryKind kind, const Tensor& a, const Tensor& b) {
+// A 0-d CPU tensor next to a CUDA tensor is a host number (as in PyTorch): true when `t` is one.
+bool host_scalar_beside(const Tensor& t, const Tensor& other) {
+  return t.device().is_cpu() && t.dim() == 0 && other.device().is_cuda();
+}
+
+void check_devices(const char* name, const Tensor& a, const Tensor& b) {
   DSVD_CHECK(a.defined() && b.defined(), name, ": an operand is an undefined tensor");
-  DSVD_CHECK(a.device() == b.device(), name, ": operands are on different devices (", a.device().str(),
-             " and ", b.device().str(), ")");
+  DSVD_CHECK(a.device() == b.device() || host_scalar_beside(a, b) || host_scalar_beside(b, a), name,
+             ": operands are on different devices (", a.device().str(), " and ", b.device().str(), ")");
+}
+
+// The CUDA path of an element-wise binary op (either operand may be a host scalar).
+Tensor binary_on_cuda(const char* name, cuda::Binary op, DType dtype, DType out_dtype, const Tensor& a, const Tensor& b) {
+  if (host_scalar_beside(b, a) || host_scalar_beside(a, b)) {
+    const bool scalar_first = host_scalar_beside(a, b);
+    const Tensor& t = scalar_first ? b : a;
+    const double value = (scalar_first ? a : b).item();
+    Tensor tx = detail::convert_raw(t, dtype);
+    Tensor out = empty(t.sizes(), out_dtype, t.device());
+    cuda::binary_scalar(op, out, tx, value, scalar_first);
+    return out;
+  }
+  Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
+  Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
+  Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
+  Tensor out = empty(shape, out_dtype, a.device());
+  cuda::binary(op, out, ax, bx);
+  return out;
+}
+
+Tensor binary_forward(const char* name, BinaryKind kind, const Tensor& a, const Tensor& b) {
+  check_devices(name, a, b);
   DType dtype = promote_types(a.dtype(), b.dtype());
   if (kind == BinaryKind::Div && !is_floating(dtype)) dtype = DType::Float32;  // true division
+  if (detail::on_cuda(a) || detail::on_cuda(b)) {
+    static constexpr cuda::Binary ops[] = {cuda::Binary::Add, cuda::Binary::Sub, cuda::Binary::Mul, cuda::Binary::Div};
+    return binary_on_cuda(name, ops[int(kind)], dtype, dtype, a, b);
+  }
   Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
@@ -38,8 +71,10 @@ Tensor binary_forward(const char* name, BinaryKind kind, const Tensor& a, const 
 }
 
 template <typename Cmp>
-Tensor compare(const char* name, const Tensor& a, const Tensor& b, Cmp cmp) {
+Tensor compare(const char* name, cuda::Binary op, const Tensor& a, const Tensor& b, Cmp cmp) {
+  check_devices(name, a, b);
   DType dtype = promote_types(a.dtype(), b.dtype());
+  if (detail::on_cuda(a) || detail::on_cuda(b)) return binary_on_cuda(name, op, dtype, DType::UInt8, a, b);
   Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
@@ -106,15 +141,15 @@ Tensor div(const Tensor& a, double b) { return div(a, detail::scalar_like(a, b))
 Tensor rsub(const Tensor& a, double b) { return sub(detail::scalar_like(a, b), a); }
 Tensor rdiv(const Tensor& a, double b) { return div(detail::scalar_like(a, b), a); }
 
-Tensor gt(const Tensor& a, double b) { return compare("gt", a, detail::scalar_like(a, b), [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, double b) { return compare("ge", a, detail::scalar_like(a, b), [](auto x, auto y) { return x >= y; }); }
-Tensor lt(const Tensor& a, double b) { return compare("lt", a, detail::scalar_like(a, b), [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, double b) { return compare("le", a, detail::scalar_like(a, b), [](auto x, auto y) { return x <= y; }); }
-Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto x, auto y) { return x == y; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto x, auto y) { return x >= y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, [](auto x, auto y) { return x <= y; }); }
+Tensor gt(const Tensor& a, double b) { return compare("gt", cuda::Binary::Gt, a, detail::scalar_like(a, b), [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, double b) { return compare("ge", cuda::Binary::Ge, a, detail::scalar_like(a, b), [](auto x, auto y) { return x >= y; }); }
+Tensor lt(const Tensor& a, double b) { return compare("lt", cuda::Binary::Lt, a, detail::scalar_like(a, b), [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, double b) { return compare("le", cuda::Binary::Le, a, detail::scalar_like(a, b), [](auto x, auto y) { return x <= y; }); }
+Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", cuda::Binary::Eq, a, b, [](auto x, auto y) { return x == y; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", cuda::Binary::Gt, a, b, [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", cuda::Binary::Ge, a, b, [](auto x, auto y) { return x >= y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", cuda::Binary::Lt, a, b, [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare("le", cuda::Binary::Le, a, b, [](auto x, auto y) { return x <= y; }); }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

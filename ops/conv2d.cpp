@@ -2,6 +2,7 @@
 //
 // Backward, per sample and group with cols = im2col(x):
 //   dW = dy · colsᵀ,   dx = col2im(Wᵀ · dy),   db = Σ_{n,y,x} dy.
+#include "cuda/dnn.h"
 #include "ops/cpu/conv2d_kernels.h"
 #include "ops/internal.h"
 #include "ops/nn_ops.h"
@@ -33,17 +34,23 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
              g.kernel_h, ", ", g.kernel_w, ") with this padding/dilation (output would be ", g.out_h, "x", g.out_w, ")");
   Tensor xc = detail::contiguous_raw(x), wc = detail::contiguous_raw(weight);
   Tensor bc = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
-  Tensor y = empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype());
-  cpu::conv2d_forward(g, xc, wc, bc, y);
+  DSVD_CHECK(x.device() == weight.device() && (!bias.defined() || bias.device() == x.device()), "conv2d: input, weight "
+             "and bias must be on one device (input on ", x.device().str(), ", weight on ", weight.device().str(), ")");
+  const bool gpu = detail::on_cuda(x);
+  Tensor y = empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype(), x.device());
+  if (gpu) cuda::conv2d_forward(g, xc, wc, bc, y);
+  else cpu::conv2d_forward(g, xc, wc, bc, y);
   return record_op("conv2d", {y}, {x, weight, bias}, {{"input", xc}, {"weight", wc}},
                    [g](const std::vector<Tensor>& grads, FunctionNode& node) {
                      const Tensor& xs = node.saved_tensor(0);
                      const Tensor& ws = node.saved_tensor(1);
                      Tensor dy = detail::contiguous_raw(grads[0]);
-                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype()) : Tensor();
-                     Tensor dw = node.needs_input_grad(1) ? empty(ws.sizes(), ws.dtype()) : Tensor();
-                     Tensor db = node.needs_input_grad(2) ? empty({g.out_channels}, ws.dtype()) : Tensor();
-                     cpu::conv2d_backward(g, xs, ws, dy, dx, dw, db);
+                     const Device dev = xs.device();
+                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+                     Tensor dw = node.needs_input_grad(1) ? empty(ws.sizes(), ws.dtype(), dev) : Tensor();
+                     Tensor db = node.needs_input_grad(2) ? empty({g.out_channels}, ws.dtype(), dev) : Tensor();
+                     if (dev.is_cuda()) cuda::conv2d_backward(g, xs, ws, dy, dx, dw, db);
+                     else cpu::conv2d_backward(g, xs, ws, dy, dx, dw, db);
                      return std::vector<Tensor>{dx, dw, db};
                    })[0];
 }

@@ -4,6 +4,7 @@
 // Backward: clone and contiguous pass g through; to(dtype) casts g back to the source dtype.
 #include <cmath>
 
+#include "cuda/backend.h"
 #include "ops/cpu/copy_kernel.h"
 #include "ops/internal.h"
 
@@ -26,17 +27,22 @@ Tensor expand_raw(const Tensor& t, const Shape& shape, const char* op) {
   return make_view(t, shape, strides, t.offset());
 }
 
+void copy_raw(const Tensor& dst, const Tensor& src) {
+  if (dst.device().is_cpu() && src.device().is_cpu()) cpu::copy_into(dst, src);
+  else cuda::copy_into(dst, src);
+}
+
 Tensor convert_raw(const Tensor& t, DType dtype) {
   if (t.dtype() == dtype) return t;
-  Tensor out = empty(t.sizes(), dtype);
-  cpu::copy_into(out, t);
+  Tensor out = empty(t.sizes(), dtype, t.device());
+  copy_raw(out, t);
   return out;
 }
 
 Tensor contiguous_raw(const Tensor& t) {
   if (t.is_contiguous()) return t;
-  Tensor out = empty(t.sizes(), t.dtype());
-  cpu::copy_into(out, t);
+  Tensor out = empty(t.sizes(), t.dtype(), t.device());
+  copy_raw(out, t);
   return out;
 }
 
@@ -48,14 +54,14 @@ Tensor grad_to(const Tensor& g, const Shape& shape, DType dtype) {
 Tensor scalar_like(const Tensor& t, double value) {
   DType dtype = t.dtype();
   if (!is_floating(dtype) && value != std::floor(value)) dtype = DType::Float32;
-  return scalar_tensor(value, dtype);
+  return scalar_tensor(value, dtype);  // on the CPU: CUDA kernels take a 0-d CPU operand by value
 }
 
 }  // namespace detail
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(sizes(), dtype());
-  cpu::copy_into(out, *this);
+  Tensor out = empty(sizes(), dtype(), device());
+  detail::copy_raw(out, *this);
   return record_op("clone", {out}, {*this}, {}, [](const std::vector<Tensor>& g, FunctionNode&) {
     return std::vector<Tensor>{g[0]};
   })[0];
@@ -63,8 +69,8 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
-  Tensor out = empty(sizes(), dtype());
-  cpu::copy_into(out, *this);
+  Tensor out = empty(sizes(), dtype(), device());
+  detail::copy_raw(out, *this);
   return record_op("contiguous", {out}, {*this}, {}, [](const std::vector<Tensor>& g, FunctionNode&) {
     return std::vector<Tensor>{g[0]};
   })[0];
@@ -75,6 +81,16 @@ Tensor Tensor::to(DType target) const {
   Tensor out = detail::convert_raw(*this, target);
   DType source = dtype();
   return record_op("to", {out}, {*this}, {}, [source](const std::vector<Tensor>& g, FunctionNode&) {
+    return std::vector<Tensor>{g[0].to(source)};
+  })[0];
+}
+
+Tensor Tensor::to(Device target) const {
+  if (device() == target) return *this;
+  Tensor out = empty(sizes(), dtype(), target);
+  detail::copy_raw(out, *this);
+  Device source = device();
+  return record_op("to_device", {out}, {*this}, {}, [source](const std::vector<Tensor>& g, FunctionNode&) {
     return std::vector<Tensor>{g[0].to(source)};
   })[0];
 }

@@ -6,6 +6,7 @@
 //     backward: ∂L/∂logits = (softmax − q)/N · g, q = (1 − ε)·onehot(t) + ε/C
 #include <cmath>
 
+#include "cuda/backend.h"
 #include "ops/internal.h"
 #include "ops/nn_ops.h"
 #include "tensor/parallel.h"
@@ -28,6 +29,24 @@ void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t cols) {
   });
 }
 
+// The CUDA path: log-softmax and per-sample losses in kernels; the targets move to the device.
+Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& dense, const Tensor& targets, double eps) {
+  const int64_t n = logits.size(0), c = logits.size(1);
+  Tensor t = detail::contiguous_raw(targets.to(logits.device()));
+  Tensor logp = empty({n, c}, logits.dtype(), logits.device());
+  cuda::log_softmax_rows(dense, logp, n, c);
+  Tensor loss = empty({}, logits.dtype(), logits.device());
+  cuda::cross_entropy_forward(logp, t, eps, loss);
+  return record_op("cross_entropy", {loss}, {logits}, {{"log_probabilities", logp}, {"targets", t}},
+                   [n, c, eps](const std::vector<Tensor>& g, FunctionNode& node) {
+                     const Tensor& lp = node.saved_tensor(0);
+                     Tensor grad = empty({n, c}, lp.dtype(), lp.device());
+                     Tensor gl = detail::contiguous_raw(g[0].to(lp.device()).to(lp.dtype()));
+                     cuda::cross_entropy_backward(lp, node.saved_tensor(1), eps, gl, grad);
+                     return std::vector<Tensor>{grad};
+                   })[0];
+}
+
 }  // namespace
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
@@ -36,8 +55,9 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   int64_t d = wrap_dim(dim, x.dim(), "log_softmax");
   Tensor moved = detail::contiguous_raw(x.detach().transpose(d, -1));
   const int64_t cols = moved.size(-1), rows = moved.numel() / std::max<int64_t>(1, cols);
-  Tensor y = empty(moved.sizes(), x.dtype());
-  DSVD_DISPATCH_FLOATING(x.dtype(), "log_softmax", [&] { log_softmax_rows(moved.data<scalar_t>(), y.data<scalar_t>(), rows, cols); });
+  Tensor y = empty(moved.sizes(), x.dtype(), x.device());
+  if (detail::on_cuda(x)) cuda::log_softmax_rows(moved, y, rows, cols);
+  else DSVD_DISPATCH_FLOATING(x.dtype(), "log_softmax", [&] { log_softmax_rows(moved.data<scalar_t>(), y.data<scalar_t>(), rows, cols); });
   Tensor out = detail::contiguous_raw(y.transpose(d, -1));
   return record_op("log_softmax", {out}, {x}, {{"result", out}}, [d](const std::vector<Tensor>& g, FunctionNode& node) {
     const Tensor& y = node.saved_tensor(0);
@@ -56,6 +76,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_s
   const int64_t n = logits.size(0), c = logits.size(1);
   DSVD_CHECK(n > 0 && c > 0, "cross_entropy: empty logits of shape ", shape_str(logits.sizes()));
   Tensor in = detail::contiguous_raw(logits);
+  if (detail::on_cuda(logits)) return cross_entropy_cuda(logits, in, targets, label_smoothing);
   Tensor t = detail::contiguous_raw(targets);
   const int64_t* tp = t.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)

@@ -4,6 +4,7 @@
 // broadcast over the other's batch. Backward, with g = dL/dC of C = A·B:
 //   dA = g · Bᵀ,   dB = Aᵀ · g      (summed over the batch for a broadcast operand)
 // The transposes are views that BLAS reads with its transpose flag: no copies.
+#include "cuda/backend.h"
 #include "ops/cpu/gemm.h"
 #include "ops/internal.h"
 
@@ -30,8 +31,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     int64_t rows = t.size(-2), cols = t.size(-1);
     return make_view(t, {batch, rows, cols}, {0, t.stride(-2), t.stride(-1)}, t.offset());
   };
-  Tensor out = empty({batch, m, n}, a.dtype());
-  cpu::batched_gemm(as3d(a), as3d(b), out);
+  DSVD_CHECK(a.device() == b.device(), "matmul: operands are on different devices (", a.device().str(), " and ",
+             b.device().str(), ")");
+  Tensor out = empty({batch, m, n}, a.dtype(), a.device());
+  if (detail::on_cuda(a)) cuda::batched_gemm(as3d(a), as3d(b), out);
+  else cpu::batched_gemm(as3d(a), as3d(b), out);
   if (!batched) out = make_view(out, {m, n}, {n, 1}, 0);
 
   Shape sa = a.sizes(), sb = b.sizes();

@@ -8,6 +8,7 @@
 //   adaptive avg: window i covers [floor(i·H/OH), ceil((i+1)·H/OH)).
 #include <cmath>
 
+#include "cuda/dnn.h"
 #include "ops/internal.h"
 #include "ops/nn_ops.h"
 #include "tensor/parallel.h"
@@ -47,14 +48,20 @@ Windows plan(const char* op, const Tensor& x, const Pool2dOptions& o) {
 
 Shape output_shape(const Tensor& x, int64_t oh, int64_t ow) { return {x.size(0), x.size(1), oh, ow}; }
 
+cuda::PoolWindows gpu_windows(const Windows& w) {
+  return {w.planes, w.height, w.width, w.out_h, w.out_w, w.kernel[0], w.kernel[1],
+          w.stride[0], w.stride[1], w.padding[0], w.padding[1]};
+}
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
   Windows w = plan("max_pool2d", x, o);
   Tensor in = detail::contiguous_raw(x);
-  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype());
-  Tensor indices = empty(out.sizes(), DType::Int64);  // flat position within the input plane
-  DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
+  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device());
+  Tensor indices = empty(out.sizes(), DType::Int64, x.device());  // flat position within the input plane
+  if (detail::on_cuda(x)) cuda::max_pool2d_forward(gpu_windows(w), in, out, indices);
+  else DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
     const scalar_t* src = in.data<scalar_t>();
     scalar_t* dst = out.data<scalar_t>();
     int64_t* idx = indices.data<int64_t>();
@@ -85,6 +92,11 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
   Shape input_shape = x.sizes();
   return record_op("max_pool2d", {out}, {x}, {{"indices", indices}}, [input_shape, w](const std::vector<Tensor>& g, FunctionNode& node) {
     Tensor gy = detail::contiguous_raw(g[0]);
+    if (detail::on_cuda(gy)) {
+      Tensor gx = empty(input_shape, gy.dtype(), gy.device());
+      cuda::max_pool2d_backward(gpu_windows(w), gy, node.saved_tensor(0), gx);
+      return std::vector<Tensor>{gx};
+    }
     Tensor gx = zeros(input_shape, gy.dtype());
     const int64_t* idx = node.saved_tensor(0).data<int64_t>();
     DSVD_DISPATCH_FLOATING(gy.dtype(), "max_pool2d_backward", [&] {
@@ -117,8 +129,9 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
     return double(include_pad ? padded : (y1 - y0) * (x1 - x0));
   };
   Tensor in = detail::contiguous_raw(x);
-  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype());
-  DSVD_DISPATCH_FLOATING(x.dtype(), "avg_pool2d", [&] {
+  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device());
+  if (detail::on_cuda(x)) cuda::avg_pool2d_forward(gpu_windows(w), include_pad, in, out);
+  else DSVD_DISPATCH_FLOATING(x.dtype(), "avg_pool2d", [&] {
     const scalar_t* src = in.data<scalar_t>();
     scalar_t* dst = out.data<scalar_t>();
     parallel_for(0, w.planes, out.numel() > kParallelGrain / 4, [&](int64_t plane) {
@@ -135,8 +148,13 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
     });
   });
   Shape input_shape = x.sizes();
-  return record_op("avg_pool2d", {out}, {x}, {}, [input_shape, w, window](const std::vector<Tensor>& g, FunctionNode&) {
+  return record_op("avg_pool2d", {out}, {x}, {}, [input_shape, w, window, include_pad](const std::vector<Tensor>& g, FunctionNode&) {
     Tensor gy = detail::contiguous_raw(g[0]);
+    if (detail::on_cuda(gy)) {
+      Tensor gx = empty(input_shape, gy.dtype(), gy.device());
+      cuda::avg_pool2d_backward(gpu_windows(w), include_pad, gy, gx);
+      return std::vector<Tensor>{gx};
+    }
     Tensor gx = zeros(input_shape, gy.dtype());
     DSVD_DISPATCH_FLOATING(gy.dtype(), "avg_pool2d_backward", [&] {
       const scalar_t* pg = gy.data<scalar_t>();
@@ -167,8 +185,9 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
     hi = ((i + 1) * in + out - 1) / out;
   };
   Tensor in = detail::contiguous_raw(x);
-  Tensor out = empty({x.size(0), x.size(1), OH, OW}, x.dtype());
-  DSVD_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", [&] {
+  Tensor out = empty({x.size(0), x.size(1), OH, OW}, x.dtype(), x.device());
+  if (detail::on_cuda(x)) cuda::adaptive_avg_pool2d_forward(in, out);
+  else DSVD_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", [&] {
     const scalar_t* src = in.data<scalar_t>();
     scalar_t* dst = out.data<scalar_t>();
     parallel_for(0, planes, x.numel() > kParallelGrain, [&](int64_t plane) {
@@ -187,6 +206,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
   Shape input_shape = x.sizes();
   return record_op("adaptive_avg_pool2d", {out}, {x}, {}, [=](const std::vector<Tensor>& g, FunctionNode&) {
     Tensor gy = detail::contiguous_raw(g[0]);
+    if (detail::on_cuda(gy)) {
+      Tensor gx = empty(input_shape, gy.dtype(), gy.device());
+      cuda::adaptive_avg_pool2d_backward(gy, gx);
+      return std::vector<Tensor>{gx};
+    }
     Tensor gx = zeros(input_shape, gy.dtype());
     DSVD_DISPATCH_FLOATING(gy.dtype(), "adaptive_avg_pool2d_backward", [&] {
       const scalar_t* pg = gy.data<scalar_t>();

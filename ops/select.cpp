@@ -2,20 +2,36 @@
 // builders, written once here so the builders read like their formulas.
 //
 // Backward of where: da = g·[mask], db = g·[not mask] (summed back over broadcast dims).
+#include "cuda/backend.h"
 #include "ops/cpu/loops.h"
 #include "ops/internal.h"
 
 namespace dsvd {
 
-Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
+namespace {
+
+// where's operands on the mask's device; a 0-d CPU operand (a number) is copied there.
+Tensor on_device_of(const Tensor& mask, const Tensor& t, const char* what) {
+  if (t.device() == mask.device()) return t;
+  DSVD_CHECK(t.dim() == 0 && t.device().is_cpu(), "where: ", what, " is on ", t.device().str(), ", the mask on ",
+             mask.device().str());
+  return t.detach().to(mask.device());
+}
+
+}  // namespace
+
+Tensor where(const Tensor& mask, const Tensor& a_in, const Tensor& b_in) {
   DSVD_CHECK(mask.dtype() == DType::UInt8, "where: mask must be uint8 (from a comparison), got ", dtype_name(mask.dtype()));
+  const Tensor a = on_device_of(mask, a_in, "the first operand");
+  const Tensor b = on_device_of(mask, b_in, "the second operand");
   DType dtype = promote_types(a.dtype(), b.dtype());
   Shape shape = broadcast_shapes(broadcast_shapes(mask.sizes(), a.sizes(), "where"), b.sizes(), "where");
   Tensor m = detail::expand_raw(mask, shape, "where");
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, "where");
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, "where");
-  Tensor out = empty(shape, dtype);
-  DSVD_DISPATCH_ALL(dtype, "where", [&] {
+  Tensor out = empty(shape, dtype, mask.device());
+  if (detail::on_cuda(mask)) cuda::where(out, m, ax, bx);
+  else DSVD_DISPATCH_ALL(dtype, "where", [&] {
     auto* po = out.data<scalar_t>();
     const auto* pm = static_cast<const uint8_t*>(m.data_ptr());
     const auto* pa = static_cast<const scalar_t*>(ax.data_ptr());
@@ -29,10 +45,10 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
   });
   Shape sa = a.sizes(), sb = b.sizes();
   DType da = a.dtype(), db = b.dtype();
-  return record_op("where", {out}, {mask, a, b}, {{"mask", mask}},
+  return record_op("where", {out}, {mask, a_in, b_in}, {{"mask", mask}},
                    [=](const std::vector<Tensor>& g, FunctionNode& n) {
                      const Tensor& keep = n.saved_tensor(0);
-                     Tensor zero = zeros({}, g[0].dtype());
+                     Tensor zero = zeros({}, g[0].dtype(), g[0].device());
                      Tensor ga, gb;
                      if (n.needs_input_grad(1)) ga = detail::grad_to(where(keep, g[0], zero), sa, da);
                      if (n.needs_input_grad(2)) gb = detail::grad_to(where(keep, zero, g[0]), sb, db);
@@ -43,6 +59,12 @@ Tensor where(const Tensor& mask, const Tensor& a, const Tensor& b) {
 Tensor polynomial(const Tensor& x, const std::vector<double>& coefficients) {
   DSVD_CHECK(!coefficients.empty(), "polynomial: no coefficients");
   Tensor in = detail::contiguous_raw(x);
+  if (detail::on_cuda(x)) {
+    DSVD_CHECK(is_floating(x.dtype()), "polynomial: expects float32 or float64, got ", dtype_name(x.dtype()));
+    Tensor out = empty(x.sizes(), x.dtype(), x.device());
+    cuda::polynomial(out, in, coefficients.data(), int64_t(coefficients.size()));
+    return out;
+  }
   Tensor out = empty(x.sizes(), x.dtype());
   const int64_t n = x.numel();
   DSVD_DISPATCH_FLOATING(x.dtype(), "polynomial", [&] {

@@ -23,7 +23,7 @@ struct ScatterIntoZeros {
   int64_t dim, start, step;
   bool keeps_dim;  // slice keeps `dim`; select removes it
   std::vector<Tensor> operator()(const std::vector<Tensor>& g, FunctionNode&) const {
-    Tensor out = zeros(input_sizes, dtype);
+    Tensor out = zeros(input_sizes, dtype, g[0].device());
     Shape strides = out.strides();
     Shape sizes = input_sizes;
     int64_t offset = start * strides[size_t(dim)];
@@ -34,7 +34,7 @@ struct ScatterIntoZeros {
       sizes.erase(sizes.begin() + dim);
       strides.erase(strides.begin() + dim);
     }
-    cpu::copy_into(make_view(out, sizes, strides, offset), g[0]);
+    detail::copy_raw(make_view(out, sizes, strides, offset), g[0]);
     return {out};
   }
 };
@@ -243,13 +243,16 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
                  ", incompatible with tensor 0's ", shape_str(first.sizes()), " outside dimension ", d);
     sizes[size_t(d)] += t.size(d);
   }
-  Tensor out = empty(sizes, first.dtype());
+  for (size_t i = 1; i < tensors.size(); ++i)
+    DSVD_CHECK(tensors[i].device() == first.device(), "cat: tensor ", i, " is on ", tensors[i].device().str(),
+               ", tensor 0 on ", first.device().str());
+  Tensor out = empty(sizes, first.dtype(), first.device());
   std::vector<int64_t> lengths;
   int64_t at = 0;
   for (const Tensor& t : tensors) {
     Shape part = out.sizes();
     part[size_t(d)] = t.size(d);
-    cpu::copy_into(make_view(out, part, out.strides(), at * out.stride(d)), t);
+    detail::copy_raw(make_view(out, part, out.strides(), at * out.stride(d)), t);
     lengths.push_back(t.size(d));
     at += t.size(d);
   }

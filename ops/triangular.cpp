@@ -5,7 +5,11 @@
 //   diag (vector -> matrix):  the diagonal of g        diag (matrix -> vector): g on the diagonal
 //   diag_embed:               the diagonal of g        triu(k): triu(g, k) (a mask product)
 //   triu_vec:                 triu_unvec(g)            triu_unvec: triu_vec(g)
-#include "ops/cpu/copy_kernel.h"
+#include <map>
+#include <mutex>
+
+#include "cuda/backend.h"
+#include "ops/internal.h"
 #include "ops/internal.h"
 #include "tensor/parallel.h"
 
@@ -28,8 +32,8 @@ Tensor diagonal_view(const Tensor& t, int64_t offset) {
 
 // Zeros of `shape` with `values` written on diagonal `offset` of the last two dims.
 Tensor embed_on_diagonal(const Tensor& values, const Shape& shape, int64_t offset) {
-  Tensor out = zeros(shape, values.dtype());
-  cpu::copy_into(diagonal_view(out, offset), values);
+  Tensor out = zeros(shape, values.dtype(), values.device());
+  detail::copy_raw(diagonal_view(out, offset), values);
   return out;
 }
 
@@ -40,6 +44,22 @@ std::vector<int64_t> upper_triangle_positions(int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = i; j < n; ++j) pos.push_back(i * n + j);
   return pos;
+}
+
+// The positions as an int64 tensor on `device`, made once per (n, device) (for the GPU kernels).
+Tensor upper_triangle_positions_on(int64_t n, Device device) {
+  static std::mutex mutex;
+  static std::map<std::pair<int64_t, int>, Tensor> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  Tensor& t = cache[{n, device.index}];
+  if (!t.defined()) {
+    auto pos = upper_triangle_positions(n);
+    Tensor host = empty({int64_t(pos.size())}, DType::Int64);
+    std::copy(pos.begin(), pos.end(), host.data<int64_t>());
+    t = empty(host.sizes(), DType::Int64, device);
+    detail::copy_raw(t, host);
+  }
+  return t;
 }
 
 }  // namespace
@@ -79,7 +99,7 @@ Tensor triu(const Tensor& x, int64_t k) {
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = std::max<int64_t>(0, i + k); j < cols; ++j) m[i * cols + j] = 1;
   });
-  return mul(x, mask);  // its backward, triu(g, k), comes from mul's
+  return mul(x, mask.to(x.device()));  // its backward, triu(g, k), comes from mul's
 }
 
 Tensor triu_vec(const Tensor& x) {
@@ -90,7 +110,10 @@ Tensor triu_vec(const Tensor& x) {
   Shape out_shape(x.sizes().begin(), x.sizes().end() - 2);
   out_shape.push_back(length);
   Tensor in = detail::contiguous_raw(x);
-  Tensor out = empty(out_shape, x.dtype());
+  Tensor out = empty(out_shape, x.dtype(), x.device());
+  if (detail::on_cuda(x)) {
+    cuda::gather_columns(out.view({batch, length}), in.view({batch, n * n}), upper_triangle_positions_on(n, x.device()));
+  } else {
   auto positions = upper_triangle_positions(n);
   DSVD_DISPATCH_ALL(x.dtype(), "triu_vec", [&] {
     const auto* src = static_cast<const scalar_t*>(in.data_ptr());
@@ -99,6 +122,7 @@ Tensor triu_vec(const Tensor& x) {
       for (int64_t l = 0; l < length; ++l) dst[b * length + l] = src[b * n * n + positions[size_t(l)]];
     });
   });
+  }
   return record_op("triu_vec", {out}, {x}, {}, [n](const Grads& g, FunctionNode&) {
     return Grads{triu_unvec(g[0], n)};
   })[0];
@@ -113,6 +137,11 @@ Tensor triu_unvec(const Tensor& v, int64_t n) {
   out_shape.push_back(n);
   out_shape.push_back(n);
   Tensor in = detail::contiguous_raw(v);
+  if (detail::on_cuda(v)) {
+    Tensor out = empty(out_shape, v.dtype(), v.device());
+    cuda::scatter_columns(out.view({batch, n * n}), in.view({batch, length}), upper_triangle_positions_on(n, v.device()));
+    return record_op("triu_unvec", {out}, {v}, {}, [](const Grads& g, FunctionNode&) { return Grads{triu_vec(g[0])}; })[0];
+  }
   Tensor out = zeros(out_shape, v.dtype());
   auto positions = upper_triangle_positions(n);
   DSVD_DISPATCH_ALL(v.dtype(), "triu_unvec", [&] {

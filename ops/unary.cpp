@@ -7,6 +7,7 @@
 //   tanh:    g * (1 - r^2)          sign:    no gradient
 #include <cmath>
 
+#include "cuda/backend.h"
 #include "ops/cpu/unary_kernels.h"
 #include "ops/internal.h"
 #include "tensor/parallel.h"
@@ -16,8 +17,15 @@ namespace {
 
 // Runs f over x (float dtypes, or any signed dtype when `signed_ok`).
 template <typename F>
-Tensor unary_forward(const char* name, const Tensor& x, bool signed_ok, F f) {
+Tensor unary_forward(const char* name, cuda::Unary op, const Tensor& x, bool signed_ok, F f, double p0 = 0, double p1 = 0) {
   DSVD_CHECK(x.defined(), name, ": input is an undefined tensor");
+  if (detail::on_cuda(x)) {
+    DSVD_CHECK(signed_ok ? x.dtype() != DType::UInt8 : is_floating(x.dtype()), name, ": not defined for ",
+               dtype_name(x.dtype()), " tensors");
+    Tensor out = empty(x.sizes(), x.dtype(), x.device());
+    cuda::unary(op, out, x, p0, p1);
+    return out;
+  }
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(x.sizes(), x.dtype());
   if (signed_ok) {
@@ -33,33 +41,33 @@ using Grads = std::vector<Tensor>;
 }  // namespace
 
 Tensor neg(const Tensor& x) {
-  Tensor out = unary_forward("neg", x, true, [](auto v) { return -v; });
+  Tensor out = unary_forward("neg", cuda::Unary::Neg, x, true, [](auto v) { return -v; });
   return record_op("neg", {out}, {x}, {}, [](const Grads& g, FunctionNode&) { return Grads{neg(g[0])}; })[0];
 }
 
 Tensor exp(const Tensor& x) {
-  Tensor out = unary_forward("exp", x, false, [](auto v) { return std::exp(v); });
+  Tensor out = unary_forward("exp", cuda::Unary::Exp, x, false, [](auto v) { return std::exp(v); });
   return record_op("exp", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
     return Grads{mul(g[0], n.saved_tensor(0))};
   })[0];
 }
 
 Tensor log(const Tensor& x) {
-  Tensor out = unary_forward("log", x, false, [](auto v) { return std::log(v); });
+  Tensor out = unary_forward("log", cuda::Unary::Log, x, false, [](auto v) { return std::log(v); });
   return record_op("log", {out}, {x}, {{"self", x}}, [](const Grads& g, FunctionNode& n) {
     return Grads{div(g[0], n.saved_tensor(0))};
   })[0];
 }
 
 Tensor sqrt(const Tensor& x) {
-  Tensor out = unary_forward("sqrt", x, false, [](auto v) { return std::sqrt(v); });
+  Tensor out = unary_forward("sqrt", cuda::Unary::Sqrt, x, false, [](auto v) { return std::sqrt(v); });
   return record_op("sqrt", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
     return Grads{div(g[0], mul(n.saved_tensor(0), 2.0))};
   })[0];
 }
 
 Tensor pow(const Tensor& x, double p) {
-  Tensor out = unary_forward("pow", x, false, [p](auto v) { return std::pow(v, decltype(v)(p)); });
+  Tensor out = unary_forward("pow", cuda::Unary::Pow, x, false, [p](auto v) { return std::pow(v, decltype(v)(p)); }, p);
   return record_op("pow", {out}, {x}, {{"self", x}}, [p](const Grads& g, FunctionNode& n) {
     if (p == 0) return Grads{zeros_like(g[0])};
     return Grads{mul(g[0], mul(pow(n.saved_tensor(0), p - 1), p))};
@@ -68,11 +76,11 @@ Tensor pow(const Tensor& x, double p) {
 
 Tensor sign(const Tensor& x) {
   // No record: the derivative is zero wherever it exists.
-  return unary_forward("sign", x, true, [](auto v) { return decltype(v)((v > 0) - (v < 0)); });
+  return unary_forward("sign", cuda::Unary::Sign, x, true, [](auto v) { return decltype(v)((v > 0) - (v < 0)); });
 }
 
 Tensor abs(const Tensor& x) {
-  Tensor out = unary_forward("abs", x, true, [](auto v) { return v < 0 ? -v : v; });
+  Tensor out = unary_forward("abs", cuda::Unary::Abs, x, true, [](auto v) { return v < 0 ? -v : v; });
   return record_op("abs", {out}, {x}, {{"self", x}}, [](const Grads& g, FunctionNode& n) {
     return Grads{mul(g[0], sign(n.saved_tensor(0)))};
   })[0];
@@ -80,11 +88,11 @@ Tensor abs(const Tensor& x) {
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
   DSVD_CHECK(!(lo > hi), "clamp: min ", lo, " is greater than max ", hi);
-  Tensor out = unary_forward("clamp", x, true, [lo, hi](auto v) {
+  Tensor out = unary_forward("clamp", cuda::Unary::Clamp, x, true, [lo, hi](auto v) {
     using T = decltype(v);
     if (v != v) return v;  // NaN stays NaN
     return v < T(lo) ? T(lo) : v > T(hi) ? T(hi) : v;
-  });
+  }, lo, hi);
   return record_op("clamp", {out}, {x}, {{"self", x}}, [lo, hi](const Grads& g, FunctionNode& n) {
     const Tensor& s = n.saved_tensor(0);
     Tensor inside = mul(ge(s, lo), le(s, hi));
@@ -93,10 +101,15 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = unary_forward("relu", x, true, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  Tensor out = unary_forward("relu", cuda::Unary::Relu, x, true, [](auto v) { return v > 0 ? v : decltype(v)(0); });
   return record_op("relu", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
     // One fused pass: g where the result is positive.
     const Tensor& r = n.saved_tensor(0);
+    if (detail::on_cuda(r)) {
+      Tensor gx = empty(r.sizes(), r.dtype(), r.device());
+      cuda::threshold_backward(gx, r, g[0].to(r.dtype()));
+      return Grads{gx};
+    }
     Tensor gy = detail::contiguous_raw(g[0].to(r.dtype()));
     Tensor gx = empty(r.sizes(), r.dtype());
     const int64_t count = r.numel();
@@ -111,7 +124,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  Tensor out = unary_forward("sigmoid", x, false, [](auto v) {
+  Tensor out = unary_forward("sigmoid", cuda::Unary::Sigmoid, x, false, [](auto v) {
     using T = decltype(v);
     // Split by sign so exp never overflows.
     return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
@@ -123,7 +136,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor out = unary_forward("tanh", x, false, [](auto v) { return std::tanh(v); });
+  Tensor out = unary_forward("tanh", cuda::Unary::Tanh, x, false, [](auto v) { return std::tanh(v); });
   return record_op("tanh", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
     const Tensor& r = n.saved_tensor(0);
     return Grads{mul(g[0], rsub(mul(r, r), 1.0))};

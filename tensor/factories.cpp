@@ -3,13 +3,27 @@
 // not depend on how the loop is split between threads.
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
 
 #include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
+#include "cuda/backend.h"
+
 namespace dsvd {
 
+
+Tensor full(const Shape& sizes, double value, DType dtype, Device device) {
+  if (device.is_cpu()) return full(sizes, value, dtype);
+  Tensor out = empty(sizes, dtype, device);
+  cuda::fill(out, value);
+  return out;
+}
+
+Tensor zeros(const Shape& sizes, DType dtype, Device device) { return full(sizes, 0.0, dtype, device); }
 
 Tensor full(const Shape& sizes, double value, DType dtype) {
   Tensor out = empty(sizes, dtype);
@@ -29,8 +43,8 @@ Tensor zeros(const Shape& sizes, DType dtype) {
 }
 Tensor ones(const Shape& sizes, DType dtype) { return full(sizes, 1.0, dtype); }
 Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.dtype()); }
-Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.dtype()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.dtype(), t.device()); }
+Tensor ones_like(const Tensor& t) { return full(t.sizes(), 1.0, t.dtype(), t.device()); }
 
 Tensor arange(double start, double end, double step, DType dtype) {
   DSVD_CHECK(step != 0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end),
@@ -56,6 +70,18 @@ Tensor eye(int64_t n, DType dtype) {
     for (int64_t i = 0; i < n; ++i) p[i * n + i] = 1;
   });
   return out;
+}
+
+Tensor eye(int64_t n, DType dtype, Device device) {
+  if (device.is_cpu()) return eye(n, dtype);
+  // One copy per (n, dtype, device), made on first use: the matrix functions ask for the same
+  // identity every step, and a fresh host-to-device copy would stall the GPU's stream each time.
+  static std::mutex mutex;
+  static std::map<std::tuple<int64_t, int, int>, Tensor> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  Tensor& t = cache[{n, int(dtype), device.index}];
+  if (!t.defined()) t = eye(n, dtype).to(device);
+  return t;
 }
 
 // Element i of a draw depends only on (seed, draw, i); the loops below go block by block so each
@@ -152,7 +178,7 @@ Tensor from_vector(const std::vector<double>& values, const Shape& sizes, DType 
 }
 
 std::vector<double> to_vector(const Tensor& t) {
-  DSVD_CHECK(t.device().is_cpu(), "to_vector: tensor is on ", t.device().str());
+  if (!t.device().is_cpu()) return to_vector(t.detach().to(Device::cpu()));
   std::vector<double> out;
   out.reserve(size_t(t.numel()));
   int64_t nd = t.dim();

@@ -96,7 +96,10 @@ class Printer {
 
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
-  if (!device().is_cpu()) return "tensor(<on " + device().str() + ">, shape=" + shape_str(sizes()) + ")";
+  if (!device().is_cpu()) {  // the values of a CPU copy, then the device, as PyTorch prints it
+    std::string s = detach().to(Device::cpu()).str();
+    return s.substr(0, s.size() - 1) + ", device='" + device().str() + "')";
+  }
   bool elide = numel() > kElideThreshold;
   Printer printer(*this, elide);
   std::vector<double> values;

@@ -2,6 +2,8 @@
 // live in ops/shape.cpp, conversions in ops/convert.cpp, printing in tensor/print.cpp.
 #include "tensor/tensor.h"
 
+#include "cuda/backend.h"
+
 #include <cstring>
 #include <ostream>
 
@@ -93,19 +95,21 @@ Tensor Tensor::detach() const {
 double Tensor::item() const {
   DSVD_CHECK(numel() == 1, "item(): only a tensor with one element can be converted to a number, "
              "this one has shape ", shape_str(sizes()));
-  DSVD_CHECK(device().is_cpu(), "item(): tensor is on ", device().str(), "; move it to the CPU first");
+  if (!device().is_cpu()) return to(Device::cpu()).item();
   return DSVD_DISPATCH_ALL(dtype(), "item", [&] { return double(*static_cast<scalar_t*>(data_ptr())); });
 }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
 
-Tensor empty(const Shape& sizes, DType dtype) {
+Tensor empty(const Shape& sizes, DType dtype) { return empty(sizes, dtype, Device::cpu()); }
+
+Tensor empty(const Shape& sizes, DType dtype, Device device) {
   int64_t n = checked_numel(sizes, "empty");
   size_t bytes = 0;
   DSVD_CHECK(!__builtin_mul_overflow(size_t(n), itemsize(dtype), &bytes), "empty: shape ",
              shape_str(sizes), " of ", dtype_name(dtype), " needs more bytes than fit in 64 bits");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate_cpu(bytes, "empty");
+  impl->storage = device.is_cpu() ? Storage::allocate_cpu(bytes, "empty") : cuda::allocate(bytes, device.index, "empty");
   impl->sizes = sizes;
   impl->strides = contiguous_strides(sizes);
   impl->dtype = dtype;

@@ -96,7 +96,8 @@ class Tensor {
   Tensor contiguous() const;  // itself when already contiguous
   Tensor clone() const;       // always a fresh contiguous copy
   Tensor to(DType dtype) const;  // itself when the dtype already matches
-  double item() const;           // one-element tensors only
+  Tensor to(Device device) const;  // a copy on `device` (itself when already there); tracked
+  double item() const;           // one-element tensors only (from a GPU: copied, which waits for it)
   template <typename T> T item() const { return static_cast<T>(item()); }
   std::string str() const;  // numpy-like printing, elided when large
 
@@ -109,21 +110,26 @@ class Tensor {
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 // --- untracked building blocks for kernels and ops ---
-// A tensor over fresh, uninitialised CPU storage.
+// A tensor over fresh, uninitialised storage on the CPU, or on `device`.
 Tensor empty(const Shape& sizes, DType dtype = DType::Float32);
+Tensor empty(const Shape& sizes, DType dtype, Device device);
 // A view of `base`'s storage with the given geometry (no autograd, no bounds beyond a check that
 // the view stays inside the storage).
 Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, int64_t offset);
 
 // --- factories ---
 Tensor zeros(const Shape& sizes, DType dtype = DType::Float32);
+Tensor zeros(const Shape& sizes, DType dtype, Device device);
+Tensor full(const Shape& sizes, double value, DType dtype, Device device);
 Tensor ones(const Shape& sizes, DType dtype = DType::Float32);
 Tensor full(const Shape& sizes, double value, DType dtype = DType::Float32);
 Tensor scalar_tensor(double value, DType dtype = DType::Float32);  // 0-d
 Tensor arange(double start, double end, double step = 1, DType dtype = DType::Float32);
 Tensor arange(int64_t end, DType dtype = DType::Int64);
 Tensor eye(int64_t n, DType dtype = DType::Float32);
-Tensor zeros_like(const Tensor& t);
+// On a GPU: one shared, cached identity per (n, dtype, device); never write into it.
+Tensor eye(int64_t n, DType dtype, Device device);
+Tensor zeros_like(const Tensor& t);  // same shape, dtype and device
 Tensor ones_like(const Tensor& t);
 // Random factories draw from `gen`, or from the default generator (see tensor/random.h).
 Tensor rand(const Shape& sizes, DType dtype = DType::Float32, Generator* gen = nullptr);   // U[0,1)
@@ -132,7 +138,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& sizes, DType dtype = DTyp
                Generator* gen = nullptr);  // uniform integers in [low, high)
 // A tensor holding a copy of `values`, in the given shape (numel must match).
 Tensor from_vector(const std::vector<double>& values, const Shape& sizes, DType dtype = DType::Float64);
-// Reads every element (any layout, any dtype) as double, in row-major order. For tests and tools.
+// Reads every element (any layout, any dtype, any device) as double, in row-major order.
 std::vector<double> to_vector(const Tensor& t);
 
 }  // namespace dsvd

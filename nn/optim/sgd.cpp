@@ -1,5 +1,6 @@
 #include "nn/optim/sgd.h"
 
+#include "cuda/backend.h"
 #include "ops/cpu/copy_kernel.h"
 #include "tensor/parallel.h"
 
@@ -28,7 +29,13 @@ void Sgd::step() {
     const bool decay = options_.weight_decay != 0 && !(options_.exclude_bn_and_bias_from_weight_decay && p.dim() < 2);
     const double wd = decay ? options_.weight_decay : 0.0;
     const bool first = !buffers_[i].defined();
-    if (mu != 0 && first) buffers_[i] = empty(p.sizes(), p.dtype());
+    if (mu != 0 && first) buffers_[i] = empty(p.sizes(), p.dtype(), p.device());
+    if (p.device().is_cuda()) {
+      DSVD_CHECK(grad.device() == p.device(), "SGD: gradient of '", name, "' is on ", grad.device().str(),
+                 ", the parameter on ", p.device().str());
+      cuda::sgd_update(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr, mu, damp, wd, options_.nesterov, first);
+      continue;
+    }
     DSVD_DISPATCH_FLOATING(p.dtype(), "sgd", [&] {
       scalar_t* w = p.data<scalar_t>();
       const scalar_t* g = grad.data<scalar_t>();
@@ -69,7 +76,7 @@ void Sgd::load_state(const NamedTensors& state) {
       DSVD_CHECK(value.sizes() == params_[i].second.sizes() && value.dtype() == params_[i].second.dtype(),
                  "SGD state: momentum buffer of '", name, "' has shape ", shape_str(value.sizes()), ", the parameter ",
                  shape_str(params_[i].second.sizes()));
-      buffers_[i] = value.clone();
+      buffers_[i] = value.detach().to(params_[i].second.device()).clone();
       found = true;
     }
     DSVD_CHECK(found, "SGD state: no parameter named '", name, "'");

@@ -11,7 +11,7 @@ PowerGradients power_backward(const Tensor& grad_q, const Tensor& v, const Tenso
   Tensor g_sym = add(grad_q, grad_q.transpose(1, 2));
   Tensor grad_v = mul(matmul(g_sym, v), sqrt_lambda.unsqueeze(1));  // (G + Gᵀ) V diag(√λ)
   Tensor vt_g_v = matmul(v.transpose(1, 2), matmul(grad_q, v));      // Vᵀ G V
-  Tensor diagonal = sum(mul(vt_g_v, eye(lambda.size(1), lambda.dtype())), {2});
+  Tensor diagonal = sum(mul(vt_g_v, eye(lambda.size(1), lambda.dtype(), lambda.device())), {2});
   Tensor grad_lambda = div(mul(diagonal, 0.5), sqrt_lambda);         // ½ λ^{-1/2} dg(Vᵀ G V)
   return {grad_v, grad_lambda};
 }

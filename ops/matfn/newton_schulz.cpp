@@ -5,7 +5,7 @@
 namespace dsvd {
 namespace {
 
-Tensor three_identity(int64_t n, DType dtype) { return mul(eye(n, dtype), 3.0); }
+Tensor three_identity(int64_t n, DType dtype, Device device) { return mul(eye(n, dtype, device), 3.0); }
 
 // ⟨X, Y⟩_F per sample, shaped (B, 1, 1).
 Tensor frobenius_inner(const Tensor& x, const Tensor& y) { return sum(mul(x, y), {1, 2}, true); }
@@ -17,10 +17,10 @@ NewtonSchulzState newton_schulz_forward(const Tensor& sigma, int iterations) {
   DSVD_CHECK(sigma.dim() == 3 && sigma.size(1) == sigma.size(2), "Newton–Schulz: expects (B, n, n), got shape ",
              shape_str(sigma.sizes()));
   const int64_t n = sigma.size(1);
-  Tensor i3 = three_identity(n, sigma.dtype());
+  Tensor i3 = three_identity(n, sigma.dtype(), sigma.device());
   NewtonSchulzState s;
   s.iterations = iterations;
-  s.trace = sum(mul(sigma, eye(n, sigma.dtype())), {1, 2}, true);
+  s.trace = sum(mul(sigma, eye(n, sigma.dtype(), sigma.device())), {1, 2}, true);
   s.a = div(sigma, s.trace);
   if (iterations < 2) {
     s.y_final = mul(matmul(s.a, sub(i3, s.a)), 0.5);
@@ -45,7 +45,7 @@ Tensor newton_schulz_output(const NewtonSchulzState& state) { return mul(state.y
 Tensor newton_schulz_backward(const Tensor& grad_out, const Tensor& sigma, const NewtonSchulzState& s) {
   const int64_t n = sigma.size(1);
   const int N = s.iterations;
-  Tensor i3 = three_identity(n, sigma.dtype());
+  Tensor i3 = three_identity(n, sigma.dtype(), sigma.device());
   Tensor root_trace = sqrt(s.trace);
   Tensor p = mul(grad_out, root_trace);
   Tensor aux = div(frobenius_inner(grad_out, s.y_final), mul(root_trace, 2.0));
@@ -71,7 +71,7 @@ Tensor newton_schulz_backward(const Tensor& grad_out, const Tensor& sigma, const
   }
   d = d.transpose(1, 2);
   Tensor scale = sub(aux, div(frobenius_inner(d, sigma), mul(s.trace, s.trace)));
-  return add(div(d, s.trace), mul(eye(n, sigma.dtype()), scale));
+  return add(div(d, s.trace), mul(eye(n, sigma.dtype(), sigma.device()), scale));
 }
 
 }  // namespace dsvd

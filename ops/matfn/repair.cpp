@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "cuda/backend.h"
+
 namespace dsvd {
 namespace {
 
@@ -31,10 +33,27 @@ int64_t replace_infinity(T* p, int64_t n, bool positive) {
   return count;
 }
 
+// The same rule on a GPU tensor: scan, then replace, one sign after the other.
+int64_t replace_infinity_cuda(const Tensor& t, bool positive) {
+  cuda::InfinityScan scan = cuda::scan_infinity(t, positive);
+  if (scan.count == 0 || (!scan.have && !scan.nan)) return 0;
+  cuda::replace_infinity(t, positive, scan.nan ? std::numeric_limits<double>::quiet_NaN() : scan.extreme);
+  return scan.count;
+}
+
 }  // namespace
 
 void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts) {
   DSVD_CHECK(t.is_contiguous(), "repair_infinities: expects a contiguous tensor");
+  if (t.device().is_cuda()) {
+    int64_t plus = replace_infinity_cuda(t, true);
+    int64_t minus = replace_infinity_cuda(t, false);
+    if (counts) {
+      counts->add(site + ".+inf", plus);
+      counts->add(site + ".-inf", minus);
+    }
+    return;
+  }
   DSVD_DISPATCH_FLOATING(t.dtype(), "repair_infinities", [&] {
     auto* p = t.data<scalar_t>();
     int64_t plus = replace_infinity(p, t.numel(), true);
@@ -48,6 +67,11 @@ void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts)
 
 void repair_nan_to_zero(Tensor& t, const std::string& site, RepairCounts* counts) {
   DSVD_CHECK(t.is_contiguous(), "repair_nan_to_zero: expects a contiguous tensor");
+  if (t.device().is_cuda()) {
+    int64_t count = cuda::replace_nan_with_zero(t);
+    if (counts) counts->add(site + ".nan", count);
+    return;
+  }
   DSVD_DISPATCH_FLOATING(t.dtype(), "repair_nan_to_zero", [&] {
     auto* p = t.data<scalar_t>();
     int64_t count = 0;

@@ -13,7 +13,7 @@ namespace dsvd {
 
 Tensor k_original(const Tensor& lambda) {
   DSVD_CHECK(lambda.dim() == 2, "k_original: expects eigenvalues (B, n), got shape ", shape_str(lambda.sizes()));
-  Tensor identity = eye(lambda.size(1), lambda.dtype());
+  Tensor identity = eye(lambda.size(1), lambda.dtype(), lambda.device());
   Tensor differences = sub(lambda.unsqueeze(2), lambda.unsqueeze(1));  // D_ij = λ_i − λ_j
   return sub(rdiv(add(differences, identity), 1.0), identity);
 }

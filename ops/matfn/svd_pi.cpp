@@ -18,7 +18,7 @@ namespace dsvd {
 
 Tensor svd_pi_backward(const PowerGradients& power, const Tensor& v, const Tensor& sigma, int iterations) {
   const int64_t n = v.size(1);
-  Tensor identity = eye(n, v.dtype());
+  Tensor identity = eye(n, v.dtype(), v.device());
   Tensor sigma_v = matmul(sigma, v);
   Tensor d = clamp(sqrt(sum(mul(sigma_v, sigma_v), {1, 2}, true)), 1e-10);  // (B,1,1)
   Tensor a = div(sub(identity, matmul(v, v.transpose(1, 2))), d);

@@ -25,14 +25,14 @@ Tensor svd_pi_deflation_backward(const PowerGradients& power, const Tensor& v, c
   const int64_t n = v.size(1);
   Tensor c = matmul(v.transpose(1, 2), power.grad_v);  // C_jk = v_jᵀ g_k
   Tensor lk = lambda.unsqueeze(1), lj = lambda.unsqueeze(2);  // λ_k along columns, λ_j along rows
-  Tensor index = arange(0.0, double(n), 1.0, v.dtype());
+  Tensor index = arange(0.0, double(n), 1.0, v.dtype()).to(v.device());
   Tensor row_above = lt(index.unsqueeze(1), index.unsqueeze(0));  // j < k (row j, column k)
   Tensor row_below = gt(index.unsqueeze(1), index.unsqueeze(0));  // j > k
   Tensor upper = div(c, lk);
   Tensor corrected = sub(c, div(mul(lk, c.transpose(1, 2)), lj));  // C_jk − λ_k C_kj / λ_j
   Tensor series = polynomial(div(lj, lk), std::vector<double>(size_t(iterations), 1.0));  // c_T(λ_j/λ_k)
   Tensor lower = div(mul(corrected, series), lk);
-  Tensor zero = zeros({}, v.dtype());
+  Tensor zero = zeros({}, v.dtype(), v.device());
   Tensor w = add(where(row_above, upper, zero), where(row_below, lower, zero));
   Tensor inner = add(w, diag_embed(power.grad_lambda));
   return matmul(matmul(v, inner), v.transpose(1, 2));

@@ -14,7 +14,7 @@ namespace dsvd {
 
 SeriesTerms series_terms(const Tensor& lambda) {
   DSVD_CHECK(lambda.dim() == 2, "series_terms: expects eigenvalues (B, n), got shape ", shape_str(lambda.sizes()));
-  Tensor identity = eye(lambda.size(1), lambda.dtype());
+  Tensor identity = eye(lambda.size(1), lambda.dtype(), lambda.device());
   Tensor li = lambda.unsqueeze(2), lj = lambda.unsqueeze(1);
   Tensor ratio = div(li, lj);
   // The reference subtracts I after taking the ratio, so the diagonal (ratio 1) becomes 0.

@@ -16,7 +16,7 @@ Tensor topn_eigenvalues(const Tensor& s, int drop) {
   DSVD_CHECK(drop >= 0, "topn: the number of eigenvalues to drop must be >= 0, got ", drop);
   const int64_t n = s.size(1), keep = std::max<int64_t>(0, n - drop);
   // mask_k = 1 for the kept (largest) positions 0..keep-1.
-  Tensor kept = lt(arange(0.0, double(n), 1.0, s.dtype()), double(keep));
+  Tensor kept = lt(arange(0.0, double(n), 1.0, s.dtype()).to(s.device()), double(keep));
   return where(kept, s, scalar_tensor(kEps64, s.dtype()));
 }
 

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <vector>
 
+#include "cuda/backend.h"
 #include "ops/internal.h"
 #include "tensor/parallel.h"
 
@@ -23,6 +24,15 @@ SymEig symeig_descending(const Tensor& sigma) {
              "got shape ", shape_str(sigma.sizes()));
   const int64_t batch = sigma.size(0), n = sigma.size(1);
   Tensor in = detail::contiguous_raw(sigma);
+  if (detail::on_cuda(sigma)) {
+    // cuSOLVER (ascending eigenvalues), then the |λ|-descending reorder on the device.
+    const Device d = sigma.device();
+    Tensor w = empty({batch, n}, sigma.dtype(), d), v = empty({batch, n, n}, sigma.dtype(), d);
+    cuda::symeig(in, w, v);
+    SymEig out{empty({batch, n}, sigma.dtype(), d), empty({batch, n, n}, sigma.dtype(), d)};
+    cuda::sort_eigenpairs_by_magnitude(w, v, out.values, out.vectors);
+    return out;
+  }
   SymEig out{empty({batch, n}, sigma.dtype()), empty({batch, n, n}, sigma.dtype())};
   std::vector<std::string> errors(static_cast<size_t>(batch));
   DSVD_DISPATCH_FLOATING(sigma.dtype(), "symeig", [&] {

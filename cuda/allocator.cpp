@@ -1,0 +1,118 @@
+// The caching device allocator (cuda/backend.h). Sizes are rounded to a size class (512 bytes
+// below 1 MiB, whole MiB above); a freed block goes to its device's cache and the next request of
+// the same class (or, for large blocks, up to 1/8 larger) takes it back without a driver call.
+// Every kernel of a device runs on that device's one stream, so a block freed after the last op
+// that used it was queued can be handed to the next op at once: the stream orders them.
+#include <map>
+#include <mutex>
+
+#include "cuda/backend.h"
+#include "cuda/context.h"
+#include "tensor/error.h"
+
+namespace dsvd::cuda {
+namespace {
+
+constexpr size_t kSmall = 1 << 20;
+
+size_t size_class(size_t nbytes) {
+  if (nbytes == 0) nbytes = 1;
+  size_t unit = nbytes < kSmall ? 512 : kSmall;
+  return (nbytes + unit - 1) / unit * unit;
+}
+
+struct DeviceCache {
+  std::multimap<size_t, void*> free_blocks;  // size class -> block
+  MemoryStats stats;
+};
+
+std::mutex g_mutex;
+std::map<int, DeviceCache> g_caches;
+
+void release_all(int device, DeviceCache& cache) {
+  DeviceGuard guard(device);
+  for (auto& [size, ptr] : cache.free_blocks) {
+    cudaFree(ptr);
+    cache.stats.reserved -= size;
+  }
+  cache.free_blocks.clear();
+}
+
+void give_back(int device, void* ptr, size_t size) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  DeviceCache& cache = g_caches[device];
+  cache.free_blocks.emplace(size, ptr);
+  cache.stats.allocated -= size;
+}
+
+}  // namespace
+
+std::shared_ptr<Storage> allocate(size_t nbytes, int device, const char* op) {
+  context(device);  // the device exists and is current
+  const size_t want = size_class(nbytes);
+  void* ptr = nullptr;
+  size_t got = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    DeviceCache& cache = g_caches[device];
+    auto it = cache.free_blocks.lower_bound(want);
+    if (it != cache.free_blocks.end() && (it->first == want || (want >= kSmall && it->first <= want + want / 8))) {
+      ptr = it->second;
+      got = it->first;
+      cache.free_blocks.erase(it);
+      ++cache.stats.cache_hits;
+    } else {
+      cudaError_t status = cudaMalloc(&ptr, want);
+      if (status != cudaSuccess) {
+        cudaGetLastError();
+        release_all(device, cache);  // cached blocks of other sizes may be what is missing
+        status = cudaMalloc(&ptr, want);
+      }
+      if (status != cudaSuccess) {
+        cudaGetLastError();
+        size_t free_bytes = 0, total = 0;
+        cudaMemGetInfo(&free_bytes, &total);
+        fail(op, ": out of GPU memory allocating ", nbytes, " bytes (", double(nbytes) / double(1ull << 30),
+             " GiB) on cuda:", device, " (", double(free_bytes) / double(1ull << 30), " GiB free of ",
+             double(total) / double(1ull << 30), "; dsvd holds ", double(cache.stats.allocated) / double(1ull << 30),
+             " GiB in tensors)");
+      }
+      got = want;
+      cache.stats.reserved += got;
+      cache.stats.peak_reserved = std::max(cache.stats.peak_reserved, cache.stats.reserved);
+      ++cache.stats.driver_mallocs;
+    }
+    cache.stats.allocated += got;
+    cache.stats.peak_allocated = std::max(cache.stats.peak_allocated, cache.stats.allocated);
+  }
+  auto storage = std::make_shared<Storage>();
+  storage->data = ptr;
+  storage->nbytes = nbytes;
+  storage->device = Device::cuda(device);
+  storage->deleter = [device, got](void* p) { give_back(device, p, got); };
+  return storage;
+}
+
+MemoryStats memory_stats(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_caches[device].stats;
+}
+
+void reset_peak_memory_stats(int device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  MemoryStats& s = g_caches[device].stats;
+  s.peak_allocated = s.allocated;
+  s.peak_reserved = s.reserved;
+}
+
+void empty_cache(int device) {
+  synchronize(device);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  release_all(device, g_caches[device]);
+}
+
+void synchronize(int device) {
+  DSVD_CUDA_CHECK("synchronize", cudaStreamSynchronize(context(device).stream));
+}
+
+}  // namespace dsvd::cuda

@@ -1,0 +1,245 @@
+// Convolutions and batch norm through cuDNN (cuda/dnn.h).
+//
+// Convolution algorithms are chosen once per shape with cuDNN's heuristics (the first one whose
+// workspace fits the limit, as PyTorch does with cudnn.benchmark off) and cached; workspaces
+// come from the caching allocator. TF32 for float convolutions follows set_tf32_conv (on by
+// default, PyTorch's default). With DSVD_CUDNN_BENCHMARK=1 the algorithms are measured instead
+// (cudnnFind*), once per shape.
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "cuda/backend.h"
+#include "cuda/context.h"
+#include "cuda/dnn.h"
+
+namespace dsvd::cuda {
+namespace {
+
+constexpr size_t kWorkspaceLimit = size_t(1) << 30;
+
+cudnnDataType_t dnn_type(DType t) {
+  DSVD_CHECK(t == DType::Float32 || t == DType::Float64, "cuDNN: expects float32 or float64, got ", dtype_name(t));
+  return t == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+}
+
+struct TensorDesc {
+  cudnnTensorDescriptor_t d = nullptr;
+  TensorDesc(DType t, int64_t n, int64_t c, int64_t h, int64_t w) {
+    DSVD_CUDNN_CHECK("cudnn", cudnnCreateTensorDescriptor(&d));
+    DSVD_CUDNN_CHECK("cudnn", cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, dnn_type(t), int(n), int(c), int(h), int(w)));
+  }
+  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
+  TensorDesc(const TensorDesc&) = delete;
+  TensorDesc& operator=(const TensorDesc&) = delete;
+};
+
+// Everything cuDNN needs for one convolution shape, made once.
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t fwd{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+  bool have_fwd = false, have_bwd_data = false, have_bwd_filter = false;
+};
+
+std::string plan_key(const Conv2dGeometry& g, DType t, int device) {
+  std::ostringstream k;
+  k << device << ':' << int(t) << ':' << tf32_conv() << ':' << g.batch << ',' << g.in_channels << ',' << g.height << ','
+    << g.width << ',' << g.out_channels << ',' << g.kernel_h << ',' << g.kernel_w << ',' << g.stride_h << ','
+    << g.stride_w << ',' << g.pad_h << ',' << g.pad_w << ',' << g.dilation_h << ',' << g.dilation_w << ',' << g.groups;
+  return k.str();
+}
+
+ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
+  static std::mutex mutex;
+  static std::map<std::string, ConvPlan*> plans;
+  std::lock_guard<std::mutex> lock(mutex);
+  ConvPlan*& p = plans[plan_key(g, t, device)];
+  if (p) return *p;
+  auto* made = new ConvPlan;  // cached for the process
+  const cudnnDataType_t dt = dnn_type(t);
+  DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->x));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->x, CUDNN_TENSOR_NCHW, dt, int(g.batch), int(g.in_channels), int(g.height), int(g.width)));
+  DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->y));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->y, CUDNN_TENSOR_NCHW, dt, int(g.batch), int(g.out_channels), int(g.out_h), int(g.out_w)));
+  DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->bias));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->bias, CUDNN_TENSOR_NCHW, dt, 1, int(g.out_channels), 1, 1));
+  DSVD_CUDNN_CHECK("conv2d", cudnnCreateFilterDescriptor(&made->w));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetFilter4dDescriptor(made->w, dt, CUDNN_TENSOR_NCHW, int(g.out_channels),
+                                                       int(g.in_channels / g.groups), int(g.kernel_h), int(g.kernel_w)));
+  DSVD_CUDNN_CHECK("conv2d", cudnnCreateConvolutionDescriptor(&made->conv));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolution2dDescriptor(made->conv, int(g.pad_h), int(g.pad_w), int(g.stride_h), int(g.stride_w),
+                                                            int(g.dilation_h), int(g.dilation_w), CUDNN_CROSS_CORRELATION, dt));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolutionGroupCount(made->conv, int(g.groups)));
+  const bool tensor_ops = t == DType::Float32 && tf32_conv();
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolutionMathType(made->conv, tensor_ops ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  p = made;
+  return *p;
+}
+
+bool benchmark_mode() {
+  const char* env = std::getenv("DSVD_CUDNN_BENCHMARK");
+  return env && std::string(env) == "1";
+}
+
+// The first heuristic result that succeeded and fits the workspace limit.
+template <typename Perf, typename Algo>
+void pick(const Perf* results, int count, const char* what, Algo& algo, size_t& ws) {
+  for (int i = 0; i < count; ++i) {
+    if (results[i].status == CUDNN_STATUS_SUCCESS && results[i].memory <= kWorkspaceLimit) {
+      algo = results[i].algo;
+      ws = results[i].memory;
+      return;
+    }
+  }
+  fail("conv2d: cuDNN offers no ", what, " algorithm for this shape within a ", kWorkspaceLimit >> 20, " MiB workspace");
+}
+
+Tensor workspace(size_t bytes, const Device& d) {
+  return bytes ? empty({int64_t(bytes)}, DType::UInt8, d) : Tensor();
+}
+
+void* ptr(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+
+}  // namespace
+
+void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  DeviceContext& c = context(x.device().index);
+  ConvPlan& p = plan_for(g, x.dtype(), c.device);
+  constexpr int kMax = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  if (!p.have_fwd) {
+    cudnnConvolutionFwdAlgoPerf_t perf[kMax];
+    int found = 0;
+    if (benchmark_mode())
+      DSVD_CUDNN_CHECK("conv2d", cudnnFindConvolutionForwardAlgorithm(c.cudnn, p.x, p.w, p.conv, p.y, kMax, &found, perf));
+    else
+      DSVD_CUDNN_CHECK("conv2d", cudnnGetConvolutionForwardAlgorithm_v7(c.cudnn, p.x, p.w, p.conv, p.y, kMax, &found, perf));
+    pick(perf, found, "forward", p.fwd, p.fwd_ws);
+    p.have_fwd = true;
+  }
+  Tensor ws = workspace(p.fwd_ws, x.device());
+  const bool f64 = x.dtype() == DType::Float64;
+  const double one64 = 1, zero64 = 0;
+  const float one32 = 1, zero32 = 0;
+  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
+  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  DSVD_CUDNN_CHECK("conv2d", cudnnConvolutionForward(c.cudnn, one, p.x, x.data_ptr(), p.w, w.data_ptr(), p.conv, p.fwd,
+                                                    ptr(ws), p.fwd_ws, zero, p.y, y.data_ptr()));
+  if (bias.defined()) DSVD_CUDNN_CHECK("conv2d", cudnnAddTensor(c.cudnn, one, p.bias, bias.data_ptr(), one, p.y, y.data_ptr()));
+}
+
+void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+  DeviceContext& c = context(x.device().index);
+  ConvPlan& p = plan_for(g, x.dtype(), c.device);
+  const bool f64 = x.dtype() == DType::Float64;
+  const double one64 = 1, zero64 = 0;
+  const float one32 = 1, zero32 = 0;
+  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
+  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  if (grad_x.defined()) {
+    constexpr int kMax = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+    if (!p.have_bwd_data) {
+      cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
+      int found = 0;
+      if (benchmark_mode())
+        DSVD_CUDNN_CHECK("conv2d_backward", cudnnFindConvolutionBackwardDataAlgorithm(c.cudnn, p.w, p.y, p.conv, p.x, kMax, &found, perf));
+      else
+        DSVD_CUDNN_CHECK("conv2d_backward", cudnnGetConvolutionBackwardDataAlgorithm_v7(c.cudnn, p.w, p.y, p.conv, p.x, kMax, &found, perf));
+      pick(perf, found, "backward-data", p.bwd_data, p.bwd_data_ws);
+      p.have_bwd_data = true;
+    }
+    Tensor ws = workspace(p.bwd_data_ws, x.device());
+    DSVD_CUDNN_CHECK("conv2d_backward", cudnnConvolutionBackwardData(c.cudnn, one, p.w, w.data_ptr(), p.y, grad_y.data_ptr(), p.conv,
+                                                                    p.bwd_data, ptr(ws), p.bwd_data_ws, zero, p.x, grad_x.data_ptr()));
+  }
+  if (grad_w.defined()) {
+    constexpr int kMax = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+    if (!p.have_bwd_filter) {
+      cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
+      int found = 0;
+      if (benchmark_mode())
+        DSVD_CUDNN_CHECK("conv2d_backward", cudnnFindConvolutionBackwardFilterAlgorithm(c.cudnn, p.x, p.y, p.conv, p.w, kMax, &found, perf));
+      else
+        DSVD_CUDNN_CHECK("conv2d_backward", cudnnGetConvolutionBackwardFilterAlgorithm_v7(c.cudnn, p.x, p.y, p.conv, p.w, kMax, &found, perf));
+      pick(perf, found, "backward-filter", p.bwd_filter, p.bwd_filter_ws);
+      p.have_bwd_filter = true;
+    }
+    Tensor ws = workspace(p.bwd_filter_ws, x.device());
+    DSVD_CUDNN_CHECK("conv2d_backward", cudnnConvolutionBackwardFilter(c.cudnn, one, p.x, x.data_ptr(), p.y, grad_y.data_ptr(), p.conv,
+                                                                      p.bwd_filter, ptr(ws), p.bwd_filter_ws, zero, p.w, grad_w.data_ptr()));
+  }
+  if (grad_b.defined())
+    DSVD_CUDNN_CHECK("conv2d_backward", cudnnConvolutionBackwardBias(c.cudnn, one, p.y, grad_y.data_ptr(), zero, p.bias, grad_b.data_ptr()));
+}
+
+namespace {
+
+// (N, C, H, W) of a 2-D or 4-D batch-norm input.
+void bn_dims(const Tensor& x, int64_t& n, int64_t& ch, int64_t& h, int64_t& w) {
+  n = x.size(0);
+  ch = x.size(1);
+  h = x.dim() == 4 ? x.size(2) : 1;
+  w = x.dim() == 4 ? x.size(3) : 1;
+}
+
+Tensor filled(int64_t n, double v, DType t, const Device& d) {
+  Tensor out = empty({n}, t, d);
+  fill(out, v);
+  return out;
+}
+
+}  // namespace
+
+void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                         const Tensor& running_var, double momentum, double eps, const Tensor& y,
+                         const Tensor& save_mean, const Tensor& save_invstd) {
+  DSVD_CHECK(eps >= CUDNN_BN_MIN_EPSILON, "batch_norm (CUDA): eps ", eps, " is below cuDNN's minimum ", CUDNN_BN_MIN_EPSILON);
+  for (const Tensor* t : {&running_mean, &running_var})
+    DSVD_CHECK(!t->defined() || t->dtype() == x.dtype(), "batch_norm (CUDA): running statistics must have the input's dtype (",
+               dtype_name(x.dtype()), "), got ", dtype_name(t->dtype()));
+  DeviceContext& c = context(x.device().index);
+  int64_t n, ch, h, w;
+  bn_dims(x, n, ch, h, w);
+  TensorDesc xd(x.dtype(), n, ch, h, w), pd(x.dtype(), 1, ch, 1, 1);
+  Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, x.dtype(), x.device());
+  Tensor b = beta.defined() ? beta : filled(ch, 0.0, x.dtype(), x.device());
+  const bool f64 = x.dtype() == DType::Float64;
+  const double one64 = 1, zero64 = 0;
+  const float one32 = 1, zero32 = 0;
+  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
+  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  DSVD_CUDNN_CHECK("batch_norm", cudnnBatchNormalizationForwardTraining(
+      c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, xd.d, x.data_ptr(), xd.d, y.data_ptr(), pd.d, g.data_ptr(), b.data_ptr(),
+      momentum, running_mean.defined() ? running_mean.data_ptr() : nullptr,
+      running_var.defined() ? running_var.data_ptr() : nullptr, eps, save_mean.data_ptr(), save_invstd.data_ptr()));
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
+                         const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
+                         const Tensor& grad_beta) {
+  DeviceContext& c = context(x.device().index);
+  int64_t n, ch, h, w;
+  bn_dims(x, n, ch, h, w);
+  TensorDesc xd(x.dtype(), n, ch, h, w), pd(x.dtype(), 1, ch, 1, 1);
+  Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, x.dtype(), x.device());
+  // cuDNN computes all three; the ones nobody asked for land in scratch buffers.
+  Tensor dx = grad_x.defined() ? grad_x : empty(x.sizes(), x.dtype(), x.device());
+  Tensor dg = grad_gamma.defined() ? grad_gamma : empty({ch}, x.dtype(), x.device());
+  Tensor db = grad_beta.defined() ? grad_beta : empty({ch}, x.dtype(), x.device());
+  const bool f64 = x.dtype() == DType::Float64;
+  const double one64 = 1, zero64 = 0;
+  const float one32 = 1, zero32 = 0;
+  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
+  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  DSVD_CUDNN_CHECK("batch_norm_backward", cudnnBatchNormalizationBackward(
+      c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, xd.d, x.data_ptr(), xd.d, grad_y.data_ptr(), xd.d,
+      dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr()));
+}
+
+}  // namespace dsvd::cuda

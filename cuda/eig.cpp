@@ -1,0 +1,113 @@
+// Batched symmetric eigendecomposition on cuSOLVER (cuda/backend.h: symeig).
+//
+// Three solvers, chosen by the matrix size unless DSVD_CUDA_EIG names one:
+//   jacobi   cusolverDn{S,D}syevjBatched: all matrices in one launch; cuSOLVER limits it to n <= 32
+//   batched  cusolverDnXsyevBatched: one call for the batch, any n
+//   loop     cusolverDnXsyevd per matrix
+// benchmarks/gpu_train_step times them against torch.linalg.eigh. The matrices are symmetric, so
+// the row-major input is also its own column-major self; cuSOLVER leaves the eigenvectors as the
+// columns of a column-major matrix, which read row-major is Vᵀ: the result is transposed back.
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda/backend.h"
+#include "cuda/context.h"
+
+namespace dsvd::cuda {
+namespace {
+
+std::string solver_for(int64_t n) {
+  const char* env = std::getenv("DSVD_CUDA_EIG");
+  if (env && *env) {
+    std::string s = env;
+    DSVD_CHECK(s == "jacobi" || s == "batched" || s == "loop", "DSVD_CUDA_EIG must be jacobi, batched or loop, got '",
+               s, "'");
+    DSVD_CHECK(s != "jacobi" || n <= 32, "DSVD_CUDA_EIG=jacobi: cuSOLVER's batched Jacobi takes n <= 32, got n = ", n);
+    return s;
+  }
+  return n <= 32 ? "jacobi" : "batched";
+}
+
+// info: one int per matrix on the device; read after the stream has finished.
+void check_info(cudaStream_t stream, const void* info, int64_t count, const char* solver) {
+  std::vector<int> host(static_cast<size_t>(count));
+  DSVD_CUDA_CHECK("symeig", cudaStreamSynchronize(stream));
+  DSVD_CUDA_CHECK("symeig", cudaMemcpy(host.data(), info, host.size() * sizeof(int), cudaMemcpyDeviceToHost));
+  for (size_t i = 0; i < host.size(); ++i)
+    DSVD_CHECK(host[i] == 0, "symeig (cuSOLVER ", solver, "): matrix ", i, " ",
+               host[i] > 0 ? "did not converge" : "had an invalid argument", " (info ", host[i], ")");
+}
+
+}  // namespace
+
+void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvectors) {
+  const int64_t batch = a.size(0), n = a.size(1);
+  if (batch == 0 || n == 0) return;
+  const int dev = a.device().index;
+  DeviceContext& c = context(dev);
+  const bool f64 = a.dtype() == DType::Float64;
+  const cudaDataType type = f64 ? CUDA_R_64F : CUDA_R_32F;
+  Tensor work = empty(a.sizes(), a.dtype(), a.device());  // overwritten by the eigenvectors
+  copy_into(work, a);
+  Tensor w = eigenvalues.is_contiguous() ? eigenvalues : empty(eigenvalues.sizes(), eigenvalues.dtype(), a.device());
+  const std::string solver = solver_for(n);
+  const cusolverEigMode_t jobz = CUSOLVER_EIG_MODE_VECTOR;
+  const cublasFillMode_t uplo = CUBLAS_FILL_MODE_LOWER;
+  const size_t item = itemsize(a.dtype());
+  if (solver == "jacobi") {
+    Tensor info = empty({batch}, DType::Int64, a.device());  // int32 per matrix (over-allocated)
+    syevjInfo_t params = nullptr;
+    DSVD_CUSOLVER_CHECK("symeig", cusolverDnCreateSyevjInfo(&params));
+    int lwork = 0;
+    if (f64) {
+      DSVD_CUSOLVER_CHECK("symeig", cusolverDnDsyevjBatched_bufferSize(c.cusolver, jobz, uplo, int(n), static_cast<double*>(work.data_ptr()),
+                                                                     int(n), static_cast<double*>(w.data_ptr()), &lwork, params, int(batch)));
+      Tensor buf = empty({std::max(1, lwork)}, DType::Float64, a.device());
+      DSVD_CUSOLVER_CHECK("symeig", cusolverDnDsyevjBatched(c.cusolver, jobz, uplo, int(n), static_cast<double*>(work.data_ptr()), int(n),
+                                                          static_cast<double*>(w.data_ptr()), static_cast<double*>(buf.data_ptr()), lwork,
+                                                          static_cast<int*>(info.data_ptr()), params, int(batch)));
+    } else {
+      DSVD_CUSOLVER_CHECK("symeig", cusolverDnSsyevjBatched_bufferSize(c.cusolver, jobz, uplo, int(n), static_cast<float*>(work.data_ptr()),
+                                                                     int(n), static_cast<float*>(w.data_ptr()), &lwork, params, int(batch)));
+      Tensor buf = empty({std::max(1, lwork)}, DType::Float32, a.device());
+      DSVD_CUSOLVER_CHECK("symeig", cusolverDnSsyevjBatched(c.cusolver, jobz, uplo, int(n), static_cast<float*>(work.data_ptr()), int(n),
+                                                          static_cast<float*>(w.data_ptr()), static_cast<float*>(buf.data_ptr()), lwork,
+                                                          static_cast<int*>(info.data_ptr()), params, int(batch)));
+    }
+    cusolverDnDestroySyevjInfo(params);
+    check_info(c.stream, info.data_ptr(), batch, "jacobi");
+  } else {
+    cusolverDnParams_t params = nullptr;
+    DSVD_CUSOLVER_CHECK("symeig", cusolverDnCreateParams(&params));
+    size_t dev_bytes = 0, host_bytes = 0;
+    const int64_t calls = solver == "batched" ? 1 : batch;
+    if (solver == "batched")
+      DSVD_CUSOLVER_CHECK("symeig", cusolverDnXsyevBatched_bufferSize(c.cusolver, params, jobz, uplo, n, type, work.data_ptr(), n,
+                                                                     type, w.data_ptr(), type, &dev_bytes, &host_bytes, batch));
+    else
+      DSVD_CUSOLVER_CHECK("symeig", cusolverDnXsyevd_bufferSize(c.cusolver, params, jobz, uplo, n, type, work.data_ptr(), n, type,
+                                                              w.data_ptr(), type, &dev_bytes, &host_bytes));
+    Tensor dev_buf = empty({int64_t(std::max<size_t>(1, dev_bytes))}, DType::UInt8, a.device());
+    std::vector<uint8_t> host_buf(std::max<size_t>(1, host_bytes));
+    Tensor info = empty({batch}, DType::Int64, a.device());
+    for (int64_t i = 0; i < calls; ++i) {
+      char* A = static_cast<char*>(work.data_ptr()) + size_t(i * n * n) * item;
+      char* W = static_cast<char*>(w.data_ptr()) + size_t(i * n) * item;
+      int* I = static_cast<int*>(info.data_ptr()) + i;
+      if (solver == "batched")
+        DSVD_CUSOLVER_CHECK("symeig", cusolverDnXsyevBatched(c.cusolver, params, jobz, uplo, n, type, A, n, type, W, type,
+                                                            dev_buf.data_ptr(), dev_bytes, host_buf.data(), host_bytes, I, batch));
+      else
+        DSVD_CUSOLVER_CHECK("symeig", cusolverDnXsyevd(c.cusolver, params, jobz, uplo, n, type, A, n, type, W, type,
+                                                      dev_buf.data_ptr(), dev_bytes, host_buf.data(), host_bytes, I));
+    }
+    cusolverDnDestroyParams(params);
+    check_info(c.stream, info.data_ptr(), batch, solver.c_str());
+  }
+  if (!eigenvalues.is_contiguous()) copy_into(eigenvalues, w);
+  copy_into(eigenvectors, work.transpose(1, 2));
+}
+
+}  // namespace dsvd::cuda

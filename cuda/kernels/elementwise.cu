@@ -1,0 +1,457 @@
+// Element-wise CUDA kernels: copy/convert, fill, unary and binary math, comparisons, where,
+// polynomial (Horner) and the SGD update. One grid-stride loop over the output's elements; a
+// strided operand's element offset comes from its geometry (cuda/geometry.h), a contiguous
+// operation skips the index arithmetic.
+#include <cstdint>
+
+#include "cuda/backend.h"
+#include "cuda/context.h"
+#include "cuda/geometry.h"
+#include "tensor/dtype.h"
+
+namespace dsvd::cuda {
+namespace {
+
+template <int K>
+__device__ __forceinline__ void offsets_of(const Geometry<K>& g, int64_t i, int64_t (&off)[K]) {
+  if (g.contiguous) {
+#pragma unroll
+    for (int k = 0; k < K; ++k) off[k] = i;
+    return;
+  }
+#pragma unroll
+  for (int k = 0; k < K; ++k) off[k] = 0;
+  for (int d = g.nd - 1; d >= 0; --d) {
+    int64_t idx = i % g.sizes[d];
+    i /= g.sizes[d];
+#pragma unroll
+    for (int k = 0; k < K; ++k) off[k] += idx * g.strides[k][d];
+  }
+}
+
+#define GRID_STRIDE(i, n) for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+template <typename D, typename S>
+__global__ void copy_kernel(Geometry<2> g, D* out, const S* in) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[2];
+    offsets_of(g, i, off);
+    out[off[0]] = D(in[off[1]]);
+  }
+}
+
+template <typename T>
+__global__ void fill_kernel(Geometry<1> g, T* out, T value) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[1];
+    offsets_of(g, i, off);
+    out[off[0]] = value;
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ T apply_unary(Unary op, T v, double p0, double p1) {
+  switch (op) {
+    case Unary::Neg: return -v;
+    case Unary::Exp: return T(exp(double(v)));
+    case Unary::Log: return T(log(double(v)));
+    case Unary::Sqrt: return T(sqrt(double(v)));
+    case Unary::Pow: return T(pow(double(v), p0));
+    case Unary::Abs: return v < T(0) ? -v : v;
+    case Unary::Sign: return T((v > T(0)) - (v < T(0)));
+    case Unary::Clamp: {
+      if (v != v) return v;  // NaN stays NaN, as on the CPU
+      double d = double(v);
+      return T(d < p0 ? p0 : (d > p1 ? p1 : d));
+    }
+    case Unary::Relu: return v > T(0) ? v : T(0);
+    case Unary::Sigmoid: return T(1.0 / (1.0 + exp(-double(v))));
+    case Unary::Tanh: return T(tanh(double(v)));
+  }
+  return v;
+}
+
+// float: the float versions of the transcendental functions (the double ones are slow on GPUs).
+template <>
+__device__ __forceinline__ float apply_unary<float>(Unary op, float v, double p0, double p1) {
+  switch (op) {
+    case Unary::Neg: return -v;
+    case Unary::Exp: return expf(v);
+    case Unary::Log: return logf(v);
+    case Unary::Sqrt: return sqrtf(v);
+    case Unary::Pow: return powf(v, float(p0));
+    case Unary::Abs: return fabsf(v);
+    case Unary::Sign: return float((v > 0.f) - (v < 0.f));
+    case Unary::Clamp: {
+      if (v != v) return v;
+      return v < float(p0) ? float(p0) : (v > float(p1) ? float(p1) : v);
+    }
+    case Unary::Relu: return v > 0.f ? v : 0.f;
+    case Unary::Sigmoid: return 1.f / (1.f + expf(-v));
+    case Unary::Tanh: return tanhf(v);
+  }
+  return v;
+}
+
+template <typename T, Unary OP>
+__global__ void unary_kernel(Geometry<2> g, T* out, const T* in, double p0, double p1) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[2];
+    offsets_of(g, i, off);
+    out[off[0]] = apply_unary<T>(OP, in[off[1]], p0, p1);
+  }
+}
+
+template <typename T, typename O, Binary OP>
+__global__ void binary_kernel(Geometry<3> g, O* out, const T* a, const T* b) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[3];
+    offsets_of(g, i, off);
+    T x = a[off[1]], y = b[off[2]];
+    O r;
+    switch (OP) {
+      case Binary::Add: r = O(x + y); break;
+      case Binary::Sub: r = O(x - y); break;
+      case Binary::Mul: r = O(x * y); break;
+      case Binary::Div: r = O(x / y); break;
+      case Binary::Gt: r = O(x > y); break;
+      case Binary::Ge: r = O(x >= y); break;
+      case Binary::Lt: r = O(x < y); break;
+      case Binary::Le: r = O(x <= y); break;
+      case Binary::Eq: r = O(x == y); break;
+    }
+    out[off[0]] = r;
+  }
+}
+
+template <typename T, typename O, Binary OP>
+__global__ void binary_scalar_kernel(Geometry<2> g, O* out, const T* a, T s, bool scalar_first) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[2];
+    offsets_of(g, i, off);
+    T x = a[off[1]], y = s;
+    if (scalar_first) { T t = x; x = y; y = t; }
+    O r;
+    switch (OP) {
+      case Binary::Add: r = O(x + y); break;
+      case Binary::Sub: r = O(x - y); break;
+      case Binary::Mul: r = O(x * y); break;
+      case Binary::Div: r = O(x / y); break;
+      case Binary::Gt: r = O(x > y); break;
+      case Binary::Ge: r = O(x >= y); break;
+      case Binary::Lt: r = O(x < y); break;
+      case Binary::Le: r = O(x <= y); break;
+      case Binary::Eq: r = O(x == y); break;
+    }
+    out[off[0]] = r;
+  }
+}
+
+template <typename T>
+__global__ void where_kernel(Geometry<4> g, T* out, const uint8_t* mask, const T* a, const T* b) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[4];
+    offsets_of(g, i, off);
+    out[off[0]] = mask[off[1]] ? a[off[2]] : b[off[3]];
+  }
+}
+
+template <typename T>
+__global__ void threshold_backward_kernel(Geometry<3> g, T* out, const T* result, const T* grad) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[3];
+    offsets_of(g, i, off);
+    out[off[0]] = result[off[1]] > T(0) ? grad[off[2]] : T(0);
+  }
+}
+
+struct Coefficients {
+  double c[128];
+  int count;
+};
+
+template <typename T>
+__global__ void polynomial_kernel(Geometry<2> g, T* out, const T* x, Coefficients co) {
+  GRID_STRIDE(i, g.numel) {
+    int64_t off[2];
+    offsets_of(g, i, off);
+    // ascending explicit powers in T, exactly as the CPU loop (matrix-functions.md asks for it)
+    const T r = x[off[1]];
+    T pw = 1, acc = T(co.c[0]);
+    for (int m = 1; m < co.count; ++m) {
+      pw *= r;
+      acc += T(co.c[m]) * pw;
+    }
+    out[off[0]] = acc;
+  }
+}
+
+template <typename T>
+__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, T lr, T mu, T damp, T wd, bool nesterov, bool first) {
+  GRID_STRIDE(k, n) {
+    T d = grad[k];
+    if (wd != T(0)) d += wd * w[k];
+    if (buf) {
+      buf[k] = first ? d : mu * buf[k] + (T(1) - damp) * d;
+      d = nesterov ? d + mu * buf[k] : buf[k];
+    }
+    w[k] -= lr * d;
+  }
+}
+
+template <typename T>
+__global__ void gather_kernel(int64_t batch, int64_t len, int64_t src_len, const int64_t* pos, const T* in, T* out) {
+  GRID_STRIDE(e, batch * len) {
+    const int64_t b = e / len, l = e % len;
+    out[e] = in[b * src_len + pos[l]];
+  }
+}
+
+template <typename T>
+__global__ void scatter_kernel(int64_t batch, int64_t len, int64_t dst_len, const int64_t* pos, const T* in, T* out) {
+  GRID_STRIDE(e, batch * len) {
+    const int64_t b = e / len, l = e % len;
+    out[b * dst_len + pos[l]] = in[e];
+  }
+}
+
+cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
+
+void check_on_device(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
+  DSVD_CHECK(out.device().is_cuda(), op, ": output is on ", out.device().str(), ", expected a CUDA device");
+  for (const Tensor* t : ins)
+    DSVD_CHECK(t->device() == out.device(), op, ": operand on ", t->device().str(), ", output on ", out.device().str());
+}
+
+template <typename F>
+void launch_checked(const char* op, F&& launch) {
+  launch();
+  DSVD_CUDA_CHECK(op, cudaGetLastError());
+}
+
+template <typename S>
+void copy_from(const char* op, Geometry<2> g, const Tensor& dst, const S* src, cudaStream_t s) {
+  DSVD_DISPATCH_ALL(dst.dtype(), op, [&] {
+    copy_kernel<scalar_t, S><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<scalar_t*>(dst.data_ptr()), src);
+  });
+}
+
+}  // namespace
+
+// Device-to-device part of copy_into (cuda/copy.cpp handles the host side).
+void copy_on_device(const Tensor& dst, const Tensor& src) {
+  check_on_device("copy", dst, {&src});
+  if (dst.numel() == 0) return;
+  const Tensor* ops[2] = {&dst, &src};
+  Geometry<2> g = make_geometry<2>(ops, "copy");
+  cudaStream_t s = stream_of(dst);
+  launch_checked("copy", [&] {
+    DSVD_DISPATCH_ALL(src.dtype(), "copy", [&] { copy_from<scalar_t>("copy", g, dst, static_cast<const scalar_t*>(src.data_ptr()), s); });
+  });
+}
+
+void fill(const Tensor& out, double value) {
+  check_on_device("fill", out, {});
+  if (out.numel() == 0) return;
+  const Tensor* ops[1] = {&out};
+  Geometry<1> g = make_geometry<1>(ops, "fill");
+  launch_checked("fill", [&] {
+    DSVD_DISPATCH_ALL(out.dtype(), "fill", [&] {
+      fill_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(g, static_cast<scalar_t*>(out.data_ptr()), scalar_t(value));
+    });
+  });
+}
+
+void unary(Unary op, const Tensor& out, const Tensor& in, double p0, double p1) {
+  check_on_device("unary", out, {&in});
+  DSVD_CHECK(out.dtype() == in.dtype(), "cuda unary: dtypes differ");
+  if (out.numel() == 0) return;
+  const Tensor* ops[2] = {&out, &in};
+  Geometry<2> g = make_geometry<2>(ops, "unary");
+  cudaStream_t s = stream_of(out);
+  launch_checked("unary", [&] {
+    DSVD_DISPATCH_ALL(out.dtype(), "unary", [&] {
+      using T = scalar_t;
+      T* o = static_cast<T*>(out.data_ptr());
+      const T* x = static_cast<const T*>(in.data_ptr());
+      auto go = [&](auto tag) { unary_kernel<T, decltype(tag)::value><<<blocks_for(g.numel), kThreads, 0, s>>>(g, o, x, p0, p1); };
+      switch (op) {
+        case Unary::Neg: go(std::integral_constant<Unary, Unary::Neg>{}); break;
+        case Unary::Exp: go(std::integral_constant<Unary, Unary::Exp>{}); break;
+        case Unary::Log: go(std::integral_constant<Unary, Unary::Log>{}); break;
+        case Unary::Sqrt: go(std::integral_constant<Unary, Unary::Sqrt>{}); break;
+        case Unary::Pow: go(std::integral_constant<Unary, Unary::Pow>{}); break;
+        case Unary::Abs: go(std::integral_constant<Unary, Unary::Abs>{}); break;
+        case Unary::Sign: go(std::integral_constant<Unary, Unary::Sign>{}); break;
+        case Unary::Clamp: go(std::integral_constant<Unary, Unary::Clamp>{}); break;
+        case Unary::Relu: go(std::integral_constant<Unary, Unary::Relu>{}); break;
+        case Unary::Sigmoid: go(std::integral_constant<Unary, Unary::Sigmoid>{}); break;
+        case Unary::Tanh: go(std::integral_constant<Unary, Unary::Tanh>{}); break;
+      }
+    });
+  });
+}
+
+void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  check_on_device("binary", out, {&a, &b});
+  DSVD_CHECK(a.dtype() == b.dtype(), "cuda binary: operand dtypes differ");
+  if (out.numel() == 0) return;
+  const bool cmp = op >= Binary::Gt;
+  DSVD_CHECK(cmp ? out.dtype() == DType::UInt8 : out.dtype() == a.dtype(), "cuda binary: output dtype");
+  const Tensor* ops[3] = {&out, &a, &b};
+  Geometry<3> g = make_geometry<3>(ops, "binary");
+  cudaStream_t s = stream_of(out);
+  launch_checked("binary", [&] {
+    DSVD_DISPATCH_ALL(a.dtype(), "binary", [&] {
+      using T = scalar_t;
+      const T* x = static_cast<const T*>(a.data_ptr());
+      const T* y = static_cast<const T*>(b.data_ptr());
+      auto go = [&](auto tag) {
+        constexpr Binary K = decltype(tag)::value;
+        if constexpr (K >= Binary::Gt)
+          binary_kernel<T, uint8_t, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<uint8_t*>(out.data_ptr()), x, y);
+        else
+          binary_kernel<T, T, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<T*>(out.data_ptr()), x, y);
+      };
+      switch (op) {
+        case Binary::Add: go(std::integral_constant<Binary, Binary::Add>{}); break;
+        case Binary::Sub: go(std::integral_constant<Binary, Binary::Sub>{}); break;
+        case Binary::Mul: go(std::integral_constant<Binary, Binary::Mul>{}); break;
+        case Binary::Div: go(std::integral_constant<Binary, Binary::Div>{}); break;
+        case Binary::Gt: go(std::integral_constant<Binary, Binary::Gt>{}); break;
+        case Binary::Ge: go(std::integral_constant<Binary, Binary::Ge>{}); break;
+        case Binary::Lt: go(std::integral_constant<Binary, Binary::Lt>{}); break;
+        case Binary::Le: go(std::integral_constant<Binary, Binary::Le>{}); break;
+        case Binary::Eq: go(std::integral_constant<Binary, Binary::Eq>{}); break;
+      }
+    });
+  });
+}
+
+void binary_scalar(Binary op, const Tensor& out, const Tensor& a, double scalar, bool scalar_first) {
+  check_on_device("binary", out, {&a});
+  if (out.numel() == 0) return;
+  const bool cmp = op >= Binary::Gt;
+  DSVD_CHECK(cmp ? out.dtype() == DType::UInt8 : out.dtype() == a.dtype(), "cuda binary: output dtype");
+  const Tensor* ops[2] = {&out, &a};
+  Geometry<2> g = make_geometry<2>(ops, "binary");
+  cudaStream_t s = stream_of(out);
+  launch_checked("binary", [&] {
+    DSVD_DISPATCH_ALL(a.dtype(), "binary", [&] {
+      using T = scalar_t;
+      const T* x = static_cast<const T*>(a.data_ptr());
+      const T sv = T(scalar);
+      auto go = [&](auto tag) {
+        constexpr Binary K = decltype(tag)::value;
+        if constexpr (K >= Binary::Gt)
+          binary_scalar_kernel<T, uint8_t, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<uint8_t*>(out.data_ptr()), x, sv, scalar_first);
+        else
+          binary_scalar_kernel<T, T, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<T*>(out.data_ptr()), x, sv, scalar_first);
+      };
+      switch (op) {
+        case Binary::Add: go(std::integral_constant<Binary, Binary::Add>{}); break;
+        case Binary::Sub: go(std::integral_constant<Binary, Binary::Sub>{}); break;
+        case Binary::Mul: go(std::integral_constant<Binary, Binary::Mul>{}); break;
+        case Binary::Div: go(std::integral_constant<Binary, Binary::Div>{}); break;
+        case Binary::Gt: go(std::integral_constant<Binary, Binary::Gt>{}); break;
+        case Binary::Ge: go(std::integral_constant<Binary, Binary::Ge>{}); break;
+        case Binary::Lt: go(std::integral_constant<Binary, Binary::Lt>{}); break;
+        case Binary::Le: go(std::integral_constant<Binary, Binary::Le>{}); break;
+        case Binary::Eq: go(std::integral_constant<Binary, Binary::Eq>{}); break;
+      }
+    });
+  });
+}
+
+void where(const Tensor& out, const Tensor& mask, const Tensor& a, const Tensor& b) {
+  check_on_device("where", out, {&mask, &a, &b});
+  DSVD_CHECK(mask.dtype() == DType::UInt8 && a.dtype() == out.dtype() && b.dtype() == out.dtype(), "cuda where: dtypes");
+  if (out.numel() == 0) return;
+  const Tensor* ops[4] = {&out, &mask, &a, &b};
+  Geometry<4> g = make_geometry<4>(ops, "where");
+  launch_checked("where", [&] {
+    DSVD_DISPATCH_ALL(out.dtype(), "where", [&] {
+      where_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(
+          g, static_cast<scalar_t*>(out.data_ptr()), static_cast<const uint8_t*>(mask.data_ptr()),
+          static_cast<const scalar_t*>(a.data_ptr()), static_cast<const scalar_t*>(b.data_ptr()));
+    });
+  });
+}
+
+void threshold_backward(const Tensor& out, const Tensor& result, const Tensor& grad) {
+  check_on_device("relu_backward", out, {&result, &grad});
+  if (out.numel() == 0) return;
+  const Tensor* ops[3] = {&out, &result, &grad};
+  Geometry<3> g = make_geometry<3>(ops, "relu_backward");
+  launch_checked("relu_backward", [&] {
+    DSVD_DISPATCH_ALL(out.dtype(), "relu_backward", [&] {
+      threshold_backward_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(
+          g, static_cast<scalar_t*>(out.data_ptr()), static_cast<const scalar_t*>(result.data_ptr()),
+          static_cast<const scalar_t*>(grad.data_ptr()));
+    });
+  });
+}
+
+void polynomial(const Tensor& out, const Tensor& x, const double* coefficients, int64_t count) {
+  check_on_device("polynomial", out, {&x});
+  DSVD_CHECK(count >= 1 && count <= 128, "polynomial: the CUDA kernel takes 1 to 128 coefficients, got ", count);
+  if (out.numel() == 0) return;
+  Coefficients co{};
+  for (int64_t k = 0; k < count; ++k) co.c[k] = coefficients[k];
+  co.count = int(count);
+  const Tensor* ops[2] = {&out, &x};
+  Geometry<2> g = make_geometry<2>(ops, "polynomial");
+  launch_checked("polynomial", [&] {
+    DSVD_DISPATCH_FLOATING(out.dtype(), "polynomial", [&] {
+      polynomial_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(
+          g, static_cast<scalar_t*>(out.data_ptr()), static_cast<const scalar_t*>(x.data_ptr()), co);
+    });
+  });
+}
+
+void gather_columns(const Tensor& out, const Tensor& in, const Tensor& positions) {
+  check_on_device("gather", out, {&in, &positions});
+  const int64_t batch = out.size(0), len = out.size(1), src_len = in.size(1);
+  if (batch * len == 0) return;
+  launch_checked("gather", [&] {
+    DSVD_DISPATCH_ALL(out.dtype(), "gather", [&] {
+      gather_kernel<scalar_t><<<blocks_for(batch * len), kThreads, 0, stream_of(out)>>>(
+          batch, len, src_len, static_cast<const int64_t*>(positions.data_ptr()),
+          static_cast<const scalar_t*>(in.data_ptr()), static_cast<scalar_t*>(out.data_ptr()));
+    });
+  });
+}
+
+void scatter_columns(const Tensor& out, const Tensor& in, const Tensor& positions) {
+  check_on_device("scatter", out, {&in, &positions});
+  fill(out, 0.0);
+  const int64_t batch = in.size(0), len = in.size(1), dst_len = out.size(1);
+  if (batch * len == 0) return;
+  launch_checked("scatter", [&] {
+    DSVD_DISPATCH_ALL(out.dtype(), "scatter", [&] {
+      scatter_kernel<scalar_t><<<blocks_for(batch * len), kThreads, 0, stream_of(out)>>>(
+          batch, len, dst_len, static_cast<const int64_t*>(positions.data_ptr()),
+          static_cast<const scalar_t*>(in.data_ptr()), static_cast<scalar_t*>(out.data_ptr()));
+    });
+  });
+}
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, double lr, double momentum,
+                double dampening, double weight_decay, bool nesterov, bool first) {
+  check_on_device("sgd", param, {&grad});
+  DSVD_CHECK(param.is_contiguous() && grad.is_contiguous() && (!buffer.defined() || buffer.is_contiguous()),
+             "sgd (CUDA): parameter, gradient and momentum buffer must be contiguous");
+  const int64_t n = param.numel();
+  if (n == 0) return;
+  launch_checked("sgd", [&] {
+    DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
+      using T = scalar_t;
+      sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream_of(param)>>>(
+          n, static_cast<T*>(param.data_ptr()), static_cast<const T*>(grad.data_ptr()),
+          buffer.defined() ? static_cast<T*>(buffer.data_ptr()) : nullptr, T(lr), T(momentum), T(dampening),
+          T(weight_decay), nesterov, first);
+    });
+  });
+}
+
+}  // namespace dsvd::cuda

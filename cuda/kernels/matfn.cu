@@ -1,0 +1,152 @@
+// Kernels of the matrix-function layer: the |λ|-descending reorder of eigenpairs and the
+// reference's ±inf / NaN repairs (cuda/backend.h). The scans reduce per block on the device and
+// finish on the host, which needs the counts anyway (they go into the repair report).
+#include <cmath>
+#include <vector>
+
+#include "cuda/backend.h"
+#include "cuda/context.h"
+#include "tensor/dtype.h"
+
+namespace dsvd::cuda {
+namespace {
+
+// One block per matrix: the rank of each eigenvalue in the order |λ| descending, ties by index
+// (a stable sort), then the scatter of values and eigenvector columns to their ranks.
+template <typename T>
+__global__ void sort_by_magnitude(int64_t n, const T* w, const T* vectors, T* values_out, T* vectors_out) {
+  const int64_t b = blockIdx.x;
+  const T* wb = w + b * n;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const T ai = fabs(wb[i]);
+    int64_t rank = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const T aj = fabs(wb[j]);
+      rank += aj > ai || (aj == ai && j < i);
+    }
+    values_out[b * n + rank] = ai;
+    for (int64_t row = 0; row < n; ++row) vectors_out[(b * n + row) * n + rank] = vectors[(b * n + row) * n + i];
+  }
+}
+
+struct Partial {
+  long long count;
+  int nan, have;
+  double extreme;
+};
+
+template <typename T>
+__global__ void scan_kernel(const T* p, int64_t n, bool positive, Partial* partials) {
+  __shared__ Partial shared[kThreads];
+  Partial mine{0, 0, 0, 0.0};
+  const T inf = positive ? T(INFINITY) : T(-INFINITY);
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const T v = p[i];
+    if (v == inf) {
+      ++mine.count;
+    } else if (v != v) {
+      mine.nan = 1;
+    } else if (!mine.have || (positive ? double(v) > mine.extreme : double(v) < mine.extreme)) {
+      mine.extreme = double(v);
+      mine.have = 1;
+    }
+  }
+  shared[threadIdx.x] = mine;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      Partial& a = shared[threadIdx.x];
+      const Partial& o = shared[threadIdx.x + s];
+      a.count += o.count;
+      a.nan |= o.nan;
+      if (o.have && (!a.have || (positive ? o.extreme > a.extreme : o.extreme < a.extreme))) a.extreme = o.extreme;
+      a.have |= o.have;
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
+}
+
+template <typename T>
+__global__ void replace_kernel(T* p, int64_t n, T target, T value) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    if (p[i] == target) p[i] = value;
+}
+
+template <typename T>
+__global__ void nan_to_zero_kernel(T* p, int64_t n, unsigned long long* count) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    if (p[i] != p[i]) {
+      p[i] = T(0);
+      atomicAdd(count, 1ull);
+    }
+}
+
+cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
+constexpr unsigned kScanBlocks = 256;
+
+}  // namespace
+
+void sort_eigenpairs_by_magnitude(const Tensor& w, const Tensor& vectors, const Tensor& values_out,
+                                  const Tensor& vectors_out) {
+  const int64_t batch = w.size(0), n = w.size(1);
+  if (batch == 0 || n == 0) return;
+  DSVD_DISPATCH_FLOATING(w.dtype(), "symeig", [&] {
+    sort_by_magnitude<scalar_t><<<unsigned(batch), kThreads, 0, stream_of(w)>>>(
+        n, static_cast<const scalar_t*>(w.data_ptr()), static_cast<const scalar_t*>(vectors.data_ptr()),
+        static_cast<scalar_t*>(values_out.data_ptr()), static_cast<scalar_t*>(vectors_out.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("symeig", cudaGetLastError());
+}
+
+InfinityScan scan_infinity(const Tensor& t, bool positive) {
+  InfinityScan r;
+  const int64_t n = t.numel();
+  if (n == 0) return r;
+  Tensor partials = empty({int64_t(kScanBlocks * sizeof(Partial))}, DType::UInt8, t.device());
+  cudaStream_t s = stream_of(t);
+  DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
+    scan_kernel<scalar_t><<<kScanBlocks, kThreads, 0, s>>>(static_cast<const scalar_t*>(t.data_ptr()), n, positive,
+                                                          static_cast<Partial*>(partials.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("repair", cudaGetLastError());
+  std::vector<Partial> host(kScanBlocks);
+  DSVD_CUDA_CHECK("repair", cudaMemcpyAsync(host.data(), partials.data_ptr(), kScanBlocks * sizeof(Partial),
+                                            cudaMemcpyDeviceToHost, s));
+  DSVD_CUDA_CHECK("repair", cudaStreamSynchronize(s));
+  for (const Partial& p : host) {
+    r.count += p.count;
+    r.nan |= p.nan != 0;
+    if (p.have && (!r.have || (positive ? p.extreme > r.extreme : p.extreme < r.extreme))) r.extreme = p.extreme;
+    r.have |= p.have != 0;
+  }
+  return r;
+}
+
+void replace_infinity(const Tensor& t, bool positive, double value) {
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
+    replace_kernel<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(t)>>>(
+        static_cast<scalar_t*>(t.data_ptr()), n, scalar_t(positive ? INFINITY : -INFINITY), scalar_t(value));
+  });
+  DSVD_CUDA_CHECK("repair", cudaGetLastError());
+}
+
+int64_t replace_nan_with_zero(const Tensor& t) {
+  const int64_t n = t.numel();
+  if (n == 0) return 0;
+  Tensor count = zeros({1}, DType::Int64, t.device());
+  cudaStream_t s = stream_of(t);
+  DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
+    nan_to_zero_kernel<scalar_t><<<blocks_for(n), kThreads, 0, s>>>(static_cast<scalar_t*>(t.data_ptr()), n,
+                                                                   static_cast<unsigned long long*>(count.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("repair", cudaGetLastError());
+  int64_t host = 0;
+  DSVD_CUDA_CHECK("repair", cudaMemcpyAsync(&host, count.data_ptr(), sizeof host, cudaMemcpyDeviceToHost, s));
+  DSVD_CUDA_CHECK("repair", cudaStreamSynchronize(s));
+  return host;
+}
+
+}  // namespace dsvd::cuda

@@ -1,0 +1,204 @@
+// Pooling kernels (cuda/dnn.h): one thread per output element, with the CPU's window rules
+// (ops/pooling.cpp). Backward passes scatter with atomicAdd where windows overlap; grad_x is
+// zeroed here first.
+#include "cuda/backend.h"
+#include "cuda/context.h"
+#include "cuda/dnn.h"
+#include "tensor/dtype.h"
+
+namespace dsvd::cuda {
+namespace {
+
+#define FOR_EACH(i, n) for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+template <typename T>
+__global__ void max_fwd(PoolWindows w, const T* x, T* y, int64_t* idx) {
+  FOR_EACH(k, w.planes * w.out_h * w.out_w) {
+    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
+    int64_t y0 = oy * w.stride_h - w.pad_h, x0 = ox * w.stride_w - w.pad_w;
+    int64_t y1 = min(y0 + w.kernel_h, w.height), x1 = min(x0 + w.kernel_w, w.width);
+    y0 = max(y0, int64_t(0));
+    x0 = max(x0, int64_t(0));
+    const T* p = x + plane * w.height * w.width;
+    int64_t best = y0 * w.width + x0;
+    T m = p[best];
+    for (int64_t yy = y0; yy < y1; ++yy)
+      for (int64_t xx = x0; xx < x1; ++xx) {
+        T v = p[yy * w.width + xx];
+        if (v > m || (v != v && m == m)) {
+          m = v;
+          best = yy * w.width + xx;
+        }
+      }
+    y[k] = m;
+    idx[k] = best;
+  }
+}
+
+template <typename T>
+__global__ void max_bwd(PoolWindows w, const T* gy, const int64_t* idx, T* gx) {
+  FOR_EACH(k, w.planes * w.out_h * w.out_w) {
+    const int64_t plane = k / (w.out_w * w.out_h);
+    atomicAdd(gx + plane * w.height * w.width + idx[k], gy[k]);
+  }
+}
+
+// Clipped window and divisor of output (oy, ox), as ops/pooling.cpp's avg_pool2d.
+__device__ __forceinline__ double avg_window(const PoolWindows& w, bool include_pad, int64_t oy, int64_t ox, int64_t& y0,
+                                             int64_t& y1, int64_t& x0, int64_t& x1) {
+  y0 = oy * w.stride_h - w.pad_h;
+  x0 = ox * w.stride_w - w.pad_w;
+  y1 = min(y0 + w.kernel_h, w.height + w.pad_h);
+  x1 = min(x0 + w.kernel_w, w.width + w.pad_w);
+  const int64_t padded = (y1 - y0) * (x1 - x0);
+  y0 = max(y0, int64_t(0));
+  x0 = max(x0, int64_t(0));
+  y1 = min(y1, w.height);
+  x1 = min(x1, w.width);
+  return double(include_pad ? padded : (y1 - y0) * (x1 - x0));
+}
+
+template <typename T>
+__global__ void avg_fwd(PoolWindows w, bool include_pad, const T* x, T* y) {
+  FOR_EACH(k, w.planes * w.out_h * w.out_w) {
+    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
+    int64_t y0, y1, x0, x1;
+    const double divisor = avg_window(w, include_pad, oy, ox, y0, y1, x0, x1);
+    const T* p = x + plane * w.height * w.width;
+    double s = 0;
+    for (int64_t yy = y0; yy < y1; ++yy)
+      for (int64_t xx = x0; xx < x1; ++xx) s += double(p[yy * w.width + xx]);
+    y[k] = T(s / divisor);
+  }
+}
+
+template <typename T>
+__global__ void avg_bwd(PoolWindows w, bool include_pad, const T* gy, T* gx) {
+  FOR_EACH(k, w.planes * w.out_h * w.out_w) {
+    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
+    int64_t y0, y1, x0, x1;
+    const double divisor = avg_window(w, include_pad, oy, ox, y0, y1, x0, x1);
+    const T share = T(double(gy[k]) / divisor);
+    T* p = gx + plane * w.height * w.width;
+    for (int64_t yy = y0; yy < y1; ++yy)
+      for (int64_t xx = x0; xx < x1; ++xx) atomicAdd(p + yy * w.width + xx, share);
+  }
+}
+
+__device__ __forceinline__ void adaptive_bounds(int64_t i, int64_t in, int64_t out, int64_t& lo, int64_t& hi) {
+  lo = (i * in) / out;
+  hi = ((i + 1) * in + out - 1) / out;
+}
+
+// Global average pooling (1x1 output) is the common case: one block-stride reduction per plane.
+template <typename T>
+__global__ void adaptive_fwd(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* x, T* y) {
+  FOR_EACH(k, planes * OH * OW) {
+    const int64_t ox = k % OW, oy = (k / OW) % OH, plane = k / (OW * OH);
+    int64_t y0, y1, x0, x1;
+    adaptive_bounds(oy, H, OH, y0, y1);
+    adaptive_bounds(ox, W, OW, x0, x1);
+    double s = 0;
+    for (int64_t yy = y0; yy < y1; ++yy)
+      for (int64_t xx = x0; xx < x1; ++xx) s += double(x[(plane * H + yy) * W + xx]);
+    y[k] = T(s / double((y1 - y0) * (x1 - x0)));
+  }
+}
+
+template <typename T>
+__global__ void adaptive_bwd(int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW, const T* gy, T* gx) {
+  // one thread per input element: the sum over the windows that contain it (no atomics)
+  FOR_EACH(e, planes * H * W) {
+    const int64_t xx = e % W, yy = (e / W) % H, plane = e / (W * H);
+    double s = 0;
+    for (int64_t oy = (yy * OH) / H; oy < OH; ++oy) {
+      int64_t y0, y1;
+      adaptive_bounds(oy, H, OH, y0, y1);
+      if (y0 > yy) break;
+      if (yy >= y1) continue;
+      for (int64_t ox = (xx * OW) / W; ox < OW; ++ox) {
+        int64_t x0, x1;
+        adaptive_bounds(ox, W, OW, x0, x1);
+        if (x0 > xx) break;
+        if (xx >= x1) continue;
+        s += double(gy[(plane * OH + oy) * OW + ox]) / double((y1 - y0) * (x1 - x0));
+      }
+    }
+    gx[e] = T(s);
+  }
+}
+
+cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
+
+}  // namespace
+
+void max_pool2d_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices) {
+  const int64_t n = w.planes * w.out_h * w.out_w;
+  if (n == 0) return;
+  DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
+    max_fwd<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(x)>>>(w, static_cast<const scalar_t*>(x.data_ptr()),
+                                                                     static_cast<scalar_t*>(y.data_ptr()),
+                                                                     static_cast<int64_t*>(indices.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("max_pool2d", cudaGetLastError());
+}
+
+void max_pool2d_backward(const PoolWindows& w, const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x) {
+  fill(grad_x, 0.0);
+  const int64_t n = w.planes * w.out_h * w.out_w;
+  if (n == 0) return;
+  DSVD_DISPATCH_FLOATING(grad_y.dtype(), "max_pool2d_backward", [&] {
+    max_bwd<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(grad_y)>>>(
+        w, static_cast<const scalar_t*>(grad_y.data_ptr()), static_cast<const int64_t*>(indices.data_ptr()),
+        static_cast<scalar_t*>(grad_x.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("max_pool2d_backward", cudaGetLastError());
+}
+
+void avg_pool2d_forward(const PoolWindows& w, bool include_pad, const Tensor& x, const Tensor& y) {
+  const int64_t n = w.planes * w.out_h * w.out_w;
+  if (n == 0) return;
+  DSVD_DISPATCH_FLOATING(x.dtype(), "avg_pool2d", [&] {
+    avg_fwd<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(x)>>>(w, include_pad, static_cast<const scalar_t*>(x.data_ptr()),
+                                                                     static_cast<scalar_t*>(y.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("avg_pool2d", cudaGetLastError());
+}
+
+void avg_pool2d_backward(const PoolWindows& w, bool include_pad, const Tensor& grad_y, const Tensor& grad_x) {
+  fill(grad_x, 0.0);
+  const int64_t n = w.planes * w.out_h * w.out_w;
+  if (n == 0) return;
+  DSVD_DISPATCH_FLOATING(grad_y.dtype(), "avg_pool2d_backward", [&] {
+    avg_bwd<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(grad_y)>>>(
+        w, include_pad, static_cast<const scalar_t*>(grad_y.data_ptr()), static_cast<scalar_t*>(grad_x.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("avg_pool2d_backward", cudaGetLastError());
+}
+
+void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
+  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), OH = y.size(2), OW = y.size(3);
+  if (planes * OH * OW == 0) return;
+  if (OH == 1 && OW == 1) {  // global average: a row mean per plane
+    sum_rows(x, planes, H * W, y, 1.0 / double(H * W));
+    return;
+  }
+  DSVD_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", [&] {
+    adaptive_fwd<scalar_t><<<blocks_for(planes * OH * OW), kThreads, 0, stream_of(x)>>>(
+        planes, H, W, OH, OW, static_cast<const scalar_t*>(x.data_ptr()), static_cast<scalar_t*>(y.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("adaptive_avg_pool2d", cudaGetLastError());
+}
+
+void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
+  const int64_t planes = grad_x.size(0) * grad_x.size(1), H = grad_x.size(2), W = grad_x.size(3);
+  const int64_t OH = grad_y.size(2), OW = grad_y.size(3);
+  if (planes * H * W == 0) return;
+  DSVD_DISPATCH_FLOATING(grad_y.dtype(), "adaptive_avg_pool2d_backward", [&] {
+    adaptive_bwd<scalar_t><<<blocks_for(planes * H * W), kThreads, 0, stream_of(grad_y)>>>(
+        planes, H, W, OH, OW, static_cast<const scalar_t*>(grad_y.data_ptr()), static_cast<scalar_t*>(grad_x.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("adaptive_avg_pool2d_backward", cudaGetLastError());
+}
+
+}  // namespace dsvd::cuda
