@@ -1,5 +1,7 @@
 #include "apps/train_imagenet/options.h"
 
+#include "cuda/runtime.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
@@ -206,8 +208,10 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   DSVD_CHECK(o.clip_grad >= 0, "--clip-grad must be >= 0, got ", o.clip_grad);
   DSVD_CHECK(o.image_size >= 8, "--image-size must be >= 8, got ", o.image_size);
   DSVD_CHECK(o.device == "cpu" || o.device == "cuda", "--device must be cpu or cuda, got '", o.device, "'");
-  DSVD_CHECK(o.device == "cpu", "--device cuda: GPU training is not available in this build of dsvd yet (the CUDA "
-             "backend's kernels are still to come); use --device cpu");
+  if (o.device == "cuda") {
+    std::string why;
+    DSVD_CHECK(cuda_device_count(&why) > 0, "--device cuda: no CUDA device can be used here (", why, "); use --device cpu");
+  }
   DSVD_CHECK(!o.evaluate || !o.resume.empty(), "--evaluate needs --resume CHECKPOINT");
   if (!o.resume.empty()) DSVD_CHECK(std::filesystem::exists(o.resume), "--resume: ", o.resume, " does not exist");
   if (!o.data.empty()) {

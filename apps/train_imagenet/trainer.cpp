@@ -90,6 +90,7 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   }
   manual_seed(o_.seed);
   model_ = nn::make_model(o_.arch, o_.model);
+  if (o_.device == "cuda") model_->to(Device::cuda(0));  // before the optimizer sees the parameters
   for (const auto& [name, m] : model_->children())
     if (name == "representation") head_ = std::dynamic_pointer_cast<nn::CovarianceHead>(m);
   nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};
@@ -186,10 +187,11 @@ Evaluation Trainer::validate() {
   int64_t c1 = 0, c5 = 0;
   val_loader_->start_epoch(0);
   while (auto b = val_loader_->next()) {
-    Tensor logits = model_->forward(b->images);
-    const int64_t n = b->labels.numel();
-    loss_sum += cross_entropy(logits, b->labels).item() * double(n);
-    auto correct = topk_correct(logits, b->labels, {1, std::min<int64_t>(5, logits.size(1))});
+    Tensor images = b->images.to(device()), labels = b->labels.to(device());
+    Tensor logits = model_->forward(images);
+    const int64_t n = labels.numel();
+    loss_sum += cross_entropy(logits, labels).item() * double(n);
+    auto correct = topk_correct(logits, labels, {1, std::min<int64_t>(5, logits.size(1))});
     c1 += correct[0];
     c5 += correct[1];
     e.images += n;
@@ -256,9 +258,10 @@ RunResult Trainer::run() {
         return result;
       };
       Tensor logits, loss;
+      const Tensor labels = b->labels.to(device());
       try {
-        logits = model_->forward(b->images);
-        loss = cross_entropy(logits, b->labels, o_.label_smoothing);
+        logits = model_->forward(b->images.to(device()));
+        loss = cross_entropy(logits, labels, o_.label_smoothing);
       } catch (const audit::NonFiniteError& e) {
         return audit_stop(e);
       }
@@ -296,7 +299,7 @@ RunResult Trainer::run() {
       loss_sum += value * double(n);
       {
         NoGradGuard no_grad;
-        correct += topk_correct(logits, b->labels, {1})[0];
+        correct += topk_correct(logits, labels, {1})[0];
       }
       seen += n;
       if (first_loss) {

@@ -37,6 +37,8 @@ class Trainer {
   std::string best_path() const;
 
  private:
+  // Where the model and each batch live: --device cpu or cuda (GPU 0).
+  Device device() const { return o_.device == "cuda" ? Device::cuda(0) : Device::cpu(); }
   void load_checkpoint(const std::string& path);
   void save_checkpoint(const std::string& path, int64_t epoch, size_t batch);
   void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,

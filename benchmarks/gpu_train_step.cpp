@@ -1,0 +1,183 @@
+// gpu_train_step benchmark: training steps on the GPU (forward, cross-entropy, backward, SGD with
+// momentum 0.9, float32, TF32 as PyTorch's defaults: on for cuDNN convolutions, off for matmul),
+// dsvd against PyTorch eager on the same card in the same run
+// (benchmarks/gpu_pytorch_reference.py), and the batched eigendecomposition against
+// torch.linalg.eigh.
+//
+//   R50-GAP:   resnet50, GAP head,      batch 64,  3x224x224, 1000 classes
+//   R50-PADE:  resnet50, svd-pade head, batch 64,  3x224x224, 1000 classes
+//   ALEX:      alexnet (torchvision's), batch 128, 3x224x224, 1000 classes
+//   EIG f32/f64: 64 symmetric positive definite 256x256 matrices
+//
+// Images/s come from the median step after warm-up steps (each step ends with a device
+// synchronisation); peak memory is the caching allocator's peak of bytes in live tensors against
+// torch.cuda.max_memory_allocated, both measured from after the model and the batch were made.
+// Prints a table after the line "== table" (tools/gpu-check shows it).
+//   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|eigh]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "benchmarks/peer.h"
+#include "cuda/backend.h"
+#include "cuda/runtime.h"
+#include "nn/models/model_options.h"
+#include "nn/optim/sgd.h"
+#include "ops/matfn/symeig.h"
+#include "ops/nn_ops.h"
+#include "ops/ops.h"
+
+using namespace dsvd;
+
+namespace {
+
+struct Config {
+  const char* name;
+  const char* arch;
+  const char* head;
+  int64_t batch;
+};
+const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64}, {"R50-PADE", "resnet50", "svd-pade", 64},
+                           {"ALEX", "alexnet", "gap", 128}};
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+struct Measured {
+  double ms = 0, peak_mb = 0;
+};
+
+Measured run_dsvd(const Config& c, int steps) {
+  const Device gpu = Device::cuda(0);
+  manual_seed(0);
+  nn::ModelOptions o;
+  o.num_classes = 1000;
+  o.head = c.head;
+  auto model = nn::make_model(c.arch, o);
+  model->to(gpu);
+  model->train();
+  nn::Sgd opt(model->named_parameters(), {0.01, 0.9});
+  Tensor x = randn({c.batch, 3, 224, 224}).to(gpu);
+  Tensor y = randint(0, 1000, {c.batch}).to(gpu);
+  cuda::synchronize();
+  cuda::reset_peak_memory_stats();
+  std::vector<double> times;
+  for (int step = 0; step < steps + 3; ++step) {
+    double start = now_ms();
+    opt.zero_grad();
+    Tensor loss = cross_entropy((*model)(x), y);
+    loss.backward();
+    opt.step();
+    cuda::synchronize();
+    if (step >= 3) times.push_back(now_ms() - start);
+  }
+  return {median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20)};
+}
+
+double run_eig(DType dtype, int reps) {
+  const Device gpu = Device::cuda(0);
+  Generator g(0);
+  Tensor a = randn({64, 256, 256}, dtype, &g).to(gpu);
+  Tensor sym = add(div(matmul(a, a.transpose(1, 2)), 256.0), mul(eye(256, dtype, gpu), 1e-3));
+  std::vector<double> times;
+  for (int rep = 0; rep < reps + 2; ++rep) {
+    cuda::synchronize();
+    double start = now_ms();
+    SymEig e = symeig_descending(sym);
+    cuda::synchronize();
+    if (rep >= 2) times.push_back(now_ms() - start);
+  }
+  return median(times);
+}
+
+std::string fmt(double v, const char* f = "%.1f") {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string peer = "benchmarks/gpu_pytorch_reference.py", only;
+  int steps = 10;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--peer" && i + 1 < argc) peer = argv[++i];
+    else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: gpu_train_step [--peer SCRIPT] [--steps N] [--only train|eigh]\n");
+      return 2;
+    }
+  }
+  std::printf("%s\n", cuda_summary().c_str());
+  if (cuda_device_count() == 0) {
+    std::printf("no CUDA device: nothing to measure\n");
+    return 1;
+  }
+  // The peer's Python: the one on the PATH there (it holds PyTorch), unless DSVD_PEER_PYTHON says.
+  if (!std::getenv("DSVD_PEER_PYTHON")) setenv("DSVD_PEER_PYTHON", "python3", 1);
+  std::vector<std::string> rows;
+  if (only.empty() || only == "train") {
+    for (const Config& c : kConfigs) {
+      Measured m;
+      std::string error;
+      try {
+        m = run_dsvd(c, steps);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      cuda::empty_cache();
+      std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
+                         std::to_string(c.batch) + " --steps " + std::to_string(steps);
+      auto out = command_output(peer_python() + " " + peer + " " + args);
+      auto peer_ips = out ? output_field(*out, "images_per_s") : std::nullopt;
+      auto peer_mb = out ? output_field(*out, "peak_mem_mb") : std::nullopt;
+      const double ips = m.ms > 0 ? double(c.batch) * 1e3 / m.ms : 0;
+      std::string row = std::string(c.name) + " b" + std::to_string(c.batch) + " img/s dsvd | torch | ratio; peak MB dsvd | torch";
+      std::string value = !error.empty() ? "dsvd failed: " + error
+                                         : fmt(ips) + " | " + (peer_ips ? fmt(*peer_ips) : "-") + " | " +
+                                               (peer_ips ? fmt(ips / *peer_ips, "%.2f") : "-") + "; " + fmt(m.peak_mb, "%.0f") +
+                                               " | " + (peer_mb ? fmt(*peer_mb, "%.0f") : "-");
+      std::printf("%s: %s\n", row.c_str(), value.c_str());
+      std::fflush(stdout);
+      char line[512];
+      std::snprintf(line, sizeof line, "%-44s %s", row.c_str(), value.c_str());
+      rows.push_back(line);
+    }
+  }
+  if (only.empty() || only == "eigh") {
+    for (DType dt : {DType::Float32, DType::Float64}) {
+      const char* name = dt == DType::Float32 ? "f32" : "f64";
+      std::string value;
+      for (const char* solver : {"batched", "loop"}) {
+        setenv("DSVD_CUDA_EIG", solver, 1);
+        try {
+          value += std::string(solver) + " " + fmt(run_eig(dt, 10), "%.2f") + " ms, ";
+        } catch (const std::exception& e) {
+          value += std::string(solver) + " failed (" + e.what() + "), ";
+        }
+      }
+      unsetenv("DSVD_CUDA_EIG");
+      auto peer_ms = run_peer(peer, std::string("eigh --batch 64 --n 256 --dtype ") + name, "ms");
+      value += "torch " + (peer_ms ? fmt(*peer_ms, "%.2f") : std::string("-")) + " ms";
+      char line[512];
+      std::snprintf(line, sizeof line, "%-44s %s", (std::string("eig 64x256x256 ") + name).c_str(), value.c_str());
+      std::printf("%s\n", line);
+      rows.push_back(line);
+    }
+  }
+  std::printf("== table\n");
+  for (const auto& r : rows) std::printf("%s\n", r.c_str());
+  return 0;
+}

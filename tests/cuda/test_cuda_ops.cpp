@@ -1,0 +1,319 @@
+// Every op on the GPU against the same op on the CPU: random inputs, forward outputs and the
+// gradients of a random upstream gradient, compared element by element. float64 cases compare
+// tightly (the GPU libraries only reorder sums); float32 cases run with TF32 off. Every case is
+// reported as skipped on a machine without a CUDA device.
+#include <functional>
+
+#include "cuda/backend.h"
+#include "cuda/runtime.h"
+#include "nn/models/model_options.h"
+#include "nn/optim/sgd.h"
+#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/symeig.h"
+#include "ops/nn_ops.h"
+#include "tests/test_util.h"
+
+using namespace dsvd;
+
+namespace {
+
+bool has_device() { return cuda_device_count() > 0; }
+const Device kGpu = Device::cuda(0);
+
+using Op = std::function<Tensor(const std::vector<Tensor>&)>;
+
+// Runs `op` on CPU copies and GPU copies of `inputs` (float inputs require grad), backward with
+// the same random upstream gradient, and checks outputs and input gradients agree.
+void check_op_on_gpu(const char* what, const Op& op, const std::vector<Tensor>& inputs, double atol = 1e-10,
+                     double rtol = 1e-9, uint64_t seed = 7) {
+  INFO(what);
+  std::vector<Tensor> cpu_in, gpu_in;
+  for (const Tensor& t : inputs) {
+    Tensor c = t.clone(), g = t.to(kGpu);
+    if (is_floating(t.dtype())) {
+      c.requires_grad_();
+      g.requires_grad_();
+    }
+    cpu_in.push_back(c);
+    gpu_in.push_back(g);
+  }
+  Tensor y_cpu = op(cpu_in);
+  Tensor y_gpu = op(gpu_in);
+  REQUIRE(y_gpu.device() == kGpu);
+  CHECK_CLOSE(y_gpu, y_cpu, atol, rtol);
+  if (!y_cpu.requires_grad()) return;
+  Generator gen(seed);
+  Tensor up = randn(y_cpu.sizes(), y_cpu.dtype(), &gen);
+  y_cpu.backward(up);
+  y_gpu.backward(up.to(kGpu));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!cpu_in[i].requires_grad()) continue;
+    INFO("gradient of input " << i);
+    REQUIRE(cpu_in[i].grad().defined() == gpu_in[i].grad().defined());
+    if (!cpu_in[i].grad().defined()) continue;
+    CHECK(gpu_in[i].grad().device() == kGpu);
+    CHECK_CLOSE(gpu_in[i].grad(), cpu_in[i].grad(), atol, rtol);
+  }
+}
+
+Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::Float64) {
+  Generator g(seed);
+  return randn(shape, dtype, &g);
+}
+
+// TF32 off for the float32 cases, restored after.
+struct NoTf32 {
+  bool conv = cuda::tf32_conv(), mm = cuda::tf32_matmul();
+  NoTf32() {
+    cuda::set_tf32_conv(false);
+    cuda::set_tf32_matmul(false);
+  }
+  ~NoTf32() {
+    cuda::set_tf32_conv(conv);
+    cuda::set_tf32_matmul(mm);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cuda ops: copies between devices keep values, dtype conversions and strided layouts" * doctest::skip(!has_device())) {
+  Tensor x = random({3, 4, 5}, 1);
+  CHECK_CLOSE(x.to(kGpu).to(Device::cpu()), x, 0, 0);
+  Tensor t = x.transpose(0, 2);  // strided source
+  CHECK_CLOSE(t.to(kGpu), t, 0, 0);
+  CHECK_CLOSE(x.to(kGpu).transpose(0, 2).contiguous(), t, 0, 0);
+  CHECK_CLOSE(x.to(kGpu).to(DType::Float32), x.to(DType::Float32), 0, 0);
+  Tensor labels = randint(0, 10, {17});
+  CHECK_CLOSE(labels.to(kGpu), labels, 0, 0);
+  CHECK(x.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1).to(kGpu).item() == x.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1).item());
+  CHECK(zeros({2, 3}, DType::Float32, kGpu).device() == kGpu);
+  CHECK_CLOSE(full({2, 2}, 2.5, DType::Float64, kGpu), std::vector<double>{2.5, 2.5, 2.5, 2.5}, 0, 0);
+  CHECK_CLOSE(eye(3, DType::Float64, kGpu), eye(3, DType::Float64), 0, 0);
+  CHECK(x.to(kGpu).str().find("device='cuda:0'") != std::string::npos);
+}
+
+TEST_CASE("cuda ops: operands on different devices are refused by name" * doctest::skip(!has_device())) {
+  Tensor a = random({2, 3}, 2), b = random({2, 3}, 3).to(kGpu);
+  CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("different devices"), Error);
+  CHECK_THROWS_WITH_AS(matmul(a, random({3, 2}, 4).to(kGpu)), doctest::Contains("different devices"), Error);
+  // a 0-d CPU tensor is a number next to a GPU tensor, as in PyTorch
+  CHECK_CLOSE(mul(b, scalar_tensor(2.0, DType::Float64)), mul(b.to(Device::cpu()), 2.0), 0, 0);
+}
+
+TEST_CASE("cuda ops: element-wise math and broadcasting" * doctest::skip(!has_device())) {
+  Tensor a = random({4, 1, 5}, 10), b = random({3, 1}, 11), pos = add(abs(random({4, 3, 5}, 12)), 0.1);
+  check_op_on_gpu("add", [](auto& v) { return add(v[0], v[1]); }, {a, b});
+  check_op_on_gpu("sub", [](auto& v) { return sub(v[0], v[1]); }, {a, b});
+  check_op_on_gpu("mul", [](auto& v) { return mul(v[0], v[1]); }, {a, b});
+  check_op_on_gpu("div", [](auto& v) { return div(v[0], add(mul(v[1], v[1]), 0.5)); }, {a, b});
+  check_op_on_gpu("scalars", [](auto& v) { return rsub(rdiv(add(mul(v[0], 3.0), 1.0), 2.0), 0.5); }, {pos});
+  check_op_on_gpu("exp log sqrt", [](auto& v) { return add(exp(v[0]), mul(log(v[1]), sqrt(v[1]))); }, {a, pos});
+  check_op_on_gpu("pow", [](auto& v) { return pow(v[0], 1.7); }, {pos});
+  check_op_on_gpu("abs neg sign", [](auto& v) { return add(neg(abs(v[0])), sign(v[0])); }, {a});
+  check_op_on_gpu("clamp", [](auto& v) { return clamp(v[0], -0.3, 0.4); }, {a});
+  check_op_on_gpu("relu", [](auto& v) { return relu(v[0]); }, {a});
+  check_op_on_gpu("sigmoid tanh", [](auto& v) { return mul(sigmoid(v[0]), tanh(v[0])); }, {a});
+  check_op_on_gpu("compare + where", [](auto& v) { return where(gt(v[0], v[1]), v[0], mul(v[1], 2.0)); }, {a, b});
+  check_op_on_gpu("where with a number", [](auto& v) { return where(le(v[0], 0.2), scalar_tensor(0.2, DType::Float64), v[0]); }, {a});
+  check_op_on_gpu("polynomial", [](auto& v) { return polynomial(v[0], {0.5, -1.0, 0.25, 0.125}); }, {a});
+  check_op_on_gpu("float32", [](auto& v) { return mul(exp(v[0]), v[1]); }, {a.to(DType::Float32), b.to(DType::Float32)}, 1e-6, 1e-5);
+  check_op_on_gpu("to dtype", [](auto& v) { return v[0].to(DType::Float32).to(DType::Float64); }, {a});
+}
+
+TEST_CASE("cuda ops: reductions, max and shape ops" * doctest::skip(!has_device())) {
+  Tensor x = random({4, 6, 5}, 20);
+  check_op_on_gpu("sum all", [](auto& v) { return sum(v[0]); }, {x});
+  check_op_on_gpu("sum dims", [](auto& v) { return sum(v[0], {0, 2}, true); }, {x});
+  check_op_on_gpu("mean", [](auto& v) { return mean(v[0], {1}); }, {x});
+  check_op_on_gpu("var", [](auto& v) { return var(v[0], {2}, 1, false); }, {x});
+  check_op_on_gpu("max", [](auto& v) { return max(v[0], 1).values; }, {x});
+  CHECK_CLOSE(argmax(x.to(kGpu), 2), argmax(x, 2), 0, 0);
+  check_op_on_gpu("matmul 2-D", [](auto& v) { return matmul(v[0], v[1]); }, {random({5, 7}, 21), random({7, 3}, 22)});
+  check_op_on_gpu("matmul batched", [](auto& v) { return matmul(v[0], v[1]); }, {random({4, 5, 7}, 23), random({4, 7, 3}, 24)});
+  check_op_on_gpu("matmul broadcast + transposed", [](auto& v) { return matmul(v[0].transpose(1, 2), v[1]); },
+                  {random({4, 7, 5}, 25), random({7, 3}, 26)});
+  check_op_on_gpu("matmul float32", [](auto& v) { NoTf32 off; return matmul(v[0], v[1].t()); },
+                  {random({33, 40}, 27, DType::Float32), random({17, 40}, 28, DType::Float32)}, 1e-4, 1e-4);
+  check_op_on_gpu("cat stack", [](auto& v) { return stack({cat({v[0], v[1]}, 1), cat({v[1], v[0]}, 1)}, 0); },
+                  {random({3, 2}, 29), random({3, 4}, 30)});
+  check_op_on_gpu("views", [](auto& v) { return v[0].permute({2, 0, 1}).slice(1, 1, 4, 2).reshape({-1}); }, {x});
+  check_op_on_gpu("diag triu", [](auto& v) { return add(diag(diag(v[0])), triu(v[0], 1)); }, {random({5, 5}, 31)});
+  check_op_on_gpu("diag_embed", [](auto& v) { return diag_embed(v[0]); }, {random({3, 4}, 32)});
+  check_op_on_gpu("triu_vec", [](auto& v) { return triu_vec(v[0]); }, {random({3, 6, 6}, 33)});
+  check_op_on_gpu("triu_unvec", [](auto& v) { return triu_unvec(v[0], 6); }, {random({3, 21}, 34)});
+}
+
+TEST_CASE("cuda ops: conv2d through cuDNN, every option" * doctest::skip(!has_device())) {
+  struct Case { Shape x, w; Conv2dOptions o; bool bias; };
+  const Case cases[] = {
+      {{2, 3, 9, 8}, {4, 3, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
+      {{2, 4, 11, 10}, {6, 2, 3, 2}, {{2, 1}, {0, 1}, {1, 2}, 2}, false},
+      {{1, 3, 12, 12}, {5, 3, 5, 5}, {{3, 3}, {2, 2}, {1, 1}, 1}, true},
+      {{3, 8, 6, 6}, {8, 8, 1, 1}, {{1, 1}, {0, 0}, {1, 1}, 1}, false},
+  };
+  uint64_t seed = 40;
+  for (const Case& c : cases) {
+    std::vector<Tensor> in{random(c.x, seed++), random(c.w, seed++)};
+    if (c.bias) in.push_back(random({c.w[0]}, seed++));
+    Conv2dOptions o = c.o;
+    check_op_on_gpu("conv2d f64", [o](auto& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), o); }, in, 1e-10, 1e-9);
+    std::vector<Tensor> in32;
+    for (auto& t : in) in32.push_back(t.to(DType::Float32));
+    check_op_on_gpu("conv2d f32", [o](auto& v) { NoTf32 off; return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), o); },
+                    in32, 1e-4, 1e-4);
+  }
+}
+
+TEST_CASE("cuda ops: pooling with the CPU's window rules" * doctest::skip(!has_device())) {
+  Tensor x = random({2, 3, 9, 10}, 60);
+  Pool2dOptions mp;
+  mp.kernel = {3, 3};
+  mp.stride = {2, 2};
+  mp.padding = {1, 1};
+  check_op_on_gpu("max_pool2d", [mp](auto& v) { return max_pool2d(v[0], mp); }, {x});
+  Pool2dOptions ceil = mp;
+  ceil.padding = {0, 0};
+  ceil.ceil_mode = true;
+  check_op_on_gpu("max_pool2d ceil_mode", [ceil](auto& v) { return max_pool2d(v[0], ceil); }, {x});
+  Pool2dOptions ap = ceil;
+  ap.count_include_pad = false;
+  ap.padding = {1, 1};
+  check_op_on_gpu("avg_pool2d", [ap](auto& v) { return avg_pool2d(v[0], ap); }, {x});
+  check_op_on_gpu("adaptive_avg_pool2d 1x1", [](auto& v) { return adaptive_avg_pool2d(v[0], {1, 1}); }, {x});
+  check_op_on_gpu("adaptive_avg_pool2d 4x3", [](auto& v) { return adaptive_avg_pool2d(v[0], {4, 3}); }, {x});
+}
+
+TEST_CASE("cuda ops: batch norm (training with running statistics, and evaluation)" * doctest::skip(!has_device())) {
+  Tensor x = add(mul(random({4, 3, 5, 6}, 70), 2.0), 0.5), w = random({3}, 71), b = random({3}, 72);
+  Tensor rm_cpu = random({3}, 73), rv_cpu = add(abs(random({3}, 74)), 0.5);
+  Tensor rm_gpu = rm_cpu.to(kGpu), rv_gpu = rv_cpu.to(kGpu);
+  int calls = 0;
+  check_op_on_gpu("batch_norm training", [&](auto& v) {
+    bool gpu = v[0].device().is_cuda();
+    ++calls;
+    return batch_norm(v[0], v[1], v[2], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, true, 0.1, 1e-5);
+  }, {x, w, b}, 1e-9, 1e-8);
+  CHECK(calls == 2);
+  CHECK_CLOSE(rm_gpu, rm_cpu, 1e-12, 1e-10);
+  CHECK_CLOSE(rv_gpu, rv_cpu, 1e-12, 1e-10);
+  check_op_on_gpu("batch_norm eval", [&](auto& v) {
+    bool gpu = v[0].device().is_cuda();
+    return batch_norm(v[0], v[1], v[2], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, false, 0.1, 1e-5);
+  }, {x, w, b});
+  check_op_on_gpu("batch_norm 2-D", [](auto& v) { return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true); },
+                  {random({6, 3}, 75), w, b}, 1e-9, 1e-8);
+}
+
+TEST_CASE("cuda ops: linear, log_softmax, cross_entropy, dropout, top-k" * doctest::skip(!has_device())) {
+  Tensor x = random({6, 5}, 80), w = random({4, 5}, 81), b = random({4}, 82);
+  check_op_on_gpu("linear", [](auto& v) { return linear(v[0], v[1], v[2]); }, {x, w, b});
+  check_op_on_gpu("log_softmax", [](auto& v) { return log_softmax(v[0], 1); }, {x});
+  Tensor targets = from_vector({0, 3, 1, 2, 3, 0}, {6}, DType::Int64);
+  check_op_on_gpu("cross_entropy", [targets](auto& v) { return cross_entropy(v[0], targets.to(v[0].device())); }, {x.narrow(1, 0, 4)});
+  check_op_on_gpu("cross_entropy smoothing", [targets](auto& v) { return cross_entropy(v[0], targets, 0.1); }, {x.narrow(1, 0, 4)});
+  Tensor bad = from_vector({0, 7, 1, 2, 3, 0}, {6}, DType::Int64).to(kGpu);
+  CHECK_THROWS_WITH_AS(cross_entropy(x.narrow(1, 0, 4).to(kGpu), bad), doctest::Contains("target 7 of sample 1"), Error);
+  // the same seed gives the same mask on both devices
+  check_op_on_gpu("dropout", [](auto& v) { Generator g(5); return dropout(v[0], 0.4, true, &g); }, {random({8, 9}, 83)});
+  Tensor logits = random({20, 7}, 84);
+  Tensor labels = randint(0, 7, {20});
+  CHECK(topk_correct(logits.to(kGpu), labels.to(kGpu), {1, 5}) == topk_correct(logits, labels, {1, 5}));
+}
+
+TEST_CASE("cuda ops: symmetric eigendecomposition on cuSOLVER, every solver" * doctest::skip(!has_device())) {
+  for (int64_t n : {8, 40}) {
+    Tensor a = random({5, n, n}, 90 + uint64_t(n));
+    Tensor sigma = div(matmul(a, a.transpose(1, 2)), double(n));
+    SymEig cpu = symeig_descending(sigma);
+    for (const char* solver : {"", "jacobi", "batched", "loop"}) {
+      if (std::string(solver) == "jacobi" && n > 32) continue;
+      INFO("n = " << n << ", solver '" << solver << "'");
+      setenv("DSVD_CUDA_EIG", solver, 1);
+      SymEig gpu = symeig_descending(sigma.to(kGpu));
+      CHECK_CLOSE(gpu.values, cpu.values, 1e-10, 1e-9);
+      // eigenvectors up to sign: compare V diag(λ) Vᵀ and |V|
+      CHECK_CLOSE(abs(gpu.vectors), abs(cpu.vectors), 1e-7, 1e-6);
+      Tensor rebuilt = matmul(mul(gpu.vectors, gpu.values.unsqueeze(1)), gpu.vectors.transpose(1, 2));
+      CHECK_CLOSE(rebuilt, sigma, 1e-10, 1e-9);
+    }
+    unsetenv("DSVD_CUDA_EIG");
+  }
+}
+
+TEST_CASE("cuda ops: every matrix square root rule, forward and backward" * doctest::skip(!has_device())) {
+  // A well-separated spectrum, so every rule (Taylor included) is accurate and the eigenvectors'
+  // signs do not matter (the outputs and gradients are sign-invariant).
+  Tensor q = random({3, 6, 6}, 100);
+  Tensor basis = symeig_descending(add(q, q.transpose(1, 2))).vectors;
+  Tensor spectrum = from_vector({4.0, 2.5, 1.6, 1.0, 0.7, 0.45, 3.0, 2.0, 1.3, 0.9, 0.6, 0.4, 5.0, 3.1, 2.2, 1.5, 1.1, 0.8},
+                                {3, 6}, DType::Float64);
+  Tensor sigma = matmul(mul(basis, spectrum.unsqueeze(1)), basis.transpose(1, 2));
+  for (SqrtMethod m : all_sqrt_methods()) {
+    MatrixSqrtOptions o;
+    o.method = m;
+    check_op_on_gpu(sqrt_method_name(m), [o](auto& v) { return matrix_sqrt(add(v[0], v[0].transpose(1, 2)), o); },
+                    {div(sigma, 2.0)}, 1e-9, 1e-7);
+  }
+  CovariancePoolingOptions co;
+  check_op_on_gpu("covariance pooling svd-pade, float32 features", [co](auto& v) { return covariance_sqrt_pooling(v[0], co); },
+                  {relu(random({2, 6, 4, 5}, 101, DType::Float32))}, 1e-5, 1e-4);
+}
+
+TEST_CASE("cuda ops: a ResNet trains on the GPU as on the CPU (one SGD step, same weights after)" * doctest::skip(!has_device())) {
+  for (const char* head : {"gap", "svd-pade"}) {
+    INFO("head " << head);
+    nn::ModelOptions o;
+    o.num_classes = 5;
+    o.small_stem = true;
+    o.width = 0.125;
+    o.head = head;
+    o.head_dim = 8;
+    manual_seed(3);
+    auto cpu_model = nn::make_model("resnet18", o);
+    manual_seed(3);
+    auto gpu_model = nn::make_model("resnet18", o);
+    gpu_model->to(kGpu);
+    nn::SgdOptions so;
+    so.lr = 0.05;
+    so.momentum = 0.9;
+    so.weight_decay = 1e-4;
+    nn::Sgd cpu_opt(cpu_model->named_parameters(), so), gpu_opt(gpu_model->named_parameters(), so);
+    Tensor x = random({4, 3, 16, 16}, 110, DType::Float32);
+    Tensor y = from_vector({0, 1, 4, 2}, {4}, DType::Int64);
+    NoTf32 off;
+    for (int step = 0; step < 2; ++step) {
+      cross_entropy((*cpu_model)(x), y).backward();
+      cross_entropy((*gpu_model)(x.to(kGpu)), y.to(kGpu)).backward();
+      cpu_opt.step();
+      gpu_opt.step();
+      cpu_opt.zero_grad();
+      gpu_opt.zero_grad();
+    }
+    auto cpu_state = cpu_model->state_dict(), gpu_state = gpu_model->state_dict();
+    REQUIRE(cpu_state.size() == gpu_state.size());
+    for (size_t i = 0; i < cpu_state.size(); ++i) {
+      INFO(cpu_state[i].first);
+      CHECK(gpu_state[i].second.device() == kGpu);
+      CHECK_CLOSE(gpu_state[i].second, cpu_state[i].second, 2e-4, 2e-3);
+    }
+  }
+}
+
+TEST_CASE("cuda ops: the caching allocator reuses blocks and reports peaks; out of memory is an Error" * doctest::skip(!has_device())) {
+  cuda::empty_cache();
+  cuda::reset_peak_memory_stats();
+  auto before = cuda::memory_stats();
+  {
+    Tensor a = empty({1 << 20}, DType::Float32, kGpu);  // 4 MiB
+    auto mid = cuda::memory_stats();
+    CHECK(mid.allocated - before.allocated == size_t(4) << 20);
+  }
+  auto after_free = cuda::memory_stats();
+  CHECK(after_free.allocated == before.allocated);
+  CHECK(after_free.peak_allocated >= before.allocated + (size_t(4) << 20));
+  const int64_t mallocs = after_free.driver_mallocs;
+  { Tensor b = empty({1 << 20}, DType::Float32, kGpu); }
+  CHECK(cuda::memory_stats().driver_mallocs == mallocs);  // the freed block came back from the cache
+  CHECK(cuda::memory_stats().cache_hits > after_free.cache_hits);
+  CHECK_THROWS_WITH_AS(empty({int64_t(1) << 40}, DType::Float64, kGpu), doctest::Contains("out of GPU memory"), Error);
+}
