@@ -62,12 +62,15 @@ std::string number(double v) {
   return buf;
 }
 
+// The values of `t` on the CPU: itself, or a copy of a GPU tensor (which waits for the GPU).
+Tensor on_host(const Tensor& t) { return t.device().is_cpu() ? t : t.detach().to(Device::cpu()); }
+
 std::string tensor_json(const Tensor& t) {
   if (!t.defined()) return "null";
   std::ostringstream s;
   s << "{\"shape\":" << shape_str(t.sizes()) << ",\"dtype\":\"" << dtype_name(t.dtype()) << "\",\"device\":\""
     << t.device().str() << "\"";
-  if (t.device().is_cpu()) {
+  {
     TensorStats st = tensor_stats(t);
     s << ",\"min\":" << number(st.min) << ",\"max\":" << number(st.max) << ",\"mean\":" << number(st.mean)
       << ",\"l2\":" << number(st.l2) << ",\"nan\":" << st.nan << ",\"inf\":" << st.inf;
@@ -93,8 +96,8 @@ bool op_selected(const Config& c, const std::string& op, const std::string& modu
 
 // A fast scan for the stop mode: x − x is 0 for finite x and NaN for NaN or ±Inf.
 bool has_nonfinite(const Tensor& t) {
-  if (!t.defined() || !is_floating(t.dtype()) || !t.device().is_cpu()) return false;
-  Tensor c = t.contiguous();
+  if (!t.defined() || !is_floating(t.dtype())) return false;
+  Tensor c = on_host(t).contiguous();
   const int64_t n = c.numel();
   return DSVD_DISPATCH_FLOATING(c.dtype(), "audit", [&] {
     const scalar_t* p = static_cast<const scalar_t*>(c.data_ptr());
@@ -113,10 +116,10 @@ std::string file_safe(const std::string& s) {
 // Writes one tensor of an op to dump/<seq>_<op>_<role>.npy and indexes it.
 void dump_tensor(State& s, uint64_t seq, const std::string& op, const std::string& module, const char* direction,
                  const std::string& role, const Tensor& t) {
-  if (!t.defined() || !t.device().is_cpu()) return;
+  if (!t.defined()) return;
   std::string name = std::to_string(seq) + "_" + file_safe(op) + "_" + file_safe(role) + ".npy";
   std::string path = s.config.dir + "/audit/dump/" + name;
-  save_npy(path, t);
+  save_npy(path, on_host(t));
   if (s.index) {
     std::fprintf(s.index, "{\"seq\":%llu,\"step\":%lld,\"op\":\"%s\",\"module\":\"%s\",\"direction\":\"%s\",\"role\":\"%s\","
                  "\"file\":\"%s\",\"shape\":%s,\"dtype\":\"%s\"}\n",
@@ -159,8 +162,8 @@ void write_trace(State& s, uint64_t seq, const std::string& op, const std::strin
 
 TensorStats tensor_stats(const Tensor& t) {
   TensorStats st;
-  if (!t.defined() || !t.device().is_cpu()) return st;
-  Tensor c = t.contiguous();
+  if (!t.defined()) return st;
+  Tensor c = on_host(t).contiguous();
   st.count = c.numel();
   bool first = true;
   double sum = 0, sq = 0;
