@@ -49,7 +49,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     if (!g.defined()) {
       DSVD_CHECK(root.numel() == 1, "backward: the gradient can be left out only for a one-element "
                  "tensor; this one has shape ", shape_str(root.sizes()), ", pass a gradient of that shape");
-      g = ones(root.sizes(), root.dtype());
+      g = full(root.sizes(), 1.0, root.dtype(), root.device());
     }
     DSVD_CHECK(g.sizes() == root.sizes(), "backward: gradient of shape ", shape_str(g.sizes()),
                " for a tensor of shape ", shape_str(root.sizes()));
@@ -80,7 +80,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     std::vector<Tensor> grad_outputs = std::move(p.grads);
     grad_outputs.resize(node->outputs.size());
     for (size_t k = 0; k < grad_outputs.size(); ++k)
-      if (!grad_outputs[k].defined()) grad_outputs[k] = zeros(node->outputs[k].sizes, node->outputs[k].dtype);
+      if (!grad_outputs[k].defined()) grad_outputs[k] = zeros(node->outputs[k].sizes, node->outputs[k].dtype, node->outputs[k].device);
 
     std::vector<Tensor> grad_inputs;
     if (audit::enabled()) {

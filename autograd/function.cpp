@@ -29,7 +29,7 @@ std::vector<Tensor> record_op(const char* name, std::vector<Tensor> outputs, con
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     auto& impl = outputs[i].impl();
-    node->outputs.push_back({impl->sizes, impl->dtype});
+    node->outputs.push_back({impl->sizes, impl->dtype, impl->storage->device});
     if (!is_floating(impl->dtype)) continue;  // indices and masks carry no gradient
     impl->requires_grad = true;
     impl->grad_fn = node;

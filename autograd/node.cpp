@@ -56,7 +56,7 @@ Edge gradient_edge(const Tensor& t) {
   auto acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(impl);
-    acc->outputs.push_back({impl->sizes, impl->dtype});
+    acc->outputs.push_back({impl->sizes, impl->dtype, impl->storage->device});
     impl->grad_accumulator = acc;
   }
   return {acc, 0};

@@ -42,8 +42,8 @@ class Node {
   bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].node != nullptr; }
 
   std::vector<Edge> next_edges;  // one per input, in the op's argument order
-  struct OutputMeta { Shape sizes; DType dtype; };
-  std::vector<OutputMeta> outputs;  // shape and dtype of each output, for zero-filling
+  struct OutputMeta { Shape sizes; DType dtype; Device device; };
+  std::vector<OutputMeta> outputs;  // shape, dtype and device of each output, for zero-filling
   std::string module_path;          // the module that ran the op (recorded in audit mode only)
 
  protected:
