@@ -118,7 +118,7 @@ def _fix_inf(t):
 def _series_terms(lam):
     import torch
     n = lam.shape[1]
-    eye = torch.eye(n, dtype=lam.dtype)
+    eye = torch.eye(n, dtype=lam.dtype, device=lam.device)
     li, lj = lam.unsqueeze(2), lam.unsqueeze(1)
     ratio = li / lj
     r = torch.where(ratio < 1, ratio, 1 / ratio) - eye
@@ -129,7 +129,7 @@ def _series_terms(lam):
 def _k_matrix(rule, lam, pade):
     import torch
     n = lam.shape[1]
-    eye = torch.eye(n, dtype=lam.dtype)
+    eye = torch.eye(n, dtype=lam.dtype, device=lam.device)
     if rule in ("original", "topn", "trunc"):
         k = 1 / (lam.unsqueeze(2) - lam.unsqueeze(1) + eye) - eye
         return k.clamp(-1e10, 1e10) if rule == "trunc" else _fix_inf(k)
@@ -153,8 +153,8 @@ def _k_matrix(rule, lam, pade):
 def _ns_forward(sigma, iterations):
     import torch
     n = sigma.shape[1]
-    i3 = 3 * torch.eye(n, dtype=sigma.dtype)
-    trace = (sigma * torch.eye(n, dtype=sigma.dtype)).sum((1, 2), keepdim=True)
+    i3 = 3 * torch.eye(n, dtype=sigma.dtype, device=sigma.device)
+    trace = (sigma * torch.eye(n, dtype=sigma.dtype, device=sigma.device)).sum((1, 2), keepdim=True)
     a = sigma / trace
     ys, zs = [], []
     if iterations < 2:
@@ -175,7 +175,7 @@ def _ns_backward(g, sigma, state, iterations):
     import torch
     a, ys, zs, y_final, trace = state
     n = sigma.shape[1]
-    i3 = 3 * torch.eye(n, dtype=sigma.dtype)
+    i3 = 3 * torch.eye(n, dtype=sigma.dtype, device=sigma.device)
     root = trace.sqrt()
     p = g * root
     aux = (g * y_final).sum((1, 2), keepdim=True) / (2 * root)
@@ -191,7 +191,7 @@ def _ns_backward(g, sigma, state, iterations):
             dy, dz = 0.5 * (dy @ e - zs[k] @ dz @ zs[k] - f @ dy), 0.5 * (e @ dz - ys[k] @ dy @ ys[k] - dz @ f)
         d = 0.5 * (dy @ (i3 - a) - dz - a @ dy)
     d = d.transpose(1, 2)
-    return d / trace + (aux - (d * sigma).sum((1, 2), keepdim=True) / trace ** 2) * torch.eye(n, dtype=sigma.dtype)
+    return d / trace + (aux - (d * sigma).sum((1, 2), keepdim=True) / trace ** 2) * torch.eye(n, dtype=sigma.dtype, device=sigma.device)
 
 
 def _make_layer(rule, pade):
@@ -253,7 +253,7 @@ def _make_layer(rule, pade):
             n = lam.shape[1]
             if rule == "pi":
                 d = (sigma @ v).norm(dim=(1, 2), keepdim=True).clamp(min=1e-10)
-                a = (torch.eye(n, dtype=v.dtype) - v @ vt) / d
+                a = (torch.eye(n, dtype=v.dtype, device=v.device) - v @ vt) / d
                 total = a
                 for _ in range(20):
                     a = (sigma / d) @ a
@@ -262,7 +262,7 @@ def _make_layer(rule, pade):
             if rule == "pi-deflation":
                 c = vt @ grad_v
                 lk, lj = lam.unsqueeze(1), lam.unsqueeze(2)
-                idx = torch.arange(n)
+                idx = torch.arange(n, device=v.device)
                 above = (idx.unsqueeze(1) < idx.unsqueeze(0))
                 below = (idx.unsqueeze(1) > idx.unsqueeze(0))
                 r = lj / lk
@@ -280,7 +280,7 @@ def _make_layer(rule, pade):
     def layer(x, dtype):
         q = MatrixSqrt.apply(Covariance.apply(x, dtype))
         n = q.shape[1]
-        rows, cols = torch.triu_indices(n, n)
+        rows, cols = torch.triu_indices(n, n, device=q.device)
         return q[:, rows, cols].to(torch.float32)
 
     return layer
