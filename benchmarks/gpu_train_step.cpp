@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,9 +41,11 @@ struct Config {
   const char* arch;
   const char* head;
   int64_t batch;
+  bool cudnn_find = false;  // dsvd measures cuDNN's algorithms (DSVD_CUDNN_BENCHMARK=1) instead of its heuristics
 };
-const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64}, {"R50-PADE", "resnet50", "svd-pade", 64},
-                           {"ALEX", "alexnet", "gap", 128}};
+const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},      {"R50-PADE", "resnet50", "svd-pade", 64},
+                           {"ALEX", "alexnet", "gap", 128},         {"R50-GAP find", "resnet50", "gap", 64, true},
+                           {"ALEX find", "alexnet", "gap", 128, true}};
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -54,6 +58,7 @@ double median(std::vector<double> v) {
 
 struct Measured {
   double ms = 0, peak_mb = 0;
+  double host_ms = 0;  // until the last op was queued: near `ms` means the host, not the GPU, bounds the step
 };
 
 Measured run_dsvd(const Config& c, int steps) {
@@ -70,17 +75,21 @@ Measured run_dsvd(const Config& c, int steps) {
   Tensor y = randint(0, 1000, {c.batch}).to(gpu);
   cuda::synchronize();
   cuda::reset_peak_memory_stats();
-  std::vector<double> times;
+  std::vector<double> times, host;
   for (int step = 0; step < steps + 3; ++step) {
     double start = now_ms();
     opt.zero_grad();
     Tensor loss = cross_entropy((*model)(x), y);
     loss.backward();
     opt.step();
+    double queued = now_ms();
     cuda::synchronize();
-    if (step >= 3) times.push_back(now_ms() - start);
+    if (step >= 3) {
+      times.push_back(now_ms() - start);
+      host.push_back(queued - start);
+    }
   }
-  return {median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20)};
+  return {median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20), median(host)};
 }
 
 double run_eig(DType dtype, int reps) {
@@ -132,15 +141,20 @@ int main(int argc, char** argv) {
     for (const Config& c : kConfigs) {
       Measured m;
       std::string error;
+      if (c.cudnn_find) setenv("DSVD_CUDNN_BENCHMARK", "1", 1);
       try {
         m = run_dsvd(c, steps);
       } catch (const std::exception& e) {
         error = e.what();
       }
+      unsetenv("DSVD_CUDNN_BENCHMARK");
       cuda::empty_cache();
       std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
                          std::to_string(c.batch) + " --steps " + std::to_string(steps);
-      auto out = command_output(peer_python() + " " + peer + " " + args);
+      // The peer once per (arch, head, batch): a "find" row compares with the same PyTorch run.
+      static std::map<std::string, std::optional<std::string>> peer_runs;
+      if (!peer_runs.count(args)) peer_runs[args] = command_output(peer_python() + " " + peer + " " + args);
+      const auto& out = peer_runs[args];
       auto peer_ips = out ? output_field(*out, "images_per_s") : std::nullopt;
       auto peer_mb = out ? output_field(*out, "peak_mem_mb") : std::nullopt;
       const double ips = m.ms > 0 ? double(c.batch) * 1e3 / m.ms : 0;
@@ -149,7 +163,8 @@ int main(int argc, char** argv) {
                                          : fmt(ips) + " | " + (peer_ips ? fmt(*peer_ips) : "-") + " | " +
                                                (peer_ips ? fmt(ips / *peer_ips, "%.2f") : "-") + "; " + fmt(m.peak_mb, "%.0f") +
                                                " | " + (peer_mb ? fmt(*peer_mb, "%.0f") : "-");
-      std::printf("%s: %s\n", row.c_str(), value.c_str());
+      std::printf("%s: %s (dsvd %.2f ms per step, %.2f ms of it until the host had queued the step)\n", row.c_str(),
+                  value.c_str(), m.ms, m.host_ms);
       std::fflush(stdout);
       char line[512];
       std::snprintf(line, sizeof line, "%-44s %s", row.c_str(), value.c_str());

@@ -1,6 +1,7 @@
 // The caching device allocator (cuda/backend.h). Sizes are rounded to a size class (512 bytes
-// below 1 MiB, whole MiB above); a freed block goes to its device's cache and the next request of
+// below 1 MiB, 64 KiB above); a freed block goes to its device's cache and the next request of
 // the same class (or, for large blocks, up to 1/8 larger) takes it back without a driver call.
+// "allocated" counts the blocks tensors hold, "reserved" everything taken from the driver.
 // Every kernel of a device runs on that device's one stream, so a block freed after the last op
 // that used it was queued can be handed to the next op at once: the stream orders them.
 #include <map>
@@ -17,7 +18,7 @@ constexpr size_t kSmall = 1 << 20;
 
 size_t size_class(size_t nbytes) {
   if (nbytes == 0) nbytes = 1;
-  size_t unit = nbytes < kSmall ? 512 : kSmall;
+  size_t unit = nbytes < kSmall ? 512 : (size_t(1) << 16);
   return (nbytes + unit - 1) / unit * unit;
 }
 
@@ -113,6 +114,7 @@ void empty_cache(int device) {
 
 void synchronize(int device) {
   DSVD_CUDA_CHECK("synchronize", cudaStreamSynchronize(context(device).stream));
+  raise_deferred_errors(device, false);
 }
 
 }  // namespace dsvd::cuda

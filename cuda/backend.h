@@ -9,7 +9,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "tensor/storage.h"
 #include "tensor/tensor.h"
@@ -29,6 +31,15 @@ MemoryStats memory_stats(int device = 0);
 void reset_peak_memory_stats(int device = 0);
 void empty_cache(int device = 0);  // returns cached, unused blocks to the driver
 void synchronize(int device = 0);
+
+// --- checks made on the GPU, reported later (cuda/deferred_checks.cpp) ---
+// A kernel that validates data (cross-entropy targets) writes the first bad position into
+// `flag` (an int64 on the device; -1 = all good) instead of making the host wait. The verdict is
+// read at the next synchronisation point: synchronize(), a copy to the CPU (item(), to_vector),
+// or the next check of the same kind; then `message(position)` is thrown as dsvd::Error.
+void defer_check(const Tensor& flag, std::function<std::string(int64_t)> message);
+// Throws the first failed check whose result has arrived (all of them, waiting, when `wait`).
+void raise_deferred_errors(int device, bool wait);
 
 // --- copies (cuda/copy.cpp) ---
 // dst <- src for any two layouts of the same shape, converting dtype; any device pair (a copy
@@ -97,6 +108,12 @@ struct InfinityScan {
 InfinityScan scan_infinity(const Tensor& t, bool positive);
 void replace_infinity(const Tensor& t, bool positive, double value);
 int64_t replace_nan_with_zero(const Tensor& t);  // returns how many were replaced
+
+// --- dropout (cuda/kernels/dropout.cu) ---
+// out = in · m with m_i = (u_i >= p ? 1/(1-p) : 0) in in's dtype, u_i element i of rand(shape,
+// dtype) for draw `draw` of a generator seeded `seed`: the CPU's mask, recomputed on the device
+// (forward and backward alike, so nothing is stored). in and out contiguous.
+void dropout_mask_multiply(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p);
 
 // --- SGD update, in place (cuda/kernels/elementwise.cu) ---
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, double lr, double momentum,

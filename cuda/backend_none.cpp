@@ -17,6 +17,8 @@ MemoryStats memory_stats(int) { return {}; }
 void reset_peak_memory_stats(int) {}
 void empty_cache(int) {}
 void synchronize(int) {}
+void defer_check(const Tensor&, std::function<std::string(int64_t)>) { no_cuda("defer_check"); }
+void raise_deferred_errors(int, bool) {}
 void copy_into(const Tensor& dst, const Tensor& src) {
   if (dst.device().is_cpu() && src.device().is_cpu()) return cpu::copy_into(dst, src);
   no_cuda("copy");
@@ -47,6 +49,7 @@ void sort_eigenpairs_by_magnitude(const Tensor&, const Tensor&, const Tensor&, c
 InfinityScan scan_infinity(const Tensor&, bool) { no_cuda("repair"); }
 void replace_infinity(const Tensor&, bool, double) { no_cuda("repair"); }
 int64_t replace_nan_with_zero(const Tensor&) { no_cuda("repair"); }
+void dropout_mask_multiply(const Tensor&, const Tensor&, uint64_t, uint64_t, double) { no_cuda("dropout"); }
 void sgd_update(const Tensor&, const Tensor&, const Tensor&, double, double, double, double, bool, bool) { no_cuda("sgd"); }
 
 void conv2d_forward(const Conv2dGeometry&, const Tensor&, const Tensor&, const Tensor&, const Tensor&) { no_cuda("conv2d"); }

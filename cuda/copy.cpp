@@ -1,6 +1,15 @@
 // copy_into between any two devices (cuda/backend.h). Host<->device copies move contiguous bytes
 // of the destination's dtype: a strided or differently-typed side is first converted on its own
 // device. A copy to the host waits for the device's stream, so its result is ready on return.
+// A copy to the device does not wait: the bytes go through a pinned staging block (reused once
+// the GPU has read it, as an event says), so the caller may free its host tensor at once and the
+// GPU's queue keeps running while the host goes on.
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
 #include "cuda/backend.h"
 #include "cuda/context.h"
 #include "ops/cpu/copy_kernel.h"
@@ -10,6 +19,37 @@ namespace dsvd::cuda {
 void copy_on_device(const Tensor& dst, const Tensor& src);  // kernels/elementwise.cu
 
 namespace {
+
+// Pinned host blocks for host-to-device copies, each free again once its copy's event completed.
+struct PinnedBlock {
+  void* ptr = nullptr;
+  size_t size = 0;
+  cudaEvent_t done = nullptr;
+  bool recorded = false;
+};
+
+std::mutex g_pinned_mutex;
+std::vector<PinnedBlock>* g_pinned = new std::vector<PinnedBlock>;  // kept for the process
+
+// A pinned block of at least `bytes` that no copy in flight still reads.
+PinnedBlock& pinned_block(size_t bytes) {
+  for (PinnedBlock& b : *g_pinned) {
+    if (b.size < bytes) continue;
+    if (b.recorded) {
+      cudaError_t status = cudaEventQuery(b.done);
+      if (status == cudaErrorNotReady) continue;
+      DSVD_CUDA_CHECK("copy to GPU", status);
+      b.recorded = false;
+    }
+    return b;
+  }
+  PinnedBlock b;
+  b.size = std::max<size_t>(size_t(1) << 16, std::bit_ceil(bytes));
+  DSVD_CUDA_CHECK("copy to GPU", cudaHostAlloc(&b.ptr, b.size, cudaHostAllocDefault));
+  DSVD_CUDA_CHECK("copy to GPU", cudaEventCreateWithFlags(&b.done, cudaEventDisableTiming));
+  g_pinned->push_back(b);
+  return g_pinned->back();
+}
 
 size_t bytes_of(const Tensor& t) { return size_t(t.numel()) * itemsize(t.dtype()); }
 
@@ -43,10 +83,13 @@ void copy_into(const Tensor& dst, const Tensor& src) {
     Tensor staged = dense_on_own_device(src, dst.dtype());
     Tensor landing = dst.is_contiguous() ? dst : empty(dst.sizes(), dst.dtype(), dd);
     DeviceContext& c = context(dd.index);
-    DSVD_CUDA_CHECK("copy to GPU", cudaMemcpyAsync(landing.data_ptr(), staged.data_ptr(), bytes_of(landing),
-                                                   cudaMemcpyHostToDevice, c.stream));
-    // The host buffer may be freed when we return: wait until the copy has read it.
-    DSVD_CUDA_CHECK("copy to GPU", cudaStreamSynchronize(c.stream));
+    const size_t bytes = bytes_of(landing);
+    std::lock_guard<std::mutex> lock(g_pinned_mutex);
+    PinnedBlock& block = pinned_block(bytes);
+    std::memcpy(block.ptr, staged.data_ptr(), bytes);
+    DSVD_CUDA_CHECK("copy to GPU", cudaMemcpyAsync(landing.data_ptr(), block.ptr, bytes, cudaMemcpyHostToDevice, c.stream));
+    DSVD_CUDA_CHECK("copy to GPU", cudaEventRecord(block.done, c.stream));
+    block.recorded = true;
     if (!dst.is_contiguous()) copy_on_device(dst, landing);
     return;
   }
@@ -57,6 +100,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   DSVD_CUDA_CHECK("copy to CPU", cudaMemcpyAsync(landing.data_ptr(), staged.data_ptr(), bytes_of(landing),
                                                  cudaMemcpyDeviceToHost, c.stream));
   DSVD_CUDA_CHECK("copy to CPU", cudaStreamSynchronize(c.stream));
+  raise_deferred_errors(sd.index, false);  // every verdict queued before this copy has arrived
   if (!dst.is_contiguous()) cpu::copy_into(dst, landing);
 }
 

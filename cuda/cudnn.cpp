@@ -47,9 +47,11 @@ struct ConvPlan {
   bool have_fwd = false, have_bwd_data = false, have_bwd_filter = false;
 };
 
+bool benchmark_mode();
+
 std::string plan_key(const Conv2dGeometry& g, DType t, int device) {
   std::ostringstream k;
-  k << device << ':' << int(t) << ':' << tf32_conv() << ':' << g.batch << ',' << g.in_channels << ',' << g.height << ','
+  k << device << ':' << int(t) << ':' << tf32_conv() << ':' << benchmark_mode() << ':' << g.batch << ',' << g.in_channels << ',' << g.height << ','
     << g.width << ',' << g.out_channels << ',' << g.kernel_h << ',' << g.kernel_w << ',' << g.stride_h << ','
     << g.stride_w << ',' << g.pad_h << ',' << g.pad_w << ',' << g.dilation_h << ',' << g.dilation_w << ',' << g.groups;
   return k.str();

@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <string>
 
 #include "cuda/backend.h"
 #include "cuda/context.h"
@@ -125,14 +126,18 @@ __global__ void log_softmax_kernel(const T* x, T* y, int64_t rows, int64_t cols)
   }
 }
 
-// Per-sample loss; a target outside [0, c) sets *bad to 1 + its sample index.
+// Per-sample loss; a target outside [0, c) gives a NaN loss and its sample index in *bad (the
+// smallest such index: *bad starts at ~0).
 template <typename T>
 __global__ void cross_entropy_rows(const T* logp, const int64_t* targets, int64_t n, int64_t c, double eps, T* row_loss,
                                    unsigned long long* bad) {
   for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
     const int64_t t = targets[i];
     if (t < 0 || t >= c) {
-      if (threadIdx.x == 0) atomicMin(bad, (unsigned long long)(i + 1));
+      if (threadIdx.x == 0) {
+        atomicMin(bad, (unsigned long long)i);
+        row_loss[i] = T(NAN);
+      }
       continue;
     }
     double s = 0;
@@ -221,27 +226,26 @@ void log_softmax_rows(const Tensor& x, const Tensor& y, int64_t rows, int64_t co
 
 void cross_entropy_forward(const Tensor& logp, const Tensor& targets, double smoothing, const Tensor& loss) {
   const int64_t n = logp.size(0), c = logp.size(1);
+  const int device = logp.device().index;
+  raise_deferred_errors(device, false);  // a bad target of an earlier call, if its verdict is in
   Tensor row_loss = empty({n}, logp.dtype(), logp.device());
   Tensor bad = empty({1}, DType::Int64, logp.device());
-  const unsigned long long none = ~0ull;
   cudaStream_t s = stream_of(logp);
-  DSVD_CUDA_CHECK("cross_entropy", cudaMemcpyAsync(bad.data_ptr(), &none, sizeof none, cudaMemcpyHostToDevice, s));
+  DSVD_CUDA_CHECK("cross_entropy", cudaMemsetAsync(bad.data_ptr(), 0xFF, sizeof(int64_t), s));  // -1: none
   DSVD_DISPATCH_FLOATING(logp.dtype(), "cross_entropy", [&] {
     cross_entropy_rows<scalar_t><<<row_blocks(n), kThreads, 0, s>>>(
         static_cast<const scalar_t*>(logp.data_ptr()), static_cast<const int64_t*>(targets.data_ptr()), n, c, smoothing,
         static_cast<scalar_t*>(row_loss.data_ptr()), static_cast<unsigned long long*>(bad.data_ptr()));
   });
   DSVD_CUDA_CHECK("cross_entropy", cudaGetLastError());
-  unsigned long long first_bad = none;
-  DSVD_CUDA_CHECK("cross_entropy", cudaMemcpyAsync(&first_bad, bad.data_ptr(), sizeof first_bad, cudaMemcpyDeviceToHost, s));
-  DSVD_CUDA_CHECK("cross_entropy", cudaStreamSynchronize(s));
-  if (first_bad != none) {
-    int64_t i = int64_t(first_bad) - 1, t = 0;
-    DSVD_CUDA_CHECK("cross_entropy", cudaMemcpy(&t, static_cast<const int64_t*>(targets.data_ptr()) + i, sizeof t,
-                                                cudaMemcpyDeviceToHost));
-    fail("cross_entropy: target ", t, " of sample ", i, " is outside [0, ", c, ")");
-  }
-  scaled_sum_rows(row_loss, 1, n, loss, 1.0 / double(n));  // the mean over samples
+  // The verdict arrives with the next synchronisation (the host does not wait for it here).
+  defer_check(bad, [targets, c](int64_t sample) {
+    int64_t t = 0;
+    cudaMemcpy(&t, static_cast<const int64_t*>(targets.data_ptr()) + sample, sizeof t, cudaMemcpyDeviceToHost);
+    return "cross_entropy: target " + std::to_string(t) + " of sample " + std::to_string(sample) + " is outside [0, " +
+           std::to_string(c) + ")";
+  });
+  scaled_sum_rows(row_loss, 1, n, loss, 1.0 / double(n));  // the mean over samples (NaN if a target was bad)
 }
 
 void cross_entropy_backward(const Tensor& logp, const Tensor& targets, double smoothing, const Tensor& grad_loss,

@@ -26,7 +26,7 @@ using Op = std::function<Tensor(const std::vector<Tensor>&)>;
 // the same random upstream gradient, and checks outputs and input gradients agree.
 void check_op_on_gpu(const char* what, const Op& op, const std::vector<Tensor>& inputs, double atol = 1e-10,
                      double rtol = 1e-9, uint64_t seed = 7) {
-  INFO(what);
+  INFO(std::string(what));
   std::vector<Tensor> cpu_in, gpu_in;
   for (const Tensor& t : inputs) {
     Tensor c = t.clone(), g = t.to(kGpu);
@@ -132,8 +132,11 @@ TEST_CASE("cuda ops: reductions, max and shape ops" * doctest::skip(!has_device(
   check_op_on_gpu("matmul batched", [](auto& v) { return matmul(v[0], v[1]); }, {random({4, 5, 7}, 23), random({4, 7, 3}, 24)});
   check_op_on_gpu("matmul broadcast + transposed", [](auto& v) { return matmul(v[0].transpose(1, 2), v[1]); },
                   {random({4, 7, 5}, 25), random({7, 3}, 26)});
-  check_op_on_gpu("matmul float32", [](auto& v) { NoTf32 off; return matmul(v[0], v[1].t()); },
-                  {random({33, 40}, 27, DType::Float32), random({17, 40}, 28, DType::Float32)}, 1e-4, 1e-4);
+  {
+    NoTf32 off;
+    check_op_on_gpu("matmul float32", [](auto& v) { return matmul(v[0], v[1].t()); },
+                    {random({33, 40}, 27, DType::Float32), random({17, 40}, 28, DType::Float32)}, 1e-4, 1e-4);
+  }
   check_op_on_gpu("cat stack", [](auto& v) { return stack({cat({v[0], v[1]}, 1), cat({v[1], v[0]}, 1)}, 0); },
                   {random({3, 2}, 29), random({3, 4}, 30)});
   check_op_on_gpu("views", [](auto& v) { return v[0].permute({2, 0, 1}).slice(1, 1, 4, 2).reshape({-1}); }, {x});
@@ -159,7 +162,8 @@ TEST_CASE("cuda ops: conv2d through cuDNN, every option" * doctest::skip(!has_de
     check_op_on_gpu("conv2d f64", [o](auto& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), o); }, in, 1e-10, 1e-9);
     std::vector<Tensor> in32;
     for (auto& t : in) in32.push_back(t.to(DType::Float32));
-    check_op_on_gpu("conv2d f32", [o](auto& v) { NoTf32 off; return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), o); },
+    NoTf32 off;  // for the backward passes too
+    check_op_on_gpu("conv2d f32", [o](auto& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), o); },
                     in32, 1e-4, 1e-4);
   }
 }
@@ -212,7 +216,9 @@ TEST_CASE("cuda ops: linear, log_softmax, cross_entropy, dropout, top-k" * docte
   check_op_on_gpu("cross_entropy", [targets](auto& v) { return cross_entropy(v[0], targets.to(v[0].device())); }, {x.narrow(1, 0, 4)});
   check_op_on_gpu("cross_entropy smoothing", [targets](auto& v) { return cross_entropy(v[0], targets, 0.1); }, {x.narrow(1, 0, 4)});
   Tensor bad = from_vector({0, 7, 1, 2, 3, 0}, {6}, DType::Int64).to(kGpu);
-  CHECK_THROWS_WITH_AS(cross_entropy(x.narrow(1, 0, 4).to(kGpu), bad), doctest::Contains("target 7 of sample 1"), Error);
+  // checked on the GPU, reported at the next synchronisation (here: item())
+  CHECK_THROWS_WITH_AS(cross_entropy(x.narrow(1, 0, 4).to(kGpu), bad).item(), doctest::Contains("target 7 of sample 1"), Error);
+  CHECK(std::isfinite(cross_entropy(x.narrow(1, 0, 4).to(kGpu), targets.to(kGpu)).item()));  // reported once
   // the same seed gives the same mask on both devices
   check_op_on_gpu("dropout", [](auto& v) { Generator g(5); return dropout(v[0], 0.4, true, &g); }, {random({8, 9}, 83)});
   Tensor logits = random({20, 7}, 84);
