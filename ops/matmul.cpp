@@ -45,7 +45,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                      const Tensor& y = node.saved_tensor(1);
                      Tensor ga, gb;
                      if (node.needs_input_grad(0)) ga = sum_to(matmul(g[0], y.transpose(-1, -2)), sa);
-                     if (node.needs_input_grad(1)) gb = sum_to(matmul(x.transpose(-1, -2), g[0]), sb);
+                     if (node.needs_input_grad(1)) {
+                       // b = Wᵀ, a transposed view of a contiguous W (linear's weight): compute
+                       // (gᵀ·x)ᵀ, so that W's gradient comes out contiguous instead of as a
+                       // transposed view that the optimizer would have to gather (same GEMM).
+                       const bool b_is_transposed = y.dim() == 2 && y.stride(0) == 1 && y.stride(1) == y.size(0) && x.dim() == 2;
+                       gb = b_is_transposed ? matmul(g[0].t(), x).t() : sum_to(matmul(x.transpose(-1, -2), g[0]), sb);
+                     }
                      return std::vector<Tensor>{ga, gb};
                    })[0];
 }

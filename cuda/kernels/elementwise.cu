@@ -40,6 +40,24 @@ __global__ void copy_kernel(Geometry<2> g, D* out, const S* in) {
   }
 }
 
+// out[b, r, c] = in[b·ibs + r + c·ics]: a batch of transposes (the input's rows are its unit
+// stride), through 32x32 shared-memory tiles so that both the reads and the writes coalesce.
+template <typename D, typename S>
+__global__ void transpose_kernel(int64_t rows, int64_t cols, D* out, int64_t obs, const S* in, int64_t ibs, int64_t ics) {
+  __shared__ S tile[32][33];
+  const int64_t b = blockIdx.z;
+  const int64_t r0 = int64_t(blockIdx.y) * 32, c0 = int64_t(blockIdx.x) * 32;
+  for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+    const int64_t r = r0 + threadIdx.x, c = c0 + k;
+    if (r < rows && c < cols) tile[k][threadIdx.x] = in[b * ibs + r + c * ics];
+  }
+  __syncthreads();
+  for (int k = threadIdx.y; k < 32; k += blockDim.y) {
+    const int64_t r = r0 + k, c = c0 + threadIdx.x;
+    if (r < rows && c < cols) out[b * obs + r * cols + c] = D(tile[threadIdx.x][k]);
+  }
+}
+
 template <typename T>
 __global__ void fill_kernel(Geometry<1> g, T* out, T value) {
   GRID_STRIDE(i, g.numel) {
@@ -122,6 +140,51 @@ __global__ void binary_kernel(Geometry<3> g, O* out, const T* a, const T* b) {
     }
     out[off[0]] = r;
   }
+}
+
+// float32, every operand dense and 16-byte aligned, numel a multiple of 4: four elements per
+// thread with 128-bit loads and stores (the bandwidth-bound ops of a training step: ReLU, the
+// residual add, their backward passes).
+__device__ __forceinline__ float binary_op(Binary op, float x, float y) {
+  switch (op) {
+    case Binary::Add: return x + y;
+    case Binary::Sub: return x - y;
+    case Binary::Mul: return x * y;
+    case Binary::Div: return x / y;
+    default: return 0.f;
+  }
+}
+
+template <Binary OP>
+__global__ void binary_vec4(int64_t n4, float4* out, const float4* a, const float4* b) {
+  GRID_STRIDE(i, n4) {
+    const float4 x = a[i], y = b[i];
+    out[i] = make_float4(binary_op(OP, x.x, y.x), binary_op(OP, x.y, y.y), binary_op(OP, x.z, y.z), binary_op(OP, x.w, y.w));
+  }
+}
+
+template <Unary OP>
+__global__ void unary_vec4(int64_t n4, float4* out, const float4* in, double p0, double p1) {
+  GRID_STRIDE(i, n4) {
+    const float4 x = in[i];
+    out[i] = make_float4(apply_unary<float>(OP, x.x, p0, p1), apply_unary<float>(OP, x.y, p0, p1),
+                         apply_unary<float>(OP, x.z, p0, p1), apply_unary<float>(OP, x.w, p0, p1));
+  }
+}
+
+__global__ void threshold_backward_vec4(int64_t n4, float4* out, const float4* result, const float4* grad) {
+  GRID_STRIDE(i, n4) {
+    const float4 r = result[i], g = grad[i];
+    out[i] = make_float4(r.x > 0.f ? g.x : 0.f, r.y > 0.f ? g.y : 0.f, r.z > 0.f ? g.z : 0.f, r.w > 0.f ? g.w : 0.f);
+  }
+}
+
+template <int K>
+bool vectorizable(const Geometry<K>& g, DType dtype, std::initializer_list<const void*> ptrs) {
+  if (!g.contiguous || dtype != DType::Float32 || g.numel % 4 != 0) return false;
+  for (const void* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
 }
 
 template <typename T, typename O, Binary OP>
@@ -229,10 +292,36 @@ void launch_checked(const char* op, F&& launch) {
   DSVD_CUDA_CHECK(op, cudaGetLastError());
 }
 
+// A batch of 2-D transposes into a dense output: (batch,) rows, cols with the input's unit stride
+// along rows. Fills the arguments and says yes when the geometry is one.
+bool as_transpose(const Geometry<2>& g, int64_t& batch, int64_t& rows, int64_t& cols, int64_t& obs, int64_t& ibs,
+                  int64_t& ics) {
+  if (g.nd != 2 && g.nd != 3) return false;
+  const int r = g.nd - 2, c = g.nd - 1;
+  if (g.strides[0][c] != 1 || g.strides[0][r] != g.sizes[c] || g.strides[1][r] != 1 || g.sizes[r] < 8 || g.sizes[c] < 8)
+    return false;
+  batch = g.nd == 3 ? g.sizes[0] : 1;
+  if (batch > 65535) return false;
+  rows = g.sizes[r];
+  cols = g.sizes[c];
+  if ((rows + 31) / 32 > 65535) return false;
+  obs = g.nd == 3 ? g.strides[0][0] : 0;
+  ibs = g.nd == 3 ? g.strides[1][0] : 0;
+  ics = g.strides[1][c];
+  return true;
+}
+
 template <typename S>
 void copy_from(const char* op, Geometry<2> g, const Tensor& dst, const S* src, cudaStream_t s) {
+  int64_t batch, rows, cols, obs, ibs, ics;
+  const bool transpose = as_transpose(g, batch, rows, cols, obs, ibs, ics);
   DSVD_DISPATCH_ALL(dst.dtype(), op, [&] {
-    copy_kernel<scalar_t, S><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<scalar_t*>(dst.data_ptr()), src);
+    if (transpose) {
+      dim3 grid(unsigned((cols + 31) / 32), unsigned((rows + 31) / 32), unsigned(batch));
+      transpose_kernel<scalar_t, S><<<grid, dim3(32, 8), 0, s>>>(rows, cols, static_cast<scalar_t*>(dst.data_ptr()), obs, src, ibs, ics);
+    } else {
+      copy_kernel<scalar_t, S><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<scalar_t*>(dst.data_ptr()), src);
+    }
   });
 }
 
@@ -274,7 +363,17 @@ void unary(Unary op, const Tensor& out, const Tensor& in, double p0, double p1) 
       using T = scalar_t;
       T* o = static_cast<T*>(out.data_ptr());
       const T* x = static_cast<const T*>(in.data_ptr());
-      auto go = [&](auto tag) { unary_kernel<T, decltype(tag)::value><<<blocks_for(g.numel), kThreads, 0, s>>>(g, o, x, p0, p1); };
+      const bool vec = vectorizable(g, out.dtype(), {o, x});
+      auto go = [&](auto tag) {
+        if constexpr (std::is_same_v<T, float>) {
+          if (vec) {
+            unary_vec4<decltype(tag)::value><<<blocks_for(g.numel / 4), kThreads, 0, s>>>(
+                g.numel / 4, reinterpret_cast<float4*>(o), reinterpret_cast<const float4*>(x), p0, p1);
+            return;
+          }
+        }
+        unary_kernel<T, decltype(tag)::value><<<blocks_for(g.numel), kThreads, 0, s>>>(g, o, x, p0, p1);
+      };
       switch (op) {
         case Unary::Neg: go(std::integral_constant<Unary, Unary::Neg>{}); break;
         case Unary::Exp: go(std::integral_constant<Unary, Unary::Exp>{}); break;
@@ -306,12 +405,22 @@ void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b) {
       using T = scalar_t;
       const T* x = static_cast<const T*>(a.data_ptr());
       const T* y = static_cast<const T*>(b.data_ptr());
+      const bool vec = vectorizable(g, a.dtype(), {out.data_ptr(), x, y});
       auto go = [&](auto tag) {
         constexpr Binary K = decltype(tag)::value;
-        if constexpr (K >= Binary::Gt)
+        if constexpr (K >= Binary::Gt) {
           binary_kernel<T, uint8_t, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<uint8_t*>(out.data_ptr()), x, y);
-        else
+        } else {
+          if constexpr (std::is_same_v<T, float>) {
+            if (vec) {
+              binary_vec4<K><<<blocks_for(g.numel / 4), kThreads, 0, s>>>(
+                  g.numel / 4, static_cast<float4*>(out.data_ptr()), reinterpret_cast<const float4*>(x),
+                  reinterpret_cast<const float4*>(y));
+              return;
+            }
+          }
           binary_kernel<T, T, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<T*>(out.data_ptr()), x, y);
+        }
       };
       switch (op) {
         case Binary::Add: go(std::integral_constant<Binary, Binary::Add>{}); break;
@@ -383,6 +492,13 @@ void threshold_backward(const Tensor& out, const Tensor& result, const Tensor& g
   if (out.numel() == 0) return;
   const Tensor* ops[3] = {&out, &result, &grad};
   Geometry<3> g = make_geometry<3>(ops, "relu_backward");
+  if (vectorizable(g, out.dtype(), {out.data_ptr(), result.data_ptr(), grad.data_ptr()})) {
+    threshold_backward_vec4<<<blocks_for(g.numel / 4), kThreads, 0, stream_of(out)>>>(
+        g.numel / 4, static_cast<float4*>(out.data_ptr()), static_cast<const float4*>(result.data_ptr()),
+        static_cast<const float4*>(grad.data_ptr()));
+    DSVD_CUDA_CHECK("relu_backward", cudaGetLastError());
+    return;
+  }
   launch_checked("relu_backward", [&] {
     DSVD_DISPATCH_ALL(out.dtype(), "relu_backward", [&] {
       threshold_backward_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(

@@ -83,6 +83,12 @@ TEST_CASE("cuda ops: copies between devices keep values, dtype conversions and s
   CHECK_CLOSE(t.to(kGpu), t, 0, 0);
   CHECK_CLOSE(x.to(kGpu).transpose(0, 2).contiguous(), t, 0, 0);
   CHECK_CLOSE(x.to(kGpu).to(DType::Float32), x.to(DType::Float32), 0, 0);
+  // transposes large enough for the tiled kernel: batched, 2-D, and converting the dtype
+  Tensor big = random({3, 40, 50}, 5);
+  CHECK_CLOSE(big.to(kGpu).transpose(1, 2).contiguous(), big.transpose(1, 2).contiguous(), 0, 0);
+  Tensor wide = random({70, 90}, 6);
+  CHECK_CLOSE(wide.to(kGpu).t().contiguous(), wide.t().contiguous(), 0, 0);
+  CHECK_CLOSE(wide.to(kGpu).t().to(DType::Float32), wide.t().to(DType::Float32), 0, 0);
   Tensor labels = randint(0, 10, {17});
   CHECK_CLOSE(labels.to(kGpu), labels, 0, 0);
   CHECK(x.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1).to(kGpu).item() == x.narrow(0, 0, 1).narrow(1, 0, 1).narrow(2, 0, 1).item());
@@ -117,6 +123,9 @@ TEST_CASE("cuda ops: element-wise math and broadcasting" * doctest::skip(!has_de
   check_op_on_gpu("where with a number", [](auto& v) { return where(le(v[0], 0.2), scalar_tensor(0.2, DType::Float64), v[0]); }, {a});
   check_op_on_gpu("polynomial", [](auto& v) { return polynomial(v[0], {0.5, -1.0, 0.25, 0.125}); }, {a});
   check_op_on_gpu("float32", [](auto& v) { return mul(exp(v[0]), v[1]); }, {a.to(DType::Float32), b.to(DType::Float32)}, 1e-6, 1e-5);
+  // dense float32 of a multiple of 4 elements: the 4-wide kernels
+  Tensor f = random({8, 16}, 13, DType::Float32), h = random({8, 16}, 14, DType::Float32);
+  check_op_on_gpu("float32 dense", [](auto& v) { return relu(sub(mul(add(v[0], v[1]), v[1]), exp(v[0]))); }, {f, h}, 1e-6, 1e-5);
   check_op_on_gpu("to dtype", [](auto& v) { return v[0].to(DType::Float32).to(DType::Float64); }, {a});
 }
 
