@@ -1,6 +1,9 @@
 // The caching device allocator (cuda/backend.h). Sizes are rounded to a size class (512 bytes
 // below 1 MiB, 64 KiB above); a freed block goes to its device's cache and the next request of
-// the same class (or, for large blocks, up to 1/8 larger) takes it back without a driver call.
+// the same class takes it back without a driver call (a training loop asks for the same sizes
+// every step). Larger blocks are not handed out for smaller requests: that would hold memory no
+// tensor uses. When the driver has no memory left, the cache is returned to it and the request
+// tried once more.
 // "allocated" counts the blocks tensors hold, "reserved" everything taken from the driver.
 // Every kernel of a device runs on that device's one stream, so a block freed after the last op
 // that used it was queued can be handed to the next op at once: the stream orders them.
@@ -57,7 +60,7 @@ std::shared_ptr<Storage> allocate(size_t nbytes, int device, const char* op) {
     std::lock_guard<std::mutex> lock(g_mutex);
     DeviceCache& cache = g_caches[device];
     auto it = cache.free_blocks.lower_bound(want);
-    if (it != cache.free_blocks.end() && (it->first == want || (want >= kSmall && it->first <= want + want / 8))) {
+    if (it != cache.free_blocks.end() && it->first == want) {
       ptr = it->second;
       got = it->first;
       cache.free_blocks.erase(it);

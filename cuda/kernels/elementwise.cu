@@ -278,6 +278,29 @@ __global__ void scatter_kernel(int64_t batch, int64_t len, int64_t dst_len, cons
   }
 }
 
+// The same update, 4 float32 values per thread (dense, 16-byte aligned, numel a multiple of 4).
+__global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, float lr, float mu, float damp, float wd,
+                         bool nesterov, bool first) {
+  GRID_STRIDE(k, n4) {
+    float4 w = w4[k], g = g4[k], b = b4 ? b4[k] : make_float4(0.f, 0.f, 0.f, 0.f);
+    float* wp = &w.x;
+    float* gp = &g.x;
+    float* bp = &b.x;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      float d = gp[j];
+      if (wd != 0.f) d += wd * wp[j];
+      if (b4) {
+        bp[j] = first ? d : mu * bp[j] + (1.f - damp) * d;
+        d = nesterov ? d + mu * bp[j] : bp[j];
+      }
+      wp[j] -= lr * d;
+    }
+    w4[k] = w;
+    if (b4) b4[k] = b;
+  }
+}
+
 cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
 
 void check_on_device(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
@@ -559,6 +582,19 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, d
              "sgd (CUDA): parameter, gradient and momentum buffer must be contiguous");
   const int64_t n = param.numel();
   if (n == 0) return;
+  const bool aligned = [&] {
+    for (const void* p : {param.data_ptr(), grad.data_ptr(), buffer.defined() ? buffer.data_ptr() : nullptr})
+      if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+    return true;
+  }();
+  if (param.dtype() == DType::Float32 && n % 4 == 0 && aligned) {
+    sgd_vec4<<<blocks_for(n / 4), kThreads, 0, stream_of(param)>>>(
+        n / 4, static_cast<float4*>(param.data_ptr()), static_cast<const float4*>(grad.data_ptr()),
+        buffer.defined() ? static_cast<float4*>(buffer.data_ptr()) : nullptr, float(lr), float(momentum), float(dampening),
+        float(weight_decay), nesterov, first);
+    DSVD_CUDA_CHECK("sgd", cudaGetLastError());
+    return;
+  }
   launch_checked("sgd", [&] {
     DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
       using T = scalar_t;
