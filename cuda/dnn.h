@@ -29,6 +29,8 @@ struct PoolWindows {
   int64_t planes, height, width, out_h, out_w;
   int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
 };
+// indices: uint8 (each window's argmax as ky·kw + kx; windows of at most 256 positions) or int64
+// (the flat position in the input plane).
 void max_pool2d_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices);
 void max_pool2d_backward(const PoolWindows& w, const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x);
 void avg_pool2d_forward(const PoolWindows& w, bool count_include_pad, const Tensor& x, const Tensor& y);

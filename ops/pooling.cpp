@@ -59,7 +59,10 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
   Windows w = plan("max_pool2d", x, o);
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device());
-  Tensor indices = empty(out.sizes(), DType::Int64, x.device());  // flat position within the input plane
+  // The CPU keeps the flat position within the input plane; the GPU kernel keeps each window's
+  // argmax in one byte when the window allows (cuda/dnn.h).
+  const bool byte_codes = detail::on_cuda(x) && w.kernel[0] * w.kernel[1] <= 256;
+  Tensor indices = empty(out.sizes(), byte_codes ? DType::UInt8 : DType::Int64, x.device());
   if (detail::on_cuda(x)) cuda::max_pool2d_forward(gpu_windows(w), in, out, indices);
   else DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
     const scalar_t* src = in.data<scalar_t>();

@@ -11,8 +11,33 @@ namespace {
 
 #define FOR_EACH(i, n) for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
-template <typename T>
-__global__ void max_fwd(PoolWindows w, const T* x, T* y, int64_t* idx) {
+// The argmax of each window is kept as its offset inside the (unclipped) window, ky·kw + kx, in
+// one byte when the window has at most 256 positions (1/8 of the memory of a flat int64 index,
+// and max-pool indices are among the largest tensors a CNN keeps for backward), else as the flat
+// position in the input plane.
+template <typename I>
+__device__ __forceinline__ I encode_argmax(const PoolWindows& w, int64_t oy, int64_t ox, int64_t flat) {
+  if constexpr (sizeof(I) == 1) {
+    const int64_t yy = flat / w.width, xx = flat % w.width;
+    return I((yy - (oy * w.stride_h - w.pad_h)) * w.kernel_w + (xx - (ox * w.stride_w - w.pad_w)));
+  } else {
+    return I(flat);
+  }
+}
+
+template <typename I>
+__device__ __forceinline__ int64_t decode_argmax(const PoolWindows& w, int64_t oy, int64_t ox, I code) {
+  if constexpr (sizeof(I) == 1) {
+    const int64_t yy = oy * w.stride_h - w.pad_h + int64_t(code) / w.kernel_w;
+    const int64_t xx = ox * w.stride_w - w.pad_w + int64_t(code) % w.kernel_w;
+    return yy * w.width + xx;
+  } else {
+    return int64_t(code);
+  }
+}
+
+template <typename T, typename I>
+__global__ void max_fwd(PoolWindows w, const T* x, T* y, I* idx) {
   FOR_EACH(k, w.planes * w.out_h * w.out_w) {
     const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
     int64_t y0 = oy * w.stride_h - w.pad_h, x0 = ox * w.stride_w - w.pad_w;
@@ -31,15 +56,15 @@ __global__ void max_fwd(PoolWindows w, const T* x, T* y, int64_t* idx) {
         }
       }
     y[k] = m;
-    idx[k] = best;
+    idx[k] = encode_argmax<I>(w, oy, ox, best);
   }
 }
 
-template <typename T>
-__global__ void max_bwd(PoolWindows w, const T* gy, const int64_t* idx, T* gx) {
+template <typename T, typename I>
+__global__ void max_bwd(PoolWindows w, const T* gy, const I* idx, T* gx) {
   FOR_EACH(k, w.planes * w.out_h * w.out_w) {
-    const int64_t plane = k / (w.out_w * w.out_h);
-    atomicAdd(gx + plane * w.height * w.width + idx[k], gy[k]);
+    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
+    atomicAdd(gx + plane * w.height * w.width + decode_argmax<I>(w, oy, ox, idx[k]), gy[k]);
   }
 }
 
@@ -136,9 +161,12 @@ void max_pool2d_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, 
   const int64_t n = w.planes * w.out_h * w.out_w;
   if (n == 0) return;
   DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
-    max_fwd<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(x)>>>(w, static_cast<const scalar_t*>(x.data_ptr()),
-                                                                     static_cast<scalar_t*>(y.data_ptr()),
-                                                                     static_cast<int64_t*>(indices.data_ptr()));
+    const auto* src = static_cast<const scalar_t*>(x.data_ptr());
+    auto* dst = static_cast<scalar_t*>(y.data_ptr());
+    if (indices.dtype() == DType::UInt8)
+      max_fwd<scalar_t, uint8_t><<<blocks_for(n), kThreads, 0, stream_of(x)>>>(w, src, dst, static_cast<uint8_t*>(indices.data_ptr()));
+    else
+      max_fwd<scalar_t, int64_t><<<blocks_for(n), kThreads, 0, stream_of(x)>>>(w, src, dst, static_cast<int64_t*>(indices.data_ptr()));
   });
   DSVD_CUDA_CHECK("max_pool2d", cudaGetLastError());
 }
@@ -148,9 +176,12 @@ void max_pool2d_backward(const PoolWindows& w, const Tensor& grad_y, const Tenso
   const int64_t n = w.planes * w.out_h * w.out_w;
   if (n == 0) return;
   DSVD_DISPATCH_FLOATING(grad_y.dtype(), "max_pool2d_backward", [&] {
-    max_bwd<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(grad_y)>>>(
-        w, static_cast<const scalar_t*>(grad_y.data_ptr()), static_cast<const int64_t*>(indices.data_ptr()),
-        static_cast<scalar_t*>(grad_x.data_ptr()));
+    const auto* gy = static_cast<const scalar_t*>(grad_y.data_ptr());
+    auto* gx = static_cast<scalar_t*>(grad_x.data_ptr());
+    if (indices.dtype() == DType::UInt8)
+      max_bwd<scalar_t, uint8_t><<<blocks_for(n), kThreads, 0, stream_of(grad_y)>>>(w, gy, static_cast<const uint8_t*>(indices.data_ptr()), gx);
+    else
+      max_bwd<scalar_t, int64_t><<<blocks_for(n), kThreads, 0, stream_of(grad_y)>>>(w, gy, static_cast<const int64_t*>(indices.data_ptr()), gx);
   });
   DSVD_CUDA_CHECK("max_pool2d_backward", cudaGetLastError());
 }

@@ -188,6 +188,10 @@ TEST_CASE("cuda ops: pooling with the CPU's window rules" * doctest::skip(!has_d
   ceil.padding = {0, 0};
   ceil.ceil_mode = true;
   check_op_on_gpu("max_pool2d ceil_mode", [ceil](auto& v) { return max_pool2d(v[0], ceil); }, {x});
+  Pool2dOptions huge;  // 17x16 = 272 window positions: the flat-index variant
+  huge.kernel = {17, 16};
+  huge.stride = {3, 4};
+  check_op_on_gpu("max_pool2d, large window", [huge](auto& v) { return max_pool2d(v[0], huge); }, {random({1, 2, 22, 24}, 61)});
   Pool2dOptions ap = ceil;
   ap.count_include_pad = false;
   ap.padding = {1, 1};
