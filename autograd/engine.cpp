@@ -7,6 +7,8 @@
 // The pass runs with grad mode off: backward rules are ops, but their results are not recorded.
 #include "autograd/engine.h"
 
+#include "cuda/profiler.h"
+
 #include <unordered_map>
 #include <unordered_set>
 
@@ -89,6 +91,9 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
         grad_inputs = node->apply(grad_outputs);
       }
       audit::on_backward(*node, grad_outputs, grad_inputs);
+    } else if (cuda::profiling()) {
+      cuda::ProfileRange range(node->name() + " backward");
+      grad_inputs = node->apply(grad_outputs);
     } else {
       grad_inputs = node->apply(grad_outputs);
     }

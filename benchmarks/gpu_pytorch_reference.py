@@ -12,7 +12,7 @@ explicitly: on for cuDNN convolutions, off for matmul (--tf32-matmul turns the l
       root, Padé backward, upper triangle, fc 32896 -> classes), forward + cross-entropy +
       backward + SGD(momentum 0.9) on random float32 data already on the GPU. Prints
       "images_per_s X" (median step over N after 3 warm-ups), "ms X" and "peak_mem_mb Y"
-      (torch.cuda.max_memory_allocated).
+      (torch.cuda.max_memory_allocated); with --profile, then a kernel-time table of 3 more steps.
 
   gpu_pytorch_reference.py eigh --batch 64 --n 256 --dtype f32|f64 [--reps 20]
       torch.linalg.eigh of a batch of random symmetric positive definite matrices; prints
@@ -94,6 +94,17 @@ def train_step(args):
     print("ms %.3f" % ms)
     print("images_per_s %.1f" % (args.batch * 1e3 / ms))
     print("peak_mem_mb %.1f" % (torch.cuda.max_memory_allocated() / 2**20), flush=True)
+    if args.profile:
+        # GPU kernel time of 3 more steps by kernel, for comparison with dsvd's --profile
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(3):
+                opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            torch.cuda.synchronize()
+        print("== torch profile (3 steps)")
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=25), flush=True)
 
 
 def eigh(args):
@@ -126,6 +137,7 @@ def main():
     p.add_argument("--classes", type=int, default=1000)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--tf32-matmul", action="store_true")
+    p.add_argument("--profile", action="store_true")
     p = sub.add_parser("eigh")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--n", type=int, default=256)

@@ -13,7 +13,9 @@
 // synchronisation); peak memory is the caching allocator's peak of bytes in live tensors against
 // torch.cuda.max_memory_allocated, both measured from after the model and the batch were made.
 // Prints a table after the line "== table" (tools/gpu-check shows it).
-//   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|eigh]
+//   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|eigh] [--profile]
+// --profile also prints, per config, the GPU time of 3 more steps by leaf module, backward node
+// and optimizer step (cuda/profiler.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,6 +27,7 @@
 
 #include "benchmarks/peer.h"
 #include "cuda/backend.h"
+#include "cuda/profiler.h"
 #include "cuda/runtime.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
@@ -61,6 +64,8 @@ struct Measured {
   double host_ms = 0;  // until the last op was queued: near `ms` means the host, not the GPU, bounds the step
 };
 
+bool g_profile = false;
+
 Measured run_dsvd(const Config& c, int steps) {
   const Device gpu = Device::cuda(0);
   manual_seed(0);
@@ -89,7 +94,24 @@ Measured run_dsvd(const Config& c, int steps) {
       host.push_back(queued - start);
     }
   }
-  return {median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20), median(host)};
+  Measured m{median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20), median(host)};
+  if (g_profile) {  // GPU time by leaf module (forward), backward node and optimizer step
+    constexpr int kSteps = 3;
+    cuda::set_profiling(true);
+    for (int step = 0; step < kSteps; ++step) {
+      opt.zero_grad();
+      cross_entropy((*model)(x), y).backward();
+      opt.step();
+    }
+    cuda::set_profiling(false);
+    double total = 0;
+    auto profile = cuda::take_profile();
+    for (const auto& [name, ms] : profile) total += ms;
+    std::printf("== profile %s: GPU ms per step by name (sum %.2f ms of a %.2f ms step)\n", c.name, total / kSteps, m.ms);
+    for (size_t i = 0; i < profile.size() && i < 25; ++i)
+      std::printf("  %8.3f  %s\n", profile[i].second / kSteps, profile[i].first.c_str());
+  }
+  return m;
 }
 
 double run_eig(DType dtype, int reps) {
@@ -124,8 +146,9 @@ int main(int argc, char** argv) {
     if (a == "--peer" && i + 1 < argc) peer = argv[++i];
     else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--profile") g_profile = true;
     else {
-      std::fprintf(stderr, "usage: gpu_train_step [--peer SCRIPT] [--steps N] [--only train|eigh]\n");
+      std::fprintf(stderr, "usage: gpu_train_step [--peer SCRIPT] [--steps N] [--only train|eigh] [--profile]\n");
       return 2;
     }
   }
@@ -150,11 +173,13 @@ int main(int argc, char** argv) {
       unsetenv("DSVD_CUDNN_BENCHMARK");
       cuda::empty_cache();
       std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
-                         std::to_string(c.batch) + " --steps " + std::to_string(steps);
+                         std::to_string(c.batch) + " --steps " + std::to_string(steps) + (g_profile ? " --profile" : "");
       // The peer once per (arch, head, batch): a "find" row compares with the same PyTorch run.
       static std::map<std::string, std::optional<std::string>> peer_runs;
       if (!peer_runs.count(args)) peer_runs[args] = command_output(peer_python() + " " + peer + " " + args);
       const auto& out = peer_runs[args];
+      if (g_profile && out && out->find("== torch profile") != std::string::npos && !c.cudnn_find)
+        std::printf("%s\n", out->substr(out->find("== torch profile")).c_str());
       auto peer_ips = out ? output_field(*out, "images_per_s") : std::nullopt;
       auto peer_mb = out ? output_field(*out, "peak_mem_mb") : std::nullopt;
       const double ips = m.ms > 0 ? double(c.batch) * 1e3 / m.ms : 0;

@@ -3,11 +3,16 @@
 #include <cstring>
 
 #include "autograd/audit.h"
+#include "cuda/profiler.h"
 #include "ops/internal.h"
 
 namespace dsvd::nn {
 
 Tensor Module::forward(const Tensor& x) {
+  if (cuda::profiling() && children_.empty()) {  // leaf modules: their ops' GPU time under their type
+    cuda::ProfileRange range(type_name_ + " forward");
+    return audit::enabled() ? audit::probe_module(forward_impl(audit::probe_module_input(x))) : forward_impl(x);
+  }
   if (!audit::enabled()) return forward_impl(x);
   audit::ModuleScope scope(local_name_);
   return audit::probe_module(forward_impl(audit::probe_module_input(x)));

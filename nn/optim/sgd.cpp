@@ -1,6 +1,7 @@
 #include "nn/optim/sgd.h"
 
 #include "cuda/backend.h"
+#include "cuda/profiler.h"
 #include "ops/cpu/copy_kernel.h"
 #include "tensor/parallel.h"
 
@@ -19,6 +20,7 @@ Sgd::Sgd(NamedTensors parameters, SgdOptions options) : params_(std::move(parame
 }
 
 void Sgd::step() {
+  cuda::ProfileRange range("sgd step");
   const double lr = options_.lr, mu = options_.momentum, damp = options_.dampening;
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, p] = params_[i];
