@@ -12,6 +12,17 @@ std::atomic<uint64_t> next_sequence_nr{0};
 
 Node::Node(std::string name) : name_(std::move(name)), sequence_nr_(next_sequence_nr++) {}
 
+namespace {
+
+// A dense, untracked tensor that is the only handle on the only view of its storage.
+bool owns_its_buffer_alone(const Tensor& t) {
+  const auto& impl = t.impl();
+  return impl.use_count() == 1 && impl->storage.use_count() == 1 && !impl->grad_fn && !impl->requires_grad &&
+         impl->offset == 0 && t.is_contiguous() && size_t(t.numel()) * itemsize(t.dtype()) == impl->storage->nbytes;
+}
+
+}  // namespace
+
 AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf)
     : Node("AccumulateGrad"), leaf_(std::move(leaf)) {}
 
@@ -19,6 +30,11 @@ std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_output
   const Tensor& g = grad_outputs.at(0);
   DSVD_CHECK(g.sizes() == leaf_->sizes, "backward: gradient of shape ", shape_str(g.sizes()),
              " for a leaf of shape ", shape_str(leaf_->sizes), " (an op's backward returned a wrong shape)");
+  if (!leaf_->grad && owns_its_buffer_alone(g) && g.dtype() == leaf_->dtype) {
+    // Nobody else can see this buffer: adopt it instead of copying (as PyTorch steals it).
+    leaf_->grad = g.impl();
+    return {};
+  }
   Tensor incoming = g.dtype() == leaf_->dtype ? g : g.to(leaf_->dtype);
   if (!leaf_->grad) {
     // Own the buffer: the incoming gradient may alias another tensor or be a broadcast view.

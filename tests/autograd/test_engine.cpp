@@ -97,3 +97,20 @@ TEST_CASE("engine: a long chain frees its graph and does not recurse") {
   sum(y).backward();
   CHECK_CLOSE(x.grad(), std::vector<double>{1});
 }
+
+TEST_CASE("engine: a leaf's gradient never aliases a tensor someone else holds") {
+  Tensor x = randn({5}, DType::Float64).requires_grad_();
+  Tensor up = randn({5}, DType::Float64);
+  const std::vector<double> expected = to_vector(up);
+  x.clone().backward(up);  // clone's backward hands `up` itself on to the leaf
+  CHECK(!x.grad().shares_storage_with(up));
+  up.data<double>()[0] += 1.0;  // the caller's tensor changes; the gradient must not
+  CHECK(to_vector(x.grad()) == expected);
+  // A fresh gradient nobody else holds is adopted, and later gradients accumulate out of place.
+  Tensor w = randn({4}, DType::Float64).requires_grad_();
+  sum(mul(w, 3.0)).backward();
+  Tensor first = w.grad();
+  sum(mul(w, 2.0)).backward();
+  CHECK(to_vector(first) == std::vector<double>(4, 3.0));
+  CHECK(to_vector(w.grad()) == std::vector<double>(4, 5.0));
+}
