@@ -47,6 +47,8 @@ Optimisation
                          explicit options override it
 Run
   --seed S  --device cpu|cuda  --print-freq N  --out DIR (default runs/default)
+  --tf32 T               GPU float32 math in TF32: conv (convolutions only, PyTorch's default) |
+                         all (also matmul) | none
   --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:
                          the paper's hybrid training)
   --evaluate             only validate the --resume checkpoint
@@ -160,6 +162,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.label_smoothing = cli.get_double("label-smoothing", o.label_smoothing);
   o.seed = uint64_t(cli.get_int("seed", 0));
   o.device = cli.get("device", "cpu");
+  o.tf32 = cli.get("tf32", o.tf32);
   o.print_freq = cli.get_int("print-freq", int(o.print_freq));
   o.resume = cli.get("resume");
   o.evaluate = cli.has("evaluate");
@@ -208,6 +211,8 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   DSVD_CHECK(o.clip_grad >= 0, "--clip-grad must be >= 0, got ", o.clip_grad);
   DSVD_CHECK(o.image_size >= 8, "--image-size must be >= 8, got ", o.image_size);
   DSVD_CHECK(o.device == "cpu" || o.device == "cuda", "--device must be cpu or cuda, got '", o.device, "'");
+  DSVD_CHECK(o.tf32 == "conv" || o.tf32 == "all" || o.tf32 == "none", "--tf32 must be conv, all or none, got '", o.tf32,
+             "'");
   if (o.device == "cuda") {
     std::string why;
     DSVD_CHECK(cuda_device_count(&why) > 0, "--device cuda: no CUDA device can be used here (", why, "); use --device cpu");

@@ -1,5 +1,7 @@
 #include "apps/train_imagenet/trainer.h"
 
+#include "cuda/backend.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -90,7 +92,11 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   }
   manual_seed(o_.seed);
   model_ = nn::make_model(o_.arch, o_.model);
-  if (o_.device == "cuda") model_->to(Device::cuda(0));  // before the optimizer sees the parameters
+  if (o_.device == "cuda") {
+    cuda::set_tf32_conv(o_.tf32 != "none");
+    cuda::set_tf32_matmul(o_.tf32 == "all");
+    model_->to(Device::cuda(0));  // before the optimizer sees the parameters
+  }
   for (const auto& [name, m] : model_->children())
     if (name == "representation") head_ = std::dynamic_pointer_cast<nn::CovarianceHead>(m);
   nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};

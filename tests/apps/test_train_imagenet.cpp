@@ -197,6 +197,7 @@ TEST_CASE("train_imagenet: bad options fail with one clear line before any work"
   fails({"--head", "svd-cholesky"}, "unknown matrix square-root rule");
   if (cuda_device_count() == 0) fails({"--device", "cuda"}, "--device cuda: no CUDA device can be used here");
   fails({"--evaluate"}, "--evaluate needs --resume");
+  fails({"--tf32", "matmul"}, "--tf32 must be conv, all or none");
   fails({"--lr-schedule", "exponential"}, "unknown");
   fails({"--bogus", "1"}, "unknown option --bogus");
   // A checkpoint of another architecture.
