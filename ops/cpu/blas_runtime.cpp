@@ -1,6 +1,8 @@
 #include "ops/cpu/blas_runtime.h"
 
+#include <cctype>
 #include <cstdlib>
+#include <string>
 #include <sstream>
 
 #include "dsvd_config.h"
@@ -24,8 +26,21 @@ std::string& request_reason() {
   return value;
 }
 
+// How capable an OpenBLAS core is: 3 AVX-512 (SkylakeX and later), 2 AVX2+FMA, 1 AVX, 0 older.
+int core_rank(std::string name) {
+  for (auto& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "skylakex" || name == "cooperlake" || name == "sapphirerapids") return 3;
+  if (name == "haswell" || name == "zen") return 2;
+  if (name == "sandybridge") return 1;
+  return 0;
+}
+
 // Runs before OpenBLAS's own constructor: within one executable, prioritised constructors
 // (.init_array.00101) run before the unprioritised ones that the static OpenBLAS registers.
+// DSVD_BLAS_CORE decides if set. Otherwise the best core this CPU runs, unless
+// OPENBLAS_CORETYPE names one at least as capable: an environment-wide OPENBLAS_CORETYPE that
+// asks for less (AVX2 kernels on an AVX-512 CPU, set for other programs) would halve dsvd's GEMM
+// speed, so dsvd takes the better core and says so; DSVD_BLAS_CORE pins any core.
 __attribute__((constructor(101))) void choose_openblas_core() {
   const char* forced = std::getenv("DSVD_BLAS_CORE");
   const char* user = std::getenv("OPENBLAS_CORETYPE");
@@ -35,24 +50,30 @@ __attribute__((constructor(101))) void choose_openblas_core() {
     request_reason() = "DSVD_BLAS_CORE";
     return;
   }
-  if (user && *user) {
+  std::string best, why;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+    best = "SkylakeX";
+    why = "CPU has AVX-512 F/BW/DQ/VL";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    best = "Haswell";
+    why = "CPU has AVX2 and FMA";
+  }
+  if (user && *user && (best.empty() || core_rank(user) >= core_rank(best))) {
     requested_core() = user;
     request_reason() = "OPENBLAS_CORETYPE set in the environment";
     return;
   }
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
-    requested_core() = "SkylakeX";
-    request_reason() = "CPU has AVX-512 F/BW/DQ/VL";
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    requested_core() = "Haswell";
-    request_reason() = "CPU has AVX2 and FMA";
-  } else {
+  if (best.empty()) {
     request_reason() = "no AVX2: OpenBLAS's own detection";
     return;
   }
-  setenv("OPENBLAS_CORETYPE", requested_core().c_str(), 1);
+  requested_core() = best;
+  request_reason() = user && *user ? why + "; OPENBLAS_CORETYPE=" + user +
+                                         " in the environment asks for less and is overridden (DSVD_BLAS_CORE pins a core)"
+                                   : why;
+  setenv("OPENBLAS_CORETYPE", best.c_str(), 1);
 }
 
 std::string lower(std::string s) {
