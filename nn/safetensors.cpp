@@ -1,5 +1,9 @@
 #include "nn/safetensors.h"
 
+#include <filesystem>
+
+#include <signal.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -60,6 +64,28 @@ void write_all(int fd, const char* data, size_t n, const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// A writer killed mid-write leaves PATH.tmp.<pid> behind; those of processes that no longer
+// exist are removed before the next write of PATH (a live writer's file is left alone).
+void remove_abandoned_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string prefix = p.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
+    if (pid != long(getpid()) && ::kill(pid_t(pid), 0) != 0 && errno == ESRCH) fs::remove(e.path(), ec);
+  }
+}
+
+}  // namespace
+
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
   std::vector<Tensor> data;
   std::ostringstream header;
@@ -91,6 +117,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   std::string h = header.str();
   while (h.size() % 8) h.push_back(' ');  // the data starts 8-byte aligned
 
+  remove_abandoned_temporaries(path);
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   DSVD_CHECK(fd >= 0, "save_safetensors: cannot create ", tmp, " (", std::strerror(errno), ")");
