@@ -97,13 +97,13 @@ Measured run_dsvd(const Config& c, int steps) {
   Measured m{median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20), median(host)};
   if (g_profile) {  // GPU time by leaf module (forward), backward node and optimizer step
     constexpr int kSteps = 3;
-    cuda::set_profiling(true);
+    cuda::set_profiling(cuda::ProfileMode::Gpu);
     for (int step = 0; step < kSteps; ++step) {
       opt.zero_grad();
       cross_entropy((*model)(x), y).backward();
       opt.step();
     }
-    cuda::set_profiling(false);
+    cuda::set_profiling(cuda::ProfileMode::Off);
     double total = 0;
     auto profile = cuda::take_profile();
     for (const auto& [name, ms] : profile) total += ms;

@@ -18,6 +18,7 @@
 #include "apps/timing.h"
 #include "autograd/audit.h"
 #include "benchmarks/peer.h"
+#include "cuda/profiler.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
 #include "ops/cpu/blas_runtime.h"
@@ -39,10 +40,12 @@ const Config kConfigs[] = {{"R18-64", "resnet18", 10, 32, 64}, {"ALEX-224", "ale
                            {"R50-224", "resnet50", 1000, 8, 224}};
 
 // Child mode: run one config, print "ms X", "gflop Y" (per step) and "peak_rss_mb Z". `audit_mode`:
-// "off", "trace" (every op to a trace file) or "stop" (stop-on-nonfinite checks only).
+// "off", "trace" (every op to a trace file), "stop" (stop-on-nonfinite checks only) or "profile"
+// (then also the time of 3 more steps by leaf module, backward node and optimizer step:
+//   train_step --config R50-224 5 profile).
 int run_config(const Config& c, int steps, const std::string& audit_mode) {
   fs::path audit_dir;
-  if (audit_mode != "off") {
+  if (audit_mode == "trace" || audit_mode == "stop") {
     audit_dir = fs::temp_directory_path() / ("dsvd_train_step_audit_" + std::to_string(getpid()));
     audit::Config a;
     a.dir = audit_dir.string();
@@ -68,6 +71,22 @@ int run_config(const Config& c, int steps, const std::string& audit_mode) {
     opt.step();
     if (step >= 2) times.push_back((now_seconds() - t0) * 1e3);
     flops = cpu::gemm_flop_counter().load() - f0;
+  }
+  if (audit_mode == "profile") {  // time of 3 more steps by leaf module, backward node, optimizer
+    constexpr int kSteps = 3;
+    cuda::set_profiling(cuda::ProfileMode::Host);
+    for (int step = 0; step < kSteps; ++step) {
+      opt.zero_grad();
+      cross_entropy(model->forward(x), y).backward();
+      opt.step();
+    }
+    cuda::set_profiling(cuda::ProfileMode::Off);
+    double total = 0;
+    auto profile = cuda::take_profile();
+    for (const auto& [name, ms] : profile) total += ms;
+    std::printf("profile %s: ms per step by name (sum %.1f of a %.1f ms step)\n", c.name, total / kSteps, median(times));
+    for (size_t i = 0; i < profile.size() && i < 25; ++i)
+      std::printf("  %9.2f  %s\n", profile[i].second / kSteps, profile[i].first.c_str());
   }
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);

@@ -2,7 +2,6 @@
 // else says that dsvd was built without the CUDA backend.
 #include "cuda/backend.h"
 #include "cuda/dnn.h"
-#include "cuda/profiler.h"
 #include "ops/cpu/copy_kernel.h"
 #include "tensor/error.h"
 
@@ -66,11 +65,5 @@ void avg_pool2d_forward(const PoolWindows&, bool, const Tensor&, const Tensor&) 
 void avg_pool2d_backward(const PoolWindows&, bool, const Tensor&, const Tensor&) { no_cuda("avg_pool2d"); }
 void adaptive_avg_pool2d_forward(const Tensor&, const Tensor&) { no_cuda("adaptive_avg_pool2d"); }
 void adaptive_avg_pool2d_backward(const Tensor&, const Tensor&) { no_cuda("adaptive_avg_pool2d"); }
-
-void set_profiling(bool) {}
-bool profiling() { return false; }
-ProfileRange::ProfileRange(const std::string&) {}
-ProfileRange::~ProfileRange() {}
-std::vector<std::pair<std::string, double>> take_profile() { return {}; }
 
 }  // namespace dsvd::cuda

@@ -1,8 +1,9 @@
-// A coarse GPU-time profile by name, for finding where a training step spends its GPU time
-// (benchmarks/gpu_train_step --profile): leaf modules' forward passes, each backward node, the
-// optimizer step. When on, a ProfileRange records CUDA events around its scope on GPU 0's
-// stream; take_profile() sums the elapsed times per name. Off (the default) it costs one branch.
-// In a build without CUDA profiling never turns on.
+// A coarse time profile by name, for finding where a training step spends its time
+// (benchmarks/gpu_train_step --profile, benchmarks/train_step --profile): leaf modules' forward
+// passes, each backward node, the optimizer step. When on, a ProfileRange measures its scope:
+// on the GPU with CUDA events on GPU 0's stream (Mode::Gpu), or with the host's clock (Mode::Host,
+// for CPU runs: the ops are synchronous there). take_profile() sums the times per name. Off (the
+// default) it costs one branch.
 #pragma once
 #include <string>
 #include <utility>
@@ -10,7 +11,8 @@
 
 namespace dsvd::cuda {
 
-void set_profiling(bool on);
+enum class ProfileMode { Off, Host, Gpu };
+void set_profiling(ProfileMode mode);  // Gpu needs a CUDA build and device
 bool profiling();
 
 class ProfileRange {
@@ -24,8 +26,8 @@ class ProfileRange {
   long slot_ = -1;
 };
 
-// GPU milliseconds per name over what was recorded since the last call, largest first (waits for
-// the GPU; clears the record).
+// Milliseconds per name over what was recorded since the last call, largest first (waits for
+// the GPU in Gpu mode; clears the record).
 std::vector<std::pair<std::string, double>> take_profile();
 
 }  // namespace dsvd::cuda

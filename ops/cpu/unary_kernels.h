@@ -2,6 +2,7 @@
 // OpenMP threads above kParallelGrain elements.
 #pragma once
 #include "ops/cpu/loops.h"
+#include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
 namespace dsvd::cpu {
@@ -11,8 +12,8 @@ void unary_kernel(const Tensor& out, const Tensor& contiguous_in, F f) {
   T* o = static_cast<T*>(out.data_ptr());
   const T* x = static_cast<const T*>(contiguous_in.data_ptr());
   const int64_t n = out.numel();
-#pragma omp parallel for simd if (n > kParallelGrain && !omp_in_parallel())
-  for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+  // parallel_for's per-thread serial loops vectorise (branches included); see tensor/parallel.h
+  parallel_for(0, n, n > kParallelGrain, [&](int64_t i) { o[i] = f(x[i]); });
 }
 
 }  // namespace dsvd::cpu
