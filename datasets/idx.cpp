@@ -42,8 +42,9 @@ void convert_big_endian(const unsigned char* src, Out* dst, int64_t n) {
 
 }  // namespace
 
-Tensor read_idx(const std::string& path) {
-  std::string data = read_maybe_gzip(path);
+Tensor read_idx(const std::string& path) { return parse_idx(read_maybe_gzip(path), path); }
+
+Tensor parse_idx(const std::string& data, const std::string& path) {
   auto* u = reinterpret_cast<const unsigned char*>(data.data());
   DSVD_CHECK(data.size() >= 4 && u[0] == 0 && u[1] == 0, path, ": not an IDX file (bad magic: expected two zero "
              "bytes, a type byte and a dimension count)");
@@ -65,7 +66,9 @@ Tensor read_idx(const std::string& path) {
   Shape shape;
   for (int d = 0; d < ndim; ++d) shape.push_back(int64_t(big_endian_u32(u + 4 + 4 * d)));
   int64_t numel = checked_numel(shape, path.c_str());
-  size_t need = size_t(numel) * item;
+  size_t need = 0;
+  DSVD_CHECK(!__builtin_mul_overflow(size_t(numel), item, &need), path, ": IDX shape ", shape_str(shape),
+             " needs more bytes than fit in 64 bits");
   DSVD_CHECK(data.size() - header >= need, path, ": truncated data: shape ", shape_str(shape), " needs ", need,
              " bytes, the file holds ", data.size() - header);
   DSVD_CHECK(data.size() - header == need, path, ": ", data.size() - header - need,

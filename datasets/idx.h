@@ -14,6 +14,8 @@ namespace dsvd {
 // keep their width. Throws dsvd::Error naming the file on a wrong magic, an unknown type, or
 // data shorter or longer than the header says.
 Tensor read_idx(const std::string& path);
+// The same from the (uncompressed) bytes of an IDX file; `name` goes into error messages.
+Tensor parse_idx(const std::string& bytes, const std::string& name);
 
 // Where the Debian package dataset-fashion-mnist puts the files.
 constexpr const char* kFashionMnistDefaultRoot = "/usr/share/datasets/fashion-mnist";

@@ -1,5 +1,7 @@
 #include "datasets/image.h"
 
+#include <atomic>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -20,9 +22,25 @@ namespace dsvd {
 namespace {
 
 constexpr int kMaxSide = 1 << 15;  // refuse absurd headers before allocating
+// Decompression bombs: a small file can declare a huge image. Pillow refuses more than
+// 2 x 89,478,485 pixels; so does dsvd by default (set_max_image_pixels changes it).
+std::atomic<int64_t> g_max_pixels{2 * 89478485};
 
+void check_pixels(int64_t w, int64_t h, const std::string& name, const char* kind) {
+  DSVD_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide, name, ": ", kind, " of ", w, "x", h,
+             " pixels is not supported");
+  DSVD_CHECK(w * h <= g_max_pixels.load(), name, ": ", kind, " of ", w, "x", h, " = ", w * h,
+             " pixels exceeds the limit of ", g_max_pixels.load(), " (a decompression bomb?)");
+}
+
+// Everything that stb_image would take for a JPEG goes to libjpeg-turbo instead: stb's JPEG
+// decoder (Debian's stb 2.27) reads out of bounds on some malformed Huffman tables (found by
+// fuzzing: tests/fixtures/fuzz/image_stb_jpeg_huffman_oob.jpg).
 bool looks_like_jpeg(const std::string& bytes) {
-  return bytes.size() >= 3 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8 && uint8_t(bytes[2]) == 0xFF;
+  // stb's test: one or more 0xFF fill bytes, then the start-of-image code 0xD8
+  size_t i = 0;
+  while (i < bytes.size() && uint8_t(bytes[i]) == 0xFF) ++i;
+  return i >= 1 && i < bytes.size() && uint8_t(bytes[i]) == 0xD8;
 }
 
 #if DSVD_HAVE_TURBOJPEG
@@ -53,8 +71,7 @@ Image decode_jpeg_turbo(const std::string& bytes, const std::string& name) {
     turbo.reset();
     fail(name, ": not a decodable JPEG (", reason, ")");
   }
-  DSVD_CHECK(width > 0 && height > 0 && width <= kMaxSide && height <= kMaxSide, name, ": JPEG of ", width, "x",
-             height, " pixels is not supported");
+  check_pixels(width, height, name, "JPEG");
   Image img{width, height, std::vector<uint8_t>(size_t(width) * size_t(height) * 3)};
   if (tjDecompress2(handle, data, (unsigned long)bytes.size(), img.pixels.data(), width, 0, height, TJPF_RGB,
                     TJFLAG_ACCURATEDCT) != 0) {
@@ -73,8 +90,7 @@ Image decode_stb(const std::string& bytes, const std::string& name) {
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(data, int(bytes.size()), &w, &h, &channels))
     fail(name, ": not a decodable image (", stbi_failure_reason(), ")");
-  DSVD_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide, name, ": image of ", w, "x", h,
-             " pixels is not supported");
+  check_pixels(w, h, name, "image");
   stbi_uc* pixels = stbi_load_from_memory(data, int(bytes.size()), &w, &h, &channels, 3);
   if (!pixels) fail(name, ": corrupt image (", stbi_failure_reason(), ")");
   Image img{w, h, std::vector<uint8_t>(pixels, pixels + size_t(w) * size_t(h) * 3)};
@@ -87,6 +103,11 @@ void append_bytes(void* context, void* data, int size) {
 }
 
 }  // namespace
+
+void set_max_image_pixels(int64_t pixels) {
+  DSVD_CHECK(pixels >= 1, "set_max_image_pixels: the limit must be positive, got ", pixels);
+  g_max_pixels = pixels;
+}
 
 const char* jpeg_decoder_name() { return DSVD_HAVE_TURBOJPEG ? "libjpeg-turbo" : "stb_image"; }
 

@@ -21,6 +21,9 @@ struct Image {
 // Decodes an in-memory file; `name` is used in the error message. Throws dsvd::Error naming the
 // file and the decoder's reason when the bytes are not a decodable image.
 Image decode_image(const std::string& bytes, const std::string& name);
+// Images that declare more pixels than this are refused before decoding (default: Pillow's
+// 178,956,970, against decompression bombs).
+void set_max_image_pixels(int64_t pixels);
 Image load_image(const std::string& path);
 // Which decoder handles JPEG in this build ("libjpeg-turbo" or "stb_image").
 const char* jpeg_decoder_name();

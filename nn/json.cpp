@@ -55,7 +55,7 @@ class Parser {
         for (const auto& [k, unused] : v.object)
           if (k == key) bad("duplicate key \"" + key + "\"");
         expect(':');
-        v.object.emplace_back(std::move(key), value(depth + 1));
+        v.object.push_back(Member{std::move(key), value(depth + 1)});
         if (peek() == ',') { ++pos_; continue; }
         expect('}');
         return v;

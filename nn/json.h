@@ -11,6 +11,8 @@
 
 namespace dsvd::json {
 
+struct Member;
+
 struct Value {
   enum class Kind { Null, Bool, Integer, Number, String, Array, Object } kind = Kind::Null;
   bool boolean = false;
@@ -18,9 +20,16 @@ struct Value {
   double number = 0;    // for Kind::Number (and Integer, converted)
   std::string string;
   std::vector<Value> array;
-  std::vector<std::pair<std::string, Value>> object;
+  std::vector<Member> object;  // in file order; `first` the key, `second` the value
 
   const Value* find(const std::string& key) const;
+};
+
+// One key/value of an object (a struct rather than std::pair, which may not hold the incomplete
+// Value inside Value's own definition).
+struct Member {
+  std::string first;
+  Value second;
 };
 
 // `what` names the source in error messages (e.g. "model.safetensors: header").

@@ -248,7 +248,9 @@ void save_weights(const std::string& path, const Module& model, const std::map<s
 
 void load_weights(const SafetensorsFile& file, const std::string& name, Module& model) {
   NamedTensors expected = model.state_dict();
-  for (const auto& [key, t] : expected) {
+  for (const auto& entry : expected) {
+    const std::string& key = entry.first;  // not a structured binding: the lambda below captures it
+    const Tensor& t = entry.second;
     auto it = std::find_if(file.tensors.begin(), file.tensors.end(), [&](const auto& e) { return e.first == key; });
     DSVD_CHECK(it != file.tensors.end(), name, ": missing tensor '", key, "' that the model needs (", shape_str(t.sizes()),
                ")");
@@ -257,7 +259,8 @@ void load_weights(const SafetensorsFile& file, const std::string& name, Module& 
     DSVD_CHECK(it->second.dtype() == t.dtype(), name, ": tensor '", key, "' is ", dtype_name(it->second.dtype()),
                ", the model expects ", dtype_name(t.dtype()));
   }
-  for (const auto& [key, t] : file.tensors) {
+  for (const auto& entry : file.tensors) {
+    const std::string& key = entry.first;
     bool known = std::any_of(expected.begin(), expected.end(), [&](const auto& e) { return e.first == key; });
     DSVD_CHECK(known, name, ": unexpected tensor '", key, "' that the model does not have (another architecture or head?)");
   }

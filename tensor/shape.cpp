@@ -15,11 +15,15 @@ std::string shape_str(const Shape& shape) {
 }
 
 int64_t checked_numel(const Shape& sizes, const char* what) {
-  int64_t n = 1;
+  int64_t n = 1, span = 1;  // span: the product of the non-zero sizes, which the strides reach
   for (int64_t s : sizes) {
     DSVD_CHECK(s >= 0, what, ": negative size in shape ", shape_str(sizes));
     DSVD_CHECK(!__builtin_mul_overflow(n, s, &n), what, ": shape ", shape_str(sizes),
                " has more elements than fit in 64 bits");
+    // An empty tensor has no elements, but its strides still multiply the other sizes (found by
+    // fuzzing the IDX reader: a zero dimension next to huge ones).
+    DSVD_CHECK(!__builtin_mul_overflow(span, s > 0 ? s : 1, &span), what, ": shape ", shape_str(sizes),
+               " is too large: its strides do not fit in 64 bits");
   }
   return n;
 }
@@ -29,7 +33,8 @@ Shape contiguous_strides(const Shape& sizes) {
   int64_t stride = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
     strides[i] = stride;
-    stride *= sizes[i] > 0 ? sizes[i] : 1;
+    DSVD_CHECK(!__builtin_mul_overflow(stride, sizes[i] > 0 ? sizes[i] : 1, &stride), "strides of shape ",
+               shape_str(sizes), " do not fit in 64 bits");
   }
   return strides;
 }

@@ -23,7 +23,8 @@ void Sgd::step() {
   cuda::ProfileRange range("sgd step");
   const double lr = options_.lr, mu = options_.momentum, damp = options_.dampening;
   for (size_t i = 0; i < params_.size(); ++i) {
-    const auto& [name, p] = params_[i];
+    const std::string& name = params_[i].first;
+    const Tensor& p = params_[i].second;  // not a structured binding: lambdas below capture it
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
     DSVD_CHECK(grad.sizes() == p.sizes(), "SGD: gradient of '", name, "' has shape ", shape_str(grad.sizes()));

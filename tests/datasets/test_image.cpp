@@ -1,5 +1,8 @@
 // Decoding: PNG values exactly, grayscale and RGBA converted to RGB, JPEG close to the source and
 // the same through libjpeg-turbo and stb_image, and clear errors naming the file.
+#include <fstream>
+#include <iterator>
+
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
@@ -65,4 +68,29 @@ TEST_CASE("image: undecodable bytes give an error naming the file") {
   std::string png = encode_png(uniform_image(32, 32, 128));
   CHECK_THROWS_WITH_AS(decode_image(png.substr(0, png.size() / 2), "cut.png"), doctest::Contains("cut.png"), Error);
   CHECK_THROWS_WITH_AS(load_image("/nonexistent/a.png"), doctest::Contains("/nonexistent/a.png: cannot open"), Error);
+}
+
+TEST_CASE("image: inputs found by fuzzing (tests/fixtures/fuzz) give errors, not crashes") {
+  // 0xFF fill bytes before the JPEG start-of-image code, and a Huffman table that made stb_image's
+  // JPEG decoder read out of bounds: such bytes now go to libjpeg-turbo, which refuses them
+  std::ifstream in(fixture_path("fuzz/image_stb_jpeg_huffman_oob.jpg"), std::ios::binary);
+  REQUIRE(in.good());
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THROWS_AS(decode_image(bytes, "crash.jpg"), Error);
+  // a PNG with an empty data chunk: stb_image copied 0 bytes to a null pointer (undefined
+  // behaviour that the sanitizers report); it decodes or fails cleanly now
+  std::ifstream png(fixture_path("fuzz/image_stb_png_null_memcpy.png"), std::ios::binary);
+  REQUIRE(png.good());
+  std::string png_bytes((std::istreambuf_iterator<char>(png)), std::istreambuf_iterator<char>());
+  try {
+    Image img = decode_image(png_bytes, "crash.png");
+    CHECK(img.pixels.size() == size_t(img.width) * size_t(img.height) * 3);
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("crash.png") != std::string::npos);
+  }
+  // a header that declares more pixels than the limit is refused before any allocation
+  set_max_image_pixels(100);
+  CHECK_THROWS_WITH_AS(decode_image(encode_png(make_image(20, 20, [](int, int, int) { return 0; })), "big.png"),
+                       doctest::Contains("exceeds the limit of 100"), Error);
+  set_max_image_pixels(2 * 89478485);
 }
