@@ -15,6 +15,7 @@
 
 #include "apps/audit_cli.h"
 #include "apps/model_cli.h"
+#include "apps/predict_input.h"
 #include "datasets/image.h"
 #include "datasets/transforms.h"
 #include "nn/safetensors.h"
@@ -44,9 +45,7 @@ const char* kUsage = R"(predict: logits of a model on a batch of images
 Tensor load_inputs(const std::vector<std::string>& inputs, int size) {
   if (inputs.size() == 1 && inputs[0].size() > 4 && inputs[0].substr(inputs[0].size() - 4) == ".npy") {
     Tensor x = load_npy(inputs[0]);
-    DSVD_CHECK(x.dim() == 4 && x.size(1) == 3, inputs[0], ": expected a batch of shape (N, 3, H, W), got ",
-               shape_str(x.sizes()));
-    DSVD_CHECK(x.dtype() == DType::Float32, inputs[0], ": expected float32, got ", dtype_name(x.dtype()));
+    check_predict_batch(x, inputs[0]);
     return x;
   }
   auto transform = imagenet_val_transform(size * 256 / 224, size);

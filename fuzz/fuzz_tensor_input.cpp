@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "apps/predict_input.h"
 #include "apps/svd_lab/lab.h"
 #include "ops/ops.h"
 #include "tensor/error.h"
@@ -16,6 +17,12 @@ using namespace dsvd;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     Tensor x = parse_npy(std::string(reinterpret_cast<const char*>(data), size), "fuzz.npy");
+    if (x.dim() == 4 && x.size(1) == 3) {  // predict's batch check (its model run is not fuzzed)
+      try {
+        check_predict_batch(x, "fuzz.npy");
+      } catch (const dsvd::Error&) {
+      }
+    }
     const bool as_matrices = x.dim() == 3;
     if (as_matrices) lab::check_matrices(x, "fuzz.npy");
     else lab::check_features(x, "fuzz.npy");
