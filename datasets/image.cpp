@@ -1,6 +1,7 @@
 #include "datasets/image.h"
 
 #include <atomic>
+#include <cctype>
 
 #include <cerrno>
 #include <cstring>
@@ -84,8 +85,27 @@ Image decode_jpeg_turbo(const std::string& bytes, const std::string& name) {
 }
 #endif
 
+// stb_image reads a PNM header's numbers into an int without a bound (signed overflow, found by
+// fuzzing): a binary PPM/PGM header is checked here first, each number at most 9 digits.
+void check_pnm_header(const std::string& bytes, const std::string& name) {
+  if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return;
+  size_t i = 2;
+  for (int number = 0; number < 3; ++number) {
+    while (i < bytes.size()) {  // whitespace and comments, as stb skips them
+      if (std::isspace(static_cast<unsigned char>(bytes[i]))) ++i;
+      else if (bytes[i] == '#') while (i < bytes.size() && bytes[i] != '\n' && bytes[i] != '\r') ++i;
+      else break;
+    }
+    size_t digits = 0;
+    while (i < bytes.size() && std::isdigit(static_cast<unsigned char>(bytes[i]))) ++i, ++digits;
+    DSVD_CHECK(digits <= 9, name, ": PNM header number with ", digits, " digits (corrupt header)");
+    if (digits == 0) return;  // stb reports the malformed header itself
+  }
+}
+
 Image decode_stb(const std::string& bytes, const std::string& name) {
   DSVD_CHECK(bytes.size() <= size_t(std::numeric_limits<int>::max()), name, ": file too large to decode");
+  check_pnm_header(bytes, name);
   auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(data, int(bytes.size()), &w, &h, &channels))

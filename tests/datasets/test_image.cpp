@@ -88,6 +88,12 @@ TEST_CASE("image: inputs found by fuzzing (tests/fixtures/fuzz) give errors, not
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find("crash.png") != std::string::npos);
   }
+  // a PPM header whose numbers overflowed stb_image's int parser
+  std::ifstream ppm(fixture_path("fuzz/image_stb_pnm_int_overflow.ppm"), std::ios::binary);
+  REQUIRE(ppm.good());
+  std::string ppm_bytes((std::istreambuf_iterator<char>(ppm)), std::istreambuf_iterator<char>());
+  CHECK_THROWS_AS(decode_image(ppm_bytes, "crash.ppm"), Error);
+  CHECK_THROWS_WITH_AS(decode_image("P6 12345678901 2 255\n", "long.ppm"), doctest::Contains("11 digits"), Error);
   // a header that declares more pixels than the limit is refused before any allocation
   set_max_image_pixels(100);
   CHECK_THROWS_WITH_AS(decode_image(encode_png(make_image(20, 20, [](int, int, int) { return 0; })), "big.png"),
