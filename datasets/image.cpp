@@ -85,11 +85,14 @@ Image decode_jpeg_turbo(const std::string& bytes, const std::string& name) {
 }
 #endif
 
-// stb_image reads a PNM header's numbers into an int without a bound (signed overflow, found by
-// fuzzing): a binary PPM/PGM header is checked here first, each number at most 9 digits.
+// stb_image's PNM reader trusts the header: its integers overflow an int, and a 16-bit image
+// shorter than the header says is read past its end (both found by fuzzing). A binary PPM/PGM is
+// therefore checked here first: numbers of at most 9 digits, and as many data bytes as declared.
 void check_pnm_header(const std::string& bytes, const std::string& name) {
   if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return;
+  const int64_t channels = bytes[1] == '6' ? 3 : 1;
   size_t i = 2;
+  int64_t values[3] = {0, 0, 0};
   for (int number = 0; number < 3; ++number) {
     while (i < bytes.size()) {  // whitespace and comments, as stb skips them
       if (std::isspace(static_cast<unsigned char>(bytes[i]))) ++i;
@@ -97,10 +100,20 @@ void check_pnm_header(const std::string& bytes, const std::string& name) {
       else break;
     }
     size_t digits = 0;
-    while (i < bytes.size() && std::isdigit(static_cast<unsigned char>(bytes[i]))) ++i, ++digits;
+    while (i < bytes.size() && std::isdigit(static_cast<unsigned char>(bytes[i]))) {
+      values[number] = digits < 18 ? values[number] * 10 + (bytes[i] - '0') : values[number];
+      ++i, ++digits;
+    }
     DSVD_CHECK(digits <= 9, name, ": PNM header number with ", digits, " digits (corrupt header)");
     if (digits == 0) return;  // stb reports the malformed header itself
   }
+  ++i;  // the single whitespace byte before the data
+  const int64_t width = values[0], height = values[1], max_value = values[2];
+  if (width <= 0 || height <= 0 || width > kMaxSide || height > kMaxSide) return;  // refused by check_pixels
+  const int64_t need = width * height * channels * (max_value > 255 ? 2 : 1);
+  const int64_t have = i <= bytes.size() ? int64_t(bytes.size() - i) : 0;
+  DSVD_CHECK(have >= need, name, ": truncated PNM data (", width, "x", height, ", ", need, " bytes declared, ", have,
+             " present)");
 }
 
 Image decode_stb(const std::string& bytes, const std::string& name) {

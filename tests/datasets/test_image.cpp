@@ -94,6 +94,14 @@ TEST_CASE("image: inputs found by fuzzing (tests/fixtures/fuzz) give errors, not
   std::string ppm_bytes((std::istreambuf_iterator<char>(ppm)), std::istreambuf_iterator<char>());
   CHECK_THROWS_AS(decode_image(ppm_bytes, "crash.ppm"), Error);
   CHECK_THROWS_WITH_AS(decode_image("P6 12345678901 2 255\n", "long.ppm"), doctest::Contains("11 digits"), Error);
+  // a 16-bit PGM shorter than its header says: stb_image read past the end
+  std::ifstream pgm(fixture_path("fuzz/image_stb_pnm16_truncated.pgm"), std::ios::binary);
+  REQUIRE(pgm.good());
+  std::string pgm_bytes((std::istreambuf_iterator<char>(pgm)), std::istreambuf_iterator<char>());
+  CHECK_THROWS_WITH_AS(decode_image(pgm_bytes, "crash.pgm"), doctest::Contains("truncated PNM data"), Error);
+  // and a well-formed one still decodes: 2x1 RGB, 8 bits
+  Image tiny = decode_image(std::string("P6 2 1 255\n") + std::string("\x01\x02\x03\x04\x05\x06", 6), "tiny.ppm");
+  CHECK(tiny.pixels == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
   // a header that declares more pixels than the limit is refused before any allocation
   set_max_image_pixels(100);
   CHECK_THROWS_WITH_AS(decode_image(encode_png(make_image(20, 20, [](int, int, int) { return 0; })), "big.png"),
