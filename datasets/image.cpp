@@ -124,9 +124,22 @@ Image decode_stb(const std::string& bytes, const std::string& name) {
   if (!stbi_info_from_memory(data, int(bytes.size()), &w, &h, &channels))
     fail(name, ": not a decodable image (", stbi_failure_reason(), ")");
   check_pixels(w, h, name, "image");
-  stbi_uc* pixels = stbi_load_from_memory(data, int(bytes.size()), &w, &h, &channels, 3);
+  // The file's own channel count, converted to RGB here: stb_image's conversion of 16-bit images
+  // to another channel count writes a buffer of the wrong size (Debian's 2.27; found by fuzzing:
+  // tests/fixtures/fuzz/image_stb_pnm16_channels.pgm). Same rule as stb's: gray is replicated,
+  // alpha dropped.
+  int native = 0;
+  stbi_uc* pixels = stbi_load_from_memory(data, int(bytes.size()), &w, &h, &native, 0);
   if (!pixels) fail(name, ": corrupt image (", stbi_failure_reason(), ")");
-  Image img{w, h, std::vector<uint8_t>(pixels, pixels + size_t(w) * size_t(h) * 3)};
+  DSVD_CHECK(native >= 1 && native <= 4, name, ": image with ", native, " channels");
+  const size_t count = size_t(w) * size_t(h);
+  Image img{w, h, std::vector<uint8_t>(count * 3)};
+  for (size_t p = 0; p < count; ++p) {
+    const stbi_uc* src = pixels + p * size_t(native);
+    uint8_t* dst = img.pixels.data() + p * 3;
+    if (native <= 2) dst[0] = dst[1] = dst[2] = src[0];
+    else dst[0] = src[0], dst[1] = src[1], dst[2] = src[2];
+  }
   stbi_image_free(pixels);
   return img;
 }

@@ -99,6 +99,19 @@ TEST_CASE("image: inputs found by fuzzing (tests/fixtures/fuzz) give errors, not
   REQUIRE(pgm.good());
   std::string pgm_bytes((std::istreambuf_iterator<char>(pgm)), std::istreambuf_iterator<char>());
   CHECK_THROWS_WITH_AS(decode_image(pgm_bytes, "crash.pgm"), doctest::Contains("truncated PNM data"), Error);
+  // a 16-bit PGM: stb's conversion to 3 channels overflowed its buffer; it decodes or fails cleanly
+  std::ifstream pgm16(fixture_path("fuzz/image_stb_pnm16_channels.pgm"), std::ios::binary);
+  REQUIRE(pgm16.good());
+  std::string pgm16_bytes((std::istreambuf_iterator<char>(pgm16)), std::istreambuf_iterator<char>());
+  try {
+    Image img = decode_image(pgm16_bytes, "crash16.pgm");
+    CHECK(img.pixels.size() == size_t(img.width) * size_t(img.height) * 3);
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("crash16.pgm") != std::string::npos);
+  }
+  // a valid 16-bit gray PGM: big-endian samples, 8-bit result replicated to RGB
+  Image gray16 = decode_image(std::string("P5 2 1 65535\n") + std::string("\xff\xff\x00\x00", 4), "g16.pgm");
+  CHECK(gray16.pixels == std::vector<uint8_t>{255, 255, 255, 0, 0, 0});
   // and a well-formed one still decodes: 2x1 RGB, 8 bits
   Image tiny = decode_image(std::string("P6 2 1 255\n") + std::string("\x01\x02\x03\x04\x05\x06", 6), "tiny.ppm");
   CHECK(tiny.pixels == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
