@@ -64,6 +64,12 @@ struct Measured {
   double host_ms = 0;  // until the last op was queued: near `ms` means the host, not the GPU, bounds the step
 };
 
+std::string fmt(double v, const char* f = "%.1f") {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
 bool g_profile = false;
 
 Measured run_dsvd(const Config& c, int steps) {
@@ -96,20 +102,12 @@ Measured run_dsvd(const Config& c, int steps) {
   }
   Measured m{median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20), median(host)};
   if (g_profile) {  // GPU time by leaf module (forward), backward node and optimizer step
-    constexpr int kSteps = 3;
-    cuda::set_profiling(cuda::ProfileMode::Gpu);
-    for (int step = 0; step < kSteps; ++step) {
-      opt.zero_grad();
-      cross_entropy((*model)(x), y).backward();
-      opt.step();
-    }
-    cuda::set_profiling(cuda::ProfileMode::Off);
-    double total = 0;
-    auto profile = cuda::take_profile();
-    for (const auto& [name, ms] : profile) total += ms;
-    std::printf("== profile %s: GPU ms per step by name (sum %.2f ms of a %.2f ms step)\n", c.name, total / kSteps, m.ms);
-    for (size_t i = 0; i < profile.size() && i < 25; ++i)
-      std::printf("  %8.3f  %s\n", profile[i].second / kSteps, profile[i].first.c_str());
+    const std::string title = "== profile " + std::string(c.name) + " (GPU, of a " + fmt(m.ms, "%.2f") + " ms step)";
+    std::printf("%s", cuda::profile_report(cuda::ProfileMode::Gpu, 3, [&] {
+                        opt.zero_grad();
+                        cross_entropy((*model)(x), y).backward();
+                        opt.step();
+                      }, title).c_str());
   }
   return m;
 }
@@ -130,11 +128,6 @@ double run_eig(DType dtype, int reps) {
   return median(times);
 }
 
-std::string fmt(double v, const char* f = "%.1f") {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
 
 }  // namespace
 

@@ -73,20 +73,13 @@ int run_config(const Config& c, int steps, const std::string& audit_mode) {
     flops = cpu::gemm_flop_counter().load() - f0;
   }
   if (audit_mode == "profile") {  // time of 3 more steps by leaf module, backward node, optimizer
-    constexpr int kSteps = 3;
-    cuda::set_profiling(cuda::ProfileMode::Host);
-    for (int step = 0; step < kSteps; ++step) {
-      opt.zero_grad();
-      cross_entropy(model->forward(x), y).backward();
-      opt.step();
-    }
-    cuda::set_profiling(cuda::ProfileMode::Off);
-    double total = 0;
-    auto profile = cuda::take_profile();
-    for (const auto& [name, ms] : profile) total += ms;
-    std::printf("profile %s: ms per step by name (sum %.1f of a %.1f ms step)\n", c.name, total / kSteps, median(times));
-    for (size_t i = 0; i < profile.size() && i < 25; ++i)
-      std::printf("  %9.2f  %s\n", profile[i].second / kSteps, profile[i].first.c_str());
+    char title[128];
+    std::snprintf(title, sizeof title, "profile %s (of a %.1f ms step)", c.name, median(times));
+    std::printf("%s", cuda::profile_report(cuda::ProfileMode::Host, 3, [&] {
+                        opt.zero_grad();
+                        cross_entropy(model->forward(x), y).backward();
+                        opt.step();
+                      }, title).c_str());
   }
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);

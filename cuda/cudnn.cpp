@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <sstream>
+#include <array>
 
 #include "cuda/backend.h"
 #include "cuda/context.h"
@@ -49,17 +49,17 @@ struct ConvPlan {
 
 bool benchmark_mode();
 
-std::string plan_key(const Conv2dGeometry& g, DType t, int device) {
-  std::ostringstream k;
-  k << device << ':' << int(t) << ':' << tf32_conv() << ':' << benchmark_mode() << ':' << g.batch << ',' << g.in_channels << ',' << g.height << ','
-    << g.width << ',' << g.out_channels << ',' << g.kernel_h << ',' << g.kernel_w << ',' << g.stride_h << ','
-    << g.stride_w << ',' << g.pad_h << ',' << g.pad_w << ',' << g.dilation_h << ',' << g.dilation_w << ',' << g.groups;
-  return k.str();
+// What makes two convolutions share a plan: device, dtype, TF32, algorithm choice mode, geometry.
+using PlanKey = std::array<int64_t, 18>;
+PlanKey plan_key(const Conv2dGeometry& g, DType t, int device) {
+  return {device,       int64_t(t),  tf32_conv(),  benchmark_mode(), g.batch,    g.in_channels,
+          g.height,     g.width,     g.out_channels, g.kernel_h,      g.kernel_w, g.stride_h,
+          g.stride_w,   g.pad_h,     g.pad_w,      g.dilation_h,     g.dilation_w, g.groups};
 }
 
 ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
   static std::mutex mutex;
-  static std::map<std::string, ConvPlan*> plans;
+  static std::map<PlanKey, ConvPlan*> plans;
   std::lock_guard<std::mutex> lock(mutex);
   ConvPlan*& p = plans[plan_key(g, t, device)];
   if (p) return *p;
@@ -102,6 +102,33 @@ void pick(const Perf* results, int count, const char* what, Algo& algo, size_t& 
   fail("conv2d: cuDNN offers no ", what, " algorithm for this shape within a ", kWorkspaceLimit >> 20, " MiB workspace");
 }
 
+// The algorithm of one pass, chosen once per plan: measured when DSVD_CUDNN_BENCHMARK=1, else
+// cuDNN's heuristics; `measure` and `heuristic` run cudnnFind...Algorithm / cudnnGet..._v7.
+template <int kMax, typename Perf, typename Algo, typename Measure, typename Heuristic>
+void choose_algorithm(bool& chosen, Algo& algo, size_t& ws, const char* what, Measure measure, Heuristic heuristic) {
+  if (chosen) return;
+  Perf perf[kMax];
+  int found = 0;
+  const bool measured = benchmark_mode();
+  const cudnnStatus_t status = measured ? measure(kMax, &found, perf) : heuristic(kMax, &found, perf);
+  if (status != CUDNN_STATUS_SUCCESS)
+    throw_cuda_error("conv2d", "cuDNN", measured ? "cudnnFindConvolution*Algorithm" : "cudnnGetConvolution*Algorithm_v7",
+                     std::string(what) + " algorithm: " + cudnnGetErrorString(status), __FILE__, __LINE__);
+  pick(perf, found, what, algo, ws);
+  chosen = true;
+}
+
+// The alpha = 1, beta = 0 factors of cuDNN calls, in the compute type of `t`.
+struct Factors {
+  const void* one;
+  const void* zero;
+};
+Factors factors(DType t) {
+  static const double one64 = 1, zero64 = 0;
+  static const float one32 = 1, zero32 = 0;
+  return t == DType::Float64 ? Factors{&one64, &zero64} : Factors{&one32, &zero32};
+}
+
 Tensor workspace(size_t bytes, const Device& d) {
   return bytes ? empty({int64_t(bytes)}, DType::UInt8, d) : Tensor();
 }
@@ -113,23 +140,12 @@ void* ptr(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
   DeviceContext& c = context(x.device().index);
   ConvPlan& p = plan_for(g, x.dtype(), c.device);
-  constexpr int kMax = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-  if (!p.have_fwd) {
-    cudnnConvolutionFwdAlgoPerf_t perf[kMax];
-    int found = 0;
-    if (benchmark_mode())
-      DSVD_CUDNN_CHECK("conv2d", cudnnFindConvolutionForwardAlgorithm(c.cudnn, p.x, p.w, p.conv, p.y, kMax, &found, perf));
-    else
-      DSVD_CUDNN_CHECK("conv2d", cudnnGetConvolutionForwardAlgorithm_v7(c.cudnn, p.x, p.w, p.conv, p.y, kMax, &found, perf));
-    pick(perf, found, "forward", p.fwd, p.fwd_ws);
-    p.have_fwd = true;
-  }
+  choose_algorithm<CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnConvolutionFwdAlgoPerf_t>(
+      p.have_fwd, p.fwd, p.fwd_ws, "forward",
+      [&](int n, int* found, auto* perf) { return cudnnFindConvolutionForwardAlgorithm(c.cudnn, p.x, p.w, p.conv, p.y, n, found, perf); },
+      [&](int n, int* found, auto* perf) { return cudnnGetConvolutionForwardAlgorithm_v7(c.cudnn, p.x, p.w, p.conv, p.y, n, found, perf); });
   Tensor ws = workspace(p.fwd_ws, x.device());
-  const bool f64 = x.dtype() == DType::Float64;
-  const double one64 = 1, zero64 = 0;
-  const float one32 = 1, zero32 = 0;
-  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
-  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  const auto [one, zero] = factors(x.dtype());
   DSVD_CUDNN_CHECK("conv2d", cudnnConvolutionForward(c.cudnn, one, p.x, x.data_ptr(), p.w, w.data_ptr(), p.conv, p.fwd,
                                                     ptr(ws), p.fwd_ws, zero, p.y, y.data_ptr()));
   if (bias.defined()) DSVD_CUDNN_CHECK("conv2d", cudnnAddTensor(c.cudnn, one, p.bias, bias.data_ptr(), one, p.y, y.data_ptr()));
@@ -139,39 +155,21 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
                      const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
   DeviceContext& c = context(x.device().index);
   ConvPlan& p = plan_for(g, x.dtype(), c.device);
-  const bool f64 = x.dtype() == DType::Float64;
-  const double one64 = 1, zero64 = 0;
-  const float one32 = 1, zero32 = 0;
-  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
-  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  const auto [one, zero] = factors(x.dtype());
   if (grad_x.defined()) {
-    constexpr int kMax = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
-    if (!p.have_bwd_data) {
-      cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
-      int found = 0;
-      if (benchmark_mode())
-        DSVD_CUDNN_CHECK("conv2d_backward", cudnnFindConvolutionBackwardDataAlgorithm(c.cudnn, p.w, p.y, p.conv, p.x, kMax, &found, perf));
-      else
-        DSVD_CUDNN_CHECK("conv2d_backward", cudnnGetConvolutionBackwardDataAlgorithm_v7(c.cudnn, p.w, p.y, p.conv, p.x, kMax, &found, perf));
-      pick(perf, found, "backward-data", p.bwd_data, p.bwd_data_ws);
-      p.have_bwd_data = true;
-    }
+    choose_algorithm<CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, cudnnConvolutionBwdDataAlgoPerf_t>(
+        p.have_bwd_data, p.bwd_data, p.bwd_data_ws, "backward-data",
+        [&](int n, int* found, auto* perf) { return cudnnFindConvolutionBackwardDataAlgorithm(c.cudnn, p.w, p.y, p.conv, p.x, n, found, perf); },
+        [&](int n, int* found, auto* perf) { return cudnnGetConvolutionBackwardDataAlgorithm_v7(c.cudnn, p.w, p.y, p.conv, p.x, n, found, perf); });
     Tensor ws = workspace(p.bwd_data_ws, x.device());
     DSVD_CUDNN_CHECK("conv2d_backward", cudnnConvolutionBackwardData(c.cudnn, one, p.w, w.data_ptr(), p.y, grad_y.data_ptr(), p.conv,
                                                                     p.bwd_data, ptr(ws), p.bwd_data_ws, zero, p.x, grad_x.data_ptr()));
   }
   if (grad_w.defined()) {
-    constexpr int kMax = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
-    if (!p.have_bwd_filter) {
-      cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
-      int found = 0;
-      if (benchmark_mode())
-        DSVD_CUDNN_CHECK("conv2d_backward", cudnnFindConvolutionBackwardFilterAlgorithm(c.cudnn, p.x, p.y, p.conv, p.w, kMax, &found, perf));
-      else
-        DSVD_CUDNN_CHECK("conv2d_backward", cudnnGetConvolutionBackwardFilterAlgorithm_v7(c.cudnn, p.x, p.y, p.conv, p.w, kMax, &found, perf));
-      pick(perf, found, "backward-filter", p.bwd_filter, p.bwd_filter_ws);
-      p.have_bwd_filter = true;
-    }
+    choose_algorithm<CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, cudnnConvolutionBwdFilterAlgoPerf_t>(
+        p.have_bwd_filter, p.bwd_filter, p.bwd_filter_ws, "backward-filter",
+        [&](int n, int* found, auto* perf) { return cudnnFindConvolutionBackwardFilterAlgorithm(c.cudnn, p.x, p.y, p.conv, p.w, n, found, perf); },
+        [&](int n, int* found, auto* perf) { return cudnnGetConvolutionBackwardFilterAlgorithm_v7(c.cudnn, p.x, p.y, p.conv, p.w, n, found, perf); });
     Tensor ws = workspace(p.bwd_filter_ws, x.device());
     DSVD_CUDNN_CHECK("conv2d_backward", cudnnConvolutionBackwardFilter(c.cudnn, one, p.x, x.data_ptr(), p.y, grad_y.data_ptr(), p.conv,
                                                                       p.bwd_filter, ptr(ws), p.bwd_filter_ws, zero, p.w, grad_w.data_ptr()));
@@ -211,11 +209,7 @@ void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& bet
   TensorDesc xd(x.dtype(), n, ch, h, w), pd(x.dtype(), 1, ch, 1, 1);
   Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, x.dtype(), x.device());
   Tensor b = beta.defined() ? beta : filled(ch, 0.0, x.dtype(), x.device());
-  const bool f64 = x.dtype() == DType::Float64;
-  const double one64 = 1, zero64 = 0;
-  const float one32 = 1, zero32 = 0;
-  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
-  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  const auto [one, zero] = factors(x.dtype());
   DSVD_CUDNN_CHECK("batch_norm", cudnnBatchNormalizationForwardTraining(
       c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, xd.d, x.data_ptr(), xd.d, y.data_ptr(), pd.d, g.data_ptr(), b.data_ptr(),
       momentum, running_mean.defined() ? running_mean.data_ptr() : nullptr,
@@ -234,11 +228,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
   Tensor dx = grad_x.defined() ? grad_x : empty(x.sizes(), x.dtype(), x.device());
   Tensor dg = grad_gamma.defined() ? grad_gamma : empty({ch}, x.dtype(), x.device());
   Tensor db = grad_beta.defined() ? grad_beta : empty({ch}, x.dtype(), x.device());
-  const bool f64 = x.dtype() == DType::Float64;
-  const double one64 = 1, zero64 = 0;
-  const float one32 = 1, zero32 = 0;
-  const void* one = f64 ? static_cast<const void*>(&one64) : &one32;
-  const void* zero = f64 ? static_cast<const void*>(&zero64) : &zero32;
+  const auto [one, zero] = factors(x.dtype());
   DSVD_CUDNN_CHECK("batch_norm_backward", cudnnBatchNormalizationBackward(
       c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, xd.d, x.data_ptr(), xd.d, grad_y.data_ptr(), xd.d,
       dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr()));

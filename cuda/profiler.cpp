@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <mutex>
 
@@ -88,6 +89,24 @@ std::vector<std::pair<std::string, double>> take_profile() {
   g_ranges->clear();
   std::vector<std::pair<std::string, double>> out(total.begin(), total.end());
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+std::string profile_report(ProfileMode mode, int steps, const std::function<void()>& step, const std::string& title,
+                           size_t rows) {
+  set_profiling(mode);
+  for (int i = 0; i < steps; ++i) step();
+  set_profiling(ProfileMode::Off);
+  const auto profile = take_profile();
+  double total = 0;
+  for (const auto& [name, ms] : profile) total += ms;
+  char line[512];
+  std::snprintf(line, sizeof line, "%s: ms per step by name (sum %.2f ms)\n", title.c_str(), total / steps);
+  std::string out = line;
+  for (size_t i = 0; i < profile.size() && i < rows; ++i) {
+    std::snprintf(line, sizeof line, "  %9.3f  %s\n", profile[i].second / steps, profile[i].first.c_str());
+    out += line;
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 // for CPU runs: the ops are synchronous there). take_profile() sums the times per name. Off (the
 // default) it costs one branch.
 #pragma once
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,5 +30,10 @@ class ProfileRange {
 // Milliseconds per name over what was recorded since the last call, largest first (waits for
 // the GPU in Gpu mode; clears the record).
 std::vector<std::pair<std::string, double>> take_profile();
+
+// Runs `step` `steps` times profiled in `mode` and returns the table: "TITLE: ms per step by name
+// (sum S ms)", then one "  ms  name" line per name, largest first (at most `rows`).
+std::string profile_report(ProfileMode mode, int steps, const std::function<void()>& step, const std::string& title,
+                           size_t rows = 25);
 
 }  // namespace dsvd::cuda

@@ -1,6 +1,7 @@
 #include "nn/module.h"
 
 #include <cstring>
+#include <optional>
 
 #include "autograd/audit.h"
 #include "cuda/profiler.h"
@@ -9,10 +10,8 @@
 namespace dsvd::nn {
 
 Tensor Module::forward(const Tensor& x) {
-  if (cuda::profiling() && children_.empty()) {  // leaf modules: their ops' GPU time under their type
-    cuda::ProfileRange range(type_name_ + " forward");
-    return audit::enabled() ? audit::probe_module(forward_impl(audit::probe_module_input(x))) : forward_impl(x);
-  }
+  std::optional<cuda::ProfileRange> range;  // leaf modules: their ops' time under their type
+  if (cuda::profiling() && children_.empty()) range.emplace(type_name_ + " forward");
   if (!audit::enabled()) return forward_impl(x);
   audit::ModuleScope scope(local_name_);
   return audit::probe_module(forward_impl(audit::probe_module_input(x)));

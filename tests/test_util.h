@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +23,13 @@ namespace dsvd::test {
 inline std::string fixture_path(const std::string& name) {
   const char* env = std::getenv("DSVD_FIXTURES_DIR");
   return std::string(env && *env ? env : DSVD_FIXTURES_DIR) + "/" + name;
+}
+
+// The bytes of a committed fixture file (fails the test when it cannot be read).
+inline std::string read_fixture(const std::string& name) {
+  std::ifstream in(fixture_path(name), std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot read fixture " << fixture_path(name));
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // The function type gradcheck takes, for tests that write lambdas inline.

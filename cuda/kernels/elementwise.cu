@@ -120,46 +120,40 @@ __global__ void unary_kernel(Geometry<2> g, T* out, const T* in, double p0, doub
   }
 }
 
+template <typename O, Binary OP, typename T>
+__device__ __forceinline__ O apply_binary(T x, T y) {
+  switch (OP) {
+    case Binary::Add: return O(x + y);
+    case Binary::Sub: return O(x - y);
+    case Binary::Mul: return O(x * y);
+    case Binary::Div: return O(x / y);
+    case Binary::Gt: return O(x > y);
+    case Binary::Ge: return O(x >= y);
+    case Binary::Lt: return O(x < y);
+    case Binary::Le: return O(x <= y);
+    case Binary::Eq: return O(x == y);
+  }
+  return O(0);
+}
+
 template <typename T, typename O, Binary OP>
 __global__ void binary_kernel(Geometry<3> g, O* out, const T* a, const T* b) {
   GRID_STRIDE(i, g.numel) {
     int64_t off[3];
     offsets_of(g, i, off);
-    T x = a[off[1]], y = b[off[2]];
-    O r;
-    switch (OP) {
-      case Binary::Add: r = O(x + y); break;
-      case Binary::Sub: r = O(x - y); break;
-      case Binary::Mul: r = O(x * y); break;
-      case Binary::Div: r = O(x / y); break;
-      case Binary::Gt: r = O(x > y); break;
-      case Binary::Ge: r = O(x >= y); break;
-      case Binary::Lt: r = O(x < y); break;
-      case Binary::Le: r = O(x <= y); break;
-      case Binary::Eq: r = O(x == y); break;
-    }
-    out[off[0]] = r;
+    out[off[0]] = apply_binary<O, OP>(a[off[1]], b[off[2]]);
   }
 }
 
 // float32, every operand dense and 16-byte aligned, numel a multiple of 4: four elements per
 // thread with 128-bit loads and stores (the bandwidth-bound ops of a training step: ReLU, the
 // residual add, their backward passes).
-__device__ __forceinline__ float binary_op(Binary op, float x, float y) {
-  switch (op) {
-    case Binary::Add: return x + y;
-    case Binary::Sub: return x - y;
-    case Binary::Mul: return x * y;
-    case Binary::Div: return x / y;
-    default: return 0.f;
-  }
-}
-
 template <Binary OP>
 __global__ void binary_vec4(int64_t n4, float4* out, const float4* a, const float4* b) {
   GRID_STRIDE(i, n4) {
     const float4 x = a[i], y = b[i];
-    out[i] = make_float4(binary_op(OP, x.x, y.x), binary_op(OP, x.y, y.y), binary_op(OP, x.z, y.z), binary_op(OP, x.w, y.w));
+    out[i] = make_float4(apply_binary<float, OP>(x.x, y.x), apply_binary<float, OP>(x.y, y.y),
+                         apply_binary<float, OP>(x.z, y.z), apply_binary<float, OP>(x.w, y.w));
   }
 }
 
@@ -192,21 +186,8 @@ __global__ void binary_scalar_kernel(Geometry<2> g, O* out, const T* a, T s, boo
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
-    T x = a[off[1]], y = s;
-    if (scalar_first) { T t = x; x = y; y = t; }
-    O r;
-    switch (OP) {
-      case Binary::Add: r = O(x + y); break;
-      case Binary::Sub: r = O(x - y); break;
-      case Binary::Mul: r = O(x * y); break;
-      case Binary::Div: r = O(x / y); break;
-      case Binary::Gt: r = O(x > y); break;
-      case Binary::Ge: r = O(x >= y); break;
-      case Binary::Lt: r = O(x < y); break;
-      case Binary::Le: r = O(x <= y); break;
-      case Binary::Eq: r = O(x == y); break;
-    }
-    out[off[0]] = r;
+    const T x = a[off[1]];
+    out[off[0]] = scalar_first ? apply_binary<O, OP>(s, x) : apply_binary<O, OP>(x, s);
   }
 }
 
@@ -302,6 +283,22 @@ __global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, f
 }
 
 cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
+
+// Calls go(std::integral_constant<Binary, op>{}): a run-time op to its compile-time kernel.
+template <typename Go>
+void with_binary(Binary op, Go&& go) {
+  switch (op) {
+    case Binary::Add: return go(std::integral_constant<Binary, Binary::Add>{});
+    case Binary::Sub: return go(std::integral_constant<Binary, Binary::Sub>{});
+    case Binary::Mul: return go(std::integral_constant<Binary, Binary::Mul>{});
+    case Binary::Div: return go(std::integral_constant<Binary, Binary::Div>{});
+    case Binary::Gt: return go(std::integral_constant<Binary, Binary::Gt>{});
+    case Binary::Ge: return go(std::integral_constant<Binary, Binary::Ge>{});
+    case Binary::Lt: return go(std::integral_constant<Binary, Binary::Lt>{});
+    case Binary::Le: return go(std::integral_constant<Binary, Binary::Le>{});
+    case Binary::Eq: return go(std::integral_constant<Binary, Binary::Eq>{});
+  }
+}
 
 void check_on_device(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
   DSVD_CHECK(out.device().is_cuda(), op, ": output is on ", out.device().str(), ", expected a CUDA device");
@@ -445,17 +442,7 @@ void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b) {
           binary_kernel<T, T, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<T*>(out.data_ptr()), x, y);
         }
       };
-      switch (op) {
-        case Binary::Add: go(std::integral_constant<Binary, Binary::Add>{}); break;
-        case Binary::Sub: go(std::integral_constant<Binary, Binary::Sub>{}); break;
-        case Binary::Mul: go(std::integral_constant<Binary, Binary::Mul>{}); break;
-        case Binary::Div: go(std::integral_constant<Binary, Binary::Div>{}); break;
-        case Binary::Gt: go(std::integral_constant<Binary, Binary::Gt>{}); break;
-        case Binary::Ge: go(std::integral_constant<Binary, Binary::Ge>{}); break;
-        case Binary::Lt: go(std::integral_constant<Binary, Binary::Lt>{}); break;
-        case Binary::Le: go(std::integral_constant<Binary, Binary::Le>{}); break;
-        case Binary::Eq: go(std::integral_constant<Binary, Binary::Eq>{}); break;
-      }
+      with_binary(op, go);
     });
   });
 }
@@ -480,17 +467,7 @@ void binary_scalar(Binary op, const Tensor& out, const Tensor& a, double scalar,
         else
           binary_scalar_kernel<T, T, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<T*>(out.data_ptr()), x, sv, scalar_first);
       };
-      switch (op) {
-        case Binary::Add: go(std::integral_constant<Binary, Binary::Add>{}); break;
-        case Binary::Sub: go(std::integral_constant<Binary, Binary::Sub>{}); break;
-        case Binary::Mul: go(std::integral_constant<Binary, Binary::Mul>{}); break;
-        case Binary::Div: go(std::integral_constant<Binary, Binary::Div>{}); break;
-        case Binary::Gt: go(std::integral_constant<Binary, Binary::Gt>{}); break;
-        case Binary::Ge: go(std::integral_constant<Binary, Binary::Ge>{}); break;
-        case Binary::Lt: go(std::integral_constant<Binary, Binary::Lt>{}); break;
-        case Binary::Le: go(std::integral_constant<Binary, Binary::Le>{}); break;
-        case Binary::Eq: go(std::integral_constant<Binary, Binary::Eq>{}); break;
-      }
+      with_binary(op, go);
     });
   });
 }

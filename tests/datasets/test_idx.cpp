@@ -84,9 +84,7 @@ TEST_CASE("idx: plain and gzip files read the same; damaged files give clear err
 
 TEST_CASE("idx: inputs found by fuzzing (tests/fixtures/fuzz) give errors, not crashes") {
   // a zero dimension next to sizes whose product overflows: the strides did (undefined behaviour)
-  std::ifstream in(fixture_path("fuzz/idx_zero_dim_stride_overflow.idx"), std::ios::binary);
-  REQUIRE(in.good());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_fixture("fuzz/idx_zero_dim_stride_overflow.idx");
   CHECK_THROWS_WITH_AS(parse_idx(bytes, "crash.idx"), doctest::Contains("too large"), Error);
   // a tensor API user meets the same check
   CHECK_THROWS_WITH_AS(empty({0, int64_t(1) << 40, int64_t(1) << 40}), doctest::Contains("too large"), Error);

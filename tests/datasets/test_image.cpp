@@ -73,15 +73,11 @@ TEST_CASE("image: undecodable bytes give an error naming the file") {
 TEST_CASE("image: inputs found by fuzzing (tests/fixtures/fuzz) give errors, not crashes") {
   // 0xFF fill bytes before the JPEG start-of-image code, and a Huffman table that made stb_image's
   // JPEG decoder read out of bounds: such bytes now go to libjpeg-turbo, which refuses them
-  std::ifstream in(fixture_path("fuzz/image_stb_jpeg_huffman_oob.jpg"), std::ios::binary);
-  REQUIRE(in.good());
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_fixture("fuzz/image_stb_jpeg_huffman_oob.jpg");
   CHECK_THROWS_AS(decode_image(bytes, "crash.jpg"), Error);
   // a PNG with an empty data chunk: stb_image copied 0 bytes to a null pointer (undefined
   // behaviour that the sanitizers report); it decodes or fails cleanly now
-  std::ifstream png(fixture_path("fuzz/image_stb_png_null_memcpy.png"), std::ios::binary);
-  REQUIRE(png.good());
-  std::string png_bytes((std::istreambuf_iterator<char>(png)), std::istreambuf_iterator<char>());
+  const std::string png_bytes = read_fixture("fuzz/image_stb_png_null_memcpy.png");
   try {
     Image img = decode_image(png_bytes, "crash.png");
     CHECK(img.pixels.size() == size_t(img.width) * size_t(img.height) * 3);
@@ -89,20 +85,14 @@ TEST_CASE("image: inputs found by fuzzing (tests/fixtures/fuzz) give errors, not
     CHECK(std::string(e.what()).find("crash.png") != std::string::npos);
   }
   // a PPM header whose numbers overflowed stb_image's int parser
-  std::ifstream ppm(fixture_path("fuzz/image_stb_pnm_int_overflow.ppm"), std::ios::binary);
-  REQUIRE(ppm.good());
-  std::string ppm_bytes((std::istreambuf_iterator<char>(ppm)), std::istreambuf_iterator<char>());
+  const std::string ppm_bytes = read_fixture("fuzz/image_stb_pnm_int_overflow.ppm");
   CHECK_THROWS_AS(decode_image(ppm_bytes, "crash.ppm"), Error);
   CHECK_THROWS_WITH_AS(decode_image("P6 12345678901 2 255\n", "long.ppm"), doctest::Contains("11 digits"), Error);
   // a 16-bit PGM shorter than its header says: stb_image read past the end
-  std::ifstream pgm(fixture_path("fuzz/image_stb_pnm16_truncated.pgm"), std::ios::binary);
-  REQUIRE(pgm.good());
-  std::string pgm_bytes((std::istreambuf_iterator<char>(pgm)), std::istreambuf_iterator<char>());
+  const std::string pgm_bytes = read_fixture("fuzz/image_stb_pnm16_truncated.pgm");
   CHECK_THROWS_WITH_AS(decode_image(pgm_bytes, "crash.pgm"), doctest::Contains("truncated PNM data"), Error);
   // a 16-bit PGM: stb's conversion to 3 channels overflowed its buffer; it decodes or fails cleanly
-  std::ifstream pgm16(fixture_path("fuzz/image_stb_pnm16_channels.pgm"), std::ios::binary);
-  REQUIRE(pgm16.good());
-  std::string pgm16_bytes((std::istreambuf_iterator<char>(pgm16)), std::istreambuf_iterator<char>());
+  const std::string pgm16_bytes = read_fixture("fuzz/image_stb_pnm16_channels.pgm");
   try {
     Image img = decode_image(pgm16_bytes, "crash16.pgm");
     CHECK(img.pixels.size() == size_t(img.width) * size_t(img.height) * 3);
