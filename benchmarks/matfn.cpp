@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <sys/resource.h>
 
 #include "apps/timing.h"
 #include "benchmarks/peer.h"
@@ -39,6 +40,16 @@ Tensor run_layer(const Tensor& x, const Tensor& g, SqrtMethod m, DType dtype, Te
   return y;
 }
 
+long minor_faults() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
+// Minor page faults per forward+backward of each rule in the last round (a cause of slow runs:
+// temporaries that the allocator hands back to the kernel, benchmarks/RESULTS.md "matfn").
+std::map<std::string, double> faults_per_run;
+
 std::map<std::string, double> dsvd_times(const Config& c, DType dtype, int reps) {
   Generator gen(0);
   Tensor x = relu(randn({c.batch, c.channels, c.side, c.side}, DType::Float32, &gen));
@@ -46,12 +57,15 @@ std::map<std::string, double> dsvd_times(const Config& c, DType dtype, int reps)
   std::map<std::string, double> out;
   for (SqrtMethod m : all_sqrt_methods()) {
     std::vector<double> t;
+    long f0 = 0;
     for (int r = 0; r <= reps; ++r) {
+      if (r == 1) f0 = minor_faults();
       double t0 = now_seconds();
       run_layer(x, g, m, dtype);
       if (r > 0) t.push_back((now_seconds() - t0) * 1e3);
     }
     out[sqrt_method_name(m)] = median(t);
+    faults_per_run[sqrt_method_name(m)] = double(minor_faults() - f0) / std::max(1, reps);
   }
   return out;
 }
@@ -124,15 +138,15 @@ int main(int argc, char** argv) {
       }
       std::printf("B=%lld n=%lld M=%lld %s\n", (long long)c.batch, (long long)c.channels, (long long)(c.side * c.side),
                   dtype_name(dtype));
-      std::printf("  %-13s %10s %10s %8s\n", "rule", "dsvd ms", "torch ms", "ratio");
+      std::printf("  %-13s %10s %10s %8s %12s\n", "rule", "dsvd ms", "torch ms", "ratio", "dsvd faults");
       for (SqrtMethod m : all_sqrt_methods()) {
         std::string k = sqrt_method_name(m);
         double a = median(ours[k]);
         if (theirs[k].empty()) {
-          std::printf("  %-13s %10.2f %10s %8s\n", k.c_str(), a, "n/a", "-");
+          std::printf("  %-13s %10.2f %10s %8s %12.0f\n", k.c_str(), a, "n/a", "-", faults_per_run[k]);
         } else {
           double b = median(theirs[k]);
-          std::printf("  %-13s %10.2f %10.2f %8.2f\n", k.c_str(), a, b, a / b);
+          std::printf("  %-13s %10.2f %10.2f %8.2f %12.0f\n", k.c_str(), a, b, a / b, faults_per_run[k]);
         }
       }
       std::printf("\n");

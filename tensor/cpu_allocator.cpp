@@ -9,8 +9,16 @@ namespace dsvd {
 namespace {
 
 constexpr size_t kAlign = 64;
-constexpr size_t kCacheMinBytes = size_t(1) << 20;  // 1 MiB
-constexpr size_t kGranule = size_t(1) << 16;        // large blocks are rounded to 64 KiB
+constexpr size_t kCacheMinBytes = size_t(64) << 10;  // 64 KiB (see cpu_allocator.h)
+constexpr size_t kPage = size_t(4) << 10;            // cached blocks under 1 MiB: 4 KiB pages
+constexpr size_t kGranule = size_t(64) << 10;        // cached blocks from 1 MiB: 64 KiB granules
+
+// The size a cached block is rounded up to (0 on overflow).
+size_t cached_capacity(size_t bytes) {
+  const size_t unit = bytes < (size_t(1) << 20) ? kPage : kGranule;
+  const size_t rounded = (bytes + unit - 1) / unit * unit;
+  return rounded < bytes ? 0 : rounded;
+}
 
 struct Cache {
   std::mutex mutex;
@@ -43,8 +51,8 @@ void* cpu_allocate(size_t nbytes, size_t* capacity) {
   if (rounded < nbytes) return nullptr;  // overflow
   if (rounded == 0) rounded = kAlign;
   if (rounded >= kCacheMinBytes) {
-    size_t granular = (rounded + kGranule - 1) / kGranule * kGranule;
-    if (granular < rounded) return nullptr;
+    const size_t granular = cached_capacity(rounded);
+    if (granular == 0) return nullptr;
     rounded = granular;
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mutex);

@@ -63,6 +63,28 @@ TEST_CASE("tensor: allocations that cannot be satisfied raise dsvd::Error with t
   CHECK_THROWS_WITH_AS(empty({10000000, 1000000}), doctest::Contains("out of memory"), Error);
 }
 
+TEST_CASE("tensor: mid-sized freed blocks (64 KiB to 1 MiB) are reused too, page-rounded") {
+  // A (32, 64, 64) float32 tensor is 512 KiB: the matrix-function layer's temporaries in float32.
+  // Left to glibc they went back to the kernel on free and cost fresh page faults each time.
+  release_cpu_cache();
+  CpuAllocatorStats before = cpu_allocator_stats();
+  const void* first_address;
+  {
+    Tensor t = empty({32, 64, 64}, DType::Float32);
+    first_address = t.data_ptr();
+  }
+  CHECK(cpu_allocator_stats().cached_bytes == size_t(512) << 10);
+  Tensor again = empty({32, 64, 64}, DType::Float32);
+  CHECK(again.data_ptr() == first_address);
+  CHECK(cpu_allocator_stats().cache_hits == before.cache_hits + 1);
+  // 64 KiB + 1 float rounds to the next 4 KiB page; under 64 KiB nothing is cached.
+  { Tensor odd = empty({16 * 1024 + 1}, DType::Float32); }
+  CHECK(cpu_allocator_stats().cached_bytes == size_t(68) << 10);
+  { Tensor tiny = empty({1024}, DType::Float32); }
+  CHECK(cpu_allocator_stats().cached_bytes == size_t(68) << 10);
+  release_cpu_cache();
+}
+
 TEST_CASE("tensor: large freed blocks are reused from the CPU cache") {
   release_cpu_cache();
   CpuAllocatorStats before = cpu_allocator_stats();
