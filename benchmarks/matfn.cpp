@@ -15,7 +15,7 @@
 #include "apps/timing.h"
 #include "benchmarks/peer.h"
 #include "ops/cpu/blas_runtime.h"
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
 #include "tensor/random.h"

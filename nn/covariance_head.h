@@ -5,7 +5,7 @@
 // Parameter names follow fast-MPN-COV's ("conv_dr_block.0.weight", "conv_dr_block.1.*").
 #pragma once
 #include "nn/layers.h"
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 
 namespace dsvd::nn {
 

@@ -54,8 +54,9 @@ int command_compare(const CommandLine& cli) {
     input = relu(randn(parse_shape(shape), DType::Float32, &gen));
   }
   const int64_t batch = input.size(0), n = input.size(1);
-  Tensor grad = cli.has("grad") ? checked_upstream(load_npy(cli.get("grad")), batch, n, cli.get("grad"))
-                                : randn({batch, n * (n + 1) / 2}, DType::Float32, &gen);
+  const DType grad_dtype = matrices ? input.dtype() : DType::Float32;  // the output's dtype
+  Tensor grad = cli.has("grad") ? checked_upstream(load_npy(cli.get("grad")), batch, n, cli.get("grad")).to(grad_dtype)
+                                : randn({batch, n * (n + 1) / 2}, DType::Float32, &gen).to(grad_dtype);
   DType dtype = dtype_option(cli, matrices ? input.dtype() : DType::Float64);
   std::string only = cli.get("rules");
   if (!only.empty()) {

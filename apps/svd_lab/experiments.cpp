@@ -53,7 +53,7 @@ void experiment_e2() {
       MatrixSqrtOptions o;
       o.method = parse_sqrt_method(rule);
       Tensor leaf = sigma.clone().requires_grad_();
-      matrix_sqrt(leaf, o).backward(g);
+      sqrtm(leaf, o).backward(g);
       Tensor gs = leaf.grad();
       std::printf(" %16.11g", add(gs, gs.transpose(1, 2)).select(0, 0).select(0, 0).select(0, 1).item());
     }

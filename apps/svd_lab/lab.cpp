@@ -9,6 +9,7 @@
 #include "apps/model_cli.h"
 #include "apps/svd_lab/json_writer.h"
 #include "apps/timing.h"
+#include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
 
@@ -68,7 +69,31 @@ Tensor checked_upstream(const Tensor& grad, int64_t batch, int64_t n, const std:
              shape_str(grad.sizes()));
   DSVD_CHECK(is_floating(g.dtype()), name, ": expected a float gradient, got ", dtype_name(g.dtype()));
   check_finite(g, name);
-  return g.to(DType::Float32);  // the layer's output, and so its upstream gradient, is float32
+  return g;
+}
+
+Tensor checked_full_upstream(const Tensor& grad, int64_t batch, int64_t n, const std::string& name) {
+  DSVD_CHECK(grad.dim() == 3 && grad.size(0) == batch && grad.size(1) == n && grad.size(2) == n, name,
+             ": expected the upstream gradient of the full square root, shape (", batch, ", ", n, ", ", n, "), got ",
+             shape_str(grad.sizes()));
+  DSVD_CHECK(is_floating(grad.dtype()), name, ": expected a float gradient, got ", dtype_name(grad.dtype()));
+  check_finite(grad, name);
+  return grad;
+}
+
+bool full_output_by_default(SqrtMethod method) {
+  // The reference's Sqrtm of iSQRT-COV and of SVD-Newton returns the matrix; its SVD layers
+  // vectorise inside the layer.
+  return method == SqrtMethod::ISqrt || method == SqrtMethod::Newton;
+}
+
+bool full_output_option(const CommandLine& cli, SqrtMethod method, const Tensor& grad, int64_t n) {
+  std::string o = cli.get("output");
+  // A (B, n, n) upstream gradient (n > 1: for n = 1 both shapes read (B, 1, 1)) selects full.
+  const bool grad_is_matrix = grad.dim() == 3 && grad.size(1) == n && grad.size(2) == n && n > 1;
+  if (o.empty()) return grad_is_matrix || full_output_by_default(method);
+  DSVD_CHECK(o == "full" || o == "triu", "--output must be full or triu, got '", o, "'");
+  return o == "full";
 }
 
 LayerRun run_on_features(const Tensor& features, const Tensor& grad, MatrixSqrtOptions options, DType dtype) {
@@ -91,15 +116,17 @@ LayerRun run_on_features(const Tensor& features, const Tensor& grad, MatrixSqrtO
   return run;
 }
 
-LayerRun run_on_matrices(const Tensor& matrices, const Tensor& grad, MatrixSqrtOptions options, DType dtype) {
+LayerRun run_on_matrices(const Tensor& matrices, const Tensor& grad, MatrixSqrtOptions options, DType dtype,
+                         bool full) {
   LayerRun run;
   if (!options.report) options.report = std::make_shared<MatfnReport>();
   run.report = options.report;
   Tensor leaf = matrices.detach().clone().requires_grad_();
   double t0 = now_seconds();
-  run.output = triu_vec(matrix_sqrt(leaf.to(dtype), options)).to(DType::Float32);
+  Tensor root = sqrtm(leaf.to(dtype), options);
+  run.output = (full ? root : triu_vec(root)).to(matrices.dtype());
   double t1 = now_seconds();
-  run.output.backward(grad);
+  run.output.backward(grad.to(matrices.dtype()));
   double t2 = now_seconds();
   run.grad_input = leaf.grad();  // in S's dtype, exactly as the rule returns it
   run.forward_ms = (t1 - t0) * 1e3;
@@ -138,7 +165,7 @@ std::string report_json(const std::string& rule, const LayerRun& run) {
         double v = values[size_t(b * n + k)];
         lo = std::min(lo, v);
         hi = std::max(hi, v);
-        at_floor += v <= 2.220446049250313e-16;
+        at_floor += v <= clamp_floor(l.dtype());
         if (k > 0) gap = std::min(gap, values[size_t(b * n + k - 1)] - v);
       }
       j.begin_object();
@@ -180,7 +207,7 @@ int command_layer(const CommandLine& cli) {
   Tensor x = load_npy(features_path);
   check_features(x, features_path);
   int64_t n = x.size(1);
-  Tensor g = checked_upstream(load_npy(grad_path), x.size(0), n, grad_path);
+  Tensor g = checked_upstream(load_npy(grad_path), x.size(0), n, grad_path).to(DType::Float32);
   LayerRun run = run_on_features(x.to(DType::Float32), g, options, dtype);
   write_outputs(out, sqrt_method_name(options.method), run);
   print_summary(sqrt_method_name(options.method), run, out);
@@ -194,10 +221,12 @@ int command_matrix(const CommandLine& cli) {
   Tensor s = load_npy(input);
   check_matrices(s, input);
   DType dtype = dtype_option(cli, s.dtype());
+  Tensor g = load_npy(grad_path);
+  const bool full = full_output_option(cli, options.method, g, s.size(1));
   enable_audit_from(cli, out);
   cli.reject_unused();
-  Tensor g = checked_upstream(load_npy(grad_path), s.size(0), s.size(1), grad_path);
-  LayerRun run = run_on_matrices(s, g, options, dtype);
+  g = full ? checked_full_upstream(g, s.size(0), s.size(1), grad_path) : checked_upstream(g, s.size(0), s.size(1), grad_path);
+  LayerRun run = run_on_matrices(s, g, options, dtype, full);
   write_outputs(out, sqrt_method_name(options.method), run);
   print_summary(sqrt_method_name(options.method), run, out);
   return 0;

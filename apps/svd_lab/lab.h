@@ -4,7 +4,7 @@
 #include <string>
 
 #include "apps/cli.h"
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 #include "tensor/tensor.h"
 
 namespace dsvd::lab {
@@ -15,7 +15,7 @@ MatrixSqrtOptions rule_options(const CommandLine& cli, const std::string& rule);
 DType dtype_option(const CommandLine& cli, DType fallback);
 
 struct LayerRun {
-  Tensor output;      // (B, L) float32
+  Tensor output;      // layer: (B, L) float32; matrix: (B, L) or (B, n, n) in S's dtype
   Tensor grad_input;  // ∂L/∂input: features (B,C,H,W) float32, or ∂L/∂S (B,n,n) in S's dtype
   std::shared_ptr<MatfnReport> report;
   double forward_ms = 0, backward_ms = 0;
@@ -24,13 +24,21 @@ struct LayerRun {
 // Covariance -> matrix square root -> vectorisation on features (B, C, H, W), with upstream
 // gradient `grad` (B, L) or (B, L, 1).
 LayerRun run_on_features(const Tensor& features, const Tensor& grad, MatrixSqrtOptions options, DType dtype);
-// Matrix square root -> vectorisation on symmetric matrices S (B, n, n), computed in `dtype`.
-LayerRun run_on_matrices(const Tensor& matrices, const Tensor& grad, MatrixSqrtOptions options, DType dtype);
+// Matrix square root on symmetric matrices S (B, n, n), computed in `dtype`: the full (B, n, n)
+// root when `full`, else its vectorised upper triangle (B, L); output and gradients in S's dtype.
+LayerRun run_on_matrices(const Tensor& matrices, const Tensor& grad, MatrixSqrtOptions options, DType dtype,
+                         bool full = false);
 
 // Input checks with one clear message each: shapes, finiteness, symmetry.
 void check_features(const Tensor& x, const std::string& name);
 void check_matrices(const Tensor& s, const std::string& name);
+// (B, L) or (B, L, 1) -> (B, L), in the gradient's own dtype.
 Tensor checked_upstream(const Tensor& grad, int64_t batch, int64_t n, const std::string& name);
+// (B, n, n), for the full square root.
+Tensor checked_full_upstream(const Tensor& grad, int64_t batch, int64_t n, const std::string& name);
+// svd_lab matrix --output full|triu; default: full for isqrt and newton (the reference's Sqrtm
+// returns the matrix), triu for the SVD rules, and full whenever the upstream gradient is (B, n, n).
+bool full_output_option(const CommandLine& cli, SqrtMethod method, const Tensor& grad, int64_t n);
 
 // report.json: rule, shapes, timings, eigenvalues with a per-sample summary, repair counts.
 std::string report_json(const std::string& rule, const LayerRun& run);

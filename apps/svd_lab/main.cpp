@@ -14,9 +14,13 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       covariance -> square root (rule R) -> vectorisation on X (B,C,H,W float32); G is the upstream
       gradient (B, C(C+1)/2) or (B, C(C+1)/2, 1). Writes DIR/output.npy (B,L float32),
       DIR/grad_input.npy (B,C,H,W float32) and DIR/report.json (eigenvalues, repairs, timings).
-  svd_lab matrix  --input S.npy --grad G.npy --rule R [--iters N] [--dtype f64|f32] --out DIR
-      the same from symmetric matrices S (B,n,n); grad_input.npy is dL/dS as the rule returns it
-      (not symmetrised), in S's dtype.
+  svd_lab matrix  --input S.npy --grad G.npy --rule R [--iters N] [--dtype f64|f32] [--output full|triu] --out DIR
+      the square root of symmetric matrices S (B,n,n), computed in --dtype (default S's). --output
+      full: the whole root (B,n,n), G of shape (B,n,n); triu: its vectorised upper triangle (B,L),
+      G (B,L). Default: full for isqrt and newton (the reference's Sqrtm returns the matrix), triu
+      for the SVD rules; a (B,n,n) G selects full. output.npy and grad_input.npy (dL/dS as the rule
+      returns it, not symmetrised) are in S's dtype. The eigenvalue floor is the compute dtype's
+      machine epsilon (2^-52 in f64, 2^-23 in f32).
   svd_lab compare [--features X.npy | --input S.npy | --random B,C,H,W] [--grad G.npy] [--rules a,b]
       every rule on one input: forward error, gradient error against the exact rule (float64),
       max |K|, repaired entries, time.

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "nn/module.h"
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 
 namespace dsvd::nn {
 

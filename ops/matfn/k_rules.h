@@ -6,7 +6,7 @@
 //   rule      file              K̃_ij
 //   original  svd_original.cpp  1/(λ_i − λ_j)                       ties: +inf
 //   trunc     svd_trunc.cpp     clip(1/(λ_i − λ_j), ±1e10)          ties: +1e10
-//   topn      svd_topn.cpp      as original, on λ with the 50 smallest set to eps64
+//   topn      svd_topn.cpp      as original, on λ with the 50 smallest set to the clamp floor ε
 //   taylor    svd_taylor.cpp    a_ij · Σ_{k=0}^{100} r_ij^k          ties: 101/λ_i
 //   pade      svd_pade.cpp      a_ij · P(r_ij) / Q(r_ij), [50/50]   ties: −inf
 // with r_ij = λmin/λmax of the pair (r_ii = 0) and a_ij = ±1/λmax signed like λ_i − λ_j.
@@ -17,7 +17,13 @@
 
 namespace dsvd {
 
-constexpr double kEps64 = 2.220446049250313e-16;  // 2^-52, the clamp floor of §4.1
+constexpr double kEps64 = 2.220446049250313e-16;   // 2^-52, float64's machine epsilon
+constexpr double kEps32 = 1.1920928955078125e-07;  // 2^-23, float32's machine epsilon
+
+// The clamp floor ε of the eigenvalues: the machine epsilon of the dtype the decomposition runs
+// in, as the reference's torch.finfo(dtype).eps (float64 inside the networks; float32 when the
+// matrix function runs in float32). Every eigenvalue <= ε becomes ε, TopN's dropped ones too.
+inline double clamp_floor(DType dtype) { return dtype == DType::Float32 ? kEps32 : kEps64; }
 
 Tensor k_original(const Tensor& lambda);
 Tensor k_trunc(const Tensor& lambda, double limit = 1e10);
@@ -25,7 +31,7 @@ Tensor k_taylor(const Tensor& lambda, int degree = 100);
 Tensor k_pade(const Tensor& lambda);
 
 // TopN's forward change (§5.3): the `drop` smallest of the descending values s (B, n) set to
-// eps64 (all of them when n <= drop); the clamp follows as for every rule.
+// clamp_floor(s.dtype()) (all of them when n <= drop); the clamp follows as for every rule.
 Tensor topn_eigenvalues(const Tensor& s, int drop = 50);
 
 // The shared pieces of Taylor and Padé (§5.4): r_ij and a_ij, computed in the reference's order.

@@ -1,6 +1,6 @@
-// matrix_sqrt: the forward shared by every SVD rule (eigendecomposition, clamp, Q = V diag(√λ) Vᵀ,
+// sqrtm: the forward shared by every SVD rule (eigendecomposition, clamp, Q = V diag(√λ) Vᵀ,
 // §4.1), iSQRT-COV's Newton–Schulz forward, and the dispatch of the backward to the chosen rule.
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 
 #include <cmath>
 
@@ -66,7 +66,7 @@ NewtonSchulzState load_state(const FunctionNode& node, size_t first, int iterati
 }
 
 void check_iterations(const char* what, int n) {
-  DSVD_CHECK(n >= 1, "matrix_sqrt: ", what, " must be >= 1, got ", n);
+  DSVD_CHECK(n >= 1, "sqrtm: ", what, " must be >= 1, got ", n);
 }
 
 }  // namespace
@@ -97,10 +97,10 @@ const std::vector<SqrtMethod>& all_sqrt_methods() {
 
 bool repairs_feature_gradient(SqrtMethod m) { return is_k_rule(m) || m == SqrtMethod::PI; }
 
-Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options) {
-  DSVD_CHECK(sigma.dim() == 3 && sigma.size(1) == sigma.size(2), "matrix_sqrt: expects square matrices (B, n, n), got "
+Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
+  DSVD_CHECK(sigma.dim() == 3 && sigma.size(1) == sigma.size(2), "sqrtm: expects square matrices (B, n, n), got "
              "shape ", shape_str(sigma.sizes()));
-  DSVD_CHECK(is_floating(sigma.dtype()), "matrix_sqrt: expects float32 or float64, got ", dtype_name(sigma.dtype()));
+  DSVD_CHECK(is_floating(sigma.dtype()), "sqrtm: expects float32 or float64, got ", dtype_name(sigma.dtype()));
   check_iterations("pi_iterations", options.pi_iterations);
   check_iterations("newton_iterations", options.newton_iterations);
   check_iterations("isqrt_iterations", options.isqrt_iterations);
@@ -118,10 +118,11 @@ Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options) {
       saved = save_state(state);
       saved.insert(saved.begin(), {"sigma", sigma});
     } else {
-      // §4.1: eigendecomposition, (TopN,) clamp at eps64, Q = V diag(√λ) Vᵀ.
+      // §4.1: eigendecomposition, (TopN,) clamp at the dtype's floor ε, Q = V diag(√λ) Vᵀ.
       SymEig eig = symeig_descending(sigma);
       Tensor s = method == SqrtMethod::TopN ? topn_eigenvalues(eig.values, options.topn_drop) : eig.values;
-      Tensor lambda = where(le(s, kEps64), scalar_tensor(kEps64, s.dtype()), s);
+      const double floor = clamp_floor(s.dtype());
+      Tensor lambda = where(le(s, floor), scalar_tensor(floor, s.dtype()), s);
       out = matmul(mul(eig.vectors, sqrt(lambda).unsqueeze(1)), eig.vectors.transpose(1, 2));
       if (report) report->eigenvalues = lambda;
       saved = {{"sigma", sigma}, {"eigenvectors", eig.vectors}, {"eigenvalues", lambda}};
@@ -149,7 +150,7 @@ Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options) {
         for (int64_t k = 0; k < n; ++k) {
           lo = std::min(lo, row[k]);
           hi = std::max(hi, row[k]);
-          floor_count += row[k] <= kEps64;
+          floor_count += row[k] <= clamp_floor(lambda->dtype());
           if (k > 0) gap = std::min(gap, row[k - 1] - row[k]);
         }
       }
@@ -160,7 +161,7 @@ Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options) {
       audit::note("condition_number_mean", cond);
     }
   }
-  std::string name = std::string("matrix_sqrt[") + sqrt_method_name(method) + "]";
+  std::string name = std::string("sqrtm[") + sqrt_method_name(method) + "]";
   return record_op(name.c_str(), {out}, {sigma}, std::move(saved),
                    [opts, report, method](const std::vector<Tensor>& g, FunctionNode& node) {
                      const Tensor& sig = node.saved_tensor(0);
@@ -208,7 +209,7 @@ Tensor covariance_sqrt_pooling(const Tensor& features, const CovariancePoolingOp
   cov.repair_gradient = repairs_feature_gradient(options.sqrt.method);
   cov.report = options.sqrt.report;
   Tensor sigma = covariance_pool(features, cov);
-  return triu_vec(matrix_sqrt(sigma, options.sqrt)).to(DType::Float32);
+  return triu_vec(sqrtm(sigma, options.sqrt)).to(DType::Float32);
 }
 
 }  // namespace dsvd

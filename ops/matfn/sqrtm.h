@@ -1,12 +1,13 @@
-// The matrix square-root meta-layer of global covariance pooling, and the whole pooling chain.
+// The matrix square root of global covariance pooling, and the whole pooling chain.
 //
-//   matrix_sqrt(Σ)               Σ (B, n, n) -> Q ≈ Σ^{1/2}, with the backward rule chosen by name
-//   covariance_sqrt_pooling(X)   X (B, C, H, W) -> covariance -> matrix_sqrt -> triu_vec -> float32
+//   sqrtm(Σ, options)            Σ (B, n, n) -> Q ≈ Σ^{1/2} (B, n, n), full matrix, with the
+//                                backward rule chosen by options.method
+//   covariance_sqrt_pooling(X)   X (B, C, H, W) -> covariance -> sqrtm -> triu_vec -> float32
 //
 // Methods (matrix-functions.md §5, §6; the file that holds each rule):
 //   original      eig forward; K̃ = 1/(λi−λj), ±inf -> batch max/min         svd_original.cpp
 //   trunc         eig forward; K̃ clipped to ±1e10                           svd_trunc.cpp
-//   topn          eig forward with the 50 smallest λ set to eps64; Original  svd_topn.cpp
+//   topn          eig forward with the 50 smallest λ set to ε; Original      svd_topn.cpp
 //   taylor        eig forward; K̃ by a degree-100 Taylor series               svd_taylor.cpp
 //   pade          eig forward; K̃ by the [50/50] Padé approximant (default)   svd_pade.cpp
 //   pi            eig forward; whole-V power iteration, as coded (≈ 0 grad)  svd_pi.cpp
@@ -36,7 +37,7 @@ bool repairs_feature_gradient(SqrtMethod method);
 
 struct MatrixSqrtOptions {
   SqrtMethod method = SqrtMethod::Pade;
-  int topn_drop = 50;          // TopN: how many of the smallest eigenvalues go to eps64
+  int topn_drop = 50;          // TopN: how many of the smallest eigenvalues go to the floor ε
   int taylor_degree = 100;     // Taylor: series degree
   double trunc_limit = 1e10;   // Trunc: clip bound T
   int pi_iterations = 20;      // PI and PI-deflation: power iterations
@@ -45,8 +46,15 @@ struct MatrixSqrtOptions {
   std::shared_ptr<MatfnReport> report;  // eigenvalues, repair counts, max |K̃| (may be null)
 };
 
-// Σ: (B, n, n) symmetric, float32 or float64 (the computation runs in Σ's dtype).
-Tensor matrix_sqrt(const Tensor& sigma, const MatrixSqrtOptions& options = {});
+// Σ: (B, n, n) symmetric, float32 or float64; the computation runs in Σ's dtype, and so does the
+// eigenvalue floor ε (clamp_floor in k_rules.h: 2^-52 in float64, 2^-23 in float32).
+// The output is the full (B, n, n) matrix; an upstream gradient G may be any (B, n, n) matrix (full,
+// or upper triangular as triu_vec's backward makes it). The returned ∂L/∂Σ is the rule's G_Σ as the
+// reference returns it: not symmetrised (the covariance backward adds its transpose). Along any
+// symmetric direction E it is the derivative: ⟨G_Σ, E⟩ = d/dt ⟨G, sqrtm(Σ + tE)⟩ where the rule
+// is exact (exact; original, pade, trunc and taylor on distinct well-separated eigenvalues;
+// newton and isqrt once Newton–Schulz has converged).
+Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options = {});
 
 struct CovariancePoolingOptions {
   MatrixSqrtOptions sqrt;

@@ -2,7 +2,7 @@
 //
 //   K̃_ij = 1/(λ_i − λ_j) for i ≠ j,  K̃_ii = 0.
 //
-// Ties (λ_i == λ_j bitwise, e.g. two eigenvalues clamped to eps64) give λ_i − λ_j = +0 and so
+// Ties (λ_i == λ_j bitwise, e.g. two eigenvalues clamped to the floor ε) give λ_i − λ_j = +0 and so
 // K̃_ij = K̃_ji = +inf; Φ₊ in the backward then replaces them by the largest finite K̃ of the
 // whole batch. Written as 1/(D + I) − I with D_ij = λ_i − λ_j: exact off the diagonal (adding
 // and subtracting 0), 0 on it, and no inf·0 anywhere.

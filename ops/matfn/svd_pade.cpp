@@ -9,6 +9,9 @@
 // ~1e-12 at 0.999, 0.63 at 1 − 2^-52). At a tie (r == 1 exactly) the ascending accumulation gives
 // Q(1) = +0.0 and P(1) = −0.549..., so K̃ = −inf for both (i, j) and (j, i); Φ₋ then replaces it by
 // the batch-wide most negative finite K̃ (the paper's "6.00e36" never occurs in the code).
+// In float32 the same accumulation ends at Q(1) = −2^-23 and P(1) = −0.54903615 (coefficients
+// rounded to float32, as PyTorch rounds a Python float for a float32 tensor), so a tie gives the
+// finite K̃_ij = K̃_ji = (a_ij·P(1))/Q(1) ≈ +4.6e6/λ_i and nothing is repaired.
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
 

@@ -14,7 +14,7 @@
 // As T → ∞, G_Σ + G_Σᵀ becomes the exact gradient; for finite T it is a Taylor-like truncation of
 // 1/(λ_k − λ_j) of degree T − 1 on one side of each pair. Unlike "pi" it passes a real gradient.
 // A tie λ_j = λ_k gives c_T(1) = T: large (T/eps64 at the clamp floor) but finite.
-// Test: tests/ops/test_matfn_rules.cpp runs the literal per-eigenvector iterations and compares.
+// Test: tests/matfn/test_sqrtm.cpp runs the literal per-eigenvector iterations and compares.
 #include "ops/matfn/eig_backward.h"
 #include "ops/ops.h"
 

@@ -6,7 +6,8 @@
 //
 // For distinct eigenvalues this is the Maclaurin series of (1/λmax)·1/(1 − λmin/λmax) with the
 // sign of λ_i − λ_j; its relative error is r^101 (2.4e-5 at r = 0.9, 0.36 at 0.99). Ties: r = 1,
-// a_ij = a_ji = +1/λ_i, so K̃_ij = K̃_ji = 101/λ_i (4.5486e17 at eps64): large but finite.
+// a_ij = a_ji = +1/λ_i, so K̃_ij = K̃_ji = 101/λ_i (4.5486e17 at eps64, 8.4725e8 at float32's
+// floor 2^-23): large but finite.
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
 

@@ -13,7 +13,7 @@
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
 #include "ops/cpu/blas_runtime.h"
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 #include "ops/nn_ops.h"
 #include "tensor/npy.h"
 #include "tests/test_util.h"
@@ -168,13 +168,13 @@ TEST_CASE("audit: the meta-layer's repair counts match the tie example (§8 item
   for (SqrtMethod m : {SqrtMethod::Original, SqrtMethod::Pade, SqrtMethod::Trunc}) {
     audit::Config c;
     c.trace = true;
-    c.ops = {std::string("matrix_sqrt[") + sqrt_method_name(m) + "]"};
+    c.ops = {std::string("sqrtm[") + sqrt_method_name(m) + "]"};
     AuditDir dir(c);
     MatrixSqrtOptions o;
     o.method = m;
     o.report = std::make_shared<MatfnReport>();
     Tensor s = sigma.clone().requires_grad_();
-    matrix_sqrt(s, o).backward(g);
+    sqrtm(s, o).backward(g);
     auto lines = dir.lines("trace.jsonl");
     REQUIRE(lines.size() == 2);
     const json::Value* fwd = lines[0].find("notes");

@@ -8,7 +8,7 @@
 #include "cuda/runtime.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 #include "ops/matfn/symeig.h"
 #include "ops/nn_ops.h"
 #include "tests/test_util.h"
@@ -270,7 +270,7 @@ TEST_CASE("cuda ops: every matrix square root rule, forward and backward" * doct
   for (SqrtMethod m : all_sqrt_methods()) {
     MatrixSqrtOptions o;
     o.method = m;
-    check_op_on_gpu(sqrt_method_name(m), [o](auto& v) { return matrix_sqrt(add(v[0], v[0].transpose(1, 2)), o); },
+    check_op_on_gpu(sqrt_method_name(m), [o](auto& v) { return sqrtm(add(v[0], v[0].transpose(1, 2)), o); },
                     {div(sigma, 2.0)}, 1e-9, 1e-7);
   }
   CovariancePoolingOptions co;

@@ -3,7 +3,7 @@
 #pragma once
 #include "ops/matfn/covariance.h"
 #include "ops/matfn/k_rules.h"
-#include "ops/matfn/matrix_sqrt.h"
+#include "ops/matfn/sqrtm.h"
 #include "ops/matfn/symeig.h"
 #include "tests/test_util.h"
 
@@ -25,7 +25,7 @@ inline Tensor matrix_with_spectrum(const Tensor& v, const std::vector<double>& l
 // ∂L/∂Σ as the meta-layer returns it (not symmetrised) for L = ⟨G, Q(Σ)⟩.
 inline Tensor grad_sigma(const Tensor& sigma, const Tensor& grad_q, const MatrixSqrtOptions& options) {
   Tensor s = sigma.detach().clone().requires_grad_();
-  Tensor q = matrix_sqrt(s, options);
+  Tensor q = sqrtm(s, options);
   q.backward(grad_q);
   return s.grad();
 }

@@ -71,7 +71,7 @@ TEST_CASE("Newton–Schulz forward equals the scalar recursion and the table of 
     CAPTURE(row.iterations);
     std::vector<double> lambda = geometric(16, row.cond);
     Tensor sigma = matrix_with_spectrum(v, lambda);
-    Tensor out = matrix_sqrt(sigma, isqrt_options(row.iterations));
+    Tensor out = sqrtm(sigma, isqrt_options(row.iterations));
     double trace = 0;
     for (double l : lambda) trace += l;
     std::vector<double> predicted, roots;
@@ -90,8 +90,8 @@ TEST_CASE("Newton–Schulz forward equals the scalar recursion and the table of 
   Tensor sigma = matrix_with_spectrum(v, geometric(16, 100));
   double previous = INFINITY;
   for (int n_iter = 1; n_iter <= 20; ++n_iter) {
-    Tensor q = matrix_sqrt(sigma, isqrt_options(n_iter));
-    Tensor root = matrix_sqrt(sigma, method(SqrtMethod::Exact));
+    Tensor q = sqrtm(sigma, isqrt_options(n_iter));
+    Tensor root = sqrtm(sigma, method(SqrtMethod::Exact));
     double e = max_abs(sub(q, root));
     CHECK(e <= previous * (1 + 1e-9) + 1e-15);
     previous = e;

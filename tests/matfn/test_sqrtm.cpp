@@ -15,20 +15,20 @@ Tensor upper_ones(int64_t n) { return triu(ones({1, n, n}, DType::Float64)); }
 
 }  // namespace
 
-TEST_CASE("matrix_sqrt: forward values (§8 item 3)") {
+TEST_CASE("sqrtm: forward values (§8 item 3)") {
   // Σ = diag(4, 1, 0.25) -> y = [2, 0, 0, 1, 0, 0.5].
   Tensor sigma = from_vector({4, 0, 0, 0, 1, 0, 0, 0, 0.25}, {1, 3, 3});
   for (SqrtMethod m : all_sqrt_methods()) {
     if (m == SqrtMethod::ISqrt || m == SqrtMethod::TopN) continue;
     std::string rule = sqrt_method_name(m);
     CAPTURE(rule);
-    CHECK_CLOSE(triu_vec(matrix_sqrt(sigma, method(m))), std::vector<double>{2, 0, 0, 1, 0, 0.5}, 1e-15, 1e-15);
+    CHECK_CLOSE(triu_vec(sqrtm(sigma, method(m))), std::vector<double>{2, 0, 0, 1, 0, 0.5}, 1e-15, 1e-15);
   }
   // Full rank: Q = Qᵀ, Q·Q = Σ to 1e-12, eigenvalues of Q are √λ.
   Tensor v = random_orthogonal(8, 31);
   std::vector<double> lambda = {9, 5, 3, 2, 1, 0.5, 0.2, 0.01};
   Tensor s = matrix_with_spectrum(v, lambda);
-  Tensor q = matrix_sqrt(s);
+  Tensor q = sqrtm(s);
   CHECK_CLOSE(q, q.transpose(1, 2), 1e-14, 0);
   CHECK(max_abs(sub(matmul(q, q), s)) / max_abs(s) < 1e-12);
   auto qv = to_vector(symeig_descending(q).values);
@@ -39,7 +39,7 @@ TEST_CASE("matrix_sqrt: forward values (§8 item 3)") {
   CHECK_CLOSE(q, matrix_with_spectrum(v, roots), 1e-13, 1e-12);
   // Null eigenvalues: Q·Q = Σ plus eps64 on the null space.
   Tensor null_space = matrix_with_spectrum(v, {4, 1, 0, 0, 0, 0, 0, 0});
-  Tensor qn = matrix_sqrt(null_space);
+  Tensor qn = sqrtm(null_space);
   Tensor expected = matrix_with_spectrum(v, {4, 1, kEps64, kEps64, kEps64, kEps64, kEps64, kEps64});
   CHECK(max_abs(sub(matmul(qn, qn), expected)) < 1e-14);
 }
@@ -57,10 +57,10 @@ TEST_CASE("vectorisation: a symmetric matrix survives triu_vec and back (§8 ite
   CHECK_CLOSE(leaf.grad(), triu(ones({1, 5, 5}, DType::Float64)), 0, 0);
 }
 
-TEST_CASE("matrix_sqrt: TopN keeps n − 50; with n <= 50 every direction gets √eps64 (§8 item 10)") {
+TEST_CASE("sqrtm: TopN keeps n − 50; with n <= 50 every direction gets √eps64 (§8 item 10)") {
   Tensor v = random_orthogonal(10, 32);
   Tensor sigma = matrix_with_spectrum(v, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0.5});
-  Tensor y = triu_vec(matrix_sqrt(sigma, method(SqrtMethod::TopN)));
+  Tensor y = triu_vec(sqrtm(sigma, method(SqrtMethod::TopN)));
   auto values = to_vector(y);
   int index = 0;
   for (int i = 0; i < 10; ++i)
@@ -72,14 +72,14 @@ TEST_CASE("matrix_sqrt: TopN keeps n − 50; with n <= 50 every direction gets �
   keep8.topn_drop = 2;
   auto report = std::make_shared<MatfnReport>();
   keep8.report = report;
-  matrix_sqrt(sigma, keep8);
+  sqrtm(sigma, keep8);
   auto l = to_vector(report->eigenvalues);
   CHECK(l[7] == doctest::Approx(2.0).epsilon(1e-12));
   CHECK(l[8] == kEps64);
   CHECK(l[9] == kEps64);
 }
 
-TEST_CASE("matrix_sqrt: the exact gradient at Σ = diag(4, 1, 0.25) (§8 item 5)") {
+TEST_CASE("sqrtm: the exact gradient at Σ = diag(4, 1, 0.25) (§8 item 5)") {
   Tensor sigma = from_vector({4, 0, 0, 0, 1, 0, 0, 0, 0.25}, {1, 3, 3});
   Tensor g = upper_ones(3);
   std::vector<double> raw = {0.25, -1.0 / 3, -2.0 / 15, 2.0 / 3, 0.5, -2.0 / 3, 8.0 / 15, 4.0 / 3, 1.0};
@@ -100,7 +100,7 @@ TEST_CASE("matrix_sqrt: the exact gradient at Σ = diag(4, 1, 0.25) (§8 item 5)
   }
 }
 
-TEST_CASE("matrix_sqrt: for distinct eigenvalues, G_Σ + G_Σᵀ = V [S ∘ 1/(√λi+√λj)] Vᵀ (§8 item 5)") {
+TEST_CASE("sqrtm: for distinct eigenvalues, G_Σ + G_Σᵀ = V [S ∘ 1/(√λi+√λj)] Vᵀ (§8 item 5)") {
   Tensor v = random_orthogonal(6, 33);
   std::vector<double> lambda = {8, 4, 2, 1, 0.5, 0.25};  // ratios <= 0.5: Taylor converged too
   Tensor sigma = matrix_with_spectrum(v, lambda);
@@ -117,7 +117,7 @@ TEST_CASE("matrix_sqrt: for distinct eigenvalues, G_Σ + G_Σᵀ = V [S ∘ 1/(�
   CHECK_CLOSE(symmetrised(grad_sigma(sigma, g, pd)), exact, 1e-12, 1e-12);
 }
 
-TEST_CASE("matrix_sqrt: near-equal eigenvalues, entry (0,1) of G_Σ + G_Σᵀ (§8 item 6)") {
+TEST_CASE("sqrtm: near-equal eigenvalues, entry (0,1) of G_Σ + G_Σᵀ (§8 item 6)") {
   Tensor rot = from_vector({0.6, 0.8, -0.8, 0.6}, {2, 2});
   Tensor g = from_vector({1, 0, 0, 0}, {1, 2, 2});  // gradient 1 on y_0 = Q00 only
   struct Row {
@@ -146,7 +146,7 @@ TEST_CASE("matrix_sqrt: near-equal eigenvalues, entry (0,1) of G_Σ + G_Σᵀ (�
   }
 }
 
-TEST_CASE("matrix_sqrt: whole-layer gradcheck of covariance -> rule -> vectorisation in float64") {
+TEST_CASE("sqrtm: whole-layer gradcheck of covariance -> rule -> vectorisation in float64") {
   Generator gen(35);
   // n = 6 channels, M = 64 positions: distinct eigenvalues, condition number of a few units. Taylor
   // is left out: random spectra have pairs with λmin/λmax near 1, where its truncation error
@@ -159,7 +159,7 @@ TEST_CASE("matrix_sqrt: whole-layer gradcheck of covariance -> rule -> vectorisa
     auto f = [o](const std::vector<Tensor>& in) {
       CovarianceOptions c;
       c.repair_gradient = repairs_feature_gradient(o.method);
-      return triu_vec(matrix_sqrt(covariance_pool(in[0], c), o));
+      return triu_vec(sqrtm(covariance_pool(in[0], c), o));
     };
     GradcheckOptions tol;
     tol.atol = 1e-7;
@@ -170,11 +170,11 @@ TEST_CASE("matrix_sqrt: whole-layer gradcheck of covariance -> rule -> vectorisa
   for (int n_iter : {1, 2, 3, 5}) {
     MatrixSqrtOptions o = method(SqrtMethod::ISqrt);
     o.isqrt_iterations = n_iter;
-    CHECK_GRADCHECK(Fn([o](auto& in) { return triu_vec(matrix_sqrt(covariance_pool(in[0]), o)); }), {x});
+    CHECK_GRADCHECK(Fn([o](auto& in) { return triu_vec(sqrtm(covariance_pool(in[0]), o)); }), {x});
   }
 }
 
-TEST_CASE("matrix_sqrt: PI passes almost no gradient, as the reference does (§8 item 9)") {
+TEST_CASE("sqrtm: PI passes almost no gradient, as the reference does (§8 item 9)") {
   Generator gen(36);
   Tensor x = randn({2, 16, 4, 4}, DType::Float64, &gen);
   Tensor upstream = randn({2, 16 * 17 / 2}, DType::Float32, &gen);
@@ -193,7 +193,7 @@ TEST_CASE("matrix_sqrt: PI passes almost no gradient, as the reference does (§8
   CHECK(max_abs(sub(eye(256, DType::Float64), matmul(vv, vv.transpose(1, 2)))) <= 1e-13);
 }
 
-TEST_CASE("matrix_sqrt: ties and rank-deficient covariances give finite gradients with the implied repairs") {
+TEST_CASE("sqrtm: ties and rank-deficient covariances give finite gradients with the implied repairs") {
   // n = 8 channels, M = 4 positions: rank <= 3, so 5 eigenvalues clamp to eps64 and tie:
   // 5·4 = 20 tied (i, j) entries of K̃ per sample.
   Generator gen(37);
@@ -236,7 +236,7 @@ TEST_CASE("matrix_sqrt: ties and rank-deficient covariances give finite gradient
     for (double e : to_vector(grad_sigma(identity, g, method(m)))) REQUIRE(std::isfinite(e));
 }
 
-TEST_CASE("matrix_sqrt: PI with deflation equals literal per-eigenvector power iterations") {
+TEST_CASE("sqrtm: PI with deflation equals literal per-eigenvector power iterations") {
   // The literal method: eigenvector k is the fixed point of T iterations v <- M_k v/‖M_k v‖ on
   // M_k = Σ − Σ_{i<k} λ_i v_i v_iᵀ. Back-propagate through the T iterations (at the fixed point)
   // and through the deflation, one eigenvector at a time, with plain loops.
@@ -318,7 +318,7 @@ TEST_CASE("matrix_sqrt: PI with deflation equals literal per-eigenvector power i
   CHECK_CLOSE(ours, from_vector(dsigma, {1, n, n}), 1e-12, 1e-10);
 }
 
-TEST_CASE("matrix_sqrt: float32 internals and bad input") {
+TEST_CASE("sqrtm: float32 internals and bad input") {
   Generator gen(40);
   Tensor x = randn({2, 5, 3, 3}, DType::Float32, &gen);
   CovariancePoolingOptions f32;
@@ -330,8 +330,8 @@ TEST_CASE("matrix_sqrt: float32 internals and bad input") {
   CHECK_THROWS_WITH_AS(parse_sqrt_method("svd-cholesky"), doctest::Contains("valid: original, trunc"), Error);
   CHECK(parse_sqrt_method("svd-pade") == SqrtMethod::Pade);
   CHECK(parse_sqrt_method("pi-deflation") == SqrtMethod::PIDeflation);
-  CHECK_THROWS_WITH_AS(matrix_sqrt(zeros({2, 3, 4}, DType::Float64)), doctest::Contains("square matrices"), Error);
+  CHECK_THROWS_WITH_AS(sqrtm(zeros({2, 3, 4}, DType::Float64)), doctest::Contains("square matrices"), Error);
   MatrixSqrtOptions bad;
   bad.isqrt_iterations = 0;
-  CHECK_THROWS_WITH_AS(matrix_sqrt(eye(2, DType::Float64).unsqueeze(0), bad), doctest::Contains("isqrt_iterations"), Error);
+  CHECK_THROWS_WITH_AS(sqrtm(eye(2, DType::Float64).unsqueeze(0), bad), doctest::Contains("isqrt_iterations"), Error);
 }
