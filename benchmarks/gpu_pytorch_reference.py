@@ -7,7 +7,7 @@ explicitly: on for cuDNN convolutions, off for matmul (--tf32-matmul turns the l
 
   gpu_pytorch_reference.py train_step --arch resnet50|alexnet --head gap|svd-pade
                                       --batch B [--size 224] [--classes 1000] [--steps N]
-      torchvision model (head gap) or the covariance-pooling ResNet of models-and-training.md
+      torchvision model (head gap) or the covariance-pooling ResNet of docs/models-and-training.md
       (head svd-pade: reduction 1x1 conv 2048->256 + BN + ReLU, float64 covariance, eigh, square
       root, Padé backward, upper triangle, fc 32896 -> classes), forward + cross-entropy +
       backward + SGD(momentum 0.9) on random float32 data already on the GPU. Prints
@@ -34,7 +34,7 @@ def _setup_tf32(args):
 
 
 def _covariance_resnet(arch, classes):
-    """ResNet-GCP with the svd-pade representation (matrix-functions.md, float64 inside)."""
+    """ResNet-GCP with the svd-pade representation (docs/matrix-functions.md, float64 inside)."""
     import torch
     import torchvision
     from pytorch_reference import _make_layer, _pade_coefficients

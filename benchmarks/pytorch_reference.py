@@ -12,7 +12,7 @@ figure it prints on its last line. Only benchmarks may use PyTorch; the product 
   pytorch_reference.py matfn --batch B --channels N --positions M --dtype f64|f32 [--reps R]
       covariance pooling -> matrix square root -> upper-triangle vectorisation, forward + backward,
       for every rule, written as in the reference (torch.linalg.eigh, a custom autograd.Function
-      per rule with the formulas of matrix-functions.md). Prints "ms <rule> X" per rule (median).
+      per rule with the formulas of docs/matrix-functions.md). Prints "ms <rule> X" per rule (median).
       With --save DIR it times nothing and writes x.npy, g.npy, y_<rule>.npy and grad_<rule>.npy.
 
   pytorch_reference.py train_step --arch A --batch B --size S --classes C [--steps N]

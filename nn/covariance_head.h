@@ -1,4 +1,4 @@
-// The global covariance pooling head (matrix-functions.md §1–§6), the "representation" of the
+// The global covariance pooling head (docs/matrix-functions.md §1–§6), the "representation" of the
 // DSVD models: a reduction block (1×1 conv to `dim` channels without bias, BatchNorm, ReLU;
 // Kaiming-normal fan_out init), covariance pooling, the matrix square root by the chosen rule,
 // and the upper-triangle vectorisation. Output: (B, dim(dim+1)/2) float32.

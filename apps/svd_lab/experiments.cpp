@@ -1,4 +1,4 @@
-// svd_lab experiment E1..E4: the numerical experiments of matrix-functions.md, printed as tables
+// svd_lab experiment E1..E4: the numerical experiments of docs/matrix-functions.md, printed as tables
 // a student can set beside the text.
 //   E1  Taylor and Padé against 1/(1 − r) (§5.4, §5.5)
 //   E2  close eigenvalues: entry (0,1) of G_Σ + G_Σᵀ as λ₂ -> 1 (§8 item 6)

@@ -35,7 +35,7 @@ Model
   --stem standard|small  small: 3x3 stride-1 first conv and no first max-pool (28x28, 32x32 images)
   --width W              channel multiplier
   --num-classes N        classifier width (default: the number of classes in the data)
-  --iters N --degree D --drop K --limit T    the head's rule options (matrix-functions.md)
+  --iters N --degree D --drop K --limit T    the head's rule options (docs/matrix-functions.md)
 Optimisation
   --epochs N  -b/--batch-size N  --lr LR  --momentum M  --wd WD  --no-bn-weight-decay
   --lr-schedule S        constant | step:N[:G] | multistep:A,B,..[:G] | cosine (annealed every step
@@ -43,7 +43,7 @@ Optimisation
   --warmup-epochs N      linear warm-up
   --clip-grad C          clip the global L2 gradient norm to C (the DSVD recipe: 5)
   --label-smoothing E
-  --recipe R             dsvd-alexnet | dsvd-resnet | isqrt-resnet (models-and-training.md §5);
+  --recipe R             dsvd-alexnet | dsvd-resnet | isqrt-resnet (docs/models-and-training.md §5);
                          explicit options override it
 Run
   --seed S  --device cpu|cuda  --print-freq N  --out DIR (default runs/default)

@@ -1,5 +1,5 @@
 // train_imagenet's options: what a PyTorch ImageNet-example user expects, the recipes of
-// models-and-training.md §5, and the built-in default run (Fashion-MNIST, small ResNet-18 with the
+// docs/models-and-training.md §5, and the built-in default run (Fashion-MNIST, small ResNet-18 with the
 // SVD-Padé head). parse_train_options validates everything before any work starts.
 #pragma once
 #include <cstdint>

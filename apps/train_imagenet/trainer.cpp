@@ -154,7 +154,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     nn::load_weights(nn::SafetensorsFile{weights, {}}, path, *model_);
     optimizer_->load_state(optimizer_state);
   } else {
-    // Hybrid training (models-and-training.md §5.2): load what the heads share, keep the rest.
+    // Hybrid training (docs/models-and-training.md §5.2): load what the heads share, keep the rest.
     auto expected = model_->state_dict();
     int64_t loaded = 0, kept = 0;
     for (const auto& [name, t] : expected) {

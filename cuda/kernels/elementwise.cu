@@ -219,7 +219,7 @@ __global__ void polynomial_kernel(Geometry<2> g, T* out, const T* x, Coefficient
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
-    // ascending explicit powers in T, exactly as the CPU loop (matrix-functions.md asks for it)
+    // ascending explicit powers in T, exactly as the CPU loop (docs/matrix-functions.md asks for it)
     const T r = x[off[1]];
     T pw = 1, acc = T(co.c[0]);
     for (int m = 1; m < co.count; ++m) {

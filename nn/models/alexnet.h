@@ -1,5 +1,5 @@
 // AlexNet in torchvision's layout ("features.N", "avgpool", "classifier.N"), and the DSVD variant
-// for covariance pooling (models-and-training.md §2): BatchNorm after every conv, no dropout, the
+// for covariance pooling (docs/models-and-training.md §2): BatchNorm after every conv, no dropout, the
 // last max-pool removed and replaced by the covariance head ("representation"), and a classifier
 // Linear(dim(dim+1)/2 → 4096), ReLU, Linear(4096 → 4096), ReLU, Linear(4096 → classes).
 #pragma once

@@ -11,7 +11,7 @@ namespace dsvd::nn {
 struct ModelOptions {
   int64_t num_classes = 1000;
   // "gap": torchvision's global average pooling head; "isqrt" or "svd-<rule>" (svd-pade,
-  // svd-taylor, ..., svd-exact, svd-pi-deflation): the covariance head (models-and-training.md §2–3).
+  // svd-taylor, ..., svd-exact, svd-pi-deflation): the covariance head (docs/models-and-training.md §2–3).
   std::string head = "gap";
   int64_t head_dim = 256;      // the reduction block's width
   int64_t last_stride = 2;     // ResNet layer4 stride: 2 (DSVD recipe) or 1 (iSQRT-COV recipe)

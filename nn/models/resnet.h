@@ -1,6 +1,6 @@
 // ResNet-18/34/50/101/152 in torchvision's layout (v1.5: a down-sampling bottleneck strides on its
 // 3×3 conv): conv1, bn1, relu, maxpool, layer1..layer4, then either avgpool + fc (head "gap") or
-// the covariance head "representation" + fc (models-and-training.md §3). Kaiming-normal fan_out
+// the covariance head "representation" + fc (docs/models-and-training.md §3). Kaiming-normal fan_out
 // for convs, BN weight 1 / bias 0, PyTorch's default for fc.
 #pragma once
 #include "nn/layers.h"

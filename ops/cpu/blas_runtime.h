@@ -2,13 +2,14 @@
 //
 // OpenBLAS picks its kernels ("core") once, when it initialises, from the CPU id or from the
 // environment variable OPENBLAS_CORETYPE. Debian's OpenBLAS 0.3.21 does not know recent CPUs and
-// may fall back to its SSE3 'Prescott' kernels, several times slower (shared
-// docs/cpu-performance.md). dsvd links OpenBLAS statically and runs a start-up hook before
-// OpenBLAS's initialiser that, in this order:
+// may fall back to its SSE3 'Prescott' kernels, several times slower (README.md, "The BLAS
+// core"). dsvd links OpenBLAS statically and runs a start-up hook before OpenBLAS's initialiser
+// that, in this order:
 //   1. DSVD_BLAS_CORE set          -> use that core (OPENBLAS_CORETYPE is overwritten);
-//   2. OPENBLAS_CORETYPE set       -> respect the user's choice;
-//   3. otherwise, from the CPU's features: AVX-512 F/BW/DQ/VL -> SkylakeX, AVX2+FMA -> Haswell,
-//      else leave OpenBLAS's own detection alone.
+//   2. the best core for the CPU's features: AVX-512 F/BW/DQ/VL -> SkylakeX, AVX2+FMA -> Haswell;
+//      an OPENBLAS_CORETYPE at least as capable is respected, one that asks for less is
+//      overridden (and the start-up line says so);
+//   3. no AVX2: OPENBLAS_CORETYPE if set, else OpenBLAS's own detection.
 // blas_info() reports what was requested, why, and what OpenBLAS actually runs; every app prints
 // it at start-up.
 #pragma once

@@ -1,4 +1,4 @@
-// Global covariance pooling (matrix-functions.md §2): Σ = X̄ X̄ᵀ / M per sample, with X̄ the
+// Global covariance pooling (docs/matrix-functions.md §2): Σ = X̄ X̄ᵀ / M per sample, with X̄ the
 // features minus their spatial mean, M = H·W positions. The population covariance: no M−1, no
 // ε·I, no trace normalisation; symmetric PSD with rank ≤ min(n, M−1).
 //

@@ -1,4 +1,4 @@
-// The shared backward of the SVD square-root layer (matrix-functions.md §4.2 and §4.4).
+// The shared backward of the SVD square-root layer (docs/matrix-functions.md §4.2 and §4.4).
 //
 // Forward: Q = V diag(√λ) Vᵀ. Given G = ∂L/∂Q:
 //   power step (§4.2):  G_V = (G + Gᵀ) V diag(√λ),   g_λ = ½ λ^{-1/2} ∘ dg(Vᵀ G V)

@@ -1,4 +1,4 @@
-// The K̃ builders of the SVD backward rules (matrix-functions.md §5): pure functions of the
+// The K̃ builders of the SVD backward rules (docs/matrix-functions.md §5): pure functions of the
 // eigenvalues λ (B, n), descending and clamped, returning K̃ (B, n, n) — the matrix that stands
 // for 1/(λ_i − λ_j), with K̃_ii = 0. Raw values: the overflow fixes (repair.h) are applied by the
 // backward skeleton (eig_backward.h), except for Trunc, which needs none.

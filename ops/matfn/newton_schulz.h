@@ -1,4 +1,4 @@
-// The Newton–Schulz square root of iSQRT-COV (fast-MPN-COV, CVPR 2018; matrix-functions.md §6),
+// The Newton–Schulz square root of iSQRT-COV (fast-MPN-COV, CVPR 2018; docs/matrix-functions.md §6),
 // with its hand-written backward. Used by the "isqrt" layer (whose output it is) and by SVD-Newton
 // (whose backward it is).
 //

@@ -1,4 +1,4 @@
-// The overflow fixes of the reference implementation (matrix-functions.md §4.3), made visible.
+// The overflow fixes of the reference implementation (docs/matrix-functions.md §4.3), made visible.
 //
 // For a tensor T (the whole batch at once, not per sample):
 //   Φ₊(T): if any entry is +inf, every +inf becomes max{T_k : T_k ≠ +inf}

@@ -1,5 +1,6 @@
 // sqrtm: the forward shared by every SVD rule (eigendecomposition, clamp, Q = V diag(√λ) Vᵀ,
-// §4.1), iSQRT-COV's Newton–Schulz forward, and the dispatch of the backward to the chosen rule.
+// docs/matrix-functions.md §4.1), iSQRT-COV's Newton–Schulz forward, and the dispatch of the
+// backward to the chosen rule.
 #include "ops/matfn/sqrtm.h"
 
 #include <cmath>

@@ -4,7 +4,7 @@
 //                                backward rule chosen by options.method
 //   covariance_sqrt_pooling(X)   X (B, C, H, W) -> covariance -> sqrtm -> triu_vec -> float32
 //
-// Methods (matrix-functions.md §5, §6; the file that holds each rule):
+// Methods (docs/matrix-functions.md §5, §6; the file that holds each rule):
 //   original      eig forward; K̃ = 1/(λi−λj), ±inf -> batch max/min         svd_original.cpp
 //   trunc         eig forward; K̃ clipped to ±1e10                           svd_trunc.cpp
 //   topn          eig forward with the 50 smallest λ set to ε; Original      svd_topn.cpp

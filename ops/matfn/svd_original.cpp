@@ -1,4 +1,4 @@
-// SVD-Original: the ordinary eig gradient with the reference's overflow check (§5.1).
+// SVD-Original: the ordinary eig gradient with the reference's overflow check (docs/matrix-functions.md §5.1).
 //
 //   K̃_ij = 1/(λ_i − λ_j) for i ≠ j,  K̃_ii = 0.
 //

@@ -1,4 +1,4 @@
-// SVD-Padé: the ICCV 2021 proposal, a [50/50] Padé approximant of 1/(1 − r) (§5.5).
+// SVD-Padé: the ICCV 2021 proposal, a [50/50] Padé approximant of 1/(1 − r) (docs/matrix-functions.md §5.5).
 //
 //   K̃_ij = a_ij · P(r_ij) / Q(r_ij),  P, Q of degree 50, evaluated in float64 in ascending order
 //   with explicit powers (pw *= r; P += p_m·pw; Q += q_m·pw), r and a as for Taylor.

@@ -1,4 +1,4 @@
-// SVD-PI, exactly as the reference codes it (matrix-functions.md §5.6).
+// SVD-PI, exactly as the reference codes it (docs/matrix-functions.md §5.6).
 //
 //   d    = max(‖Σ V‖_F, 1e-10)                 (per sample)
 //   A₀   = (I − V Vᵀ) / d,   Tsum = A₀,  A = A₀

@@ -1,4 +1,4 @@
-// SVD-Taylor: a degree-100 Taylor series for 1/(λ_i − λ_j) (§5.4).
+// SVD-Taylor: a degree-100 Taylor series for 1/(λ_i − λ_j) (docs/matrix-functions.md §5.4).
 //
 //   r_ij = λ_i/λ_j if λ_i/λ_j < 1, else 1/(λ_i/λ_j)      (r = λmin/λmax ∈ (0, 1], r_ii = 0)
 //   a_ij = 1/λ_i   if λ_i >= λ_j,  else −1/λ_j             (a_ii = 0)

@@ -1,4 +1,4 @@
-// SVD-TopN: keep the N largest eigenvalues (§5.3).
+// SVD-TopN: keep the N largest eigenvalues (docs/matrix-functions.md §5.3).
 //
 // Forward: the `drop` smallest of the descending eigenvalues (default 50, hard-coded in the
 // reference, a parameter here) are set to the clamp floor ε before the clamp (eps64 in float64,

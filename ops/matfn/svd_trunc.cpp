@@ -1,4 +1,4 @@
-// SVD-Trunc: the ordinary eig gradient clipped to an upper limit (§5.2).
+// SVD-Trunc: the ordinary eig gradient clipped to an upper limit (docs/matrix-functions.md §5.2).
 //
 //   K̃_ij = clip(1/(λ_i − λ_j), −T, +T),  K̃_ii = 0,  T = 1e10.
 //

@@ -1,4 +1,4 @@
-// Symmetric eigendecomposition of a batch, as the SVD meta-layer uses it (matrix-functions.md
+// Symmetric eigendecomposition of a batch, as the SVD meta-layer uses it (docs/matrix-functions.md
 // §4.1 step 1): for each symmetric Σ (B, n, n), the eigenvalues' absolute values |w| in
 // descending order and the eigenvectors V (columns) permuted to match, so that
 // Σ = V diag(±λ) Vᵀ. For a positive semi-definite Σ this equals the SVD the reference calls

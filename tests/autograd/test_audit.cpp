@@ -161,7 +161,7 @@ TEST_CASE("audit: an injected NaN stops at the first op that makes it, and the d
   CHECK(backward_message.find("1 Inf") != std::string::npos);
 }
 
-TEST_CASE("audit: the meta-layer's repair counts match the tie example (§8 item 7)") {
+TEST_CASE("audit: the meta-layer's repair counts match the tie example (docs/matrix-functions.md §8 item 7)") {
   // Σ = diag(3, 2, 2, 0, 0): exact ties 2 = 2 and, after the clamp, eps = eps: 4 entries of K̃.
   Tensor sigma = diag_embed(from_vector({3, 2, 2, 0, 0}, {1, 5}));
   Tensor g = triu(ones({1, 5, 5}, DType::Float64));

@@ -1,4 +1,4 @@
-// Covariance pooling (§8 item 1) and the eigendecomposition it feeds (§8 item 4's checks).
+// Covariance pooling (docs/matrix-functions.md §8 item 1) and the eigendecomposition it feeds (§8 item 4's checks).
 #include "tests/matfn/matfn_test_util.h"
 
 using namespace dsvd;

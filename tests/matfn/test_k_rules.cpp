@@ -1,4 +1,4 @@
-// The K̃ builders on the tables of matrix-functions.md §8 items 7 and 8, and the Padé constants.
+// The K̃ builders on the tables of docs/matrix-functions.md §8 items 7 and 8, and the Padé constants.
 #include "ops/matfn/repair.h"
 #include "tests/matfn/matfn_test_util.h"
 

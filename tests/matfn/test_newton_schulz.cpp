@@ -1,5 +1,5 @@
 // iSQRT-COV's Newton–Schulz iteration: the forward against the scalar recursion and the table of
-// §8 item 11, the hand-written backward against autograd through the same iteration (§8 item 12).
+// docs/matrix-functions.md §8 item 11, the hand-written backward against autograd through the same iteration (§8 item 12).
 #include "ops/matfn/newton_schulz.h"
 #include "tests/matfn/matfn_test_util.h"
 

@@ -1,4 +1,4 @@
-// The SVD square-root layer and its rules: §8 items 3, 5, 6, 9, 10, 13, whole-layer gradchecks,
+// The SVD square-root layer and its rules: docs/matrix-functions.md §8 items 3, 5, 6, 9, 10, 13, whole-layer gradchecks,
 // ties and rank-deficient inputs for every rule, and PI with deflation against literal power
 // iterations.
 #include "tests/matfn/matfn_test_util.h"

@@ -61,7 +61,7 @@ TEST_CASE("sqrtm full matrix: gradcheck of every rule where that rule is exact")
   check_full_gradient(SqrtMethod::Newton, narrow, 1e-7);
   check_full_gradient(SqrtMethod::ISqrt, separated, 1e-7);
   check_full_gradient(SqrtMethod::ISqrt, narrow, 1e-7);
-  // "pi" as the reference codes it passes ≈ 0 gradient and is exact nowhere (test_sqrtm.cpp, §8 item 9).
+  // "pi" as the reference codes it passes ≈ 0 gradient and is exact nowhere (test_sqrtm.cpp; docs/matrix-functions.md §8 item 9).
 }
 
 TEST_CASE("sqrtm full matrix: triu_vec after sqrtm is the vectorised layer, bit for bit, forward and backward") {

@@ -1,5 +1,5 @@
 // Models: parameter counts equal torchvision's (and the DSVD variants' of
-// models-and-training.md), state_dict names and shapes equal torchvision's lists (fixtures made by
+// docs/models-and-training.md), state_dict names and shapes equal torchvision's lists (fixtures made by
 // tests/fixtures/make_torchvision_names.py), output shapes for every head and stem, and the
 // train/eval switch.
 #include <fstream>
@@ -50,7 +50,7 @@ TEST_CASE("models: parameter counts equal torchvision's and the DSVD variants'")
   CHECK(make_model("resnet50")->parameter_count() == 25557032);
   CHECK(make_model("resnet101")->parameter_count() == 44549160);
   CHECK(make_model("resnet152")->parameter_count() == 60192808);
-  // models-and-training.md §2–3.
+  // docs/models-and-training.md §2–3.
   ModelOptions bn;
   bn.alexnet_bn = true;
   CHECK(make_model("alexnet", bn)->parameter_count() == 61103144);
