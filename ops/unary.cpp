@@ -3,7 +3,7 @@
 //   log:     g / x                  sqrt:    g / (2 r)
 //   pow(p):  g * p * x^(p-1)        abs:     g * sign(x)   (0 at x = 0)
 //   clamp:   g where min <= x <= max, 0 elsewhere
-//   relu:    g where x > 0          sigmoid: g * r * (1 - r)
+//   relu:    g where r > 0 or r is NaN (PyTorch's threshold_backward)   sigmoid: g * r * (1 - r)
 //   tanh:    g * (1 - r^2)          sign:    no gradient
 #include <cmath>
 
@@ -104,9 +104,10 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = unary_forward("relu", cuda::Unary::Relu, x, true, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // NaN stays NaN (as in PyTorch), so the audit can find where a NaN starts: `v <= 0` is false for it.
+  Tensor out = unary_forward("relu", cuda::Unary::Relu, x, true, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
   return record_op("relu", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
-    // One fused pass: g where the result is positive.
+    // One fused pass: g where the result is positive or NaN, 0 where it is 0.
     const Tensor& r = n.saved_tensor(0);
     if (detail::on_cuda(r)) {
       Tensor gx = empty(r.sizes(), r.dtype(), r.device());
@@ -123,7 +124,7 @@ Tensor relu(const Tensor& x) {
       // both operands loaded unconditionally: a select the compiler vectorises, not a branch
       parallel_for(0, count, count > kParallelGrain, [&](int64_t i) {
         const scalar_t g = pg[i];
-        px[i] = pr[i] > 0 ? g : scalar_t(0);
+        px[i] = pr[i] <= 0 ? scalar_t(0) : g;
       });
     });
     return Grads{gx};

@@ -82,7 +82,7 @@ __device__ __forceinline__ T apply_unary(Unary op, T v, double p0, double p1) {
       double d = double(v);
       return T(d < p0 ? p0 : (d > p1 ? p1 : d));
     }
-    case Unary::Relu: return v > T(0) ? v : T(0);
+    case Unary::Relu: return v <= T(0) ? T(0) : v;  // NaN stays NaN, as on the CPU
     case Unary::Sigmoid: return T(1.0 / (1.0 + exp(-double(v))));
     case Unary::Tanh: return T(tanh(double(v)));
   }
@@ -104,7 +104,7 @@ __device__ __forceinline__ float apply_unary<float>(Unary op, float v, double p0
       if (v != v) return v;
       return v < float(p0) ? float(p0) : (v > float(p1) ? float(p1) : v);
     }
-    case Unary::Relu: return v > 0.f ? v : 0.f;
+    case Unary::Relu: return v <= 0.f ? 0.f : v;
     case Unary::Sigmoid: return 1.f / (1.f + expf(-v));
     case Unary::Tanh: return tanhf(v);
   }
@@ -169,7 +169,7 @@ __global__ void unary_vec4(int64_t n4, float4* out, const float4* in, double p0,
 __global__ void threshold_backward_vec4(int64_t n4, float4* out, const float4* result, const float4* grad) {
   GRID_STRIDE(i, n4) {
     const float4 r = result[i], g = grad[i];
-    out[i] = make_float4(r.x > 0.f ? g.x : 0.f, r.y > 0.f ? g.y : 0.f, r.z > 0.f ? g.z : 0.f, r.w > 0.f ? g.w : 0.f);
+    out[i] = make_float4(r.x <= 0.f ? 0.f : g.x, r.y <= 0.f ? 0.f : g.y, r.z <= 0.f ? 0.f : g.z, r.w <= 0.f ? 0.f : g.w);
   }
 }
 
@@ -205,7 +205,7 @@ __global__ void threshold_backward_kernel(Geometry<3> g, T* out, const T* result
   GRID_STRIDE(i, g.numel) {
     int64_t off[3];
     offsets_of(g, i, off);
-    out[off[0]] = result[off[1]] > T(0) ? grad[off[2]] : T(0);
+    out[off[0]] = result[off[1]] <= T(0) ? T(0) : grad[off[2]];
   }
 }
 
