@@ -24,9 +24,12 @@ class CommandLine {
           name = name.substr(0, eq);
         } else if (flags.count(name)) {
           value = "1";
-        } else {
-          DSVD_CHECK(i + 1 < argc, "option --", name, " needs a value");
+        } else if (i + 1 < argc) {
           value = argv[++i];
+        } else {
+          // Reported when asked for (a known option) or by reject_unused (an unknown one), so that
+          // a misspelt last option says "unknown", not "needs a value".
+          missing_value_.insert(name);
         }
         options_[name].push_back(value);
       } else {
@@ -42,6 +45,7 @@ class CommandLine {
   }
   std::string get(const std::string& name, const std::string& fallback = "") const {
     used_.insert(name);
+    DSVD_CHECK(!missing_value_.count(name), "option --", name, " needs a value");
     auto it = options_.find(name);
     return it == options_.end() ? fallback : it->second.back();
   }
@@ -78,6 +82,7 @@ class CommandLine {
 
   std::vector<std::string> positional_;
   std::map<std::string, std::vector<std::string>> options_;
+  std::set<std::string> missing_value_;  // given last, without a value
   mutable std::set<std::string> used_;
 };
 
