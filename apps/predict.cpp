@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "apps/exit_on_error.h"
 #include "apps/audit_cli.h"
 #include "apps/model_cli.h"
 #include "apps/predict_input.h"
@@ -104,8 +105,7 @@ int main(int argc, char** argv) {
   } catch (const audit::NonFiniteError& e) {
     std::fprintf(stderr, "predict: stopped: %s\n", e.what());
     return 3;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "predict: error: %s\n", e.what());
-    return 2;
+  } catch (const std::exception& e) {  // dsvd::Error, file system errors, anything else
+    return exit_on_error("predict", e);
   }
 }

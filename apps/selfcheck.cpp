@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/exit_on_error.h"
 #include "apps/timing.h"
 #include "autograd/gradcheck.h"
 #include "cuda/runtime.h"
@@ -110,9 +111,8 @@ int main() {
     check_random();
     check_npy();
     measure_gemm();
-  } catch (const Error& e) {
-    std::printf("error: %s\n", e.what());
-    return 2;
+  } catch (const std::exception& e) {  // dsvd::Error, file system errors, anything else
+    return exit_on_error("dsvd_selfcheck", e);
   }
   std::printf("\nself-check: %s\n", failures ? "FAILED" : "all checks passed");
   return failures ? 1 : 0;

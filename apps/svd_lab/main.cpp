@@ -3,6 +3,7 @@
 // on one input, and reproduces the numerical experiments of docs/matrix-function-gradients.md.
 #include <cstdio>
 
+#include "apps/exit_on_error.h"
 #include "apps/svd_lab/lab.h"
 #include "autograd/audit.h"
 
@@ -52,8 +53,7 @@ int main(int argc, char** argv) {
   } catch (const dsvd::audit::NonFiniteError& e) {
     std::fprintf(stderr, "svd_lab: stopped: %s\n", e.what());
     return 3;
-  } catch (const dsvd::Error& e) {
-    std::fprintf(stderr, "svd_lab: error: %s\n", e.what());
-    return 2;
+  } catch (const std::exception& e) {  // dsvd::Error, file system errors, anything else
+    return dsvd::exit_on_error("svd_lab", e);
   }
 }

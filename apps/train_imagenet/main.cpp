@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "apps/exit_on_error.h"
 #include "apps/train_imagenet/trainer.h"
 #include "cuda/runtime.h"
 #include "ops/cpu/blas_runtime.h"
@@ -33,8 +34,7 @@ int main(int argc, char** argv) {
                   r.last_eval.top1, r.last_eval.top5, r.last_eval.loss, options.out.c_str(), trainer.checkpoint_path().c_str(),
                   trainer.best_path().c_str());
     return r.exit_code;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "train_imagenet: error: %s\n", e.what());
-    return 2;
+  } catch (const std::exception& e) {  // dsvd::Error, file system errors, anything else
+    return exit_on_error("train_imagenet", e);
   }
 }

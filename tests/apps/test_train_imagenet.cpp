@@ -3,6 +3,7 @@
 // from mid-epoch), and bad options fail before any work with one clear message.
 #include <filesystem>
 #include <fstream>
+#include <sys/wait.h>
 
 #include "apps/train_imagenet/trainer.h"
 #include "datasets/image.h"
@@ -234,4 +235,21 @@ TEST_CASE("train_imagenet: a non-finite loss stops the run; a stop request check
   CHECK(rs.steps == 1);  // the current step finishes, then the run stops
   CHECK(fs::exists(stop + "/checkpoint.safetensors"));
   set_dataset_warnings_printed(true);
+}
+
+TEST_CASE("train_imagenet: an output folder that cannot be created ends with one error line naming it, exit 2") {
+  TinyData data;
+  // /proc refuses new folders, even to root.
+  const std::string log = (data.root / "log.txt").string();
+  const std::string command = std::string(DSVD_TRAIN_IMAGENET) + " --data " + data.root.string() +
+                              " --arch resnet18 --stem small --width 0.125 --image-size 24 -b 4 --workers 1 --head gap"
+                              " --max-steps 1 --out /proc/dsvd-forbidden > " + log + " 2>&1";
+  const int status = std::system(command.c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CAPTURE(text);
+  CHECK(text.find("train_imagenet: error: cannot use '/proc/dsvd-forbidden") != std::string::npos);
+  CHECK(text.find("terminate called") == std::string::npos);
 }
