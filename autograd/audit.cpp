@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -24,6 +25,8 @@ struct State {
   FILE* index = nullptr;
   uint64_t seq = 0;
   int64_t step = 0;
+  Phase phase = Phase::Train;
+  std::map<const TensorImpl*, std::string> parameter_names;
   std::mutex mutex;
 };
 
@@ -121,12 +124,23 @@ void dump_tensor(State& s, uint64_t seq, const std::string& op, const std::strin
   std::string path = s.config.dir + "/audit/dump/" + name;
   save_npy(path, on_host(t));
   if (s.index) {
-    std::fprintf(s.index, "{\"seq\":%llu,\"step\":%lld,\"op\":\"%s\",\"module\":\"%s\",\"direction\":\"%s\",\"role\":\"%s\","
-                 "\"file\":\"%s\",\"shape\":%s,\"dtype\":\"%s\"}\n",
-                 (unsigned long long)seq, (long long)s.step, json_escape(op).c_str(), json_escape(module).c_str(), direction,
+    std::fprintf(s.index, "{\"seq\":%llu,\"step\":%lld,\"phase\":\"%s\",\"op\":\"%s\",\"module\":\"%s\",\"direction\":\"%s\","
+                 "\"role\":\"%s\",\"file\":\"%s\",\"shape\":%s,\"dtype\":\"%s\"}\n",
+                 (unsigned long long)seq, (long long)s.step, phase_name(s.phase), json_escape(op).c_str(),
+                 json_escape(module).c_str(), direction,
                  json_escape(role).c_str(), name.c_str(), shape_str(t.sizes()).c_str(), dtype_name(t.dtype()));
     std::fflush(s.index);
   }
+}
+
+// Whether --dump asks for `module` at this step and phase.
+bool dump_module_here(const State& s, const std::string& module) {
+  if (s.config.dump_modules.empty()) return false;
+  if (s.phase == Phase::Eval && !s.config.audit_eval) return false;
+  if (std::find(s.config.dump_modules.begin(), s.config.dump_modules.end(), module) == s.config.dump_modules.end())
+    return false;
+  const auto& steps = s.config.dump_steps;
+  return steps.empty() || std::find(steps.begin(), steps.end(), s.step) != steps.end();
 }
 
 std::string finiteness(const std::vector<Tensor>& ts, const char* role) {
@@ -142,11 +156,14 @@ std::string finiteness(const std::vector<Tensor>& ts, const char* role) {
 }
 
 void write_trace(State& s, uint64_t seq, const std::string& op, const std::string& module, const char* direction,
-                 const char* in_key, const std::vector<Tensor>& in, const char* out_key, const std::vector<Tensor>& out) {
+                 const char* in_key, const std::vector<Tensor>& in, const char* out_key, const std::vector<Tensor>& out,
+                 const std::string& parameter = "") {
   std::ostringstream line;
-  line << "{\"seq\":" << seq << ",\"step\":" << s.step << ",\"op\":\"" << json_escape(op) << "\",\"module\":\""
-       << json_escape(module) << "\",\"direction\":\"" << direction << "\",\"" << in_key << "\":" << tensors_json(in)
-       << ",\"" << out_key << "\":" << tensors_json(out);
+  line << "{\"seq\":" << seq << ",\"step\":" << s.step << ",\"phase\":\"" << phase_name(s.phase) << "\",\"op\":\""
+       << json_escape(op) << "\",\"module\":\"" << json_escape(module) << "\"";
+  if (!parameter.empty()) line << ",\"parameter\":\"" << json_escape(parameter) << "\"";
+  line << ",\"direction\":\"" << direction << "\",\"" << in_key << "\":" << tensors_json(in) << ",\"" << out_key
+       << "\":" << tensors_json(out);
   if (!pending_notes.empty()) {
     line << ",\"notes\":{";
     for (size_t i = 0; i < pending_notes.size(); ++i)
@@ -214,6 +231,19 @@ const Config& config() { return state().config; }
 void set_step(int64_t step) { state().step = step; }
 int64_t step() { return state().step; }
 
+const char* phase_name(Phase phase) { return phase == Phase::Eval ? "eval" : "train"; }
+void set_phase(Phase phase) { state().phase = phase; }
+Phase phase() { return state().phase; }
+PhaseScope::PhaseScope(Phase phase) : previous_(audit::phase()) { set_phase(phase); }
+PhaseScope::~PhaseScope() { set_phase(previous_); }
+
+void name_parameters(const std::vector<std::pair<std::string, Tensor>>& named) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  for (const auto& [name, t] : named)
+    if (t.defined()) s.parameter_names[t.impl().get()] = name;
+}
+
 BackwardScope::BackwardScope() { ++backward_depth; }
 BackwardScope::~BackwardScope() { --backward_depth; }
 
@@ -239,6 +269,7 @@ void on_forward(const char* op, const std::vector<Tensor>& outputs, const std::v
   if (inside_auditor) return;
   const std::string name = op, module = current_module_path();
   if (name == "audit_probe" || backward_depth > 0) return;
+  if (s.phase == Phase::Eval && !s.config.audit_eval) return;
   AuditorSection section;
   std::lock_guard<std::mutex> lock(s.mutex);
   const uint64_t seq = s.seq++;
@@ -251,8 +282,9 @@ void on_forward(const char* op, const std::vector<Tensor>& outputs, const std::v
       for (const auto& sv : saved) dump_tensor(s, seq, name, module, "forward", "saved_" + sv.name, sv.tensor);
       pending_notes.clear();
       std::ostringstream msg;
-      msg << "non-finite value: op '" << name << "' (module '" << (module.empty() ? "<top>" : module)
-          << "', forward, training step " << s.step << ", seq " << seq << ") produced " << finiteness(outputs, "output")
+      msg << "non-finite value: op '" << name << "' (module '" << module << "'"
+          << (module.empty() ? ", the model's top level" : "") << ", forward, " << phase_name(s.phase)
+          << " phase, training step " << s.step << ", seq " << seq << ") produced " << finiteness(outputs, "output")
           << "; its inputs: " << finiteness(inputs, "input") << ". Inputs, outputs and saved tensors are in "
           << s.config.dir << "/audit/dump/ (index.jsonl lists them; they open with numpy.load).";
       throw NonFiniteError(msg.str());
@@ -268,45 +300,54 @@ void on_backward(const Node& node, const std::vector<Tensor>& grad_outputs, cons
   if (inside_auditor) return;
   const std::string& name = node.name();
   if (name == "audit_probe") return;
+  if (s.phase == Phase::Eval && !s.config.audit_eval) return;
   AuditorSection section;
   std::lock_guard<std::mutex> lock(s.mutex);
   const uint64_t seq = s.seq++;
+  // A parameter's gradient: its name, and its module for the filters and the dump.
+  std::string parameter, module = node.module_path;
+  if (auto* acc = dynamic_cast<const AccumulateGrad*>(&node)) {
+    auto it = s.parameter_names.find(acc->leaf().get());
+    if (it != s.parameter_names.end()) {
+      parameter = it->second;
+      const size_t dot = parameter.rfind('.');
+      module = dot == std::string::npos ? "" : parameter.substr(0, dot);
+      if (dump_module_here(s, module)) {
+        dump_tensor(s, seq, module, module, "backward", parameter.substr(dot + 1), Tensor(acc->leaf()).detach());
+        dump_tensor(s, seq, module, module, "backward", "grad_" + parameter.substr(dot + 1), grad_outputs.at(0));
+      }
+    }
+  }
   if (s.config.stop_on_nonfinite) {
     bool bad = false;
     for (const auto& t : grad_inputs) bad |= has_nonfinite(t);
     if (bad) {
       for (size_t i = 0; i < grad_outputs.size(); ++i)
-        dump_tensor(s, seq, name, node.module_path, "backward", "grad_output" + std::to_string(i), grad_outputs[i]);
+        dump_tensor(s, seq, name, module, "backward", "grad_output" + std::to_string(i), grad_outputs[i]);
       for (size_t i = 0; i < grad_inputs.size(); ++i)
-        dump_tensor(s, seq, name, node.module_path, "backward", "grad_input" + std::to_string(i), grad_inputs[i]);
+        dump_tensor(s, seq, name, module, "backward", "grad_input" + std::to_string(i), grad_inputs[i]);
       if (auto* fn = dynamic_cast<const FunctionNode*>(&node))
         for (size_t i = 0; i < fn->saved.size(); ++i)
-          dump_tensor(s, seq, name, node.module_path, "backward", "saved_" + fn->saved_names[i], fn->saved[i]);
+          dump_tensor(s, seq, name, module, "backward", "saved_" + fn->saved_names[i], fn->saved[i]);
       pending_notes.clear();
       std::ostringstream msg;
-      msg << "non-finite value: the backward of op '" << name << "' (module '"
-          << (node.module_path.empty() ? "<top>" : node.module_path) << "', training step " << s.step << ", seq " << seq
+      msg << "non-finite value: the backward of op '" << name << "'" << (parameter.empty() ? "" : " (parameter '" + parameter + "')")
+          << " (module '" << module << "'" << (module.empty() ? ", the model's top level" : "") << ", "
+          << phase_name(s.phase) << " phase, training step " << s.step << ", seq " << seq
           << ") produced " << finiteness(grad_inputs, "gradient for input ") << " from incoming "
           << finiteness(grad_outputs, "gradient of output ") << ". The gradients and the op's saved tensors are in "
           << s.config.dir << "/audit/dump/ (index.jsonl lists them).";
       throw NonFiniteError(msg.str());
     }
   }
-  if (s.trace && step_selected(s.config, s.step) && op_selected(s.config, name, node.module_path))
-    write_trace(s, seq, name, node.module_path, "backward", "grad_outputs", grad_outputs, "grad_inputs", grad_inputs);
+  if (s.trace && step_selected(s.config, s.step) && op_selected(s.config, name, module))
+    write_trace(s, seq, name, module, "backward", "grad_outputs", grad_outputs, "grad_inputs", grad_inputs, parameter);
   pending_notes.clear();
 }
 
 namespace {
 
-bool dump_here(const State& s) {
-  if (s.config.dump_modules.empty()) return false;
-  const std::string path = current_module_path();
-  if (std::find(s.config.dump_modules.begin(), s.config.dump_modules.end(), path) == s.config.dump_modules.end())
-    return false;
-  const auto& steps = s.config.dump_steps;
-  return steps.empty() || std::find(steps.begin(), steps.end(), s.step) != steps.end();
-}
+bool dump_here(const State& s) { return dump_module_here(s, current_module_path()); }
 
 // Identity whose backward writes the incoming gradient under `role`.
 Tensor probe(const Tensor& x, const std::string& role) {

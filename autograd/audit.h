@@ -10,8 +10,12 @@
 //   stop             the first op whose output (forward) or produced gradient (backward) holds a
 //                    NaN or Inf throws NonFiniteError after dumping its inputs, outputs and saved
 //                    tensors to DIR/audit/dump/<seq>_<op>_<role>.npy with an index.
-//   dump             --dump MODULE: the module's input, output and their gradients as .npy at the
-//                    chosen steps, in the same index.
+//   dump             --dump MODULE: the module's input, output, parameters and all their gradients
+//                    as .npy at the chosen steps, in the same index.
+// Every trace and index line says "phase": "train" or "eval". Evaluation (a validation pass) is
+// not audited at all unless Config::audit_eval: its ops would otherwise drown the training step
+// they run under. Parameter gradients (AccumulateGrad) carry the parameter's name and module once
+// name_parameters() has been told the model's names.
 // Filters: op names, module path prefix, a training-step range and a sampling period. With audit
 // off, an op pays one branch on a global flag.
 #pragma once
@@ -41,7 +45,11 @@ struct Config {
   int64_t every = 1;               // trace every k-th training step
   std::vector<std::string> dump_modules;  // --dump MODULE_PATH
   std::vector<int64_t> dump_steps;        // steps to dump at (empty: every traced step)
+  bool audit_eval = false;                // also trace/stop/dump during evaluation (--audit-eval)
 };
+
+enum class Phase { Train, Eval };
+const char* phase_name(Phase phase);
 
 // Raised by the non-finite stop; what() is the paragraph that explains it.
 struct NonFiniteError : Error {
@@ -59,6 +67,22 @@ const Config& config();
 // The training step the next ops belong to (apps call it once per step).
 void set_step(int64_t step);
 int64_t step();
+// Training or evaluation; PhaseScope sets it for a scope (the validation pass).
+void set_phase(Phase phase);
+Phase phase();
+class PhaseScope {
+ public:
+  explicit PhaseScope(Phase phase);
+  ~PhaseScope();
+  PhaseScope(const PhaseScope&) = delete;
+  PhaseScope& operator=(const PhaseScope&) = delete;
+
+ private:
+  Phase previous_;
+};
+// The state_dict names of a model's parameters ("layer1.0.conv1.weight"): their gradients' trace
+// lines then name the parameter and its module, and --dump MODULE writes them.
+void name_parameters(const std::vector<std::pair<std::string, Tensor>>& named);
 
 // Module paths: Module::forward opens a scope named after the module.
 class ModuleScope {

@@ -58,6 +58,7 @@ class AccumulateGrad : public Node {
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf);
   std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) override;
   void release_saved() override {}  // nothing saved; a leaf can be reached again
+  const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
 
  private:
   std::shared_ptr<TensorImpl> leaf_;

@@ -3,6 +3,7 @@
 // See --help; the loop is in trainer.cpp, the options in options.cpp.
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 
 #include "apps/exit_on_error.h"
 #include "apps/train_imagenet/trainer.h"
@@ -29,10 +30,17 @@ int main(int argc, char** argv) {
                 options.data.empty() ? "Fashion-MNIST" : options.data.c_str(), options.out.c_str());
     std::signal(SIGINT, on_interrupt);
     train::RunResult r = trainer.run();
-    if (r.exit_code == 0 && !options.evaluate)
-      std::printf("final: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f; metrics %s/metrics.csv, checkpoint %s, best %s\n",
-                  r.last_eval.top1, r.last_eval.top5, r.last_eval.loss, options.out.c_str(), trainer.checkpoint_path().c_str(),
-                  trainer.best_path().c_str());
+    if (r.exit_code == 0 && !options.evaluate) {
+      // Only the files that exist.
+      std::string files;
+      for (const std::string& f : {options.out + "/metrics.csv", trainer.checkpoint_path(), trainer.best_path()})
+        if (std::filesystem::exists(f)) files += (files.empty() ? "" : ", ") + f;
+      if (r.last_eval.images > 0)
+        std::printf("final: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f (%lld images); wrote %s\n", r.last_eval.top1,
+                    r.last_eval.top5, r.last_eval.loss, (long long)r.last_eval.images, files.c_str());
+      else
+        std::printf("final: no validation (--no-eval); wrote %s\n", files.c_str());
+    }
     return r.exit_code;
   } catch (const std::exception& e) {  // dsvd::Error, file system errors, anything else
     return exit_on_error("train_imagenet", e);

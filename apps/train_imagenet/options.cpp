@@ -52,7 +52,9 @@ Run
   --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:
                          the paper's hybrid training)
   --evaluate             only validate the --resume checkpoint
-  --max-steps N          stop after N training steps
+  --max-steps N          stop after N training steps (then validate, write the metrics row, checkpoint)
+  --val-limit N          validate on the first N images only (whole batches; default: all)
+  --no-eval              skip validation (metrics rows leave the val columns empty; no model_best)
   --deterministic        bit-reproducible on the CPU whatever the thread count (docs/auditing.md)
 Audit (docs/auditing.md)
   --audit                trace every op, forward and backward, to OUT/audit/trace.jsonl
@@ -60,7 +62,9 @@ Audit (docs/auditing.md)
   --audit=trace,stop-on-nonfinite
   --audit-ops a,b        only these ops     --audit-module PREFIX   only ops under this module
   --audit-steps A:B      training steps to trace   --audit-every K   every K-th step
-  --dump MODULE[,MODULE] write the module's input, output and their gradients as .npy
+  --audit-eval           also audit the validation passes (by default only training is traced,
+                         stopped on and dumped; every line says "phase": "train" or "eval")
+  --dump MODULE[,MODULE] write the module's input, output, parameters and their gradients as .npy
   --dump-steps a,b       the steps to dump at (default: every traced step)
 )";
 }
@@ -125,7 +129,8 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   std::vector<std::string> args = normalised(argc, argv);
   std::vector<char*> pointers;
   for (auto& a : args) pointers.push_back(a.data());
-  CommandLine cli(int(pointers.size()), pointers.data(), {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic"});
+  CommandLine cli(int(pointers.size()), pointers.data(),
+                  {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval"});
   *help = cli.has("help");
   TrainOptions o;
   DSVD_CHECK(cli.positional().empty(), "unexpected argument '", cli.positional().empty() ? "" : cli.positional()[0],
@@ -168,6 +173,9 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.evaluate = cli.has("evaluate");
   o.out = cli.get("out", o.out);
   o.max_steps = cli.get_int("max-steps", 0);
+  o.val_limit = cli.get_int("val-limit", 0);
+  o.no_eval = cli.has("no-eval");
+  o.audit_eval = cli.has("audit-eval");
   const int num_classes = cli.get_int("num-classes", 0);
   o.deterministic = cli.has("deterministic");
   if (cli.has("audit")) parse_audit_modes(cli.get("audit"), &o.audit_trace, &o.audit_stop_on_nonfinite);
@@ -204,6 +212,9 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
 
   // Validation, before any work starts.
   DSVD_CHECK(o.epochs >= 1, "--epochs must be >= 1, got ", o.epochs);
+  DSVD_CHECK(o.max_steps >= 0, "--max-steps must be >= 0, got ", o.max_steps);
+  DSVD_CHECK(o.val_limit >= 0, "--val-limit must be >= 0 (0: the whole validation set), got ", o.val_limit);
+  DSVD_CHECK(!(o.no_eval && o.evaluate), "--no-eval and --evaluate contradict each other");
   DSVD_CHECK(o.batch_size >= 1, "--batch-size must be >= 1, got ", o.batch_size);
   DSVD_CHECK(o.lr > 0, "--lr must be positive, got ", o.lr);
   DSVD_CHECK(o.workers >= 0, "--workers must be >= 0, got ", o.workers);

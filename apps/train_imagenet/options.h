@@ -42,6 +42,9 @@ struct TrainOptions {
   bool evaluate = false;
   std::string out = "runs/default";
   int64_t max_steps = 0;  // stop after this many training steps (0: no limit); for tests and smoke runs
+  int64_t val_limit = 0;  // validate on the first N images only (0: all of them)
+  bool no_eval = false;   // no validation pass at all (metrics rows leave the val columns empty)
+  bool audit_eval = false;  // also audit the validation passes
   // audit mode (docs/auditing.md)
   bool audit_trace = false;
   bool audit_stop_on_nonfinite = false;

@@ -88,6 +88,7 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     a.every = o_.audit_every;
     a.dump_modules = o_.dump_modules;
     a.dump_steps = o_.dump_steps;
+    a.audit_eval = o_.audit_eval;
     audit::enable(a);
   }
   manual_seed(o_.seed);
@@ -97,6 +98,7 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     cuda::set_tf32_matmul(o_.tf32 == "all");
     model_->to(Device::cuda(0));  // before the optimizer sees the parameters
   }
+  if (audit::enabled()) audit::name_parameters(model_->named_parameters());
   for (const auto& [name, m] : model_->children())
     if (name == "representation") head_ = std::dynamic_pointer_cast<nn::CovarianceHead>(m);
   nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};
@@ -188,6 +190,7 @@ void Trainer::load_checkpoint(const std::string& path) {
 Evaluation Trainer::validate() {
   model_->eval();
   NoGradGuard no_grad;
+  audit::PhaseScope phase(audit::Phase::Eval);  // not traced unless --audit-eval
   Evaluation e;
   double loss_sum = 0;
   int64_t c1 = 0, c5 = 0;
@@ -201,6 +204,7 @@ Evaluation Trainer::validate() {
     c1 += correct[0];
     c5 += correct[1];
     e.images += n;
+    if (o_.val_limit > 0 && e.images >= o_.val_limit) break;  // --val-limit: whole batches
   }
   if (e.images > 0) {
     e.loss = loss_sum / double(e.images);
@@ -217,13 +221,37 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
   std::ofstream out(path, std::ios::app);
   DSVD_CHECK(out.good(), "cannot append to ", path);
   if (fresh) out << "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s,"
-                   "head_condition_mean,head_repairs_per_step\n";
-  char line[320];
-  std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%.5f,%.3f,%.3f,%.1f,%.1f,%.6g,%.6g\n", (long long)epoch, lr,
-                train_loss, train_top1, e.loss, e.top1, e.top5, seconds, images_per_s,
+                   "head_condition_mean,head_repairs_per_step,head_condition_max,head_condition_max_step,"
+                   "head_condition_max_sample,steps,val_images\n";
+  char val[96] = ",,";  // --no-eval: empty validation columns
+  if (e.images > 0) std::snprintf(val, sizeof val, "%.5f,%.3f,%.3f", e.loss, e.top1, e.top5);
+  char line[480];
+  std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%s,%.1f,%.1f,%.6g,%.6g,%.6g,%lld,%lld,%lld,%lld\n", (long long)epoch,
+                lr, train_loss, train_top1, val, seconds, images_per_s,
                 condition_count_ ? condition_sum_ / double(condition_count_) : 0.0,
-                steps_in_epoch_ ? repairs_sum_ / double(steps_in_epoch_) : 0.0);
+                steps_in_epoch_ ? repairs_sum_ / double(steps_in_epoch_) : 0.0, condition_max_,
+                (long long)condition_max_step_, (long long)condition_max_sample_, (long long)steps_in_epoch_,
+                (long long)e.images);
   out << line;
+}
+
+Evaluation Trainer::finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen,
+                                  double seconds, int64_t next_epoch, size_t next_batch) {
+  const double rate = double(seen) / std::max(seconds, 1e-9);
+  Evaluation e = o_.no_eval ? Evaluation{} : validate();
+  const double train_loss = seen ? loss_sum / double(seen) : 0, train_top1 = seen ? 100.0 * double(correct) / double(seen) : 0;
+  append_metrics(epoch, lr, train_loss, train_top1, e, seconds, rate);
+  char val[160] = "no validation (--no-eval)";
+  if (e.images > 0)
+    std::snprintf(val, sizeof val, "val loss %.4f top-1 %.2f%% top-5 %.2f%%%s", e.loss, e.top1, e.top5,
+                  o_.val_limit > 0 ? (" on " + std::to_string(e.images) + " images (--val-limit)").c_str() : "");
+  std::printf("Epoch %lld%s: lr %.4g  train loss %.4f top-1 %.2f%%  |  %s  (%s, %.1f img/s)\n", (long long)epoch,
+              next_epoch == epoch ? " (stopped)" : "", lr, train_loss, train_top1, val, format_seconds(seconds).c_str(), rate);
+  const bool best = e.images > 0 && e.top1 > best_top1_;
+  if (best) best_top1_ = e.top1;
+  save_checkpoint(checkpoint_path(), next_epoch, next_batch);
+  if (best) save_checkpoint(best_path(), next_epoch, next_batch);
+  return e;
 }
 
 RunResult Trainer::run() {
@@ -247,8 +275,9 @@ RunResult Trainer::run() {
     const size_t first = epoch == start_epoch_ ? start_batch_ : 0;
     train_loader_->start_epoch(uint64_t(epoch), first);
     const size_t batches = train_loader_->num_batches();
-    condition_sum_ = repairs_sum_ = 0;
+    condition_sum_ = repairs_sum_ = condition_max_ = 0;
     condition_count_ = steps_in_epoch_ = 0;
+    condition_max_step_ = condition_max_sample_ = -1;
     double loss_sum = 0, t0 = now_seconds();
     int64_t seen = 0, correct = 0;
     size_t batch_index = first;
@@ -263,6 +292,15 @@ RunResult Trainer::run() {
         result.exit_code = 3;
         return result;
       };
+      // Any other error inside a step (a NaN that reached the eigendecomposition, say) also names
+      // the step and the checkpoint to go back to.
+      auto step_error = [&](const Error& e) {
+        std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
+                     (long long)epoch, batch_index, (long long)global_step_, e.what(),
+                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+        result.exit_code = 2;
+        return result;
+      };
       Tensor logits, loss;
       const Tensor labels = b->labels.to(device());
       try {
@@ -270,6 +308,8 @@ RunResult Trainer::run() {
         loss = cross_entropy(logits, labels, o_.label_smoothing);
       } catch (const audit::NonFiniteError& e) {
         return audit_stop(e);
+      } catch (const Error& e) {
+        return step_error(e);
       }
       const double value = loss.item();
       if (!std::isfinite(value)) {
@@ -285,13 +325,23 @@ RunResult Trainer::run() {
         loss.backward();
       } catch (const audit::NonFiniteError& e) {
         return audit_stop(e);
+      } catch (const Error& e) {
+        return step_error(e);
       }
       if (head_) {
         auto report = head_->last_report();
         if (report && report->eigenvalues.defined()) {
           auto l = to_vector(report->eigenvalues);
           const int64_t n = report->eigenvalues.size(1), rows = report->eigenvalues.size(0);
-          for (int64_t r = 0; r < rows; ++r) condition_sum_ += l[size_t(r * n)] / l[size_t(r * n + n - 1)];
+          for (int64_t r = 0; r < rows; ++r) {
+            const double condition = l[size_t(r * n)] / l[size_t(r * n + n - 1)];
+            condition_sum_ += condition;
+            if (condition > condition_max_) {
+              condition_max_ = condition;
+              condition_max_step_ = global_step_;
+              condition_max_sample_ = r;
+            }
+          }
           condition_count_ += rows;
           repairs_sum_ += double(report->repairs.total());
         }
@@ -325,27 +375,15 @@ RunResult Trainer::run() {
       }
       const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
       if ((stop_requested() || step_limit) && batch_index < batches) {
-        save_checkpoint(checkpoint_path(), epoch, batch_index);
-        std::printf("%sstopped after step %lld (%s); checkpoint %s (epoch %lld, batch %zu)\n", tty ? "\n" : "",
-                    (long long)global_step_, step_limit ? "--max-steps" : "interrupted", checkpoint_path().c_str(),
-                    (long long)epoch, batch_index);
-        result.last_eval = validate();
+        // Steps count from 0 in the audit trace: the last one run is global_step_ − 1.
+        std::printf("%sstopped after training step %lld (%lld steps run; %s)\n", tty ? "\n" : "",
+                    (long long)(global_step_ - 1), (long long)result.steps, step_limit ? "--max-steps" : "interrupted");
+        result.last_eval = finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch, batch_index);
         return result;
       }
     }
     if (tty) std::printf("\n");
-    const double seconds = now_seconds() - t0;
-    Evaluation e = validate();
-    result.last_eval = e;
-    const double train_loss = seen ? loss_sum / double(seen) : 0, train_top1 = seen ? 100.0 * double(correct) / double(seen) : 0;
-    append_metrics(epoch, lr, train_loss, train_top1, e, seconds, double(seen) / seconds);
-    std::printf("Epoch %lld: lr %.4g  train loss %.4f top-1 %.2f%%  |  val loss %.4f top-1 %.2f%% top-5 %.2f%%  (%s, %.1f img/s)\n",
-                (long long)epoch, lr, train_loss, train_top1, e.loss, e.top1, e.top5, format_seconds(seconds).c_str(),
-                double(seen) / seconds);
-    const bool best = e.top1 > best_top1_;
-    if (best) best_top1_ = e.top1;
-    save_checkpoint(checkpoint_path(), epoch + 1, 0);
-    if (best) save_checkpoint(best_path(), epoch + 1, 0);
+    result.last_eval = finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch + 1, 0);
     const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
     if ((stop_requested() || step_limit) && epoch + 1 < o_.epochs) {
       std::printf("stopped after epoch %lld (%s); checkpoint %s\n", (long long)epoch,

@@ -17,7 +17,7 @@ std::atomic<bool>& stop_requested();
 
 struct Evaluation {
   double loss = 0, top1 = 0, top5 = 0;  // accuracies in percent
-  int64_t images = 0;
+  int64_t images = 0;                   // 0: no validation ran (--no-eval)
 };
 
 struct RunResult {
@@ -43,6 +43,10 @@ class Trainer {
   void save_checkpoint(const std::string& path, int64_t epoch, size_t batch);
   void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,
                       double images_per_s);
+  // The end of an epoch, or of a stopped one: validation (unless --no-eval), the metrics row, the
+  // epoch line, the checkpoint (`next_epoch`, `next_batch`: where a resume continues) and the best.
+  Evaluation finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen, double seconds,
+                          int64_t next_epoch, size_t next_batch);
 
   TrainOptions o_;
   std::shared_ptr<const Dataset> train_set_, val_set_;
@@ -54,9 +58,10 @@ class Trainer {
   size_t start_batch_ = 0;
   double best_top1_ = -1;
   int64_t num_classes_ = 0;
-  // Per-epoch statistics of the covariance head (metrics.csv): mean λmax/λmin, repairs per step.
-  double condition_sum_ = 0, repairs_sum_ = 0;
-  int64_t condition_count_ = 0, steps_in_epoch_ = 0;
+  // Per-epoch statistics of the covariance head (metrics.csv): mean and largest λmax/λmin (with
+  // the step and the sample in its batch that had it), repairs per step.
+  double condition_sum_ = 0, repairs_sum_ = 0, condition_max_ = 0;
+  int64_t condition_count_ = 0, steps_in_epoch_ = 0, condition_max_step_ = -1, condition_max_sample_ = -1;
 };
 
 }  // namespace dsvd::train

@@ -54,6 +54,16 @@ std::vector<std::string> tiny_args(const TinyData& d, const std::string& out, co
           "--out", out, "--arch", "resnet18", "--wd", "0"};
 }
 
+// TopN gives each dropped direction the floor ε and so a gradient of ½ε^-½ ≈ 3e7, harmless only
+// where the direction is a null direction of Σ (the features have no component there). With n = 6
+// its default drop of 50 takes every direction and the weights blow up (with ReLU eating NaN this
+// once went unseen). Give it what it is made for: 2×2 maps at the head (16² images, layer4 stride
+// 2), rank ≤ 3, and drop the 3 null directions.
+std::vector<std::string> head_extra_args(const std::string& head) {
+  if (head == "svd-topn") return {"--drop", "3", "--image-size", "16", "--last-stride", "2"};
+  return {};
+}
+
 std::vector<double> csv_column(const std::string& path, int column) {
   std::ifstream in(path);
   std::vector<double> values;
@@ -80,6 +90,8 @@ TEST_CASE("train_imagenet: every head trains on a tiny ImageFolder, checkpoints,
     std::string out = (data.root / (std::string("run-") + head)).string();
     auto args = tiny_args(data, out, head);
     args.insert(args.end(), {"--epochs", "4"});
+    const std::vector<std::string> extra = head_extra_args(head_name);
+    args.insert(args.end(), extra.begin(), extra.end());
     Trainer trainer(options(args));
     RunResult r = trainer.run();
     REQUIRE(r.exit_code == 0);
@@ -93,6 +105,7 @@ TEST_CASE("train_imagenet: every head trains on a tiny ImageFolder, checkpoints,
     // --evaluate on the checkpoint gives the last epoch's validation figures.
     auto eval_args = tiny_args(data, out, head);
     eval_args.insert(eval_args.end(), {"--resume", out + "/checkpoint.safetensors", "--evaluate"});
+    eval_args.insert(eval_args.end(), extra.begin(), extra.end());
     Trainer evaluator(options(eval_args));
     RunResult e = evaluator.run();
     CHECK(e.last_eval.top1 == doctest::Approx(csv_column(out + "/metrics.csv", 5).back()).epsilon(1e-4));  // csv: 3 decimals
@@ -112,6 +125,8 @@ TEST_CASE("train_imagenet --device cuda: every head trains on the GPU; the check
     std::string out = (data.root / (std::string("gpu-") + head)).string();
     auto args = tiny_args(data, out, head);
     args.insert(args.end(), {"--epochs", "4", "--device", "cuda"});
+    const std::vector<std::string> extra = head_extra_args(head_name);
+    args.insert(args.end(), extra.begin(), extra.end());
     Trainer trainer(options(args));
     RunResult r = trainer.run();
     REQUIRE(r.exit_code == 0);
@@ -124,6 +139,7 @@ TEST_CASE("train_imagenet --device cuda: every head trains on the GPU; the check
     // one of the 9 images: TF32 convolutions on the GPU may flip a near tie).
     auto eval_args = tiny_args(data, out, head);
     eval_args.insert(eval_args.end(), {"--resume", out + "/checkpoint.safetensors", "--evaluate"});
+    eval_args.insert(eval_args.end(), extra.begin(), extra.end());
     Trainer evaluator(options(eval_args));
     RunResult e = evaluator.run();
     CHECK(std::fabs(e.last_eval.top1 - csv_column(out + "/metrics.csv", 5).back()) <= 100.0 / 9 + 1e-3);
@@ -252,4 +268,59 @@ TEST_CASE("train_imagenet: an output folder that cannot be created ends with one
   CAPTURE(text);
   CHECK(text.find("train_imagenet: error: cannot use '/proc/dsvd-forbidden") != std::string::npos);
   CHECK(text.find("terminate called") == std::string::npos);
+}
+
+TEST_CASE("train_imagenet: --max-steps writes the metrics row of the stopped epoch; --val-limit and --no-eval") {
+  TinyData data;
+  auto count_lines = [](const std::string& path) {
+    std::ifstream in(path);
+    int64_t n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  };
+  // Stopped mid-epoch: a row (validation on 3 of 9 images with --val-limit), a checkpoint.
+  std::string out = (data.root / "limited").string();
+  auto args = tiny_args(data, out, "gap");
+  args.insert(args.end(), {"--epochs", "2", "--max-steps", "2", "--val-limit", "3", "--batch-size", "3"});
+  Trainer t(options(args));
+  RunResult r = t.run();
+  CHECK(r.steps == 2);
+  CHECK(r.last_eval.images == 3);
+  CHECK(count_lines(out + "/metrics.csv") == 2);  // header and the stopped epoch
+  CHECK(csv_column(out + "/metrics.csv", 14).back() == 2);  // steps
+  CHECK(csv_column(out + "/metrics.csv", 15).back() == 3);  // val_images
+  CHECK(fs::exists(out + "/checkpoint.safetensors"));
+  // --no-eval: empty validation columns, no model_best.
+  std::string quiet = (data.root / "quiet").string();
+  auto q = tiny_args(data, quiet, "gap");
+  q.insert(q.end(), {"--epochs", "1", "--no-eval"});
+  Trainer tq(options(q));
+  RunResult rq = tq.run();
+  CHECK(rq.last_eval.images == 0);
+  std::ifstream in(quiet + "/metrics.csv");
+  std::string header, row;
+  std::getline(in, header);
+  std::getline(in, row);
+  CHECK(row.find(",,,") != std::string::npos);  // val_loss, val_top1, val_top5 empty
+  CHECK(!fs::exists(quiet + "/model_best.safetensors"));
+  CHECK(fs::exists(quiet + "/checkpoint.safetensors"));
+}
+
+TEST_CASE("train_imagenet: the final line lists only the files that exist, and steps count from 0") {
+  TinyData data;
+  const std::string out = (data.root / "final").string(), log = (data.root / "final.txt").string();
+  const std::string command = std::string(DSVD_TRAIN_IMAGENET) + " --data " + data.root.string() +
+                              " --arch resnet18 --stem small --width 0.125 --image-size 24 -b 4 --workers 1 --head gap"
+                              " --max-steps 3 --no-eval --out " + out + " > " + log + " 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CAPTURE(text);
+  CHECK(text.find("stopped after training step 2 (3 steps run; --max-steps)") != std::string::npos);
+  const size_t final_at = text.find("final: no validation (--no-eval); wrote ");
+  REQUIRE(final_at != std::string::npos);
+  const std::string final_line = text.substr(final_at, text.find('\n', final_at) - final_at);
+  CHECK(final_line.find("metrics.csv") != std::string::npos);
+  CHECK(final_line.find("checkpoint.safetensors") != std::string::npos);
+  CHECK(final_line.find("model_best") == std::string::npos);
 }

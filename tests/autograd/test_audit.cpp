@@ -254,3 +254,63 @@ TEST_CASE("deterministic: training gives bit-identical weights with 1 and 2 thre
   set_blas_threads(saved);
   CHECK(one == two);
 }
+
+TEST_CASE("audit: evaluation is not audited unless asked; every line says its phase") {
+  for (bool audit_eval : {false, true}) {
+    CAPTURE(audit_eval);
+    auto net = small_net();
+    audit::Config c;
+    c.trace = true;
+    c.audit_eval = audit_eval;
+    c.dump_modules = {"1"};
+    AuditDir dir(c);
+    Tensor x = randn({2, 1, 5, 5});
+    sum(net->forward(x)).backward();  // training
+    {
+      audit::PhaseScope eval(audit::Phase::Eval);
+      NoGradGuard no_grad;
+      net->forward(x);
+      net->forward(x);
+    }
+    CHECK(audit::phase() == audit::Phase::Train);
+    int64_t train = 0, eval = 0;
+    for (const auto& line : dir.lines("trace.jsonl")) {
+      const std::string phase = line.find("phase")->string;
+      REQUIRE((phase == "train" || phase == "eval"));
+      (phase == "train" ? train : eval)++;
+    }
+    CHECK(train > 0);
+    // conv2d, batch_norm, relu per evaluation forward.
+    CHECK(eval == (audit_eval ? 6 : 0));
+    int64_t eval_dumps = 0;
+    for (const auto& e : dir.lines("dump/index.jsonl")) eval_dumps += e.find("phase")->string == "eval";
+    CHECK(eval_dumps == (audit_eval ? 4 : 0));  // input and output of module 1, twice
+  }
+}
+
+TEST_CASE("audit: parameter gradients name their parameter and module; --dump writes parameters and gradients") {
+  auto net = small_net();
+  audit::Config c;
+  c.trace = true;
+  c.dump_modules = {"0"};
+  AuditDir dir(c);
+  audit::name_parameters(net->named_parameters());
+  Tensor x = randn({2, 1, 5, 5});
+  sum(net->forward(x)).backward();
+  std::map<std::string, std::string> module_of;
+  for (const auto& line : dir.lines("trace.jsonl")) {
+    if (line.find("op")->string != "AccumulateGrad") continue;
+    REQUIRE(line.find("parameter") != nullptr);
+    module_of[line.find("parameter")->string] = line.find("module")->string;
+  }
+  CHECK(module_of == std::map<std::string, std::string>{
+                         {"0.weight", "0"}, {"0.bias", "0"}, {"1.weight", "1"}, {"1.bias", "1"}});
+  std::map<std::string, std::string> files;
+  for (const auto& e : dir.lines("dump/index.jsonl")) files[e.find("role")->string] = e.find("file")->string;
+  REQUIRE(files.count("weight"));
+  REQUIRE(files.count("grad_weight"));
+  REQUIRE(files.count("grad_bias"));
+  const auto& weight = net->named_parameters()[0].second;
+  CHECK(to_vector(load_npy((dir.path / "audit" / "dump" / files["weight"]).string())) == to_vector(weight));
+  CHECK(to_vector(load_npy((dir.path / "audit" / "dump" / files["grad_weight"]).string())) == to_vector(weight.grad()));
+}
