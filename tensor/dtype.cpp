@@ -24,6 +24,12 @@ const char* dtype_name(DType dtype) {
 
 bool is_floating(DType dtype) { return dtype == DType::Float32 || dtype == DType::Float64; }
 
+double machine_epsilon(DType dtype) {
+  if (dtype == DType::Float64) return 2.220446049250313e-16;   // 2^-52
+  if (dtype == DType::Float32) return 1.1920928955078125e-07;  // 2^-23
+  fail("machine_epsilon: ", dtype_name(dtype), " is not a floating dtype");
+}
+
 static int promotion_rank(DType d) {
   switch (d) {
     case DType::UInt8: return 0;

@@ -14,6 +14,9 @@ enum class DType : uint8_t { Float32, Float64, Int64, UInt8 };
 size_t itemsize(DType dtype);
 const char* dtype_name(DType dtype);  // "float32", "float64", "int64", "uint8"
 bool is_floating(DType dtype);
+// The gap between 1 and the next representable number: 2^-52 for float64, 2^-23 for float32
+// (numpy's finfo(dtype).eps); throws for integer dtypes.
+double machine_epsilon(DType dtype);
 // The dtype an arithmetic op computes in: uint8 < int64 < float32 < float64 (as numpy/PyTorch
 // do for tensor-tensor arithmetic).
 DType promote_types(DType a, DType b);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "apps/svd_lab/lab.h"
+#include "ops/matfn/covariance.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
 #include "tensor/random.h"
@@ -79,17 +80,34 @@ int command_compare(const CommandLine& cli) {
               shape_str(input.sizes()).c_str(), dtype_name(dtype), cli.has("grad") ? cli.get("grad").c_str() : "random");
   std::printf("reference: the exact rule (Daleckii-Krein) in float64\n\n");
   std::printf("%-13s %14s %14s %12s %10s %10s\n", "rule", "forward err", "grad rel err", "max |K|", "repaired", "time ms");
+  // The Σ the rules see, for the explanations of NaN results.
+  Tensor sigma = input;
+  if (!matrices) {
+    NoGradGuard no_grad;
+    CovarianceOptions cov;
+    cov.dtype = dtype;
+    sigma = covariance_pool(input, cov);
+  }
+  auto cell = [](double v) {
+    char buf[32];
+    if (std::isnan(v)) return std::string("NaN");
+    std::snprintf(buf, sizeof buf, "%.3e", v);
+    return std::string(buf);
+  };
+  std::vector<std::string> notes;
   for (SqrtMethod m : all_sqrt_methods()) {
     std::string name = sqrt_method_name(m);
     if (!only.empty() && ("," + only + ",").find("," + name + ",") == std::string::npos) continue;
     LayerRun r = run(name, dtype);
-    std::printf("%-13s %14.3e %14.3e %12.4g %10lld %10.2f\n", name.c_str(), relative_error(r.output, exact.output),
-                relative_error(comparable(r.grad_input), comparable(exact.grad_input)), r.report->max_abs_k,
+    std::printf("%-13s %14s %14s %12.4g %10lld %10.2f\n", name.c_str(), cell(relative_error(r.output, exact.output)).c_str(),
+                cell(relative_error(comparable(r.grad_input), comparable(exact.grad_input))).c_str(), r.report->max_abs_k,
                 (long long)r.report->repairs.total(), r.forward_ms + r.backward_ms);
+    for (const auto& w : result_warnings(m, r, sigma)) notes.push_back(name + ": " + w);
   }
   std::printf("\nforward err: ‖y − y_exact‖/‖y_exact‖ (only TopN and isqrt change the forward); grad rel err: the\n"
               "same for the gradient w.r.t. the input%s; repaired: entries changed by the overflow fixes.\n",
               matrices ? " (symmetrised: G_S + G_Sᵀ)" : "");
+  for (const auto& n : notes) std::printf("note: %s\n", n.c_str());
   return 0;
 }
 

@@ -9,6 +9,8 @@
 #include "apps/model_cli.h"
 #include "apps/svd_lab/json_writer.h"
 #include "apps/timing.h"
+#include "ops/matfn/covariance.h"
+#include "ops/matfn/symeig.h"
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
@@ -179,7 +181,59 @@ std::string report_json(const std::string& rule, const LayerRun& run) {
   return j.str();
 }
 
+std::vector<int64_t> zero_trace_samples(const Tensor& matrices) {
+  std::vector<int64_t> out;
+  Tensor traces = sum(mul(matrices, eye(matrices.size(1), matrices.dtype(), matrices.device())), {1, 2});
+  auto t = to_vector(traces);
+  for (size_t b = 0; b < t.size(); ++b)
+    if (t[b] == 0) out.push_back(int64_t(b));
+  return out;
+}
+
+std::vector<std::string> result_warnings(SqrtMethod method, const LayerRun& run, const Tensor& matrices) {
+  std::vector<std::string> out;
+  auto nan_count = [](const Tensor& t) {
+    int64_t n = 0;
+    for (double v : to_vector(t)) n += std::isnan(v);
+    return n;
+  };
+  const int64_t nan_out = nan_count(run.output), nan_grad = nan_count(run.grad_input);
+  if (nan_out + nan_grad > 0) {
+    std::string why;
+    if ((method == SqrtMethod::ISqrt || method == SqrtMethod::Newton) && matrices.defined()) {
+      auto zero = zero_trace_samples(matrices);
+      if (!zero.empty())
+        why = " Sample " + std::to_string(zero[0]) + (zero.size() > 1 ? " (and " + std::to_string(zero.size() - 1) + " more)" : "") +
+              " has trace 0: Newton–Schulz divides Σ by its trace, and 0/0 is NaN (" +
+              (method == SqrtMethod::ISqrt ? "forward and backward" : "in the backward; the forward is the SVD's") +
+              "). The SVD rules take a zero matrix to √ε·I.";
+    }
+    out.push_back("the results hold NaN: output " + std::to_string(nan_out) + ", grad_input " + std::to_string(nan_grad) +
+                  " entries." + why);
+  }
+  if (run.report && run.report->smallest_eigenvalues.defined())
+    for (const auto& [b, w] : indefinite_samples(run.report->eigenvalues, run.report->smallest_eigenvalues)) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.6g", w);
+      out.push_back("sample " + std::to_string(b) + " is not positive semi-definite: eigenvalue " + value +
+                    "; its square root uses |λ| (the reference's SVD does the same); --strict refuses such input.");
+    }
+  return out;
+}
+
 namespace {
+
+// Prints the warnings; --strict turns an indefinite input into an error (nothing is written).
+// Returns the exit code: 1 when the results hold NaN, else 0.
+int report_warnings(const std::vector<std::string>& warnings, bool strict) {
+  int code = 0;
+  for (const auto& w : warnings) {
+    DSVD_CHECK(!(strict && w.find("not positive semi-definite") != std::string::npos), w, " (--strict)");
+    std::fprintf(stderr, "svd_lab: warning: %s\n", w.c_str());
+    if (w.rfind("the results hold NaN", 0) == 0) code = 1;
+  }
+  return code;
+}
 
 void write_outputs(const std::string& dir, const std::string& rule, const LayerRun& run) {
   std::filesystem::create_directories(dir);
@@ -202,6 +256,7 @@ int command_layer(const CommandLine& cli) {
   std::string out = cli.require("out");
   MatrixSqrtOptions options = rule_options(cli, rule);
   DType dtype = dtype_option(cli, DType::Float64);
+  const bool strict = cli.has("strict");
   enable_audit_from(cli, out);
   cli.reject_unused();
   Tensor x = load_npy(features_path);
@@ -209,9 +264,17 @@ int command_layer(const CommandLine& cli) {
   int64_t n = x.size(1);
   Tensor g = checked_upstream(load_npy(grad_path), x.size(0), n, grad_path).to(DType::Float32);
   LayerRun run = run_on_features(x.to(DType::Float32), g, options, dtype);
+  Tensor sigma;
+  {
+    NoGradGuard no_grad;
+    CovarianceOptions cov;
+    cov.dtype = dtype;
+    sigma = covariance_pool(x.to(DType::Float32), cov);  // for the zero-trace explanation only
+  }
+  const int code = report_warnings(result_warnings(options.method, run, sigma), strict);
   write_outputs(out, sqrt_method_name(options.method), run);
   print_summary(sqrt_method_name(options.method), run, out);
-  return 0;
+  return code;
 }
 
 int command_matrix(const CommandLine& cli) {
@@ -221,15 +284,17 @@ int command_matrix(const CommandLine& cli) {
   Tensor s = load_npy(input);
   check_matrices(s, input);
   DType dtype = dtype_option(cli, s.dtype());
+  const bool strict = cli.has("strict");
   Tensor g = load_npy(grad_path);
   const bool full = full_output_option(cli, options.method, g, s.size(1));
   enable_audit_from(cli, out);
   cli.reject_unused();
   g = full ? checked_full_upstream(g, s.size(0), s.size(1), grad_path) : checked_upstream(g, s.size(0), s.size(1), grad_path);
   LayerRun run = run_on_matrices(s, g, options, dtype, full);
+  const int code = report_warnings(result_warnings(options.method, run, s), strict);
   write_outputs(out, sqrt_method_name(options.method), run);
   print_summary(sqrt_method_name(options.method), run, out);
-  return 0;
+  return code;
 }
 
 }  // namespace dsvd::lab

@@ -2,6 +2,7 @@
 // features or on matrices, and the per-call numbers every command reports.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "apps/cli.h"
 #include "ops/matfn/sqrtm.h"
@@ -39,6 +40,12 @@ Tensor checked_full_upstream(const Tensor& grad, int64_t batch, int64_t n, const
 // svd_lab matrix --output full|triu; default: full for isqrt and newton (the reference's Sqrtm
 // returns the matrix), triu for the SVD rules, and full whenever the upstream gradient is (B, n, n).
 bool full_output_option(const CommandLine& cli, SqrtMethod method, const Tensor& grad, int64_t n);
+
+// What a user must hear about a run: NaN in the results (with the reason when it is Newton–Schulz
+// on a zero-trace matrix) and inputs that are not positive semi-definite (|λ| is used). `matrices`
+// are the Σ the rule saw (may be undefined).
+std::vector<std::string> result_warnings(SqrtMethod method, const LayerRun& run, const Tensor& matrices);
+std::vector<int64_t> zero_trace_samples(const Tensor& matrices);
 
 // report.json: rule, shapes, timings, eigenvalues with a per-sample summary, repair counts.
 std::string report_json(const std::string& rule, const LayerRun& run);

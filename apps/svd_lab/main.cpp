@@ -29,6 +29,10 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       E1 Taylor/Pade vs 1/(1-r); E2 close eigenvalues; E3 ties; E4 rank-deficient 7x7 and 13x13 maps.
 
 Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt (also as svd-<rule>).
+Checks: a matrix that is not positive semi-definite (an eigenvalue below −n·ε·max|λ|) is used
+through |λ| as the reference's SVD does, with a warning naming the sample and eigenvalue; --strict
+refuses it instead (layer, matrix). Results that hold NaN are reported with their cause, and the exit
+code is 1 (Newton–Schulz on a zero-trace matrix: 0/0).
 Audit: --audit[=trace|stop-on-nonfinite] writes DIR/audit/trace.jsonl (every op of the run, with
 the eigenvalue summary and repair counts of the meta-layer) or stops at the first NaN/Inf with dumps.
 Rule options: --iters N (isqrt 5, newton 10, pi and pi-deflation 20), --degree D (taylor, 100),
@@ -39,7 +43,7 @@ Rule options: --iters N (isqrt 5, newton 10, pi and pi-deflation 20), --degree D
 
 int main(int argc, char** argv) {
   try {
-    dsvd::CommandLine cli(argc, argv, {"help", "audit"});
+    dsvd::CommandLine cli(argc, argv, {"help", "audit", "strict"});
     if (cli.has("help") || cli.positional().empty()) {
       std::fputs(kUsage, stdout);
       return cli.has("help") ? 0 : 2;

@@ -17,13 +17,12 @@
 
 namespace dsvd {
 
-constexpr double kEps64 = 2.220446049250313e-16;   // 2^-52, float64's machine epsilon
-constexpr double kEps32 = 1.1920928955078125e-07;  // 2^-23, float32's machine epsilon
+constexpr double kEps64 = 2.220446049250313e-16;  // 2^-52, float64's machine epsilon (the tables of §8)
 
 // The clamp floor ε of the eigenvalues: the machine epsilon of the dtype the decomposition runs
 // in, as the reference's torch.finfo(dtype).eps (float64 inside the networks; float32 when the
 // matrix function runs in float32). Every eigenvalue <= ε becomes ε, TopN's dropped ones too.
-inline double clamp_floor(DType dtype) { return dtype == DType::Float32 ? kEps32 : kEps64; }
+inline double clamp_floor(DType dtype) { return machine_epsilon(dtype); }
 
 Tensor k_original(const Tensor& lambda);
 Tensor k_trunc(const Tensor& lambda, double limit = 1e10);

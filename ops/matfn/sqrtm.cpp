@@ -109,7 +109,7 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
   const MatrixSqrtOptions opts = options;
   auto report = options.report;
 
-  Tensor out;
+  Tensor out, smallest_signed;  // smallest_signed: (B) signed w_min, for the indefinite check
   std::vector<Saved> saved;
   {
     NoGradGuard no_grad;
@@ -121,11 +121,15 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
     } else {
       // §4.1: eigendecomposition, (TopN,) clamp at the dtype's floor ε, Q = V diag(√λ) Vᵀ.
       SymEig eig = symeig_descending(sigma);
+      smallest_signed = eig.smallest;
       Tensor s = method == SqrtMethod::TopN ? topn_eigenvalues(eig.values, options.topn_drop) : eig.values;
       const double floor = clamp_floor(s.dtype());
       Tensor lambda = where(le(s, floor), scalar_tensor(floor, s.dtype()), s);
       out = matmul(mul(eig.vectors, sqrt(lambda).unsqueeze(1)), eig.vectors.transpose(1, 2));
-      if (report) report->eigenvalues = lambda;
+      if (report) {
+        report->eigenvalues = lambda;
+        report->smallest_eigenvalues = eig.smallest;  // read only when someone asks: no sync here
+      }
       saved = {{"sigma", sigma}, {"eigenvectors", eig.vectors}, {"eigenvalues", lambda}};
       if (method == SqrtMethod::Newton) {
         // SVD-Newton: the output is the SVD's, the backward is Newton–Schulz's on Σ/tr(Σ).
@@ -143,11 +147,15 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
     if (lambda) {
       auto l = to_vector(*lambda);
       const int64_t n = lambda->size(1), batch = lambda->size(0);
-      double lo = INFINITY, hi = 0, gap = INFINITY, cond = 0;
-      int64_t floor_count = 0;
+      double lo = INFINITY, hi = 0, gap = INFINITY, cond = 0, cond_max = 0;
+      int64_t floor_count = 0, cond_max_sample = 0;
       for (int64_t b = 0; b < batch; ++b) {
         const double* row = l.data() + b * n;
         cond += row[0] / row[n - 1] / double(batch);
+        if (row[0] / row[n - 1] > cond_max) {
+          cond_max = row[0] / row[n - 1];
+          cond_max_sample = b;
+        }
         for (int64_t k = 0; k < n; ++k) {
           lo = std::min(lo, row[k]);
           hi = std::max(hi, row[k]);
@@ -160,6 +168,15 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
       audit::note("eig_at_clamp_floor", double(floor_count));
       audit::note("eig_smallest_gap", gap);
       audit::note("condition_number_mean", cond);
+      audit::note("condition_number_max", cond_max);
+      audit::note("condition_number_max_sample", double(cond_max_sample));
+      if (smallest_signed.defined()) {
+        auto bad = indefinite_samples(*lambda, smallest_signed);
+        audit::note("indefinite_samples", double(bad.size()));
+        if (!bad.empty()) audit::note("most_negative_eigenvalue", std::min_element(bad.begin(), bad.end(), [](auto& a, auto& b) {
+                                        return a.second < b.second;
+                                      })->second);
+      }
     }
   }
   std::string name = std::string("sqrtm[") + sqrt_method_name(method) + "]";

@@ -31,14 +31,16 @@ SymEig symeig_descending(const Tensor& sigma) {
     cuda::symeig(in, w, v);
     SymEig out{empty({batch, n}, sigma.dtype(), d), empty({batch, n, n}, sigma.dtype(), d)};
     cuda::sort_eigenpairs_by_magnitude(w, v, out.values, out.vectors);
+    out.smallest = w.select(1, 0).contiguous();  // cuSOLVER's values ascend
     return out;
   }
-  SymEig out{empty({batch, n}, sigma.dtype()), empty({batch, n, n}, sigma.dtype())};
+  SymEig out{empty({batch, n}, sigma.dtype()), empty({batch, n, n}, sigma.dtype()), empty({batch}, sigma.dtype())};
   std::vector<std::string> errors(static_cast<size_t>(batch));
   DSVD_DISPATCH_FLOATING(sigma.dtype(), "symeig", [&] {
     const scalar_t* src = in.data<scalar_t>();
     scalar_t* values = out.values.data<scalar_t>();
     scalar_t* vectors = out.vectors.data<scalar_t>();
+    scalar_t* smallest = out.smallest.data<scalar_t>();
     parallel_for(0, batch, batch > 1, [&](int64_t b) {
       const scalar_t* s = src + b * n * n;
       for (int64_t i = 0; i < n * n; ++i)
@@ -55,6 +57,7 @@ SymEig symeig_descending(const Tensor& sigma) {
                             std::to_string(info) + (info > 0 ? ": did not converge)" : ": bad argument)");
         return;
       }
+      smallest[b] = n > 0 ? w[0] : scalar_t(0);  // LAPACK's values ascend
       std::vector<int64_t> order(static_cast<size_t>(n));
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
@@ -68,6 +71,18 @@ SymEig symeig_descending(const Tensor& sigma) {
     });
   });
   for (const auto& e : errors) DSVD_CHECK(e.empty(), e);
+  return out;
+}
+
+std::vector<std::pair<int64_t, double>> indefinite_samples(const Tensor& magnitudes, const Tensor& smallest_signed) {
+  std::vector<std::pair<int64_t, double>> out;
+  if (!smallest_signed.defined() || !magnitudes.defined() || magnitudes.numel() == 0) return out;
+  const int64_t batch = magnitudes.size(0), n = magnitudes.size(1);
+  const double eps = machine_epsilon(magnitudes.dtype());
+  auto smallest = to_vector(smallest_signed);
+  auto values = to_vector(magnitudes);  // descending: the first of each row is max|w|
+  for (int64_t b = 0; b < batch; ++b)
+    if (smallest[size_t(b)] < -double(n) * eps * values[size_t(b * n)]) out.emplace_back(b, smallest[size_t(b)]);
   return out;
 }
 

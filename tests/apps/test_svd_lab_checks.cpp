@@ -1,0 +1,125 @@
+// svd_lab's checks of what a student feeds it: indefinite input (warned about, refused with
+// --strict), NaN results with their cause (exit 1), and the float64 path exact end to end against
+// an independent Daleckii–Krein computation (LAPACK's QR-based dsyev and plain loops).
+#include <lapacke.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "apps/svd_lab/lab.h"
+#include "ops/ops.h"
+#include "tensor/npy.h"
+#include "tests/test_util.h"
+
+using namespace dsvd;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct LabDir {
+  fs::path dir = fs::temp_directory_path() / ("dsvd_svd_lab_checks_" + std::to_string(::getpid()));
+  LabDir() { fs::create_directories(dir); }
+  ~LabDir() { fs::remove_all(dir); }
+  std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+int run_matrix(std::vector<std::string> args) {
+  args.insert(args.begin(), {"svd_lab", "matrix"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  CommandLine cli(int(argv.size()), argv.data(), {"strict"});
+  return lab::command_matrix(cli);
+}
+
+Tensor diagonal(const std::vector<double>& d) {
+  const int64_t n = int64_t(d.size());
+  std::vector<double> m(size_t(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) m[size_t(i * n + i)] = d[size_t(i)];
+  return from_vector(m, {1, n, n});
+}
+
+}  // namespace
+
+TEST_CASE("svd_lab: an indefinite matrix is used through |λ| with a warning naming it; --strict refuses it") {
+  LabDir d;
+  save_npy(d / "s.npy", diagonal({1, -1, 0.5, 0.25}));
+  save_npy(d / "g.npy", ones({1, 10}, DType::Float64));
+  MatrixSqrtOptions o = lab::rule_options(CommandLine(0, nullptr), "pade");
+  lab::LayerRun run = lab::run_on_matrices(diagonal({1, -1, 0.5, 0.25}), ones({1, 10}, DType::Float64), o, DType::Float64);
+  auto warnings = lab::result_warnings(SqrtMethod::Pade, run, diagonal({1, -1, 0.5, 0.25}));
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("sample 0 is not positive semi-definite: eigenvalue -1;") != std::string::npos);
+  // |S|^½: the output's diagonal is √|λ|.
+  CHECK(to_vector(run.output)[4] == doctest::Approx(1.0));  // (1,1) of the 4×4 root, at index 4 of triu
+  CHECK(run_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "pade", "--out", d / "a"}) == 0);
+  CHECK(fs::exists(d / "a/output.npy"));
+  CHECK_THROWS_WITH_AS(run_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "pade", "--strict", "--out", d / "b"}),
+                       doctest::Contains("not positive semi-definite: eigenvalue -1"), Error);
+  CHECK(!fs::exists(d / "b/output.npy"));
+  // A positive semi-definite matrix with rounding-level negative eigenvalues is not flagged.
+  Tensor x = randn({1, 5, 3}, DType::Float64);
+  Tensor psd = matmul(x, x.transpose(1, 2));  // rank 3 of 5: two eigenvalues ~ ±1e-16
+  lab::LayerRun quiet = lab::run_on_matrices(psd, ones({1, 15}, DType::Float64), o, DType::Float64);
+  CHECK(lab::result_warnings(SqrtMethod::Pade, quiet, psd).empty());
+}
+
+TEST_CASE("svd_lab: Newton–Schulz on a zero matrix gives NaN, says why, and exits 1") {
+  LabDir d;
+  save_npy(d / "z.npy", zeros({1, 3, 3}, DType::Float64));
+  save_npy(d / "g.npy", ones({1, 3, 3}, DType::Float64));
+  for (const char* rule : {"isqrt", "newton"}) {
+    CAPTURE(rule);
+    CHECK(run_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", rule, "--out", d / rule}) == 1);
+    MatrixSqrtOptions o = lab::rule_options(CommandLine(0, nullptr), rule);
+    lab::LayerRun run = lab::run_on_matrices(zeros({1, 3, 3}, DType::Float64), ones({1, 3, 3}, DType::Float64), o,
+                                             DType::Float64, true);
+    auto warnings = lab::result_warnings(parse_sqrt_method(rule), run, zeros({1, 3, 3}, DType::Float64));
+    REQUIRE(!warnings.empty());
+    CHECK(warnings[0].find("Sample 0 has trace 0: Newton–Schulz divides Σ by its trace, and 0/0 is NaN") != std::string::npos);
+  }
+  // The SVD rules take it to √ε·I without a word.
+  CHECK(run_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", "pade", "--out", d / "p"}) == 0);
+}
+
+TEST_CASE("svd_lab matrix --rule exact in float64 equals an independent Daleckii–Krein computation to 1e-12") {
+  LabDir d;
+  const int n = 6;
+  Generator gen(17);
+  Tensor a = randn({1, n, n}, DType::Float64, &gen);
+  Tensor s = add(matmul(a, a.transpose(1, 2)), mul(eye(n, DType::Float64), 0.1));  // SPD, distinct eigenvalues
+  Tensor g = randn({1, n, n}, DType::Float64, &gen);
+  save_npy(d / "s.npy", s);
+  save_npy(d / "g.npy", g);
+  REQUIRE(run_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "exact", "--out", d / "e"}) == 0);
+  Tensor q = load_npy(d / "e/output.npy"), gs = load_npy(d / "e/grad_input.npy");
+  REQUIRE(q.dtype() == DType::Float64);
+  REQUIRE(gs.dtype() == DType::Float64);
+
+  // Independent: LAPACK dsyev (QR iteration, not the divide and conquer dsvd uses), plain loops.
+  std::vector<double> v = to_vector(s), w(n);
+  REQUIRE(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', n, v.data(), n, w.data()) == 0);  // columns of v
+  auto V = [&](int i, int k) { return v[size_t(i * n + k)]; };
+  auto G = to_vector(g);
+  std::vector<double> cm(n * n, 0.0), r(n * n), q_ref(n * n, 0.0), grad_ref(n * n, 0.0);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int k = 0; k < n; ++k)
+        for (int l = 0; l < n; ++l) cm[size_t(i * n + j)] += V(k, i) * G[size_t(k * n + l)] * V(l, j);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      r[size_t(i * n + j)] = (cm[size_t(i * n + j)] + cm[size_t(j * n + i)]) / (std::sqrt(w[i]) + std::sqrt(w[j]));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      for (int k = 0; k < n; ++k) {
+        q_ref[size_t(i * n + j)] += V(i, k) * std::sqrt(w[k]) * V(j, k);
+        for (int l = 0; l < n; ++l) grad_ref[size_t(i * n + j)] += V(i, k) * r[size_t(k * n + l)] * V(j, l);
+      }
+  auto rel = [](const std::vector<double>& x, const std::vector<double>& y) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x.size(); ++i) num += (x[i] - y[i]) * (x[i] - y[i]), den += y[i] * y[i];
+    return std::sqrt(num / den);
+  };
+  CHECK(rel(to_vector(q), q_ref) < 1e-12);
+  // dsvd's raw ∂L/∂S; G_S + G_Sᵀ is the Daleckii–Krein gradient of ⟨G, S^½⟩ along symmetric directions.
+  CHECK(rel(to_vector(add(gs, gs.transpose(1, 2))), grad_ref) < 1e-12);
+}
