@@ -1,5 +1,5 @@
-// svd_lab experiment E1..E4: the numerical experiments of docs/matrix-functions.md, printed as tables
-// a student can set beside the text.
+// svd_lab experiment E1..E4: the numerical experiments of docs/matrix-functions.md, as tables a
+// student can set beside the text, or CSV/JSON for a plot (--format; E1 and E2 also sweep).
 //   E1  Taylor and Padé against 1/(1 − r) (§5.4, §5.5)
 //   E2  close eigenvalues: entry (0,1) of G_Σ + G_Σᵀ as λ₂ -> 1 (§8 item 6)
 //   E3  ties: K̃ for λ = [3, 2, 2, eps, eps], raw and after each rule's fix (§8 item 7)
@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "apps/svd_lab/lab.h"
+#include "apps/svd_lab/table.h"
 #include "ops/matfn/k_rules.h"
 #include "ops/matfn/repair.h"
 #include "ops/ops.h"
@@ -18,55 +19,95 @@ namespace {
 
 double k_entry(const Tensor& k, int64_t i, int64_t j) { return k.select(0, 0).select(0, i).select(0, j).item(); }
 
-void experiment_e1() {
-  std::printf("E1: λmax·K̃ for the pair (λmax, λmin) = (1, r), against 1/(1 − r)   [§5.4, §5.5]\n\n");
-  std::printf("%-14s %22s %22s %10s %22s %10s\n", "r", "1/(1-r)", "Taylor (degree 100)", "rel err", "Pade [50/50]",
-              "rel err");
-  const double rs[] = {0.5, 0.9, 0.99, 0.999, 1 - 1e-8, 1 - 1e-12, 1 - std::ldexp(1.0, -52), 1.0};
-  const char* labels[] = {"0.5", "0.9", "0.99", "0.999", "1-1e-8", "1-1e-12", "1-2^-52", "1 (tie)"};
-  for (size_t i = 0; i < std::size(rs); ++i) {
-    double r = rs[i];
-    Tensor lambda = from_vector({1.0, r}, {1, 2});
-    double exact = 1.0 / (1.0 - r);
-    double taylor = k_entry(k_taylor(lambda), 0, 1), pade = k_entry(k_pade(lambda), 0, 1);
-    auto rel = [&](double v) { return std::isinf(exact) ? NAN : std::fabs(v - exact) / exact; };
-    std::printf("%-14s %22.15g %22.15g %10.2e %22.15g %10.2e\n", labels[i], exact, taylor, rel(taylor), pade, rel(pade));
-  }
-  std::printf("\nTaylor's error is r^101/(1−r) absolute (2.4e-5 relative at 0.9, 0.36 at 0.99, 0.90 at 0.999);\n"
-              "Padé equals 1/(1−r) up to rounding (it is algebraically identical), finite for every r < 1, and\n"
-              "−inf at a tie (Q(1) accumulates to exactly +0.0), which Φ₋ then replaces by the batch minimum.\n");
+// `points` values of 1 − x spaced logarithmically from 1 − from to 1 − to (both in (0, 1)), as x.
+std::vector<double> towards_one(double from, double to, int points, const char* what) {
+  DSVD_CHECK(from > 0 && from < 1 && to > 0 && to < 1, what, ": the sweep's ends must lie in (0, 1), got ", from, " and ", to);
+  DSVD_CHECK(points >= 2, what, ": --points must be >= 2, got ", points);
+  std::vector<double> out;
+  const double a = std::log10(1 - from), b = std::log10(1 - to);
+  for (int i = 0; i < points; ++i) out.push_back(1 - std::pow(10.0, a + (b - a) * i / (points - 1)));
+  return out;
 }
 
-void experiment_e2() {
-  std::printf("E2: Σ = R diag(1, λ₂) Rᵀ, R = [[0.6, 0.8], [−0.8, 0.6]], gradient 1 on y₀ = Q₀₀;\n"
-              "    entry (0,1) of G_Σ + G_Σᵀ per rule   [§8 item 6]\n\n");
+void experiment_e1(const CommandLine& cli, Format format) {
+  std::vector<double> rs = {0.5, 0.9, 0.99, 0.999, 1 - 1e-8, 1 - 1e-12, 1 - std::ldexp(1.0, -52), 1.0};
+  std::vector<std::string> labels = {"0.5", "0.9", "0.99", "0.999", "1-1e-8", "1-1e-12", "1-2^-52", "1 (tie)"};
+  if (cli.has("points") || cli.has("r-from") || cli.has("r-to")) {
+    rs = towards_one(cli.get_double("r-from", 0.5), cli.get_double("r-to", 1 - 1e-12), cli.get_int("points", 50), "E1");
+    labels.clear();
+    for (double r : rs) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.15g", r);
+      labels.push_back(buf);
+    }
+  }
+  cli.reject_unused();
+  if (format == Format::Table)
+    std::printf("E1: λmax·K̃ for the pair (λmax, λmin) = (1, r), against 1/(1 − r)   [docs/matrix-functions.md §5.4, §5.5]\n\n");
+  Table t({{"r", "%s"}, {"1/(1-r)", "%.15g"}, {"taylor", "%.15g"}, {"taylor_rel_err", "%.2e"}, {"pade", "%.15g"},
+           {"pade_rel_err", "%.2e"}});
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const double r = rs[i];
+    Tensor lambda = from_vector({1.0, r}, {1, 2});
+    const double exact = 1.0 / (1.0 - r);
+    const double taylor = k_entry(k_taylor(lambda), 0, 1), pade = k_entry(k_pade(lambda), 0, 1);
+    auto rel = [&](double v) { return std::isinf(exact) ? NAN : std::fabs(v - exact) / exact; };
+    t.add({labels[i], exact, taylor, rel(taylor), pade, rel(pade)});
+  }
+  t.print(format);
+  if (format == Format::Table)
+    std::printf("\nTaylor's error is r^101/(1−r) absolute (2.4e-5 relative at 0.9, 0.36 at 0.99, 0.90 at 0.999);\n"
+                "Padé equals 1/(1−r) up to rounding (it is algebraically identical), finite for every r < 1, and\n"
+                "−inf at a tie (Q(1) accumulates to exactly +0.0), which Φ₋ then replaces by the batch minimum.\n"
+                "Sweep: --r-from A --r-to B --points N (1 − r spaced logarithmically), --format csv for a plot.\n");
+}
+
+void experiment_e2(const CommandLine& cli, Format format) {
+  std::vector<double> l2s = {0.5, 0.9, 0.99, 0.999, 0.9999};
+  if (cli.has("points") || cli.has("gap-from") || cli.has("gap-to")) {
+    // The gap 1 − λ₂ from --gap-from down to --gap-to.
+    for (double x : towards_one(1 - cli.get_double("gap-from", 0.5), 1 - cli.get_double("gap-to", 1e-4),
+                                cli.get_int("points", 30), "E2"))
+      l2s.push_back(x);
+    l2s.erase(l2s.begin(), l2s.begin() + 5);
+  }
+  cli.reject_unused();
+  if (format == Format::Table)
+    std::printf("E2: Σ = R diag(1, λ₂) Rᵀ, R = [[0.6, 0.8], [−0.8, 0.6]], gradient 1 on y₀ = Q₀₀;\n"
+                "    entry (0,1) of G_Σ + G_Σᵀ per rule   [docs/matrix-functions.md §8 item 6]\n\n");
   const char* rules[] = {"exact", "original", "trunc", "pade", "taylor", "pi-deflation", "newton"};
-  std::printf("%-8s", "λ₂");
-  for (const char* r : rules) std::printf(" %16s", r);
-  std::printf("\n");
+  std::vector<Table::Column> columns = {{"lambda2", "%g"}, {"gap", "%.3g"}};
+  for (const char* r : rules) columns.push_back({r, "%.11g"});
+  Table t(columns);
   Tensor rot = from_vector({0.6, 0.8, -0.8, 0.6}, {2, 2});
   Tensor g = from_vector({1, 0, 0, 0}, {1, 2, 2});
-  for (double l2 : {0.5, 0.9, 0.99, 0.999, 0.9999}) {
+  for (double l2 : l2s) {
     Tensor sigma = matmul(mul(rot, from_vector({1.0, l2}, {2}).unsqueeze(0)), rot.t()).unsqueeze(0).contiguous();
-    std::printf("%-8g", l2);
+    std::vector<Table::Cell> row = {l2, 1 - l2};
     for (const char* rule : rules) {
       MatrixSqrtOptions o;
       o.method = parse_sqrt_method(rule);
       Tensor leaf = sigma.clone().requires_grad_();
       sqrtm(leaf, o).backward(g);
       Tensor gs = leaf.grad();
-      std::printf(" %16.11g", add(gs, gs.transpose(1, 2)).select(0, 0).select(0, 0).select(0, 1).item());
+      row.push_back(add(gs, gs.transpose(1, 2)).select(0, 0).select(0, 0).select(0, 1).item());
     }
-    std::printf("\n");
+    t.add(row);
   }
-  std::printf("\nThe exact values (40 digits): 0.104187011926903, 0.0130779375610231, 0.00120992627357433,\n"
-              "0.000120098485576720, 1.20009840855077e-05. Correct float64 rules agree to ~eps64/gap; Taylor is off\n"
-              "by r^101/(1−r); PI with deflation (20 iterations) by a truncated series of its own; Newton (10\n"
-              "Newton–Schulz iterations) is converged here (condition number <= 2).\n");
+  t.print(format);
+  if (format == Format::Table)
+    std::printf("\nThe exact values (40 digits): 0.104187011926903, 0.0130779375610231, 0.00120992627357433,\n"
+                "0.000120098485576720, 1.20009840855077e-05. Correct float64 rules agree to ~eps64/gap; Taylor is off\n"
+                "by r^101/(1−r); PI with deflation (20 iterations) by a truncated series of its own; Newton (10\n"
+                "Newton–Schulz iterations) is converged here (condition number <= 2).\n"
+                "Sweep: --gap-from A --gap-to B --points N (1 − λ₂ spaced logarithmically), --format csv for a plot.\n");
 }
 
-void experiment_e3() {
-  std::printf("E3: K̃ for λ = [3, 2, 2, eps64, eps64] (one sample), raw and after the rule's fix   [§8 item 7]\n\n");
+void experiment_e3(const CommandLine& cli, Format format) {
+  cli.reject_unused();
+  if (format == Format::Table)
+    std::printf("E3: K̃ for λ = [3, 2, 2, eps64, eps64] (one sample), raw and after the rule's fix   "
+                "[docs/matrix-functions.md §8 item 7]\n\n");
   Tensor lambda = from_vector({3, 2, 2, kEps64, kEps64}, {1, 5});
   struct Rule {
     const char* name;
@@ -77,33 +118,39 @@ void experiment_e3() {
                   {"trunc", k_trunc(lambda), false},
                   {"taylor", k_taylor(lambda), true},
                   {"pade", k_pade(lambda), true}};
-  std::printf("%-10s %14s %14s %14s %14s %14s %14s\n", "rule", "K12 raw", "K12 fixed", "K34 raw", "K34 fixed", "K01",
-              "K03");
+  Table t({{"rule", "%s"}, {"K12_raw", "%.6g"}, {"K12_fixed", "%.6g"}, {"K34_raw", "%.6g"}, {"K34_fixed", "%.6g"},
+           {"K01", "%.6g"}, {"K03", "%.6g"}});
   for (Rule& r : rules) {
     Tensor fixed = r.k.contiguous().clone();
     RepairCounts counts;
     if (r.fix) repair_infinities(fixed, "K", &counts);
-    std::printf("%-10s %14.6g %14.6g %14.6g %14.6g %14.6g %14.6g\n", r.name, k_entry(r.k, 1, 2), k_entry(fixed, 1, 2),
-                k_entry(r.k, 3, 4), k_entry(fixed, 3, 4), k_entry(fixed, 0, 1), k_entry(fixed, 0, 3));
+    t.add({std::string(r.name), k_entry(r.k, 1, 2), k_entry(fixed, 1, 2), k_entry(r.k, 3, 4), k_entry(fixed, 3, 4),
+           k_entry(fixed, 0, 1), k_entry(fixed, 0, 3)});
   }
-  std::printf("\nOriginal: ties are +inf, replaced by the batch's largest finite K̃ (1 = 1/(3−2)). Trunc: +1e10.\n"
-              "Taylor: 101/λ (50.5 and 4.5486e17), finite. Padé: −inf, replaced by the batch's most negative\n"
-              "finite K̃ (−1). Untied entries are 1/(λi − λj) for all four.\n");
+  t.print(format);
+  if (format == Format::Table)
+    std::printf("\nOriginal: ties are +inf, replaced by the batch's largest finite K̃ (1 = 1/(3−2)). Trunc: +1e10.\n"
+                "Taylor: 101/λ (50.5 and 4.5486e17), finite. Padé: −inf, replaced by the batch's most negative\n"
+                "finite K̃ (−1). Untied entries are 1/(λi − λj) for all four.\n");
 }
 
-void experiment_e4(uint64_t seed) {
-  std::printf("E4: rank-deficient covariances: ReLU features (2, 256, H, W), M = H·W positions   [§2.1]\n");
+void experiment_e4(const CommandLine& cli, Format format) {
+  const uint64_t seed = uint64_t(cli.get_int("seed", 0));
+  cli.reject_unused();
+  if (format == Format::Table)
+    std::printf("E4: rank-deficient covariances: ReLU features (2, 256, H, W), M = H·W positions   "
+                "[docs/matrix-functions.md §2.1]\n");
   Generator gen(seed);
+  Table t({{"maps", "%s"}, {"rule", "%s"}, {"at_floor", "%.0f"}, {"repaired", "%.0f"}, {"max_abs_k", "%.4g"},
+           {"grad_l2", "%.6g"}, {"vs_exact", "%.3e"}, {"time_ms", "%.1f"}});
   for (int side : {7, 13}) {
-    const int64_t m = side * side;
     Tensor x = relu(randn({2, 256, side, side}, DType::Float32, &gen));
     Tensor grad = randn({2, 256 * 257 / 2}, DType::Float32, &gen);
-    std::printf("\n%dx%d maps: M = %lld, rank <= %lld of n = 256\n", side, side, (long long)m, (long long)(m - 1));
-    std::printf("%-13s %12s %12s %12s %14s %12s %10s\n", "rule", "at floor", "repaired", "max |K|", "|grad| (L2)",
-                "vs exact", "time ms");
     MatrixSqrtOptions exact_options;
     exact_options.method = SqrtMethod::Exact;
     LayerRun exact = run_on_features(x, grad, exact_options, DType::Float64);
+    const double exact_norm =
+        std::sqrt(sum(mul(exact.grad_input.to(DType::Float64), exact.grad_input.to(DType::Float64))).item());
     for (SqrtMethod method : all_sqrt_methods()) {
       MatrixSqrtOptions o;
       o.method = method;
@@ -112,36 +159,32 @@ void experiment_e4(uint64_t seed) {
       int64_t at_floor = 0;
       if (r.report->eigenvalues.defined())
         for (double v : to_vector(r.report->eigenvalues)) at_floor += v == kEps64;
-      double norm = std::sqrt(sum(mul(r.grad_input.to(DType::Float64), r.grad_input.to(DType::Float64))).item());
-      std::printf("%-13s %12lld %12lld %12.4g %14.6g", sqrt_method_name(method), (long long)at_floor,
-                  (long long)r.report->repairs.total(), r.report->max_abs_k, norm);
-      if (method != SqrtMethod::Exact) {
-        Tensor d = sub(r.grad_input.to(DType::Float64), exact.grad_input.to(DType::Float64));
-        double en = std::sqrt(sum(mul(exact.grad_input.to(DType::Float64), exact.grad_input.to(DType::Float64))).item());
-        std::printf(" %12.3e", std::sqrt(sum(mul(d, d)).item()) / en);
-      } else {
-        std::printf(" %12s", "0");
-      }
-      std::printf(" %10.1f\n", r.forward_ms + r.backward_ms);
+      Tensor d = sub(r.grad_input.to(DType::Float64), exact.grad_input.to(DType::Float64));
+      t.add({std::to_string(side) + "x" + std::to_string(side), std::string(sqrt_method_name(method)), double(at_floor),
+             double(r.report->repairs.total()), r.report->max_abs_k,
+             std::sqrt(sum(mul(r.grad_input.to(DType::Float64), r.grad_input.to(DType::Float64))).item()),
+             std::sqrt(sum(mul(d, d)).item()) / exact_norm, r.forward_ms + r.backward_ms});
     }
   }
-  std::printf("\n'at floor': eigenvalues clamped to eps64 over the batch (the null space is n − rank per sample).\n"
-              "'vs exact': relative L2 difference of the features' gradient from the exact rule's. The rules\n"
-              "disagree most on the null-space directions, where 1/(λi − λj) is undefined and each rule\n"
-              "substitutes its own value; PI passes ~no gradient.\n");
+  t.print(format);
+  if (format == Format::Table)
+    std::printf("\n7x7 maps: M = 49, rank <= 48 of n = 256; 13x13: M = 169, rank <= 168.\n"
+                "'at_floor': eigenvalues clamped to eps64 over the batch (the null space is n − rank per sample).\n"
+                "'vs_exact': relative L2 difference of the features' gradient from the exact rule's. The rules\n"
+                "disagree most on the null-space directions, where 1/(λi − λj) is undefined and each rule\n"
+                "substitutes its own value; PI passes ~no gradient.\n");
 }
 
 }  // namespace
 
 int command_experiment(const CommandLine& cli) {
   DSVD_CHECK(cli.positional().size() >= 2, "experiment: name one of E1, E2, E3, E4");
-  std::string which = cli.positional()[1];
-  uint64_t seed = uint64_t(cli.get_int("seed", 0));
-  cli.reject_unused();
-  if (which == "E1") experiment_e1();
-  else if (which == "E2") experiment_e2();
-  else if (which == "E3") experiment_e3();
-  else if (which == "E4") experiment_e4(seed);
+  const std::string which = cli.positional()[1];
+  const Format format = format_option(cli);
+  if (which == "E1") experiment_e1(cli, format);
+  else if (which == "E2") experiment_e2(cli, format);
+  else if (which == "E3") experiment_e3(cli, format);
+  else if (which == "E4") experiment_e4(cli, format);
   else fail("experiment: unknown experiment '", which, "' (E1, E2, E3 or E4)");
   return 0;
 }

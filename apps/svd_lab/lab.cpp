@@ -212,7 +212,7 @@ std::vector<std::string> result_warnings(SqrtMethod method, const LayerRun& run,
                   " entries." + why);
   }
   if (run.report && run.report->smallest_eigenvalues.defined())
-    for (const auto& [b, w] : indefinite_samples(run.report->eigenvalues, run.report->smallest_eigenvalues)) {
+    for (const auto& [b, w] : indefinite_samples(run.report->eigenvalue_magnitudes, run.report->smallest_eigenvalues)) {
       char value[32];
       std::snprintf(value, sizeof value, "%.6g", w);
       out.push_back("sample " + std::to_string(b) + " is not positive semi-definite: eigenvalue " + value +

@@ -22,11 +22,15 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       for the SVD rules; a (B,n,n) G selects full. output.npy and grad_input.npy (dL/dS as the rule
       returns it, not symmetrised) are in S's dtype. The eigenvalue floor is the compute dtype's
       machine epsilon (2^-52 in f64, 2^-23 in f32).
-  svd_lab compare [--features X.npy | --input S.npy | --random B,C,H,W] [--grad G.npy] [--rules a,b]
+  svd_lab compare [--features X.npy | --input S.npy | --spectrum l1,l2,.. | --random B,C,H,W] [--grad G.npy] [--rules a,b]
+                  [--format table|csv|json]
       every rule on one input: forward error, gradient error against the exact rule (float64),
-      max |K|, repaired entries, time.
-  svd_lab experiment E1|E2|E3|E4
-      E1 Taylor/Pade vs 1/(1-r); E2 close eigenvalues; E3 ties; E4 rank-deficient 7x7 and 13x13 maps.
+      max |K|, eigenvalues at the floor, repaired entries, time. --spectrum: one matrix with these
+      eigenvalues and random eigenvectors (--seed), e.g. a tie among non-null eigenvalues.
+  svd_lab experiment E1|E2|E3|E4 [--format table|csv|json]
+      E1 Taylor/Pade vs 1/(1-r) [--r-from A --r-to B --points N: a sweep, 1-r log-spaced];
+      E2 close eigenvalues [--gap-from A --gap-to B --points N: a sweep of the gap 1-λ₂];
+      E3 ties; E4 rank-deficient 7x7 and 13x13 maps.
 
 Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt (also as svd-<rule>).
 Checks: a matrix that is not positive semi-definite (an eigenvalue below −n·ε·max|λ|) is used

@@ -36,9 +36,10 @@ struct RepairCounts {
 // one in the options (svd_lab, the audit mode and training metrics read it).
 struct MatfnReport {
   Tensor eigenvalues;        // (B, n) after the clamp (and TopN's modification); undefined for isqrt
-  // (B) the smallest signed eigenvalue of each Σ, before |·| and the clamp; indefinite_samples()
-  // (symeig.h) finds the samples where it is negative beyond rounding. Undefined for isqrt.
-  Tensor smallest_eigenvalues;
+  // The decomposition itself, before TopN and the clamp: |w| descending (B, n) and the smallest
+  // signed eigenvalue (B); indefinite_samples() (symeig.h) finds the samples where Σ is indefinite
+  // beyond rounding. Undefined for isqrt.
+  Tensor eigenvalue_magnitudes, smallest_eigenvalues;
   RepairCounts repairs;      // accumulated over the backward calls
   double max_abs_k = 0;      // max |K̃| after the fixes, for the K-based rules
   int64_t backward_calls = 0;

@@ -109,7 +109,7 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
   const MatrixSqrtOptions opts = options;
   auto report = options.report;
 
-  Tensor out, smallest_signed;  // smallest_signed: (B) signed w_min, for the indefinite check
+  Tensor out, smallest_signed, magnitudes;  // w_min (B) and |w| (B, n): the indefinite check
   std::vector<Saved> saved;
   {
     NoGradGuard no_grad;
@@ -122,13 +122,15 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
       // §4.1: eigendecomposition, (TopN,) clamp at the dtype's floor ε, Q = V diag(√λ) Vᵀ.
       SymEig eig = symeig_descending(sigma);
       smallest_signed = eig.smallest;
+      magnitudes = eig.values;
       Tensor s = method == SqrtMethod::TopN ? topn_eigenvalues(eig.values, options.topn_drop) : eig.values;
       const double floor = clamp_floor(s.dtype());
       Tensor lambda = where(le(s, floor), scalar_tensor(floor, s.dtype()), s);
       out = matmul(mul(eig.vectors, sqrt(lambda).unsqueeze(1)), eig.vectors.transpose(1, 2));
       if (report) {
         report->eigenvalues = lambda;
-        report->smallest_eigenvalues = eig.smallest;  // read only when someone asks: no sync here
+        report->eigenvalue_magnitudes = eig.values;  // read only when someone asks: no sync here
+        report->smallest_eigenvalues = eig.smallest;
       }
       saved = {{"sigma", sigma}, {"eigenvectors", eig.vectors}, {"eigenvalues", lambda}};
       if (method == SqrtMethod::Newton) {
@@ -171,7 +173,7 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
       audit::note("condition_number_max", cond_max);
       audit::note("condition_number_max_sample", double(cond_max_sample));
       if (smallest_signed.defined()) {
-        auto bad = indefinite_samples(*lambda, smallest_signed);
+        auto bad = indefinite_samples(magnitudes, smallest_signed);
         audit::note("indefinite_samples", double(bad.size()));
         if (!bad.empty()) audit::note("most_negative_eigenvalue", std::min_element(bad.begin(), bad.end(), [](auto& a, auto& b) {
                                         return a.second < b.second;
