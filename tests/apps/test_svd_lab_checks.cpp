@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "apps/svd_lab/lab.h"
+#include "nn/json.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
 #include "tests/test_util.h"
@@ -122,4 +124,34 @@ TEST_CASE("svd_lab matrix --rule exact in float64 equals an independent Daleckii
   CHECK(rel(to_vector(q), q_ref) < 1e-12);
   // dsvd's raw ∂L/∂S; G_S + G_Sᵀ is the Daleckii–Krein gradient of ⟨G, S^½⟩ along symmetric directions.
   CHECK(rel(to_vector(add(gs, gs.transpose(1, 2))), grad_ref) < 1e-12);
+}
+
+TEST_CASE("svd_lab: experiments and compare print CSV and JSON for a plot; E1 sweeps 1 − r logarithmically") {
+  const std::string log = (fs::temp_directory_path() / ("dsvd_lab_csv_" + std::to_string(::getpid()))).string();
+  auto run = [&](const std::string& args) {
+    REQUIRE(std::system((std::string(DSVD_SVD_LAB) + " " + args + " > " + log + " 2>/dev/null").c_str()) == 0);
+    std::ifstream in(log);
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+  };
+  auto csv = run("experiment E1 --r-from 0.9 --r-to 0.9999 --points 4 --format csv");
+  REQUIRE(csv.size() == 5);
+  CHECK(csv[0] == "r,1/(1-r),taylor,taylor_rel_err,pade,pade_rel_err");
+  std::vector<double> r;
+  for (size_t i = 1; i < csv.size(); ++i) r.push_back(std::stod(csv[i].substr(0, csv[i].find(','))));
+  CHECK(r[0] == doctest::Approx(0.9));
+  CHECK(r[1] == doctest::Approx(0.99));  // 1 − r: 0.1, 0.01, 0.001, 0.0001
+  CHECK(r[3] == doctest::Approx(0.9999));
+  // The row for r = 0.99: Taylor's relative error is 0.99^101 (the closed form of the series).
+  const std::string row = csv[2];
+  const double taylor_err = std::stod(row.substr(row.find(',', row.find(',', row.find(',') + 1) + 1) + 1));
+  CHECK(taylor_err == doctest::Approx(std::pow(0.99, 101)).epsilon(1e-9));
+  auto json = run("compare --random 2,8,3,3 --rules exact,pade --format json");
+  REQUIRE(json.size() == 1);
+  json::Value v = json::parse(json[0], "compare");
+  REQUIRE(v.array.size() == 2);
+  CHECK(v.array[0].find("rule")->string == "pade");
+  CHECK(v.array[1].find("grad_rel_err")->number == 0);
+  fs::remove(log);
 }

@@ -304,6 +304,18 @@ TEST_CASE("train_imagenet: --max-steps writes the metrics row of the stopped epo
   CHECK(row.find(",,,") != std::string::npos);  // val_loss, val_top1, val_top5 empty
   CHECK(!fs::exists(quiet + "/model_best.safetensors"));
   CHECK(fs::exists(quiet + "/checkpoint.safetensors"));
+  // A covariance head: the largest per-sample condition number, with its step and sample.
+  std::string cov = (data.root / "cov").string();
+  auto c = tiny_args(data, cov, "svd-pade");
+  c.insert(c.end(), {"--epochs", "1", "--max-steps", "3", "--no-eval", "--batch-size", "4"});
+  Trainer tc(options(c));
+  tc.run();
+  const double mean = csv_column(cov + "/metrics.csv", 9).back(), largest = csv_column(cov + "/metrics.csv", 11).back();
+  CHECK(mean > 1);
+  CHECK(largest >= mean);
+  const double step = csv_column(cov + "/metrics.csv", 12).back(), sample = csv_column(cov + "/metrics.csv", 13).back();
+  CHECK((step >= 0 && step <= 2));
+  CHECK((sample >= 0 && sample <= 3));
 }
 
 TEST_CASE("train_imagenet: the final line lists only the files that exist, and steps count from 0") {

@@ -159,6 +159,15 @@ TEST_CASE("audit: an injected NaN stops at the first op that makes it, and the d
   }
   CHECK(backward_message.find("the backward of op 'sqrt'") != std::string::npos);
   CHECK(backward_message.find("1 Inf") != std::string::npos);
+  // An op at the top level is in module '' in the message, as in index.jsonl (it said '<top>').
+  CHECK(backward_message.find("(module '', the model's top level, train phase") != std::string::npos);
+  bool found = false;
+  for (const auto& e : dir.lines("dump/index.jsonl"))
+    if (e.find("op")->string == "sqrt") {
+      found = true;
+      CHECK(e.find("module")->string == "");
+    }
+  CHECK(found);
 }
 
 TEST_CASE("audit: the meta-layer's repair counts match the tie example (docs/matrix-functions.md §8 item 7)") {
