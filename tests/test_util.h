@@ -25,6 +25,24 @@ inline std::string fixture_path(const std::string& name) {
   return std::string(env && *env ? env : DSVD_FIXTURES_DIR) + "/" + name;
 }
 
+// The repository the tests were built from (the fixtures folder's grandparent).
+inline std::string repo_root() {
+  const char* env = std::getenv("DSVD_FIXTURES_DIR");
+  std::string fixtures = env && *env ? env : DSVD_FIXTURES_DIR;
+  while (!fixtures.empty() && fixtures.back() == '/') fixtures.pop_back();
+  for (int up = 0; up < 2; ++up) fixtures = fixtures.substr(0, fixtures.rfind('/'));
+  return fixtures;
+}
+
+// The programs the end-to-end tests run: this build's, unless the environment names others (a
+// build carried to another machine, as tools/gpu-check does).
+inline std::string program_path(const char* env_name, const char* built) {
+  const char* env = std::getenv(env_name);
+  return env && *env ? env : built;
+}
+inline std::string train_imagenet_program() { return program_path("DSVD_TRAIN_IMAGENET", DSVD_TRAIN_IMAGENET); }
+inline std::string svd_lab_program() { return program_path("DSVD_SVD_LAB", DSVD_SVD_LAB); }
+
 // The bytes of a committed fixture file (fails the test when it cannot be read).
 inline std::string read_fixture(const std::string& name) {
   std::ifstream in(fixture_path(name), std::ios::binary);

@@ -129,7 +129,7 @@ TEST_CASE("svd_lab matrix --rule exact in float64 equals an independent Daleckii
 TEST_CASE("svd_lab: experiments and compare print CSV and JSON for a plot; E1 sweeps 1 − r logarithmically") {
   const std::string log = (fs::temp_directory_path() / ("dsvd_lab_csv_" + std::to_string(::getpid()))).string();
   auto run = [&](const std::string& args) {
-    REQUIRE(std::system((std::string(DSVD_SVD_LAB) + " " + args + " > " + log + " 2>/dev/null").c_str()) == 0);
+    REQUIRE(std::system((test::svd_lab_program() + " " + args + " > " + log + " 2>/dev/null").c_str()) == 0);
     std::ifstream in(log);
     std::vector<std::string> lines;
     for (std::string l; std::getline(in, l);) lines.push_back(l);

@@ -257,7 +257,7 @@ TEST_CASE("train_imagenet: an output folder that cannot be created ends with one
   TinyData data;
   // /proc refuses new folders, even to root.
   const std::string log = (data.root / "log.txt").string();
-  const std::string command = std::string(DSVD_TRAIN_IMAGENET) + " --data " + data.root.string() +
+  const std::string command = test::train_imagenet_program() + " --data " + data.root.string() +
                               " --arch resnet18 --stem small --width 0.125 --image-size 24 -b 4 --workers 1 --head gap"
                               " --max-steps 1 --out /proc/dsvd-forbidden > " + log + " 2>&1";
   const int status = std::system(command.c_str());
@@ -321,7 +321,7 @@ TEST_CASE("train_imagenet: --max-steps writes the metrics row of the stopped epo
 TEST_CASE("train_imagenet: the final line lists only the files that exist, and steps count from 0") {
   TinyData data;
   const std::string out = (data.root / "final").string(), log = (data.root / "final.txt").string();
-  const std::string command = std::string(DSVD_TRAIN_IMAGENET) + " --data " + data.root.string() +
+  const std::string command = test::train_imagenet_program() + " --data " + data.root.string() +
                               " --arch resnet18 --stem small --width 0.125 --image-size 24 -b 4 --workers 1 --head gap"
                               " --max-steps 3 --no-eval --out " + out + " > " + log + " 2>&1";
   REQUIRE(std::system(command.c_str()) == 0);

@@ -7,7 +7,7 @@
 //                     header names it time_ms (timings vary from run to run). A transcript after
 //                     the comment <!-- doc-test: layout --> is compared by its text only (numbers
 //                     must be numbers): its values hang on rounding in the eigensolver.
-// `build/` in a command is this build's folder, `tools/` the repository's.
+// `build/apps/` in a command is where this build's programs are, `tools/` the repository's.
 #include <sys/wait.h>
 
 #include <chrono>
@@ -23,8 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path repo_root() { return fs::path(DSVD_FIXTURES_DIR).parent_path().parent_path(); }
-fs::path build_dir() { return fs::path(DSVD_SVD_LAB).parent_path().parent_path(); }
+fs::path repo_root() { return fs::path(dsvd::test::repo_root()); }
+// Where the programs are: build/apps/ here, the bundle's bin/ on a machine the build was carried to.
+fs::path apps_dir() { return fs::path(dsvd::test::svd_lab_program()).parent_path(); }
 
 struct Block {
   std::string info;                 // "sh" or ""
@@ -53,8 +54,8 @@ std::vector<Block> code_blocks(const fs::path& doc) {
 }
 
 std::string with_paths(const std::string& script) {
-  static const std::regex build(R"((^|[\s;(|&])build/)"), tools(R"((^|[\s;(|&])tools/)");
-  std::string s = std::regex_replace(script, build, "$1" + build_dir().string() + "/");
+  static const std::regex build(R"((^|[\s;(|&])build/apps/)"), tools(R"((^|[\s;(|&])tools/)");
+  std::string s = std::regex_replace(script, build, "$1" + apps_dir().string() + "/");
   return std::regex_replace(s, tools, "$1" + (repo_root() / "tools").string() + "/");
 }
 

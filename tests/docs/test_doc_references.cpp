@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path repo_root() { return fs::path(DSVD_FIXTURES_DIR).parent_path().parent_path(); }
+fs::path repo_root() { return fs::path(dsvd::test::repo_root()); }
 
 bool scanned(const fs::path& p, const fs::path& root) {
   const std::string rel = fs::relative(p, root).generic_string();
