@@ -8,13 +8,16 @@
 
 namespace dsvd {
 
-// --iters N (isqrt, newton, pi, pi-deflation), --degree D (taylor), --drop K (topn), --limit T (trunc).
+// --iters N (isqrt, newton, pi, pi-deflation, mtp-lya, mpa-lya), --tol T (mtp-lya, mpa-lya: stop
+// the sign iteration once ‖B − I‖_F < T), --degree D (taylor), --drop K (topn), --limit T (trunc).
 inline void apply_rule_options(const CommandLine& cli, MatrixSqrtOptions& o) {
   if (cli.has("iters")) {
     int n = cli.get_int("iters", 0);
     DSVD_CHECK(n >= 1, "--iters must be >= 1, got ", n);
-    o.isqrt_iterations = o.newton_iterations = o.pi_iterations = n;
+    o.isqrt_iterations = o.newton_iterations = o.pi_iterations = o.lya_iterations = n;
   }
+  o.lya_tolerance = cli.get_double("tol", o.lya_tolerance);
+  DSVD_CHECK(o.lya_tolerance >= 0, "--tol must be >= 0, got ", o.lya_tolerance);
   o.taylor_degree = cli.get_int("degree", o.taylor_degree);
   o.topn_drop = cli.get_int("drop", o.topn_drop);
   o.trunc_limit = cli.get_double("limit", o.trunc_limit);

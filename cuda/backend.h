@@ -83,6 +83,9 @@ void cross_entropy_backward(const Tensor& logp, const Tensor& targets, double sm
 // out (B, m, n) <- a (B, m, k) · b (B, k, n); a and b may be transposed views or batch-broadcast
 // (batch stride 0). cuBLAS strided-batched GEMM; TF32 only when set_tf32_matmul(true).
 void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& out);
+// out (B, n, m) <- A⁻¹ b for contiguous a (B, n, n), b (B, n, m): cuBLAS batched LU. Throws naming
+// the first singular sample (reads the factorisation's status: synchronises the stream).
+void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out);
 void set_tf32_matmul(bool on);
 bool tf32_matmul();
 void set_tf32_conv(bool on);

@@ -40,6 +40,7 @@ void log_softmax_rows(const Tensor&, const Tensor&, int64_t, int64_t) { no_cuda(
 void cross_entropy_forward(const Tensor&, const Tensor&, double, const Tensor&) { no_cuda("cross_entropy"); }
 void cross_entropy_backward(const Tensor&, const Tensor&, double, const Tensor&, const Tensor&) { no_cuda("cross_entropy"); }
 void batched_gemm(const Tensor&, const Tensor&, const Tensor&) { no_cuda("matmul"); }
+void batched_solve(const Tensor&, const Tensor&, const Tensor&) { no_cuda("solve"); }
 void set_tf32_matmul(bool) {}
 bool tf32_matmul() { return false; }
 void set_tf32_conv(bool) {}

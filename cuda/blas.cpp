@@ -61,3 +61,60 @@ void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
 }
 
 }  // namespace dsvd::cuda
+
+namespace dsvd::cuda {
+
+// A X = B with cuBLAS's batched LU. cuBLAS is column-major: the column-major A is the row-major
+// Aᵀ, so A is transposed into a dense copy (which getrf overwrites with its factors), B likewise
+// into its column-major form (m, n) row-major, which getrs overwrites with X column-major; X is
+// transposed back into `out`. The factorisation's status is read back (a synchronisation) so
+// that a singular sample is reported by number.
+void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int64_t batch = a.size(0), n = a.size(1), m = b.size(2);
+  if (batch == 0 || n == 0 || m == 0) return;
+  DSVD_CHECK(n < (1ll << 31) && m < (1ll << 31) && batch < (1ll << 31), "solve (CUDA): a dimension exceeds 2^31");
+  const Device d = a.device();
+  Tensor lu = empty({batch, n, n}, a.dtype(), d), rhs = empty({batch, m, n}, a.dtype(), d);
+  copy_into(lu, a.transpose(1, 2));
+  copy_into(rhs, b.transpose(1, 2));
+  const size_t item = itemsize(a.dtype());
+  std::vector<void*> pointers(static_cast<size_t>(2 * batch));
+  for (int64_t s = 0; s < batch; ++s) {
+    pointers[size_t(s)] = static_cast<char*>(lu.data_ptr()) + size_t(s * n * n) * item;
+    pointers[size_t(batch + s)] = static_cast<char*>(rhs.data_ptr()) + size_t(s * m * n) * item;
+  }
+  DeviceContext& c = context(d.index);
+  auto table = allocate(pointers.size() * sizeof(void*), d.index, "solve");
+  DSVD_CUDA_CHECK("solve", cudaMemcpyAsync(table->data, pointers.data(), pointers.size() * sizeof(void*),
+                                           cudaMemcpyHostToDevice, c.stream));
+  auto status = allocate(size_t(batch) * sizeof(int) * (1 + size_t(n)), d.index, "solve");  // info, then pivots
+  int* info = static_cast<int*>(status->data);
+  int* pivots = info + batch;
+  void** lus = static_cast<void**>(table->data);
+  void** xs = lus + batch;
+  int host_info = 0;
+  if (a.dtype() == DType::Float64) {
+    DSVD_CUBLAS_CHECK("solve", cublasDgetrfBatched(c.cublas, int(n), reinterpret_cast<double**>(lus), int(n), pivots,
+                                                   info, int(batch)));
+    DSVD_CUBLAS_CHECK("solve", cublasDgetrsBatched(c.cublas, CUBLAS_OP_N, int(n), int(m), reinterpret_cast<double**>(lus),
+                                                   int(n), pivots, reinterpret_cast<double**>(xs), int(n), &host_info,
+                                                   int(batch)));
+  } else {
+    DSVD_CUBLAS_CHECK("solve", cublasSgetrfBatched(c.cublas, int(n), reinterpret_cast<float**>(lus), int(n), pivots,
+                                                   info, int(batch)));
+    DSVD_CUBLAS_CHECK("solve", cublasSgetrsBatched(c.cublas, CUBLAS_OP_N, int(n), int(m), reinterpret_cast<float**>(lus),
+                                                   int(n), pivots, reinterpret_cast<float**>(xs), int(n), &host_info,
+                                                   int(batch)));
+  }
+  DSVD_CHECK(host_info == 0, "solve (CUDA): cuBLAS getrs rejected argument ", -host_info);
+  std::vector<int> infos(static_cast<size_t>(batch));
+  DSVD_CUDA_CHECK("solve", cudaMemcpyAsync(infos.data(), info, infos.size() * sizeof(int), cudaMemcpyDeviceToHost,
+                                           c.stream));
+  DSVD_CUDA_CHECK("solve", cudaStreamSynchronize(c.stream));
+  for (int64_t s = 0; s < batch; ++s)
+    DSVD_CHECK(infos[size_t(s)] == 0, "solve: the matrix of sample ", s, " is singular (U(", infos[size_t(s)], ", ",
+               infos[size_t(s)], ") = 0)");
+  copy_into(out, rhs.transpose(1, 2));
+}
+
+}  // namespace dsvd::cuda

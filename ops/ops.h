@@ -103,6 +103,9 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 // (m,k)@(k,n), (B,m,k)@(B,k,n), and one side 2-D or with batch 1 broadcast over the other's batch.
 // Runs on BLAS sgemm/dgemm with transposed views passed as flags (no copies).
 Tensor matmul(const Tensor& a, const Tensor& b);
+// X with A X = B: A (n, n) and B (n, m), or batches (B, n, n) and (B, n, m); LU with partial
+// pivoting (LAPACK gesv, cuBLAS batched getrf/getrs). A singular A is an error naming the sample.
+Tensor solve(const Tensor& a, const Tensor& b);
 
 // --- joining and matrix-shaped ops ---
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);

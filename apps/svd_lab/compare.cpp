@@ -98,7 +98,7 @@ int command_compare(const CommandLine& cli) {
     std::string name;
     while (std::getline(names, name, ',')) parse_sqrt_method(name);  // throws on an unknown rule
   }
-  (void)cli.get("iters"), (void)cli.get("degree"), (void)cli.get("drop"), (void)cli.get("limit");
+  (void)cli.get("iters"), (void)cli.get("tol"), (void)cli.get("degree"), (void)cli.get("drop"), (void)cli.get("limit");
   const Format format = format_option(cli);
   cli.reject_unused();
 
@@ -139,7 +139,7 @@ int command_compare(const CommandLine& cli) {
   }
   t.print(format);
   if (format == Format::Table) {
-    std::printf("\nforward_err: ‖y − y_exact‖/‖y_exact‖ (only TopN and isqrt change the forward); grad_rel_err: the\n"
+    std::printf("\nforward_err: ‖y − y_exact‖/‖y_exact‖ (TopN, isqrt, mtp-lya and mpa-lya change the forward); grad_rel_err: the\n"
                 "same for the gradient w.r.t. the input%s; at_floor: eigenvalues at the clamp\n"
                 "floor over the batch; repaired: entries changed by the overflow fixes.\n",
                 matrices ? " (symmetrised: G_S + G_Sᵀ)" : "");

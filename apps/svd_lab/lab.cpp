@@ -84,9 +84,9 @@ Tensor checked_full_upstream(const Tensor& grad, int64_t batch, int64_t n, const
 }
 
 bool full_output_by_default(SqrtMethod method) {
-  // The reference's Sqrtm of iSQRT-COV and of SVD-Newton returns the matrix; its SVD layers
-  // vectorise inside the layer.
-  return method == SqrtMethod::ISqrt || method == SqrtMethod::Newton;
+  // The reference's Sqrtm of iSQRT-COV and of SVD-Newton, and the fast square roots' functions,
+  // return the matrix; its SVD layers vectorise inside the layer.
+  return !uses_eigendecomposition(method) || method == SqrtMethod::Newton;
 }
 
 bool full_output_option(const CommandLine& cli, SqrtMethod method, const Tensor& grad, int64_t n) {
@@ -200,13 +200,18 @@ std::vector<std::string> result_warnings(SqrtMethod method, const LayerRun& run,
   const int64_t nan_out = nan_count(run.output), nan_grad = nan_count(run.grad_input);
   if (nan_out + nan_grad > 0) {
     std::string why;
-    if ((method == SqrtMethod::ISqrt || method == SqrtMethod::Newton) && matrices.defined()) {
+    const bool newton_schulz = method == SqrtMethod::ISqrt || method == SqrtMethod::Newton;
+    if ((newton_schulz || !uses_eigendecomposition(method)) && matrices.defined()) {
       auto zero = zero_trace_samples(matrices);
-      if (!zero.empty())
-        why = " Sample " + std::to_string(zero[0]) + (zero.size() > 1 ? " (and " + std::to_string(zero.size() - 1) + " more)" : "") +
-              " has trace 0: Newton–Schulz divides Σ by its trace, and 0/0 is NaN (" +
+      const std::string which = zero.empty() ? "" : " Sample " + std::to_string(zero[0]) +
+                                (zero.size() > 1 ? " (and " + std::to_string(zero.size() - 1) + " more)" : "");
+      if (!zero.empty() && newton_schulz)
+        why = which + " has trace 0: Newton–Schulz divides Σ by its trace, and 0/0 is NaN (" +
               (method == SqrtMethod::ISqrt ? "forward and backward" : "in the backward; the forward is the SVD's") +
               "). The SVD rules take a zero matrix to √ε·I.";
+      else if (!zero.empty())
+        why = which + " has trace 0: the fast square roots divide Σ by ‖Σ‖_F, and 0/0 is NaN. The SVD rules take a "
+              "zero matrix to √ε·I.";
     }
     out.push_back("the results hold NaN: output " + std::to_string(nan_out) + ", grad_input " + std::to_string(nan_grad) +
                   " entries." + why);

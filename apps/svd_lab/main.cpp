@@ -32,14 +32,16 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       E2 close eigenvalues [--gap-from A --gap-to B --points N: a sweep of the gap 1-λ₂];
       E3 ties; E4 rank-deficient 7x7 and 13x13 maps.
 
-Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt (also as svd-<rule>).
+Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt mtp-lya mpa-lya (the
+eigendecomposition rules also as svd-<rule>).
 Checks: a matrix that is not positive semi-definite (an eigenvalue below −n·ε·max|λ|) is used
 through |λ| as the reference's SVD does, with a warning naming the sample and eigenvalue; --strict
 refuses it instead (layer, matrix). Results that hold NaN are reported with their cause, and the exit
 code is 1 (Newton–Schulz on a zero-trace matrix: 0/0).
 Audit: --audit[=trace|stop-on-nonfinite] writes DIR/audit/trace.jsonl (every op of the run, with
 the eigenvalue summary and repair counts of the meta-layer) or stops at the first NaN/Inf with dumps.
-Rule options: --iters N (isqrt 5, newton 10, pi and pi-deflation 20), --degree D (taylor, 100),
+Rule options: --iters N (isqrt 5, newton 10, pi and pi-deflation 20, mtp-lya and mpa-lya 8), --tol T
+(mtp-lya, mpa-lya: stop the Lyapunov sign iteration once ‖B − I‖_F < T), --degree D (taylor, 100),
 --drop K (topn, 50), --limit T (trunc, 1e10), --seed S (random inputs).
 )";
 

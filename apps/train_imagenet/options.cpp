@@ -28,14 +28,14 @@ Data
   --workers N            data loading threads (default 2)
 Model
   --arch A               alexnet | resnet18 | resnet34 | resnet50 | resnet101 | resnet152
-  --head H               gap | isqrt | svd-pade | svd-taylor | svd-pi | svd-newton | svd-trunc |
-                         svd-topn | svd-original | svd-exact | svd-pi-deflation
+  --head H               gap | isqrt | mtp-lya | mpa-lya | svd-pade | svd-taylor | svd-pi | svd-newton |
+                         svd-trunc | svd-topn | svd-original | svd-exact | svd-pi-deflation
   --head-dim N           the reduction block's width (default 256)
   --last-stride S        ResNet layer4 stride, 2 (DSVD) or 1 (iSQRT-COV)
   --stem standard|small  small: 3x3 stride-1 first conv and no first max-pool (28x28, 32x32 images)
   --width W              channel multiplier
   --num-classes N        classifier width (default: the number of classes in the data)
-  --iters N --degree D --drop K --limit T    the head's rule options (docs/matrix-functions.md)
+  --iters N --tol T --degree D --drop K --limit T    the head's rule options (docs/matrix-functions.md)
 Optimisation
   --epochs N  -b/--batch-size N  --lr LR  --momentum M  --wd WD  --no-bn-weight-decay
   --lr-schedule S        constant | step:N[:G] | multistep:A,B,..[:G] | cosine (annealed every step

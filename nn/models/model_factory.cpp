@@ -7,11 +7,14 @@ namespace dsvd::nn {
 bool is_covariance_head(const std::string& head) { return head != "gap"; }
 
 SqrtMethod head_method(const std::string& head) {
+  // The heads without an eigendecomposition are named as they are; the SVD rules as svd-<rule>.
   if (head == "isqrt") return SqrtMethod::ISqrt;
-  DSVD_CHECK(head.rfind("svd-", 0) == 0, "unknown head '", head, "' (gap, isqrt, svd-pade, svd-taylor, svd-pi, "
-             "svd-newton, svd-trunc, svd-topn, svd-original, svd-exact, svd-pi-deflation)");
+  if (head == "mtp-lya") return SqrtMethod::MtpLya;
+  if (head == "mpa-lya") return SqrtMethod::MpaLya;
+  DSVD_CHECK(head.rfind("svd-", 0) == 0, "unknown head '", head, "' (gap, isqrt, mtp-lya, mpa-lya, svd-pade, svd-taylor, "
+             "svd-pi, svd-newton, svd-trunc, svd-topn, svd-original, svd-exact, svd-pi-deflation)");
   SqrtMethod m = parse_sqrt_method(head);
-  DSVD_CHECK(m != SqrtMethod::ISqrt, "unknown head '", head, "' (use isqrt)");
+  DSVD_CHECK(uses_eigendecomposition(m), "unknown head '", head, "' (use ", sqrt_method_name(m), ")");
   return m;
 }
 

@@ -9,6 +9,8 @@
 #include "ops/internal.h"
 #include "ops/matfn/covariance.h"
 #include "ops/matfn/eig_backward.h"
+#include "ops/matfn/fast_sqrt.h"
+#include "ops/matfn/lyapunov.h"
 #include "ops/matfn/k_rules.h"
 #include "ops/matfn/newton_schulz.h"
 #include "ops/matfn/symeig.h"
@@ -24,7 +26,7 @@ constexpr MethodName kMethods[] = {
     {SqrtMethod::Original, "original"}, {SqrtMethod::Trunc, "trunc"},   {SqrtMethod::TopN, "topn"},
     {SqrtMethod::Taylor, "taylor"},     {SqrtMethod::Pade, "pade"},     {SqrtMethod::PI, "pi"},
     {SqrtMethod::PIDeflation, "pi-deflation"}, {SqrtMethod::Newton, "newton"}, {SqrtMethod::Exact, "exact"},
-    {SqrtMethod::ISqrt, "isqrt"},
+    {SqrtMethod::ISqrt, "isqrt"},       {SqrtMethod::MtpLya, "mtp-lya"}, {SqrtMethod::MpaLya, "mpa-lya"},
 };
 
 bool is_k_rule(SqrtMethod m) {
@@ -98,6 +100,10 @@ const std::vector<SqrtMethod>& all_sqrt_methods() {
 
 bool repairs_feature_gradient(SqrtMethod m) { return is_k_rule(m) || m == SqrtMethod::PI; }
 
+bool uses_eigendecomposition(SqrtMethod m) {
+  return m != SqrtMethod::ISqrt && m != SqrtMethod::MtpLya && m != SqrtMethod::MpaLya;
+}
+
 Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
   DSVD_CHECK(sigma.dim() == 3 && sigma.size(1) == sigma.size(2), "sqrtm: expects square matrices (B, n, n), got "
              "shape ", shape_str(sigma.sizes()));
@@ -105,6 +111,8 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
   check_iterations("pi_iterations", options.pi_iterations);
   check_iterations("newton_iterations", options.newton_iterations);
   check_iterations("isqrt_iterations", options.isqrt_iterations);
+  check_iterations("lya_iterations", options.lya_iterations);
+  DSVD_CHECK(options.lya_tolerance >= 0, "sqrtm: lya_tolerance must be >= 0, got ", options.lya_tolerance);
   const SqrtMethod method = options.method;
   const MatrixSqrtOptions opts = options;
   auto report = options.report;
@@ -118,6 +126,18 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
       out = newton_schulz_output(state);
       saved = save_state(state);
       saved.insert(saved.begin(), {"sigma", sigma});
+    } else if (method == SqrtMethod::MtpLya || method == SqrtMethod::MpaLya) {
+      // docs/matrix-functions.md §10: polynomial (MTP) or Padé with one solve (MPA) in Z = I − Σ/‖Σ‖_F.
+      FastSqrtForward f = method == SqrtMethod::MtpLya ? mtp_sqrt_forward(sigma) : mpa_sqrt_forward(sigma);
+      out = f.out;
+      saved = {{"sigma", sigma}, {"sqrt", f.out}, {"root_scale", f.root_scale}};
+      if (audit::enabled()) {
+        auto s = to_vector(f.root_scale);
+        double lo = INFINITY, hi = 0;
+        for (double r : s) lo = std::min(lo, r * r), hi = std::max(hi, r * r);
+        audit::note("frobenius_scale_min", lo);
+        audit::note("frobenius_scale_max", hi);
+      }
     } else {
       // §4.1: eigendecomposition, (TopN,) clamp at the dtype's floor ε, Q = V diag(√λ) Vᵀ.
       SymEig eig = symeig_descending(sigma);
@@ -189,6 +209,15 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
                      Tensor grad_sigma;
                      if (method == SqrtMethod::ISqrt) {
                        grad_sigma = newton_schulz_backward(grad_q, sig, load_state(node, 1, opts.isqrt_iterations));
+                     } else if (method == SqrtMethod::MtpLya || method == SqrtMethod::MpaLya) {
+                       LyapunovResult r = lyapunov_sign_iteration(node.saved_tensor(1), grad_q, node.saved_tensor(2),
+                                                                  opts.lya_iterations, opts.lya_tolerance,
+                                                                  audit::enabled());
+                       grad_sigma = r.x;
+                       if (audit::enabled()) {
+                         audit::note("sign_iterations", double(r.iterations));
+                         audit::note("sign_residual", r.residual);  // max ‖B_final − I‖_F
+                       }
                      } else if (method == SqrtMethod::Newton) {
                        grad_sigma = newton_schulz_backward(grad_q, sig, load_state(node, 3, opts.newton_iterations));
                      } else {

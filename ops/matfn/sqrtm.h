@@ -15,6 +15,8 @@
 //   newton        eig forward; Newton–Schulz backward (10 iterations)        newton_schulz.cpp
 //   exact         eig forward; Daleckii–Krein S_ij/(√λi+√λj), finite at ties svd_exact.cpp
 //   isqrt         Newton–Schulz forward and backward (5 iterations), no eig  newton_schulz.cpp
+//   mtp-lya       Taylor polynomial forward, Lyapunov backward (8), no eig   fast_sqrt.cpp, lyapunov.cpp
+//   mpa-lya       [5/5] Padé forward (one solve), Lyapunov backward, no eig  fast_sqrt.cpp, lyapunov.cpp
 // Shared: symeig.cpp (decomposition), eig_backward.cpp (§4.2, §4.4), repair.cpp (§4.3).
 #pragma once
 #include <memory>
@@ -26,7 +28,7 @@
 
 namespace dsvd {
 
-enum class SqrtMethod { Original, Trunc, TopN, Taylor, Pade, PI, PIDeflation, Newton, Exact, ISqrt };
+enum class SqrtMethod { Original, Trunc, TopN, Taylor, Pade, PI, PIDeflation, Newton, Exact, ISqrt, MtpLya, MpaLya };
 
 const char* sqrt_method_name(SqrtMethod method);
 // Accepts the names above (and "svd-<name>"); an unknown name throws, listing the valid ones.
@@ -34,6 +36,8 @@ SqrtMethod parse_sqrt_method(const std::string& name);
 const std::vector<SqrtMethod>& all_sqrt_methods();
 // Whether the reference repairs the features' gradient after covariance pooling (§2.2).
 bool repairs_feature_gradient(SqrtMethod method);
+// Whether the rule's forward is an eigendecomposition (false for isqrt, mtp-lya, mpa-lya).
+bool uses_eigendecomposition(SqrtMethod method);
 
 struct MatrixSqrtOptions {
   SqrtMethod method = SqrtMethod::Pade;
@@ -43,6 +47,8 @@ struct MatrixSqrtOptions {
   int pi_iterations = 20;      // PI and PI-deflation: power iterations
   int newton_iterations = 10;  // SVD-Newton: Newton–Schulz iterations of its backward
   int isqrt_iterations = 5;    // iSQRT-COV: Newton–Schulz iterations
+  int lya_iterations = 8;      // MTP-Lya, MPA-Lya: sign iterations of the Lyapunov backward
+  double lya_tolerance = 0;    // > 0: stop them once every ‖B_k − I‖_F < tolerance (reads back)
   std::shared_ptr<MatfnReport> report;  // eigenvalues, repair counts, max |K̃| (may be null)
 };
 

@@ -84,7 +84,7 @@ TEST_CASE("train_imagenet: every head trains on a tiny ImageFolder, checkpoints,
   set_dataset_warnings_printed(false);
   TinyData data;
   for (const char* head : {"gap", "isqrt", "svd-pade", "svd-taylor", "svd-original", "svd-trunc", "svd-topn", "svd-pi",
-                           "svd-newton", "svd-exact", "svd-pi-deflation"}) {
+                           "svd-newton", "svd-exact", "svd-pi-deflation", "mtp-lya", "mpa-lya"}) {
     std::string head_name = head;
     CAPTURE(head_name);
     std::string out = (data.root / (std::string("run-") + head)).string();
@@ -119,7 +119,7 @@ TEST_CASE("train_imagenet --device cuda: every head trains on the GPU; the check
   set_dataset_warnings_printed(false);
   TinyData data;
   for (const char* head : {"gap", "isqrt", "svd-pade", "svd-taylor", "svd-original", "svd-trunc", "svd-topn", "svd-pi",
-                           "svd-newton", "svd-exact", "svd-pi-deflation"}) {
+                           "svd-newton", "svd-exact", "svd-pi-deflation", "mtp-lya", "mpa-lya"}) {
     std::string head_name = head;
     CAPTURE(head_name);
     std::string out = (data.root / (std::string("gpu-") + head)).string();

@@ -319,7 +319,7 @@ TEST_CASE("audit: parameter gradients name their parameter and module; --dump wr
   REQUIRE(files.count("weight"));
   REQUIRE(files.count("grad_weight"));
   REQUIRE(files.count("grad_bias"));
-  const auto& weight = net->named_parameters()[0].second;
+  const Tensor weight = net->named_parameters()[0].second;  // a copy of the handle: the list is a temporary
   CHECK(to_vector(load_npy((dir.path / "audit" / "dump" / files["weight"]).string())) == to_vector(weight));
   CHECK(to_vector(load_npy((dir.path / "audit" / "dump" / files["grad_weight"]).string())) == to_vector(weight.grad()));
 }

@@ -278,6 +278,19 @@ TEST_CASE("cuda ops: every matrix square root rule, forward and backward" * doct
                   {relu(random({2, 6, 4, 5}, 101, DType::Float32))}, 1e-5, 1e-4);
 }
 
+TEST_CASE("cuda ops: solve on cuBLAS's batched LU, and a singular sample named" * doctest::skip(!has_device())) {
+  Tensor a = add(random({4, 5, 5}, 102), mul(eye(5, DType::Float64), 4.0));
+  check_op_on_gpu("solve", [](auto& v) { return solve(v[0], v[1]); }, {a, random({4, 5, 3}, 103)});
+  {
+    NoTf32 exact;
+    check_op_on_gpu("solve float32", [](auto& v) { return solve(v[0], v[1]); },
+                    {a.to(DType::Float32), random({4, 5, 3}, 104, DType::Float32)}, 1e-4, 1e-4);
+  }
+  Tensor singular = cat({eye(3, DType::Float64).unsqueeze(0), zeros({1, 3, 3}, DType::Float64)}, 0).to(kGpu);
+  CHECK_THROWS_WITH_AS(solve(singular, ones({2, 3, 1}, DType::Float64).to(kGpu)), doctest::Contains("sample 1 is singular"),
+                       Error);
+}
+
 TEST_CASE("cuda ops: a ResNet trains on the GPU as on the CPU (one SGD step, same weights after)" * doctest::skip(!has_device())) {
   for (const char* head : {"gap", "svd-pade"}) {
     INFO("head " << head);
