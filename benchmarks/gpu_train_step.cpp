@@ -8,12 +8,15 @@
 //   R50-PADE:  resnet50, svd-pade head, batch 64,  3x224x224, 1000 classes
 //   ALEX:      alexnet (torchvision's), batch 128, 3x224x224, 1000 classes
 //   EIG f32/f64: 64 symmetric positive definite 256x256 matrices
+//   SQRT f32/f64: the matrix square root's forward + backward on 64 SPD 48x48 matrices, per rule
+//     (the fast square roots' paper compares MTP-Lya, MPA-Lya, Newton–Schulz and the SVD rules at
+//     this size); dsvd against itself, no peer
 //
 // Images/s come from the median step after warm-up steps (each step ends with a device
 // synchronisation); peak memory is the caching allocator's peak of bytes in live tensors against
 // torch.cuda.max_memory_allocated, both measured from after the model and the batch were made.
 // Prints a table after the line "== table" (tools/gpu-check shows it).
-//   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|eigh] [--profile]
+//   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|eigh|sqrt] [--profile]
 // --profile also prints, per config, the GPU time of 3 more steps by leaf module, backward node
 // and optimizer step (cuda/profiler.h).
 #include <algorithm>
@@ -31,6 +34,7 @@
 #include "cuda/runtime.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
+#include "ops/matfn/sqrtm.h"
 #include "ops/matfn/symeig.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
@@ -128,6 +132,26 @@ double run_eig(DType dtype, int reps) {
   return median(times);
 }
 
+// Median ms of sqrtm forward + backward (rule `m`) on 64 SPD 48x48 matrices on the GPU.
+double run_sqrt(SqrtMethod m, DType dtype, int reps) {
+  const Device gpu = Device::cuda(0);
+  Generator g(1);
+  Tensor a = randn({64, 48, 48}, dtype, &g).to(gpu);
+  Tensor spd = add(div(matmul(a, a.transpose(1, 2)), 48.0), mul(eye(48, dtype, gpu), 1e-2));
+  Tensor up = randn({64, 48, 48}, dtype, &g).to(gpu);
+  MatrixSqrtOptions o;
+  o.method = m;
+  std::vector<double> times;
+  for (int rep = 0; rep < reps + 2; ++rep) {
+    Tensor leaf = spd.detach().requires_grad_();
+    cuda::synchronize();
+    double start = now_ms();
+    sqrtm(leaf, o).backward(up);
+    cuda::synchronize();
+    if (rep >= 2) times.push_back(now_ms() - start);
+  }
+  return median(times);
+}
 
 }  // namespace
 
@@ -141,7 +165,7 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--profile") g_profile = true;
     else {
-      std::fprintf(stderr, "usage: gpu_train_step [--peer SCRIPT] [--steps N] [--only train|eigh] [--profile]\n");
+      std::fprintf(stderr, "usage: gpu_train_step [--peer SCRIPT] [--steps N] [--only train|eigh|sqrt] [--profile]\n");
       return 2;
     }
   }
@@ -206,6 +230,25 @@ int main(int argc, char** argv) {
       value += "torch " + (peer_ms ? fmt(*peer_ms, "%.2f") : std::string("-")) + " ms";
       char line[512];
       std::snprintf(line, sizeof line, "%-44s %s", (std::string("eig 64x256x256 ") + name).c_str(), value.c_str());
+      std::printf("%s\n", line);
+      rows.push_back(line);
+    }
+  }
+  if (only.empty() || only == "sqrt") {
+    for (DType dt : {DType::Float32, DType::Float64}) {
+      std::string value;
+      for (SqrtMethod m : {SqrtMethod::MpaLya, SqrtMethod::MtpLya, SqrtMethod::ISqrt, SqrtMethod::Newton,
+                           SqrtMethod::Exact, SqrtMethod::Pade}) {
+        try {
+          value += std::string(sqrt_method_name(m)) + " " + fmt(run_sqrt(m, dt, 10), "%.2f") + ", ";
+        } catch (const std::exception& e) {
+          value += std::string(sqrt_method_name(m)) + " failed (" + e.what() + "), ";
+        }
+      }
+      value += "ms";
+      char line[512];
+      std::snprintf(line, sizeof line, "%-44s %s", (std::string("sqrt fwd+bwd 64x48x48 ") + dtype_name(dt)).c_str(),
+                    value.c_str());
       std::printf("%s\n", line);
       rows.push_back(line);
     }
