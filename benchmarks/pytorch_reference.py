@@ -194,6 +194,46 @@ def _ns_backward(g, sigma, state, iterations):
     return d / trace + (aux - (d * sigma).sum((1, 2), keepdim=True) / trace ** 2) * torch.eye(n, dtype=sigma.dtype, device=sigma.device)
 
 
+# The fast square roots (docs/matrix-functions.md §10): Taylor or [5/5] Padé of sqrt(1 - z) in
+# Z = I - A/||A||_F forward, the Lyapunov equation Y X + X Y = G by the sign iteration backward.
+MTP_COEFFICIENTS = [1.0, -1 / 2, -1 / 8, -1 / 16, -5 / 128, -7 / 256, -21 / 1024, -33 / 2048, -429 / 32768, -715 / 65536,
+                    -2431 / 262144]
+MPA_P = [1.0, -11 / 4, 11 / 4, -77 / 64, 55 / 256, -11 / 1024]
+MPA_Q = [1.0, -9 / 4, 7 / 4, -35 / 64, 15 / 256, -1 / 1024]
+
+
+def _matrix_polynomial(z, coefficients):
+    import torch
+    eye = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+    r = coefficients[-1] * eye.expand_as(z)
+    for c in reversed(coefficients[:-1]):
+        r = r @ z + c * eye
+    return r
+
+
+def _fast_sqrt_forward(a, rule):
+    import torch
+    s = a.norm(dim=(1, 2), keepdim=True)
+    z = torch.eye(a.shape[1], dtype=a.dtype, device=a.device) - a / s
+    if rule == "mtp-lya":
+        y = _matrix_polynomial(z, MTP_COEFFICIENTS)
+    else:
+        y = torch.linalg.solve(_matrix_polynomial(z, MPA_Q), _matrix_polynomial(z, MPA_P))
+    return y * s.sqrt(), s.sqrt()
+
+
+def _lyapunov_backward(y, g, root_scale, iterations=8):
+    import torch
+    i3 = 3 * torch.eye(y.shape[1], dtype=y.dtype, device=y.device)
+    b, c = y / root_scale, g / root_scale
+    for _ in range(iterations):
+        b2 = b @ b
+        t = i3 - b2
+        c = 0.5 * (c @ t - b2 @ c + b @ c @ b)
+        b = 0.5 * b @ t
+    return 0.5 * c
+
+
 def _make_layer(rule, pade):
     import torch
 
@@ -223,6 +263,10 @@ def _make_layer(rule, pade):
                 ctx.state = state
                 ctx.save_for_backward(sigma)
                 return state[3] * state[4].sqrt()
+            if rule in ("mtp-lya", "mpa-lya"):
+                y, root_scale = _fast_sqrt_forward(sigma, rule)
+                ctx.save_for_backward(y, root_scale)
+                return y
             w, v = torch.linalg.eigh(sigma)
             s, order = w.abs().sort(dim=1, descending=True)
             v = v.gather(2, order.unsqueeze(1).expand_as(v))
@@ -240,6 +284,9 @@ def _make_layer(rule, pade):
             if rule == "isqrt":
                 (sigma,) = ctx.saved_tensors
                 return _ns_backward(g, sigma, ctx.state, 5)
+            if rule in ("mtp-lya", "mpa-lya"):
+                y, root_scale = ctx.saved_tensors
+                return _lyapunov_backward(y, g, root_scale)
             sigma, v, lam = ctx.saved_tensors
             if rule == "newton":
                 return _ns_backward(g, sigma, ctx.state, 10)
@@ -402,7 +449,7 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save", default="", help="write x, g and each rule's output and input gradient as .npy here")
-    p.add_argument("--rules", default="original,trunc,topn,taylor,pade,pi,pi-deflation,newton,exact,isqrt")
+    p.add_argument("--rules", default="original,trunc,topn,taylor,pade,pi,pi-deflation,newton,exact,isqrt,mtp-lya,mpa-lya")
     p = sub.add_parser("train_step")
     p.add_argument("--arch", required=True)
     p.add_argument("--batch", type=int, required=True)

@@ -30,7 +30,8 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
   svd_lab experiment E1|E2|E3|E4 [--format table|csv|json]
       E1 Taylor/Pade vs 1/(1-r) [--r-from A --r-to B --points N: a sweep, 1-r log-spaced];
       E2 close eigenvalues [--gap-from A --gap-to B --points N: a sweep of the gap 1-λ₂];
-      E3 ties; E4 rank-deficient 7x7 and 13x13 maps.
+      E3 ties; E4 rank-deficient 7x7 and 13x13 maps; E5 every rule's time on 64 SPD 48x48 matrices
+      relative to MPA-Lya [--device cpu|cuda --dtype f32|f64 --reps N] (the fast square roots' claim).
 
 Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt mtp-lya mpa-lya (the
 eigendecomposition rules also as svd-<rule>).

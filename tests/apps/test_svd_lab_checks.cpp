@@ -155,3 +155,21 @@ TEST_CASE("svd_lab: experiments and compare print CSV and JSON for a plot; E1 sw
   CHECK(v.array[1].find("grad_rel_err")->number == 0);
   fs::remove(log);
 }
+
+TEST_CASE("svd_lab experiment E5: every rule timed on 64 SPD 48x48 matrices, relative to MPA-Lya") {
+  const std::string log = (fs::temp_directory_path() / ("dsvd_lab_e5_" + std::to_string(::getpid()))).string();
+  REQUIRE(std::system((test::svd_lab_program() + " experiment E5 --reps 1 --format csv > " + log + " 2>&1").c_str()) == 0);
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  fs::remove(log);
+  REQUIRE(lines.size() == all_sqrt_methods().size() + 1);
+  CHECK(lines[0] == "rule,ms,vs_mpa_lya");
+  bool found = false;
+  for (const auto& l : lines)
+    if (l.rfind("mpa-lya,", 0) == 0) {
+      found = true;
+      CHECK(l.substr(l.rfind(',') + 1) == "1");
+    }
+  CHECK(found);
+}
