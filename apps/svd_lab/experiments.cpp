@@ -177,8 +177,6 @@ void experiment_e4(const CommandLine& cli, Format format) {
                 "substitutes its own value; PI passes ~no gradient.\n");
 }
 
-double now_ms() { return now_seconds() * 1e3; }
-
 void experiment_e5(const CommandLine& cli, Format format) {
   const std::string device_name = cli.get("device", "cpu");
   const int reps = cli.get_int("reps", 10);
@@ -201,10 +199,10 @@ void experiment_e5(const CommandLine& cli, Format format) {
     std::vector<double> t;
     for (int rep = 0; rep < reps + 2; ++rep) {
       Tensor leaf = spd.detach().requires_grad_();
-      const double start = now_ms();
+      const double start = now_seconds();
       sqrtm(leaf, o).backward(up);
       (void)sum(leaf.grad()).item();  // waits for the device (a one-number copy to the host)
-      if (rep >= 2) t.push_back(now_ms() - start);
+      if (rep >= 2) t.push_back((now_seconds() - start) * 1e3);
     }
     std::sort(t.begin(), t.end());
     times.emplace_back(sqrt_method_name(m), t[t.size() / 2]);

@@ -190,8 +190,8 @@ std::vector<int64_t> zero_trace_samples(const Tensor& matrices) {
   return out;
 }
 
-std::vector<std::string> result_warnings(SqrtMethod method, const LayerRun& run, const Tensor& matrices) {
-  std::vector<std::string> out;
+std::vector<RunWarning> result_warnings(SqrtMethod method, const LayerRun& run, const Tensor& matrices) {
+  std::vector<RunWarning> out;
   auto nan_count = [](const Tensor& t) {
     int64_t n = 0;
     for (double v : to_vector(t)) n += std::isnan(v);
@@ -213,15 +213,16 @@ std::vector<std::string> result_warnings(SqrtMethod method, const LayerRun& run,
         why = which + " has trace 0: the fast square roots divide Σ by ‖Σ‖_F, and 0/0 is NaN. The SVD rules take a "
               "zero matrix to √ε·I.";
     }
-    out.push_back("the results hold NaN: output " + std::to_string(nan_out) + ", grad_input " + std::to_string(nan_grad) +
-                  " entries." + why);
+    out.push_back({RunWarning::Kind::NanResult, "the results hold NaN: output " + std::to_string(nan_out) + ", grad_input " +
+                                                    std::to_string(nan_grad) + " entries." + why});
   }
   if (run.report && run.report->smallest_eigenvalues.defined())
     for (const auto& [b, w] : indefinite_samples(run.report->eigenvalue_magnitudes, run.report->smallest_eigenvalues)) {
       char value[32];
       std::snprintf(value, sizeof value, "%.6g", w);
-      out.push_back("sample " + std::to_string(b) + " is not positive semi-definite: eigenvalue " + value +
-                    "; its square root uses |λ| (the reference's SVD does the same); --strict refuses such input.");
+      out.push_back({RunWarning::Kind::Indefinite,
+                     "sample " + std::to_string(b) + " is not positive semi-definite: eigenvalue " + value +
+                         "; its square root uses |λ| (the reference's SVD does the same); --strict refuses such input."});
     }
   return out;
 }
@@ -230,12 +231,12 @@ namespace {
 
 // Prints the warnings; --strict turns an indefinite input into an error (nothing is written).
 // Returns the exit code: 1 when the results hold NaN, else 0.
-int report_warnings(const std::vector<std::string>& warnings, bool strict) {
+int report_warnings(const std::vector<RunWarning>& warnings, bool strict) {
   int code = 0;
   for (const auto& w : warnings) {
-    DSVD_CHECK(!(strict && w.find("not positive semi-definite") != std::string::npos), w, " (--strict)");
-    std::fprintf(stderr, "svd_lab: warning: %s\n", w.c_str());
-    if (w.rfind("the results hold NaN", 0) == 0) code = 1;
+    DSVD_CHECK(!(strict && w.kind == RunWarning::Kind::Indefinite), w.text, " (--strict)");
+    std::fprintf(stderr, "svd_lab: warning: %s\n", w.text.c_str());
+    if (w.kind == RunWarning::Kind::NanResult) code = 1;
   }
   return code;
 }

@@ -44,7 +44,11 @@ bool full_output_option(const CommandLine& cli, SqrtMethod method, const Tensor&
 // What a user must hear about a run: NaN in the results (with the reason when it is Newton–Schulz
 // on a zero-trace matrix) and inputs that are not positive semi-definite (|λ| is used). `matrices`
 // are the Σ the rule saw (may be undefined).
-std::vector<std::string> result_warnings(SqrtMethod method, const LayerRun& run, const Tensor& matrices);
+struct RunWarning {
+  enum class Kind { NanResult, Indefinite } kind;
+  std::string text;
+};
+std::vector<RunWarning> result_warnings(SqrtMethod method, const LayerRun& run, const Tensor& matrices);
 std::vector<int64_t> zero_trace_samples(const Tensor& matrices);
 
 // report.json: rule, shapes, timings, eigenvalues with a per-sample summary, repair counts.

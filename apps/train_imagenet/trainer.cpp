@@ -285,20 +285,14 @@ RunResult Trainer::run() {
       // Set every step: a cosine schedule anneals within the epoch.
       optimizer_->set_lr(schedule.lr_at(o_.lr, double(epoch) + double(batch_index) / double(batches)));
       audit::set_step(global_step_);
-      auto audit_stop = [&](const audit::NonFiniteError& e) {
+      // A stop inside a step names the step and the checkpoint to go back to: the audit's
+      // non-finite stop (exit 3), or any other error (a NaN that reached the eigendecomposition, say;
+      // exit 2).
+      auto stop = [&](const Error& e, int exit_code) {
         std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
                      (long long)epoch, batch_index, (long long)global_step_, e.what(),
                      fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
-        result.exit_code = 3;
-        return result;
-      };
-      // Any other error inside a step (a NaN that reached the eigendecomposition, say) also names
-      // the step and the checkpoint to go back to.
-      auto step_error = [&](const Error& e) {
-        std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
-                     (long long)epoch, batch_index, (long long)global_step_, e.what(),
-                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
-        result.exit_code = 2;
+        result.exit_code = exit_code;
         return result;
       };
       Tensor logits, loss;
@@ -307,9 +301,9 @@ RunResult Trainer::run() {
         logits = model_->forward(b->images.to(device()));
         loss = cross_entropy(logits, labels, o_.label_smoothing);
       } catch (const audit::NonFiniteError& e) {
-        return audit_stop(e);
+        return stop(e, 3);
       } catch (const Error& e) {
-        return step_error(e);
+        return stop(e, 2);
       }
       const double value = loss.item();
       if (!std::isfinite(value)) {
@@ -324,9 +318,9 @@ RunResult Trainer::run() {
       try {
         loss.backward();
       } catch (const audit::NonFiniteError& e) {
-        return audit_stop(e);
+        return stop(e, 3);
       } catch (const Error& e) {
-        return step_error(e);
+        return stop(e, 2);
       }
       if (head_) {
         auto report = head_->last_report();

@@ -31,7 +31,7 @@ SymEig symeig_descending(const Tensor& sigma) {
     cuda::symeig(in, w, v);
     SymEig out{empty({batch, n}, sigma.dtype(), d), empty({batch, n, n}, sigma.dtype(), d)};
     cuda::sort_eigenpairs_by_magnitude(w, v, out.values, out.vectors);
-    out.smallest = w.select(1, 0).contiguous();  // cuSOLVER's values ascend
+    out.smallest = w.select(1, 0);  // a view (cuSOLVER's values ascend): no kernel on the hot path
     return out;
   }
   SymEig out{empty({batch, n}, sigma.dtype()), empty({batch, n, n}, sigma.dtype()), empty({batch}, sigma.dtype())};

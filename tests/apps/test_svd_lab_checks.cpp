@@ -11,27 +11,14 @@
 #include "nn/json.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
+#include "tests/apps/svd_lab_test_util.h"
 #include "tests/test_util.h"
 
 using namespace dsvd;
+using namespace dsvd::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct LabDir {
-  fs::path dir = fs::temp_directory_path() / ("dsvd_svd_lab_checks_" + std::to_string(::getpid()));
-  LabDir() { fs::create_directories(dir); }
-  ~LabDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-int run_matrix(std::vector<std::string> args) {
-  args.insert(args.begin(), {"svd_lab", "matrix"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  CommandLine cli(int(argv.size()), argv.data(), {"strict"});
-  return lab::command_matrix(cli);
-}
 
 Tensor diagonal(const std::vector<double>& d) {
   const int64_t n = int64_t(d.size());
@@ -43,19 +30,19 @@ Tensor diagonal(const std::vector<double>& d) {
 }  // namespace
 
 TEST_CASE("svd_lab: an indefinite matrix is used through |λ| with a warning naming it; --strict refuses it") {
-  LabDir d;
+  LabDir d("svd_lab_checks");
   save_npy(d / "s.npy", diagonal({1, -1, 0.5, 0.25}));
   save_npy(d / "g.npy", ones({1, 10}, DType::Float64));
   MatrixSqrtOptions o = lab::rule_options(CommandLine(0, nullptr), "pade");
   lab::LayerRun run = lab::run_on_matrices(diagonal({1, -1, 0.5, 0.25}), ones({1, 10}, DType::Float64), o, DType::Float64);
   auto warnings = lab::result_warnings(SqrtMethod::Pade, run, diagonal({1, -1, 0.5, 0.25}));
   REQUIRE(warnings.size() == 1);
-  CHECK(warnings[0].find("sample 0 is not positive semi-definite: eigenvalue -1;") != std::string::npos);
+  CHECK(warnings[0].text.find("sample 0 is not positive semi-definite: eigenvalue -1;") != std::string::npos);
   // |S|^½: the output's diagonal is √|λ|.
   CHECK(to_vector(run.output)[4] == doctest::Approx(1.0));  // (1,1) of the 4×4 root, at index 4 of triu
-  CHECK(run_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "pade", "--out", d / "a"}) == 0);
+  CHECK(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "pade", "--out", d / "a"}) == 0);
   CHECK(fs::exists(d / "a/output.npy"));
-  CHECK_THROWS_WITH_AS(run_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "pade", "--strict", "--out", d / "b"}),
+  CHECK_THROWS_WITH_AS(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "pade", "--strict", "--out", d / "b"}),
                        doctest::Contains("not positive semi-definite: eigenvalue -1"), Error);
   CHECK(!fs::exists(d / "b/output.npy"));
   // A positive semi-definite matrix with rounding-level negative eigenvalues is not flagged.
@@ -66,25 +53,25 @@ TEST_CASE("svd_lab: an indefinite matrix is used through |λ| with a warning nam
 }
 
 TEST_CASE("svd_lab: Newton–Schulz on a zero matrix gives NaN, says why, and exits 1") {
-  LabDir d;
+  LabDir d("svd_lab_checks");
   save_npy(d / "z.npy", zeros({1, 3, 3}, DType::Float64));
   save_npy(d / "g.npy", ones({1, 3, 3}, DType::Float64));
   for (const char* rule : {"isqrt", "newton"}) {
     CAPTURE(rule);
-    CHECK(run_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", rule, "--out", d / rule}) == 1);
+    CHECK(run_svd_lab_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", rule, "--out", d / rule}) == 1);
     MatrixSqrtOptions o = lab::rule_options(CommandLine(0, nullptr), rule);
     lab::LayerRun run = lab::run_on_matrices(zeros({1, 3, 3}, DType::Float64), ones({1, 3, 3}, DType::Float64), o,
                                              DType::Float64, true);
     auto warnings = lab::result_warnings(parse_sqrt_method(rule), run, zeros({1, 3, 3}, DType::Float64));
     REQUIRE(!warnings.empty());
-    CHECK(warnings[0].find("Sample 0 has trace 0: Newton–Schulz divides Σ by its trace, and 0/0 is NaN") != std::string::npos);
+    CHECK(warnings[0].text.find("Sample 0 has trace 0: Newton–Schulz divides Σ by its trace, and 0/0 is NaN") != std::string::npos);
   }
   // The SVD rules take it to √ε·I without a word.
-  CHECK(run_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", "pade", "--out", d / "p"}) == 0);
+  CHECK(run_svd_lab_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", "pade", "--out", d / "p"}) == 0);
 }
 
 TEST_CASE("svd_lab matrix --rule exact in float64 equals an independent Daleckii–Krein computation to 1e-12") {
-  LabDir d;
+  LabDir d("svd_lab_checks");
   const int n = 6;
   Generator gen(17);
   Tensor a = randn({1, n, n}, DType::Float64, &gen);
@@ -92,7 +79,7 @@ TEST_CASE("svd_lab matrix --rule exact in float64 equals an independent Daleckii
   Tensor g = randn({1, n, n}, DType::Float64, &gen);
   save_npy(d / "s.npy", s);
   save_npy(d / "g.npy", g);
-  REQUIRE(run_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "exact", "--out", d / "e"}) == 0);
+  REQUIRE(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", "exact", "--out", d / "e"}) == 0);
   Tensor q = load_npy(d / "e/output.npy"), gs = load_npy(d / "e/grad_input.npy");
   REQUIRE(q.dtype() == DType::Float64);
   REQUIRE(gs.dtype() == DType::Float64);

@@ -5,6 +5,7 @@
 #include "apps/svd_lab/lab.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
+#include "tests/apps/svd_lab_test_util.h"
 #include "tests/matfn/matfn_test_util.h"
 
 using namespace dsvd;
@@ -12,22 +13,6 @@ using namespace dsvd::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct LabDir {
-  fs::path dir = fs::temp_directory_path() / ("dsvd_svd_lab_matrix_" + std::to_string(::getpid()));
-  LabDir() { fs::create_directories(dir); }
-  ~LabDir() { fs::remove_all(dir); }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-// Runs `svd_lab matrix` with these arguments (after the command word).
-int run_matrix(std::vector<std::string> args) {
-  args.insert(args.begin(), {"svd_lab", "matrix"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  CommandLine cli(int(argv.size()), argv.data());
-  return lab::command_matrix(cli);
-}
 
 Tensor spd_batch() {
   return cat({matrix_with_spectrum(random_orthogonal(4, 1), {3, 2, 1, 0.5}),
@@ -44,7 +29,7 @@ Tensor direct_gradient(const Tensor& sigma, const Tensor& g, SqrtMethod m) {
 }  // namespace
 
 TEST_CASE("svd_lab matrix: newton and isqrt return the full root by default, in float64, with its gradient") {
-  LabDir d;
+  LabDir d("svd_lab_matrix");
   Tensor sigma = spd_batch();
   Generator gen(4);
   Tensor g = randn({2, 4, 4}, DType::Float64, &gen);
@@ -53,7 +38,7 @@ TEST_CASE("svd_lab matrix: newton and isqrt return the full root by default, in 
   for (SqrtMethod m : {SqrtMethod::Newton, SqrtMethod::ISqrt}) {
     CAPTURE(sqrt_method_name(m));
     const std::string dir = d / sqrt_method_name(m);
-    CHECK(run_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", sqrt_method_name(m), "--out", dir}) == 0);
+    CHECK(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "g.npy", "--rule", sqrt_method_name(m), "--out", dir}) == 0);
     Tensor out = load_npy(dir + "/output.npy"), grad = load_npy(dir + "/grad_input.npy");
     CHECK(out.sizes() == Shape{2, 4, 4});
     CHECK(out.dtype() == DType::Float64);
@@ -67,7 +52,7 @@ TEST_CASE("svd_lab matrix: newton and isqrt return the full root by default, in 
 }
 
 TEST_CASE("svd_lab matrix: SVD rules vectorise by default; --output full and a (B, n, n) gradient give the matrix") {
-  LabDir d;
+  LabDir d("svd_lab_matrix");
   Tensor sigma = spd_batch();
   Generator gen(9);
   Tensor g_triu = randn({2, 10}, DType::Float64, &gen);
@@ -79,12 +64,12 @@ TEST_CASE("svd_lab matrix: SVD rules vectorise by default; --output full and a (
     if (m == SqrtMethod::Newton || !uses_eigendecomposition(m)) continue;  // full by default
     const std::string rule = sqrt_method_name(m);
     CAPTURE(rule);
-    CHECK(run_matrix({"--input", d / "s.npy", "--grad", d / "gt.npy", "--rule", rule, "--out", d / "t"}) == 0);
+    CHECK(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "gt.npy", "--rule", rule, "--out", d / "t"}) == 0);
     CHECK(load_npy(d / "t/output.npy").sizes() == Shape{2, 10});
     CHECK(load_npy(d / "t/output.npy").dtype() == DType::Float64);
     // A (B, n, n) gradient selects full by itself; --output full says it explicitly.
-    CHECK(run_matrix({"--input", d / "s.npy", "--grad", d / "gf.npy", "--rule", rule, "--out", d / "f"}) == 0);
-    CHECK(run_matrix({"--input", d / "s.npy", "--grad", d / "gf.npy", "--rule", rule, "--output", "full", "--out", d / "f2"}) == 0);
+    CHECK(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "gf.npy", "--rule", rule, "--out", d / "f"}) == 0);
+    CHECK(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "gf.npy", "--rule", rule, "--output", "full", "--out", d / "f2"}) == 0);
     Tensor full = load_npy(d / "f/output.npy");
     CHECK(full.sizes() == Shape{2, 4, 4});
     CHECK(to_vector(full) == to_vector(load_npy(d / "f2/output.npy")));
@@ -92,19 +77,19 @@ TEST_CASE("svd_lab matrix: SVD rules vectorise by default; --output full and a (
     CHECK(to_vector(load_npy(d / "f/grad_input.npy")) == to_vector(direct_gradient(sigma, g_full, m)));
   }
   // Mismatched requests are refused with the file or option named.
-  CHECK_THROWS_WITH_AS(run_matrix({"--input", d / "s.npy", "--grad", d / "gt.npy", "--rule", "pade", "--output", "full",
+  CHECK_THROWS_WITH_AS(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "gt.npy", "--rule", "pade", "--output", "full",
                                    "--out", d / "x"}), doctest::Contains("gt.npy: expected the upstream gradient of the full square root, shape (2, 4, 4)"), Error);
-  CHECK_THROWS_WITH_AS(run_matrix({"--input", d / "s.npy", "--grad", d / "gt.npy", "--rule", "pade", "--output", "both",
+  CHECK_THROWS_WITH_AS(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "gt.npy", "--rule", "pade", "--output", "both",
                                    "--out", d / "x"}), doctest::Contains("--output must be full or triu"), Error);
-  CHECK_THROWS_WITH_AS(run_matrix({"--input", d / "s.npy", "--grad", d / "gf.npy", "--rule", "pade", "--output", "triu",
+  CHECK_THROWS_WITH_AS(run_svd_lab_matrix({"--input", d / "s.npy", "--grad", d / "gf.npy", "--rule", "pade", "--output", "triu",
                                    "--out", d / "x"}), doctest::Contains("gf.npy: expected the upstream gradient of shape (2, 10)"), Error);
 }
 
 TEST_CASE("svd_lab matrix: --dtype f32 computes in float32 and writes the input's dtype") {
-  LabDir d;
+  LabDir d("svd_lab_matrix");
   save_npy(d / "z.npy", zeros({1, 3, 3}, DType::Float64));
   save_npy(d / "g.npy", zeros({1, 6}, DType::Float64));
-  CHECK(run_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", "pade", "--dtype", "f32", "--out", d / "o"}) == 0);
+  CHECK(run_svd_lab_matrix({"--input", d / "z.npy", "--grad", d / "g.npy", "--rule", "pade", "--dtype", "f32", "--out", d / "o"}) == 0);
   Tensor y = load_npy(d / "o/output.npy");
   CHECK(y.dtype() == DType::Float64);
   // √(2^-23) computed in float32, then widened: the float32 floor, not float64's 2^-26.

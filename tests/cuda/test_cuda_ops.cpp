@@ -273,6 +273,12 @@ TEST_CASE("cuda ops: every matrix square root rule, forward and backward" * doct
     check_op_on_gpu(sqrt_method_name(m), [o](auto& v) { return sqrtm(add(v[0], v[0].transpose(1, 2)), o); },
                     {div(sigma, 2.0)}, 1e-9, 1e-7);
   }
+  // The smallest signed eigenvalue (a strided view on the GPU) and the indefinite check agree.
+  Tensor indefinite = from_vector({1, 0, 0, 0, -1, 0, 0, 0, 0.5}, {1, 3, 3}, DType::Float64);
+  SymEig on_cpu = symeig_descending(indefinite), on_gpu = symeig_descending(indefinite.to(kGpu));
+  CHECK(to_vector(on_gpu.smallest) == to_vector(on_cpu.smallest));
+  CHECK(indefinite_samples(on_gpu.values, on_gpu.smallest) == indefinite_samples(on_cpu.values, on_cpu.smallest));
+  CHECK(indefinite_samples(on_gpu.values, on_gpu.smallest).size() == 1);
   CovariancePoolingOptions co;
   check_op_on_gpu("covariance pooling svd-pade, float32 features", [co](auto& v) { return covariance_sqrt_pooling(v[0], co); },
                   {relu(random({2, 6, 4, 5}, 101, DType::Float32))}, 1e-5, 1e-4);
