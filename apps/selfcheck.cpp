@@ -13,8 +13,8 @@
 
 #include "apps/exit_on_error.h"
 #include "apps/timing.h"
-#include "autograd/gradcheck.h"
-#include "cuda/runtime.h"
+#include "ops/gradcheck.h"
+#include "tensor/device_backend.h"
 #include "dsvd_config.h"
 #include "ops/cpu/blas_runtime.h"
 #include "ops/ops.h"
@@ -104,7 +104,7 @@ void measure_gemm() {
 }  // namespace
 
 int main() {
-  std::printf("dsvd %s self-check\n%s\n%s\n\n", DSVD_VERSION, blas_summary().c_str(), cuda_summary().c_str());
+  std::printf("dsvd %s self-check\n%s\n%s\n\n", DSVD_VERSION, blas_summary().c_str(), device_summary(Device::Kind::CUDA).c_str());
   try {
     check_matmul();
     check_autograd();

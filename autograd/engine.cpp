@@ -7,7 +7,7 @@
 // The pass runs with grad mode off: backward rules are ops, but their results are not recorded.
 #include "autograd/engine.h"
 
-#include "cuda/profiler.h"
+#include "tensor/profiler.h"
 
 #include <unordered_map>
 #include <unordered_set>
@@ -15,7 +15,7 @@
 #include "autograd/audit.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
-#include "ops/ops.h"
+#include "autograd/function.h"
 
 namespace dsvd {
 
@@ -34,7 +34,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     Pending& p = pending[edge.node.get()];
     if (p.grads.empty()) p.grads.resize(edge.node->outputs.size());
     Tensor& slot = p.grads.at(size_t(edge.input_nr));
-    slot = slot.defined() ? add(slot, g) : g;
+    slot = slot.defined() ? sum_gradients(slot, g) : g;
   };
 
   // 1. Count incoming edges of every reachable node.
@@ -91,8 +91,8 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
         grad_inputs = node->apply(grad_outputs);
       }
       audit::on_backward(*node, grad_outputs, grad_inputs);
-    } else if (cuda::profiling()) {
-      cuda::ProfileRange range(node->name() + " backward");
+    } else if (profiling()) {
+      ProfileRange range(node->name() + " backward");
       grad_inputs = node->apply(grad_outputs);
     } else {
       grad_inputs = node->apply(grad_outputs);
@@ -110,6 +110,11 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     }
     if (!retain_graph) node->release_saved();
   }
+}
+
+// Declared in tensor/tensor.h; defined here because the engine is the layer above the tensor.
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  run_backward({*this}, {gradient}, retain_graph);
 }
 
 }  // namespace dsvd

@@ -30,4 +30,9 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 std::vector<Tensor> record_op(const char* name, std::vector<Tensor> outputs, const std::vector<Tensor>& inputs,
                               std::vector<Saved> saved, FunctionNode::Backward backward);
 
+// a + b for two gradients of one tensor (the engine and AccumulateGrad sum them): the `add` op,
+// recorded when grad mode is on (higher-order gradients). Declared here, below the ops, and
+// defined in ops/binary.cpp: autograd includes nothing from ops/.
+Tensor sum_gradients(const Tensor& a, const Tensor& b);
+
 }  // namespace dsvd

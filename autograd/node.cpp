@@ -2,7 +2,7 @@
 
 #include <atomic>
 
-#include "ops/ops.h"
+#include "autograd/function.h"
 
 namespace dsvd {
 
@@ -40,7 +40,7 @@ std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_output
     // Own the buffer: the incoming gradient may alias another tensor or be a broadcast view.
     leaf_->grad = incoming.clone().impl();
   } else {
-    leaf_->grad = add(Tensor(leaf_->grad), incoming).impl();
+    leaf_->grad = sum_gradients(Tensor(leaf_->grad), incoming).impl();
   }
   return {};
 }

@@ -29,9 +29,10 @@
 #include <vector>
 
 #include "benchmarks/peer.h"
-#include "cuda/backend.h"
-#include "cuda/profiler.h"
-#include "cuda/runtime.h"
+#include "ops/precision.h"
+#include "tensor/device_backend.h"
+#include "tensor/profiler.h"
+#include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
 #include "ops/matfn/sqrtm.h"
@@ -88,8 +89,8 @@ Measured run_dsvd(const Config& c, int steps) {
   nn::Sgd opt(model->named_parameters(), {0.01, 0.9});
   Tensor x = randn({c.batch, 3, 224, 224}).to(gpu);
   Tensor y = randint(0, 1000, {c.batch}).to(gpu);
-  cuda::synchronize();
-  cuda::reset_peak_memory_stats();
+  synchronize(Device::cuda());
+  reset_peak_memory_stats(Device::cuda());
   std::vector<double> times, host;
   for (int step = 0; step < steps + 3; ++step) {
     double start = now_ms();
@@ -98,16 +99,16 @@ Measured run_dsvd(const Config& c, int steps) {
     loss.backward();
     opt.step();
     double queued = now_ms();
-    cuda::synchronize();
+    synchronize(Device::cuda());
     if (step >= 3) {
       times.push_back(now_ms() - start);
       host.push_back(queued - start);
     }
   }
-  Measured m{median(times), double(cuda::memory_stats().peak_allocated) / double(1 << 20), median(host)};
+  Measured m{median(times), double(memory_stats(Device::cuda()).peak_allocated) / double(1 << 20), median(host)};
   if (g_profile) {  // GPU time by leaf module (forward), backward node and optimizer step
     const std::string title = "== profile " + std::string(c.name) + " (GPU, of a " + fmt(m.ms, "%.2f") + " ms step)";
-    std::printf("%s", cuda::profile_report(cuda::ProfileMode::Gpu, 3, [&] {
+    std::printf("%s", profile_report(ProfileMode::Gpu, 3, [&] {
                         opt.zero_grad();
                         cross_entropy((*model)(x), y).backward();
                         opt.step();
@@ -123,10 +124,10 @@ double run_eig(DType dtype, int reps) {
   Tensor sym = add(div(matmul(a, a.transpose(1, 2)), 256.0), mul(eye(256, dtype, gpu), 1e-3));
   std::vector<double> times;
   for (int rep = 0; rep < reps + 2; ++rep) {
-    cuda::synchronize();
+    synchronize(Device::cuda());
     double start = now_ms();
     SymEig e = symeig_descending(sym);
-    cuda::synchronize();
+    synchronize(Device::cuda());
     if (rep >= 2) times.push_back(now_ms() - start);
   }
   return median(times);
@@ -144,10 +145,10 @@ double run_sqrt(SqrtMethod m, DType dtype, int reps) {
   std::vector<double> times;
   for (int rep = 0; rep < reps + 2; ++rep) {
     Tensor leaf = spd.detach().requires_grad_();
-    cuda::synchronize();
+    synchronize(Device::cuda());
     double start = now_ms();
     sqrtm(leaf, o).backward(up);
-    cuda::synchronize();
+    synchronize(Device::cuda());
     if (rep >= 2) times.push_back(now_ms() - start);
   }
   return median(times);
@@ -169,8 +170,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("%s\n", cuda_summary().c_str());
-  if (cuda_device_count() == 0) {
+  std::printf("%s\n", device_summary(Device::Kind::CUDA).c_str());
+  if (device_count(Device::Kind::CUDA) == 0) {
     std::printf("no CUDA device: nothing to measure\n");
     return 1;
   }
@@ -188,7 +189,7 @@ int main(int argc, char** argv) {
         error = e.what();
       }
       unsetenv("DSVD_CUDNN_BENCHMARK");
-      cuda::empty_cache();
+      empty_cache(Device::cuda());
       std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
                          std::to_string(c.batch) + " --steps " + std::to_string(steps) + (g_profile ? " --profile" : "");
       // The peer once per (arch, head, batch): a "find" row compares with the same PyTorch run.

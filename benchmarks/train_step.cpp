@@ -18,7 +18,7 @@
 #include "apps/timing.h"
 #include "autograd/audit.h"
 #include "benchmarks/peer.h"
-#include "cuda/profiler.h"
+#include "tensor/profiler.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
 #include "ops/cpu/blas_runtime.h"
@@ -75,7 +75,7 @@ int run_config(const Config& c, int steps, const std::string& audit_mode) {
   if (audit_mode == "profile") {  // time of 3 more steps by leaf module, backward node, optimizer
     char title[128];
     std::snprintf(title, sizeof title, "profile %s (of a %.1f ms step)", c.name, median(times));
-    std::printf("%s", cuda::profile_report(cuda::ProfileMode::Host, 3, [&] {
+    std::printf("%s", profile_report(ProfileMode::Host, 3, [&] {
                         opt.zero_grad();
                         cross_entropy(model->forward(x), y).backward();
                         opt.step();

@@ -10,7 +10,7 @@
 #include <map>
 #include <mutex>
 
-#include "cuda/backend.h"
+#include "cuda/internal.h"
 #include "cuda/context.h"
 #include "tensor/error.h"
 
@@ -27,7 +27,7 @@ size_t size_class(size_t nbytes) {
 
 struct DeviceCache {
   std::multimap<size_t, void*> free_blocks;  // size class -> block
-  MemoryStats stats;
+  DeviceMemoryStats stats;
 };
 
 std::mutex g_mutex;
@@ -97,14 +97,14 @@ std::shared_ptr<Storage> allocate(size_t nbytes, int device, const char* op) {
   return storage;
 }
 
-MemoryStats memory_stats(int device) {
+DeviceMemoryStats memory_stats(int device) {
   std::lock_guard<std::mutex> lock(g_mutex);
   return g_caches[device].stats;
 }
 
 void reset_peak_memory_stats(int device) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  MemoryStats& s = g_caches[device].stats;
+  DeviceMemoryStats& s = g_caches[device].stats;
   s.peak_allocated = s.allocated;
   s.peak_reserved = s.reserved;
 }

@@ -1,19 +1,17 @@
-// Batched matrix products on cuBLAS (cuda/backend.h: batched_gemm).
+// Batched matrix products and solves on cuBLAS (the kernels of ops/kernels/linalg.h).
 //
 // cuBLAS is column-major. For row-major C = A·B we ask it for Cᵀ = Bᵀ·Aᵀ: a row-major matrix
 // with unit column stride is its own transpose in column-major (op N, ld = row stride), one with
 // unit row stride is a column-major matrix (op T, ld = column stride). Other layouts are copied
 // to contiguous first. TF32 follows PyTorch's default: off for matmul unless asked for.
-#include <atomic>
-
-#include "cuda/backend.h"
 #include "cuda/context.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
+#include "ops/precision.h"
 
 namespace dsvd::cuda {
 namespace {
-
-std::atomic<bool> g_tf32_matmul{false};
-std::atomic<bool> g_tf32_conv{true};
 
 struct Operand {
   Tensor t;  // (batch, rows, cols) view
@@ -33,11 +31,6 @@ Operand as_column_major_transpose(const Tensor& t) {
 
 }  // namespace
 
-void set_tf32_matmul(bool on) { g_tf32_matmul = on; }
-bool tf32_matmul() { return g_tf32_matmul; }
-void set_tf32_conv(bool on) { g_tf32_conv = on; }
-bool tf32_conv() { return g_tf32_conv; }
-
 void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t batch = out.size(0), m = out.size(1), n = out.size(2), k = a.size(2);
   DSVD_CHECK(out.is_contiguous(), "matmul (CUDA): the output must be contiguous");
@@ -48,7 +41,7 @@ void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
   const bool f64 = out.dtype() == DType::Float64;
   const cudaDataType type = f64 ? CUDA_R_64F : CUDA_R_32F;
   const cublasComputeType_t compute =
-      f64 ? CUBLAS_COMPUTE_64F : (g_tf32_matmul ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F);
+      f64 ? CUBLAS_COMPUTE_64F : (tf32_matmul() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F);
   const double one64 = 1, zero64 = 0;
   const float one32 = 1, zero32 = 0;
   const void* alpha = f64 ? static_cast<const void*>(&one64) : &one32;
@@ -69,7 +62,7 @@ namespace dsvd::cuda {
 // into its column-major form (m, n) row-major, which getrs overwrites with X column-major; X is
 // transposed back into `out`. The factorisation's status is read back (a synchronisation) so
 // that a singular sample is reported by number.
-void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {
+void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {  // any layouts: copied below
   const int64_t batch = a.size(0), n = a.size(1), m = b.size(2);
   if (batch == 0 || n == 0 || m == 0) return;
   DSVD_CHECK(n < (1ll << 31) && m < (1ll << 31) && batch < (1ll << 31), "solve (CUDA): a dimension exceeds 2^31");
@@ -116,5 +109,8 @@ void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {
                infos[size_t(s)], ") = 0)");
   copy_into(out, rhs.transpose(1, 2));
 }
+
+DSVD_REGISTER_KERNEL(kernels::BatchedGemmKernel, CUDA, batched_gemm);
+DSVD_REGISTER_KERNEL(kernels::BatchedSolveKernel, CUDA, batched_solve);
 
 }  // namespace dsvd::cuda

@@ -10,13 +10,13 @@
 #include <mutex>
 #include <vector>
 
-#include "cuda/backend.h"
 #include "cuda/context.h"
-#include "ops/cpu/copy_kernel.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/elementwise.h"
 
 namespace dsvd::cuda {
 
-void copy_on_device(const Tensor& dst, const Tensor& src);  // kernels/elementwise.cu
 
 namespace {
 
@@ -68,7 +68,7 @@ void copy_into(const Tensor& dst, const Tensor& src) {
              shape_str(src.sizes()), ")");
   if (dst.numel() == 0) return;
   const Device dd = dst.device(), sd = src.device();
-  if (dd.is_cpu() && sd.is_cpu()) return cpu::copy_into(dst, src);
+  if (dd.is_cpu() && sd.is_cpu()) return kernels::dispatch<kernels::CopyKernel>(Device::cpu())(dst, src);
   if (dd.is_cuda() && sd.is_cuda()) {
     if (dd == sd) return copy_on_device(dst, src);
     Tensor staged = dense_on_own_device(src, dst.dtype());
@@ -101,7 +101,9 @@ void copy_into(const Tensor& dst, const Tensor& src) {
                                                  cudaMemcpyDeviceToHost, c.stream));
   DSVD_CUDA_CHECK("copy to CPU", cudaStreamSynchronize(c.stream));
   raise_deferred_errors(sd.index, false);  // every verdict queued before this copy has arrived
-  if (!dst.is_contiguous()) cpu::copy_into(dst, landing);
+  if (!dst.is_contiguous()) kernels::dispatch<kernels::CopyKernel>(Device::cpu())(dst, landing);
 }
+
+DSVD_REGISTER_KERNEL(kernels::CopyKernel, CUDA, copy_into);
 
 }  // namespace dsvd::cuda

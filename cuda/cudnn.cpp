@@ -1,4 +1,4 @@
-// Convolutions and batch norm through cuDNN (cuda/dnn.h).
+// Convolutions and batch norm through cuDNN: the CUDA kernels of ops/kernels/nn.h.
 //
 // Convolution algorithms are chosen once per shape with cuDNN's heuristics (the first one whose
 // workspace fits the limit, as PyTorch does with cudnn.benchmark off) and cached; workspaces
@@ -10,11 +10,15 @@
 #include <mutex>
 #include <array>
 
-#include "cuda/backend.h"
 #include "cuda/context.h"
-#include "cuda/dnn.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
+#include "ops/precision.h"
 
 namespace dsvd::cuda {
+
+using kernels::Conv2dGeometry;
 namespace {
 
 constexpr size_t kWorkspaceLimit = size_t(1) << 30;
@@ -198,7 +202,7 @@ Tensor filled(int64_t n, double v, DType t, const Device& d) {
 
 void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                          const Tensor& running_var, double momentum, double eps, const Tensor& y,
-                         const Tensor& save_mean, const Tensor& save_invstd) {
+                         Tensor& save_mean, Tensor& save_invstd) {
   DSVD_CHECK(eps >= CUDNN_BN_MIN_EPSILON, "batch_norm (CUDA): eps ", eps, " is below cuDNN's minimum ", CUDNN_BN_MIN_EPSILON);
   for (const Tensor* t : {&running_mean, &running_var})
     DSVD_CHECK(!t->defined() || t->dtype() == x.dtype(), "batch_norm (CUDA): running statistics must have the input's dtype (",
@@ -209,6 +213,8 @@ void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& bet
   TensorDesc xd(x.dtype(), n, ch, h, w), pd(x.dtype(), 1, ch, 1, 1);
   Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, x.dtype(), x.device());
   Tensor b = beta.defined() ? beta : filled(ch, 0.0, x.dtype(), x.device());
+  save_mean = empty({ch}, x.dtype(), x.device());  // cuDNN keeps the statistics in the input's dtype
+  save_invstd = empty({ch}, x.dtype(), x.device());
   const auto [one, zero] = factors(x.dtype());
   DSVD_CUDNN_CHECK("batch_norm", cudnnBatchNormalizationForwardTraining(
       c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, xd.d, x.data_ptr(), xd.d, y.data_ptr(), pd.d, g.data_ptr(), b.data_ptr(),
@@ -233,5 +239,10 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
       c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, xd.d, x.data_ptr(), xd.d, grad_y.data_ptr(), xd.d,
       dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr()));
 }
+
+DSVD_REGISTER_KERNEL(kernels::Conv2dForwardKernel, CUDA, conv2d_forward);
+DSVD_REGISTER_KERNEL(kernels::Conv2dBackwardKernel, CUDA, conv2d_backward);
+DSVD_REGISTER_KERNEL(kernels::BatchNormTrainingKernel, CUDA, batch_norm_training);
+DSVD_REGISTER_KERNEL(kernels::BatchNormBackwardKernel, CUDA, batch_norm_backward);
 
 }  // namespace dsvd::cuda

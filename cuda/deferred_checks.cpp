@@ -1,10 +1,10 @@
-// Deferred GPU-side checks (cuda/backend.h): the flag is copied into a pinned host slot behind
+// Deferred GPU-side checks (cuda/internal.h): the flag is copied into a pinned host slot behind
 // the kernel that wrote it, and an event says when the slot holds the verdict.
 #include <deque>
 #include <mutex>
 #include <vector>
 
-#include "cuda/backend.h"
+#include "cuda/internal.h"
 #include "cuda/context.h"
 
 namespace dsvd::cuda {

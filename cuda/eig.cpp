@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "cuda/backend.h"
 #include "cuda/context.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
 
 namespace dsvd::cuda {
 namespace {
@@ -35,6 +37,9 @@ void check_info(cudaStream_t stream, const void* info, int64_t count, const char
   std::vector<int> host(static_cast<size_t>(count));
   DSVD_CUDA_CHECK("symeig", cudaStreamSynchronize(stream));
   DSVD_CUDA_CHECK("symeig", cudaMemcpy(host.data(), info, host.size() * sizeof(int), cudaMemcpyDeviceToHost));
+  int device = 0;
+  DSVD_CUDA_CHECK("symeig", cudaGetDevice(&device));
+  raise_deferred_errors(device, false);  // a NaN/Inf input (defer_finite_check) before cuSOLVER's verdict
   for (size_t i = 0; i < host.size(); ++i)
     DSVD_CHECK(host[i] == 0, "symeig (cuSOLVER ", solver, "): matrix ", i, " ",
                host[i] > 0 ? "did not converge" : "had an invalid argument", " (info ", host[i], ")");
@@ -109,5 +114,25 @@ void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvecto
   if (!eigenvalues.is_contiguous()) copy_into(eigenvalues, w);
   copy_into(eigenvectors, work.transpose(1, 2));
 }
+
+namespace {
+
+// The |λ|-descending decomposition of ops/matfn/symeig.h: non-finite input refused up front
+// (as on the CPU), cuSOLVER (ascending eigenvalues), then the reorder on the device.
+SymEig symeig_descending(const Tensor& sigma) {
+  const int64_t batch = sigma.size(0), n = sigma.size(1);
+  defer_finite_check(sigma, "symeig");  // raised by check_info's synchronisation, before cuSOLVER's verdict
+  const Device d = sigma.device();
+  Tensor w = empty({batch, n}, sigma.dtype(), d), v = empty({batch, n, n}, sigma.dtype(), d);
+  symeig(sigma, w, v);
+  SymEig out{empty({batch, n}, sigma.dtype(), d), empty({batch, n, n}, sigma.dtype(), d), Tensor()};
+  sort_eigenpairs_by_magnitude(w, v, out.values, out.vectors);
+  out.smallest = w.select(1, 0);  // a view (cuSOLVER's values ascend): no kernel on the hot path
+  return out;
+}
+
+}  // namespace
+
+DSVD_REGISTER_KERNEL(kernels::SymeigDescendingKernel, CUDA, symeig_descending);
 
 }  // namespace dsvd::cuda

@@ -1,6 +1,6 @@
-// The CUDA device runtime as seen from the rest of dsvd: is CUDA built in, which devices exist,
-// and a one-line summary for start-up banners. Everything here works in a CPU-only build too
-// (then there are no devices and the reason says why).
+// The CUDA backend's runtime queries (a CUDA build only): which devices exist, and a one-line
+// summary for start-up banners. The rest of dsvd asks through tensor/device_backend.h
+// (device_count, device_summary), which also answers in a build without CUDA.
 #pragma once
 #include <cstddef>
 #include <string>

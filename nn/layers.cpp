@@ -1,6 +1,5 @@
 #include "nn/layers.h"
 
-#include "cuda/backend.h"
 
 #include "nn/init.h"
 #include "ops/ops.h"
@@ -32,8 +31,7 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_)
 
 Tensor BatchNorm2d::forward_impl(const Tensor& x) {
   if (is_training()) {
-    if (num_batches_tracked.device().is_cpu()) num_batches_tracked.data<int64_t>()[0] += 1;
-    else cuda::binary_scalar(cuda::Binary::Add, num_batches_tracked, num_batches_tracked, 1.0, false);
+    add_(num_batches_tracked, 1.0);  // on its device, as PyTorch's += 1
   }
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }

@@ -4,14 +4,14 @@
 #include <optional>
 
 #include "autograd/audit.h"
-#include "cuda/profiler.h"
+#include "tensor/profiler.h"
 #include "ops/internal.h"
 
 namespace dsvd::nn {
 
 Tensor Module::forward(const Tensor& x) {
-  std::optional<cuda::ProfileRange> range;  // leaf modules: their ops' time under their type
-  if (cuda::profiling() && children_.empty()) range.emplace(type_name_ + " forward");
+  std::optional<ProfileRange> range;  // leaf modules: their ops' time under their type
+  if (profiling() && children_.empty()) range.emplace(type_name_ + " forward");
   if (!audit::enabled()) return forward_impl(x);
   audit::ModuleScope scope(local_name_);
   return audit::probe_module(forward_impl(audit::probe_module_input(x)));

@@ -5,90 +5,59 @@
 //   sub: da = g,        db = -g
 //   mul: da = g * b,    db = g * a
 //   div: da = g / b,    db = -g * a / b^2
-#include <cmath>
-
-#include "cuda/backend.h"
-#include "ops/cpu/binary_kernels.h"
 #include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/elementwise.h"
 
 namespace dsvd {
 namespace {
 
-enum class BinaryKind { Add, Sub, Mul, Div };
+using math::BinaryOp;
 
-// A 0-d CPU tensor next to a CUDA tensor is a host number (as in PyTorch): true when `t` is one.
+// A 0-d CPU tensor next to a device tensor is a host number (as in PyTorch): true when `t` is one.
 bool host_scalar_beside(const Tensor& t, const Tensor& other) {
-  return t.device().is_cpu() && t.dim() == 0 && other.device().is_cuda();
+  return t.device().is_cpu() && t.dim() == 0 && !other.device().is_cpu();
 }
 
-void check_devices(const char* name, const Tensor& a, const Tensor& b) {
+// out = a (op) b in `dtype` (out_dtype: dtype, or uint8 for a comparison), broadcast; either
+// operand may be a host number beside a device tensor.
+Tensor binary_forward(const char* name, BinaryOp op, DType dtype, DType out_dtype, const Tensor& a, const Tensor& b) {
   DSVD_CHECK(a.defined() && b.defined(), name, ": an operand is an undefined tensor");
-  DSVD_CHECK(a.device() == b.device() || host_scalar_beside(a, b) || host_scalar_beside(b, a), name,
-             ": operands are on different devices (", a.device().str(), " and ", b.device().str(), ")");
-}
-
-// The CUDA path of an element-wise binary op (either operand may be a host scalar).
-Tensor binary_on_cuda(const char* name, cuda::Binary op, DType dtype, DType out_dtype, const Tensor& a, const Tensor& b) {
-  if (host_scalar_beside(b, a) || host_scalar_beside(a, b)) {
-    const bool scalar_first = host_scalar_beside(a, b);
-    const Tensor& t = scalar_first ? b : a;
-    const double value = (scalar_first ? a : b).item();
+  const bool a_number = host_scalar_beside(a, b), b_number = host_scalar_beside(b, a);
+  DSVD_CHECK(a.device() == b.device() || a_number || b_number, name, ": operands are on different devices (",
+             a.device().str(), " and ", b.device().str(), ")");
+  if (a_number || b_number) {
+    const Tensor& t = a_number ? b : a;
+    const double value = (a_number ? a : b).item();
     Tensor tx = detail::convert_raw(t, dtype);
     Tensor out = empty(t.sizes(), out_dtype, t.device());
-    cuda::binary_scalar(op, out, tx, value, scalar_first);
+    kernels::dispatch<kernels::BinaryScalarKernel>(t.device())(op, out, tx, value, a_number);
     return out;
   }
   Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
   Tensor out = empty(shape, out_dtype, a.device());
-  cuda::binary(op, out, ax, bx);
+  kernels::dispatch<kernels::BinaryKernel>(a.device())(op, out, ax, bx);
   return out;
 }
 
-Tensor binary_forward(const char* name, BinaryKind kind, const Tensor& a, const Tensor& b) {
-  check_devices(name, a, b);
+Tensor arithmetic(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  DSVD_CHECK(a.defined() && b.defined(), name, ": an operand is an undefined tensor");
   DType dtype = promote_types(a.dtype(), b.dtype());
-  if (kind == BinaryKind::Div && !is_floating(dtype)) dtype = DType::Float32;  // true division
-  if (detail::on_cuda(a) || detail::on_cuda(b)) {
-    static constexpr cuda::Binary ops[] = {cuda::Binary::Add, cuda::Binary::Sub, cuda::Binary::Mul, cuda::Binary::Div};
-    return binary_on_cuda(name, ops[int(kind)], dtype, dtype, a, b);
-  }
-  Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
-  Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
-  Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
-  Tensor out = empty(shape, dtype);
-  DSVD_DISPATCH_ALL(dtype, name, [&] {
-    using T = scalar_t;
-    switch (kind) {
-      case BinaryKind::Add: cpu::binary_kernel<T, T>(out, ax, bx, [](T x, T y) { return T(x + y); }); break;
-      case BinaryKind::Sub: cpu::binary_kernel<T, T>(out, ax, bx, [](T x, T y) { return T(x - y); }); break;
-      case BinaryKind::Mul: cpu::binary_kernel<T, T>(out, ax, bx, [](T x, T y) { return T(x * y); }); break;
-      case BinaryKind::Div: cpu::binary_kernel<T, T>(out, ax, bx, [](T x, T y) { return T(x / y); }); break;
-    }
-  });
-  return out;
+  if (op == BinaryOp::Div && !is_floating(dtype)) dtype = DType::Float32;  // true division
+  return binary_forward(name, op, dtype, dtype, a, b);
 }
 
-template <typename Cmp>
-Tensor compare(const char* name, cuda::Binary op, const Tensor& a, const Tensor& b, Cmp cmp) {
-  check_devices(name, a, b);
-  DType dtype = promote_types(a.dtype(), b.dtype());
-  if (detail::on_cuda(a) || detail::on_cuda(b)) return binary_on_cuda(name, op, dtype, DType::UInt8, a, b);
-  Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
-  Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
-  Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
-  Tensor out = empty(shape, DType::UInt8);
-  DSVD_DISPATCH_ALL(dtype, name, [&] {
-    cpu::binary_kernel<scalar_t, uint8_t>(out, ax, bx, [&](scalar_t x, scalar_t y) { return uint8_t(cmp(x, y)); });
-  });
-  return out;
+Tensor compare(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  DSVD_CHECK(a.defined() && b.defined(), name, ": an operand is an undefined tensor");
+  return binary_forward(name, op, promote_types(a.dtype(), b.dtype()), DType::UInt8, a, b);
 }
 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward("add", BinaryKind::Add, a, b);
+  Tensor out = arithmetic("add", BinaryOp::Add, a, b);
   Shape sa = a.sizes(), sb = b.sizes();
   DType da = a.dtype(), db = b.dtype();
   return record_op("add", {out}, {a, b}, {}, [=](const std::vector<Tensor>& g, FunctionNode&) {
@@ -97,7 +66,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward("sub", BinaryKind::Sub, a, b);
+  Tensor out = arithmetic("sub", BinaryOp::Sub, a, b);
   Shape sa = a.sizes(), sb = b.sizes();
   DType da = a.dtype(), db = b.dtype();
   return record_op("sub", {out}, {a, b}, {}, [=](const std::vector<Tensor>& g, FunctionNode& n) {
@@ -107,7 +76,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward("mul", BinaryKind::Mul, a, b);
+  Tensor out = arithmetic("mul", BinaryOp::Mul, a, b);
   Shape sa = a.sizes(), sb = b.sizes();
   DType da = a.dtype(), db = b.dtype();
   return record_op("mul", {out}, {a, b}, {{"self", a}, {"other", b}},
@@ -120,7 +89,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_forward("div", BinaryKind::Div, a, b);
+  Tensor out = arithmetic("div", BinaryOp::Div, a, b);
   Shape sa = a.sizes(), sb = b.sizes();
   DType da = a.dtype(), db = b.dtype();
   return record_op("div", {out}, {a, b}, {{"self", a}, {"other", b}},
@@ -134,6 +103,14 @@ Tensor div(const Tensor& a, const Tensor& b) {
                    })[0];
 }
 
+Tensor sum_gradients(const Tensor& a, const Tensor& b) { return add(a, b); }
+
+void add_(const Tensor& t, double value) {
+  DSVD_CHECK(t.defined(), "add_: an undefined tensor");
+  DSVD_CHECK(!t.requires_grad(), "add_: in place on a tensor that requires grad");
+  kernels::dispatch<kernels::BinaryScalarKernel>(t.device())(BinaryOp::Add, t, t, value, false);
+}
+
 Tensor add(const Tensor& a, double b) { return add(a, detail::scalar_like(a, b)); }
 Tensor sub(const Tensor& a, double b) { return sub(a, detail::scalar_like(a, b)); }
 Tensor mul(const Tensor& a, double b) { return mul(a, detail::scalar_like(a, b)); }
@@ -141,15 +118,15 @@ Tensor div(const Tensor& a, double b) { return div(a, detail::scalar_like(a, b))
 Tensor rsub(const Tensor& a, double b) { return sub(detail::scalar_like(a, b), a); }
 Tensor rdiv(const Tensor& a, double b) { return div(detail::scalar_like(a, b), a); }
 
-Tensor gt(const Tensor& a, double b) { return compare("gt", cuda::Binary::Gt, a, detail::scalar_like(a, b), [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, double b) { return compare("ge", cuda::Binary::Ge, a, detail::scalar_like(a, b), [](auto x, auto y) { return x >= y; }); }
-Tensor lt(const Tensor& a, double b) { return compare("lt", cuda::Binary::Lt, a, detail::scalar_like(a, b), [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, double b) { return compare("le", cuda::Binary::Le, a, detail::scalar_like(a, b), [](auto x, auto y) { return x <= y; }); }
-Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", cuda::Binary::Eq, a, b, [](auto x, auto y) { return x == y; }); }
-Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", cuda::Binary::Gt, a, b, [](auto x, auto y) { return x > y; }); }
-Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", cuda::Binary::Ge, a, b, [](auto x, auto y) { return x >= y; }); }
-Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", cuda::Binary::Lt, a, b, [](auto x, auto y) { return x < y; }); }
-Tensor le(const Tensor& a, const Tensor& b) { return compare("le", cuda::Binary::Le, a, b, [](auto x, auto y) { return x <= y; }); }
+Tensor gt(const Tensor& a, double b) { return compare("gt", BinaryOp::Gt, a, detail::scalar_like(a, b)); }
+Tensor ge(const Tensor& a, double b) { return compare("ge", BinaryOp::Ge, a, detail::scalar_like(a, b)); }
+Tensor lt(const Tensor& a, double b) { return compare("lt", BinaryOp::Lt, a, detail::scalar_like(a, b)); }
+Tensor le(const Tensor& a, double b) { return compare("le", BinaryOp::Le, a, detail::scalar_like(a, b)); }
+Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", BinaryOp::Eq, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", BinaryOp::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", BinaryOp::Ge, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", BinaryOp::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare("le", BinaryOp::Le, a, b); }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

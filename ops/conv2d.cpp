@@ -2,9 +2,9 @@
 //
 // Backward, per sample and group with cols = im2col(x):
 //   dW = dy · colsᵀ,   dx = col2im(Wᵀ · dy),   db = Σ_{n,y,x} dy.
-#include "cuda/dnn.h"
-#include "ops/cpu/conv2d_kernels.h"
 #include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
 
 namespace dsvd {
@@ -25,9 +25,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   if (bias.defined())
     DSVD_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0) && bias.dtype() == x.dtype(), "conv2d: bias must be (",
                weight.size(0), ") of ", dtype_name(x.dtype()), ", got ", shape_str(bias.sizes()));
-  cpu::Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), weight.size(3),
-                        o.stride[0], o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1], o.groups,
-                        0, 0};
+  kernels::Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), weight.size(0), weight.size(2), weight.size(3),
+                            o.stride[0], o.stride[1], o.padding[0], o.padding[1], o.dilation[0], o.dilation[1], o.groups,
+                            0, 0};
   g.out_h = (g.height + 2 * g.pad_h - g.dilation_h * (g.kernel_h - 1) - 1) / g.stride_h + 1;
   g.out_w = (g.width + 2 * g.pad_w - g.dilation_w * (g.kernel_w - 1) - 1) / g.stride_w + 1;
   DSVD_CHECK(g.out_h > 0 && g.out_w > 0, "conv2d: input ", shape_str(x.sizes()), " is too small for kernel (",
@@ -36,10 +36,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   Tensor bc = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
   DSVD_CHECK(x.device() == weight.device() && (!bias.defined() || bias.device() == x.device()), "conv2d: input, weight "
              "and bias must be on one device (input on ", x.device().str(), ", weight on ", weight.device().str(), ")");
-  const bool gpu = detail::on_cuda(x);
   Tensor y = empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype(), x.device());
-  if (gpu) cuda::conv2d_forward(g, xc, wc, bc, y);
-  else cpu::conv2d_forward(g, xc, wc, bc, y);
+  kernels::dispatch<kernels::Conv2dForwardKernel>(x.device())(g, xc, wc, bc, y);
   return record_op("conv2d", {y}, {x, weight, bias}, {{"input", xc}, {"weight", wc}},
                    [g](const std::vector<Tensor>& grads, FunctionNode& node) {
                      const Tensor& xs = node.saved_tensor(0);
@@ -49,8 +47,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                      Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
                      Tensor dw = node.needs_input_grad(1) ? empty(ws.sizes(), ws.dtype(), dev) : Tensor();
                      Tensor db = node.needs_input_grad(2) ? empty({g.out_channels}, ws.dtype(), dev) : Tensor();
-                     if (dev.is_cuda()) cuda::conv2d_backward(g, xs, ws, dy, dx, dw, db);
-                     else cpu::conv2d_backward(g, xs, ws, dy, dx, dw, db);
+                     kernels::dispatch<kernels::Conv2dBackwardKernel>(dev)(g, xs, ws, dy, dx, dw, db);
                      return std::vector<Tensor>{dx, dw, db};
                    })[0];
 }

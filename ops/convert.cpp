@@ -4,9 +4,9 @@
 // Backward: clone and contiguous pass g through; to(dtype) casts g back to the source dtype.
 #include <cmath>
 
-#include "cuda/backend.h"
-#include "ops/cpu/copy_kernel.h"
 #include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/elementwise.h"
 
 namespace dsvd {
 
@@ -28,8 +28,9 @@ Tensor expand_raw(const Tensor& t, const Shape& shape, const char* op) {
 }
 
 void copy_raw(const Tensor& dst, const Tensor& src) {
-  if (dst.device().is_cpu() && src.device().is_cpu()) cpu::copy_into(dst, src);
-  else cuda::copy_into(dst, src);
+  // A copy between the CPU and a device is the device's kernel.
+  const Device device = dst.device().is_cpu() ? src.device() : dst.device();
+  kernels::dispatch<kernels::CopyKernel>(device)(dst, src);
 }
 
 Tensor convert_raw(const Tensor& t, DType dtype) {
@@ -54,10 +55,17 @@ Tensor grad_to(const Tensor& g, const Shape& shape, DType dtype) {
 Tensor scalar_like(const Tensor& t, double value) {
   DType dtype = t.dtype();
   if (!is_floating(dtype) && value != std::floor(value)) dtype = DType::Float32;
-  return scalar_tensor(value, dtype);  // on the CPU: CUDA kernels take a 0-d CPU operand by value
+  return scalar_tensor(value, dtype);  // on the CPU: device kernels take a 0-d CPU operand by value
 }
 
 }  // namespace detail
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  DSVD_CHECK(dst.defined() && src.defined(), "copy_: an operand is an undefined tensor");
+  DSVD_CHECK(dst.sizes() == src.sizes(), "copy_: destination shape ", shape_str(dst.sizes()), " differs from source shape ",
+             shape_str(src.sizes()));
+  detail::copy_raw(dst, src);
+}
 
 Tensor Tensor::clone() const {
   Tensor out = empty(sizes(), dtype(), device());

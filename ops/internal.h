@@ -12,8 +12,6 @@ Tensor expand_raw(const Tensor& t, const Shape& shape, const char* op);
 Tensor convert_raw(const Tensor& t, DType dtype);
 // dst <- src element-wise (any layouts, dtype converted, any devices; no autograd).
 void copy_raw(const Tensor& dst, const Tensor& src);
-// True when the op's operands live on a CUDA device (the op then runs its CUDA kernel).
-inline bool on_cuda(const Tensor& t) { return t.device().is_cuda(); }
 // A contiguous copy of `t`, or `t` itself when contiguous (no autograd).
 Tensor contiguous_raw(const Tensor& t);
 // Gradient `g` reduced to `shape` and cast to `dtype`.

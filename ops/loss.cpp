@@ -4,50 +4,14 @@
 //   cross_entropy (mean over N, label smoothing ε, C classes):
 //     L = −(1/N) Σ_n [(1 − ε) y_{n,t_n} + (ε/C) Σ_c y_{n,c}],  y = log_softmax(logits)
 //     backward: ∂L/∂logits = (softmax − q)/N · g, q = (1 − ε)·onehot(t) + ε/C
-#include <cmath>
+#include <algorithm>
 
-#include "cuda/backend.h"
 #include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/reduce.h"
 #include "ops/nn_ops.h"
-#include "tensor/parallel.h"
 
 namespace dsvd {
-namespace {
-
-// Row-wise log-softmax of a contiguous (rows, cols) buffer.
-template <typename T>
-void log_softmax_rows(const T* x, T* y, int64_t rows, int64_t cols) {
-  parallel_for(0, rows, rows * cols > kParallelGrain, [&](int64_t r) {
-    const T* in = x + r * cols;
-    T* out = y + r * cols;
-    T m = in[0];
-    for (int64_t c = 1; c < cols; ++c) m = std::max(m, in[c]);
-    double s = 0;
-    for (int64_t c = 0; c < cols; ++c) s += std::exp(double(in[c] - m));
-    T log_sum = T(std::log(s));
-    for (int64_t c = 0; c < cols; ++c) out[c] = in[c] - m - log_sum;
-  });
-}
-
-// The CUDA path: log-softmax and per-sample losses in kernels; the targets move to the device.
-Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& dense, const Tensor& targets, double eps) {
-  const int64_t n = logits.size(0), c = logits.size(1);
-  Tensor t = detail::contiguous_raw(targets.to(logits.device()));
-  Tensor logp = empty({n, c}, logits.dtype(), logits.device());
-  cuda::log_softmax_rows(dense, logp, n, c);
-  Tensor loss = empty({}, logits.dtype(), logits.device());
-  cuda::cross_entropy_forward(logp, t, eps, loss);
-  return record_op("cross_entropy", {loss}, {logits}, {{"log_probabilities", logp}, {"targets", t}},
-                   [n, c, eps](const std::vector<Tensor>& g, FunctionNode& node) {
-                     const Tensor& lp = node.saved_tensor(0);
-                     Tensor grad = empty({n, c}, lp.dtype(), lp.device());
-                     Tensor gl = detail::contiguous_raw(g[0].to(lp.device()).to(lp.dtype()));
-                     cuda::cross_entropy_backward(lp, node.saved_tensor(1), eps, gl, grad);
-                     return std::vector<Tensor>{grad};
-                   })[0];
-}
-
-}  // namespace
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   DSVD_CHECK(is_floating(x.dtype()), "log_softmax: expects float32 or float64, got ", dtype_name(x.dtype()));
@@ -56,8 +20,7 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   Tensor moved = detail::contiguous_raw(x.detach().transpose(d, -1));
   const int64_t cols = moved.size(-1), rows = moved.numel() / std::max<int64_t>(1, cols);
   Tensor y = empty(moved.sizes(), x.dtype(), x.device());
-  if (detail::on_cuda(x)) cuda::log_softmax_rows(moved, y, rows, cols);
-  else DSVD_DISPATCH_FLOATING(x.dtype(), "log_softmax", [&] { log_softmax_rows(moved.data<scalar_t>(), y.data<scalar_t>(), rows, cols); });
+  kernels::dispatch<kernels::LogSoftmaxRowsKernel>(x.device())(moved, y, rows, cols);
   Tensor out = detail::contiguous_raw(y.transpose(d, -1));
   return record_op("log_softmax", {out}, {x}, {{"result", out}}, [d](const std::vector<Tensor>& g, FunctionNode& node) {
     const Tensor& y = node.saved_tensor(0);
@@ -75,41 +38,23 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_s
   DSVD_CHECK(is_floating(logits.dtype()), "cross_entropy: logits must be float, got ", dtype_name(logits.dtype()));
   const int64_t n = logits.size(0), c = logits.size(1);
   DSVD_CHECK(n > 0 && c > 0, "cross_entropy: empty logits of shape ", shape_str(logits.sizes()));
+  DSVD_CHECK(targets.device().is_cpu() || targets.device() == logits.device(), "cross_entropy: targets are on ",
+             targets.device().str(), ", the logits on ", logits.device().str());
+  const Device device = logits.device();
   Tensor in = detail::contiguous_raw(logits);
-  if (detail::on_cuda(logits)) return cross_entropy_cuda(logits, in, targets, label_smoothing);
-  Tensor t = detail::contiguous_raw(targets);
-  const int64_t* tp = t.data<int64_t>();
-  for (int64_t i = 0; i < n; ++i)
-    DSVD_CHECK(tp[i] >= 0 && tp[i] < c, "cross_entropy: target ", tp[i], " of sample ", i, " is outside [0, ", c, ")");
-  Tensor logp = empty({n, c}, logits.dtype());
-  double total = 0;
+  Tensor t = detail::contiguous_raw(targets.to(device));
+  Tensor logp = empty({n, c}, logits.dtype(), device);
+  kernels::dispatch<kernels::LogSoftmaxRowsKernel>(device)(in, logp, n, c);
+  Tensor loss = empty({}, logits.dtype(), device);
+  kernels::dispatch<kernels::CrossEntropyForwardKernel>(device)(logp, t, label_smoothing, loss);
   const double eps = label_smoothing;
-  DSVD_DISPATCH_FLOATING(logits.dtype(), "cross_entropy", [&] {
-    const scalar_t* lp = logp.data<scalar_t>();
-    log_softmax_rows(in.data<scalar_t>(), logp.data<scalar_t>(), n, c);
-    for (int64_t i = 0; i < n; ++i) {
-      double row = 0;
-      if (eps > 0)
-        for (int64_t k = 0; k < c; ++k) row += double(lp[i * c + k]);
-      total += -((1 - eps) * double(lp[i * c + tp[i]]) + eps / double(c) * row);
-    }
-  });
-  Tensor loss = scalar_tensor(total / double(n), logits.dtype());
   return record_op("cross_entropy", {loss}, {logits}, {{"log_probabilities", logp}, {"targets", t}},
                    [n, c, eps](const std::vector<Tensor>& g, FunctionNode& node) {
                      const Tensor& lp = node.saved_tensor(0);
-                     const int64_t* tg = node.saved_tensor(1).data<int64_t>();
-                     Tensor grad = empty({n, c}, lp.dtype());
-                     const double scale = g[0].item() / double(n);
-                     DSVD_DISPATCH_FLOATING(lp.dtype(), "cross_entropy_backward", [&] {
-                       const scalar_t* p = lp.data<scalar_t>();
-                       scalar_t* o = grad.data<scalar_t>();
-                       for (int64_t i = 0; i < n; ++i)
-                         for (int64_t k = 0; k < c; ++k) {
-                           double q = eps / double(c) + (k == tg[i] ? 1 - eps : 0.0);
-                           o[i * c + k] = scalar_t((std::exp(double(p[i * c + k])) - q) * scale);
-                         }
-                     });
+                     Tensor grad = empty({n, c}, lp.dtype(), lp.device());
+                     Tensor gl = detail::contiguous_raw(g[0].to(lp.device()).to(lp.dtype()));
+                     kernels::dispatch<kernels::CrossEntropyBackwardKernel>(lp.device())(lp, node.saved_tensor(1), eps,
+                                                                                         gl, grad);
                      return std::vector<Tensor>{grad};
                    })[0];
 }

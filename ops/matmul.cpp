@@ -4,9 +4,9 @@
 // broadcast over the other's batch. Backward, with g = dL/dC of C = A·B:
 //   dA = g · Bᵀ,   dB = Aᵀ · g      (summed over the batch for a broadcast operand)
 // The transposes are views that BLAS reads with its transpose flag: no copies.
-#include "cuda/backend.h"
-#include "ops/cpu/gemm.h"
 #include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
 
 namespace dsvd {
 
@@ -34,8 +34,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   DSVD_CHECK(a.device() == b.device(), "matmul: operands are on different devices (", a.device().str(), " and ",
              b.device().str(), ")");
   Tensor out = empty({batch, m, n}, a.dtype(), a.device());
-  if (detail::on_cuda(a)) cuda::batched_gemm(as3d(a), as3d(b), out);
-  else cpu::batched_gemm(as3d(a), as3d(b), out);
+  kernels::dispatch<kernels::BatchedGemmKernel>(a.device())(as3d(a), as3d(b), out);
   if (!batched) out = make_view(out, {m, n}, {n, 1}, 0);
 
   Shape sa = a.sizes(), sb = b.sizes();

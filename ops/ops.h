@@ -2,17 +2,20 @@
 // names the op, the argument and the shapes), runs its kernel, and, when grad mode is on and an
 // input requires grad, records its backward rule.
 //
-// Where each op lives (forward, backward and kernel are found by the op's family name):
-//   add sub mul div, comparisons ......... ops/binary.cpp       kernels ops/cpu/binary_kernels.h
-//   where, polynomial ..................... ops/select.cpp
+// Where each op lives (its entry point and backward; its kernels through the kernel table,
+// ops/kernel_table.h, with the family contracts in ops/kernels/ and the element-wise formulas in
+// ops/math/elementwise.h; docs/architecture.md has the map):
+//   add sub mul div, comparisons ......... ops/binary.cpp       kernels ops/kernels/elementwise.h
+//   where, polynomial ..................... ops/select.cpp       kernels ops/kernels/elementwise.h
 //   neg exp log sqrt pow abs clamp relu
-//   sigmoid tanh sign ..................... ops/unary.cpp        kernels ops/cpu/unary_kernels.cpp
-//   sum mean var max argmax ............... ops/reduce.cpp       kernels ops/cpu/reduce_kernels.cpp
-//   matmul ................................ ops/matmul.cpp       kernels ops/cpu/gemm.cpp
-//   views (Tensor methods), cat, stack .... ops/shape.cpp        copies  ops/cpu/copy_kernel.cpp
+//   sigmoid tanh sign ..................... ops/unary.cpp        kernels ops/kernels/elementwise.h
+//   sum mean var max argmax ............... ops/reduce.cpp       kernels ops/kernels/reduce.h
+//   matmul, solve ......................... ops/matmul.cpp, ops/solve.cpp   kernels ops/kernels/linalg.h
+//   views (Tensor methods), cat, stack .... ops/shape.cpp        copies  ops/kernels/elementwise.h
 //   diag diag_embed triu triu_vec ......... ops/triangular.cpp
-//   contiguous clone to(dtype) sum_to ..... ops/convert.cpp
-// Tests: tests/ops/test_<family>.cpp.
+//   contiguous clone to(dtype) sum_to,
+//   copy_ ................................. ops/convert.cpp
+// CPU kernels: ops/cpu/<family>_kernels.cpp; CUDA kernels: cuda/. Tests: tests/ops/test_<family>.cpp.
 #pragma once
 #include <limits>
 #include <vector>
@@ -34,6 +37,13 @@ Tensor mul(const Tensor& a, double b);
 Tensor div(const Tensor& a, double b);
 Tensor rsub(const Tensor& a, double b);  // b - a
 Tensor rdiv(const Tensor& a, double b);  // b / a
+
+// dst <- src in place, untracked (buffers and optimizer state): same shape, any devices, the
+// dtype converted to dst's.
+void copy_(const Tensor& dst, const Tensor& src);
+// t += value in place, untracked and not audited (counters such as BatchNorm's
+// num_batches_tracked), on t's device.
+void add_(const Tensor& t, double value);
 
 // where(mask, a, b): a where mask (uint8) is non-zero, else b; all three broadcast together.
 // Gradient: g where mask for a, g elsewhere for b.

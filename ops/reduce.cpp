@@ -1,7 +1,7 @@
 // Reductions: sum, mean, var over any set of dims, and max/argmax along one dim.
 //
 // The reduced dims are permuted to the end and made contiguous, giving (outer, inner) rows for
-// the kernels of ops/cpu/reduce_kernels.cpp. Backward (g reshaped to the keepdim shape and
+// the kernels of ops/kernels/reduce.h. Backward (g reshaped to the keepdim shape and
 // broadcast back over the reduced dims):
 //   sum:  g
 //   mean: g / N
@@ -9,9 +9,9 @@
 //   max:  g at the position of the (first) maximum, 0 elsewhere
 #include <algorithm>
 
-#include "cuda/backend.h"
-#include "ops/cpu/reduce_kernels.h"
 #include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/reduce.h"
 
 namespace dsvd {
 namespace {
@@ -61,8 +61,7 @@ Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
   RowPlan p = plan_rows(x, dims, keepdim, "sum");
   DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::Int64;
   Tensor out = empty(p.out_shape, out_dtype, x.device());
-  if (detail::on_cuda(x)) cuda::sum_rows(p.rows, p.outer, p.inner, out);
-  else cpu::sum_rows(p.rows, p.outer, p.inner, out);
+  kernels::dispatch<kernels::SumRowsKernel>(x.device())(p.rows, p.outer, p.inner, out);
   Shape input_shape = x.sizes(), keep = p.keepdim_shape;
   return record_op("sum", {out}, {x}, {}, [input_shape, keep](const Grads& g, FunctionNode&) {
     return Grads{g[0].reshape(keep).expand(input_shape)};
@@ -85,8 +84,7 @@ Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim)
   DSVD_CHECK(correction >= 0, "var: correction must be non-negative, got ", correction);
   RowPlan p = plan_rows(x, dims, keepdim, "var");
   Tensor out = empty(p.out_shape, x.dtype(), x.device());
-  if (detail::on_cuda(x)) cuda::var_rows(p.rows, p.outer, p.inner, correction, out);
-  else cpu::var_rows(p.rows, p.outer, p.inner, correction, out);
+  kernels::dispatch<kernels::VarRowsKernel>(x.device())(p.rows, p.outer, p.inner, correction, out);
   Shape keep = p.keepdim_shape, reduce_dims = dims;
   int64_t n = p.inner;
   return record_op("var", {out}, {x}, {{"self", x}}, [=](const Grads& g, FunctionNode& node) {
@@ -106,8 +104,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
   RowPlan p = plan_rows(x, {d}, keepdim, "max");
   Tensor values = empty(p.out_shape, x.dtype(), x.device());
   Tensor indices = empty(p.out_shape, DType::Int64, x.device());
-  if (detail::on_cuda(x)) cuda::max_rows(p.rows, p.outer, p.inner, values, indices);
-  else cpu::max_rows(p.rows, p.outer, p.inner, values, indices);
+  kernels::dispatch<kernels::MaxRowsKernel>(x.device())(p.rows, p.outer, p.inner, values, indices);
   Shape permuted_sizes;
   for (int64_t k : p.permutation) permuted_sizes.push_back(x.size(k));
   Shape inverse(p.permutation.size());
@@ -116,10 +113,8 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
   auto out = record_op("max", {values, indices}, {x}, {{"indices", indices}},
                        [=](const Grads& g, FunctionNode& node) {
                          Tensor grad_rows = zeros({outer, inner}, g[0].dtype(), g[0].device());
-                         if (detail::on_cuda(g[0]))
-                           cuda::scatter_rows(detail::contiguous_raw(g[0]), node.saved_tensor(0), outer, inner, grad_rows);
-                         else
-                           cpu::scatter_rows(detail::contiguous_raw(g[0]), node.saved_tensor(0), outer, inner, grad_rows);
+                         kernels::dispatch<kernels::ScatterRowsKernel>(g[0].device())(
+                             detail::contiguous_raw(g[0]), node.saved_tensor(0), outer, inner, grad_rows);
                          return Grads{grad_rows.view(permuted_sizes).permute(inverse).contiguous()};
                        });
   return {out[0], out[1]};

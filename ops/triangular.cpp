@@ -7,10 +7,11 @@
 //   triu_vec:                 triu_unvec(g)            triu_unvec: triu_vec(g)
 #include <map>
 #include <mutex>
+#include <tuple>
 
-#include "cuda/backend.h"
 #include "ops/internal.h"
-#include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/elementwise.h"
 #include "tensor/parallel.h"
 
 namespace dsvd {
@@ -46,12 +47,12 @@ std::vector<int64_t> upper_triangle_positions(int64_t n) {
   return pos;
 }
 
-// The positions as an int64 tensor on `device`, made once per (n, device) (for the GPU kernels).
+// The positions as an int64 tensor on `device`, made once per (n, device).
 Tensor upper_triangle_positions_on(int64_t n, Device device) {
   static std::mutex mutex;
-  static std::map<std::pair<int64_t, int>, Tensor> cache;
+  static std::map<std::tuple<int64_t, int, int>, Tensor> cache;
   std::lock_guard<std::mutex> lock(mutex);
-  Tensor& t = cache[{n, device.index}];
+  Tensor& t = cache[{n, int(device.kind), device.index}];
   if (!t.defined()) {
     auto pos = upper_triangle_positions(n);
     Tensor host = empty({int64_t(pos.size())}, DType::Int64);
@@ -111,18 +112,8 @@ Tensor triu_vec(const Tensor& x) {
   out_shape.push_back(length);
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(out_shape, x.dtype(), x.device());
-  if (detail::on_cuda(x)) {
-    cuda::gather_columns(out.view({batch, length}), in.view({batch, n * n}), upper_triangle_positions_on(n, x.device()));
-  } else {
-  auto positions = upper_triangle_positions(n);
-  DSVD_DISPATCH_ALL(x.dtype(), "triu_vec", [&] {
-    const auto* src = static_cast<const scalar_t*>(in.data_ptr());
-    auto* dst = out.data<scalar_t>();
-    parallel_for(0, batch, batch * length > kParallelGrain, [&](int64_t b) {
-      for (int64_t l = 0; l < length; ++l) dst[b * length + l] = src[b * n * n + positions[size_t(l)]];
-    });
-  });
-  }
+  kernels::dispatch<kernels::GatherColumnsKernel>(x.device())(out.view({batch, length}), in.view({batch, n * n}),
+                                                             upper_triangle_positions_on(n, x.device()));
   return record_op("triu_vec", {out}, {x}, {}, [n](const Grads& g, FunctionNode&) {
     return Grads{triu_unvec(g[0], n)};
   })[0];
@@ -137,20 +128,9 @@ Tensor triu_unvec(const Tensor& v, int64_t n) {
   out_shape.push_back(n);
   out_shape.push_back(n);
   Tensor in = detail::contiguous_raw(v);
-  if (detail::on_cuda(v)) {
-    Tensor out = empty(out_shape, v.dtype(), v.device());
-    cuda::scatter_columns(out.view({batch, n * n}), in.view({batch, length}), upper_triangle_positions_on(n, v.device()));
-    return record_op("triu_unvec", {out}, {v}, {}, [](const Grads& g, FunctionNode&) { return Grads{triu_vec(g[0])}; })[0];
-  }
-  Tensor out = zeros(out_shape, v.dtype());
-  auto positions = upper_triangle_positions(n);
-  DSVD_DISPATCH_ALL(v.dtype(), "triu_unvec", [&] {
-    const auto* src = static_cast<const scalar_t*>(in.data_ptr());
-    auto* dst = out.data<scalar_t>();
-    parallel_for(0, batch, batch * length > kParallelGrain, [&](int64_t b) {
-      for (int64_t l = 0; l < length; ++l) dst[b * n * n + positions[size_t(l)]] = src[b * length + l];
-    });
-  });
+  Tensor out = empty(out_shape, v.dtype(), v.device());
+  kernels::dispatch<kernels::ScatterColumnsKernel>(v.device())(out.view({batch, n * n}), in.view({batch, length}),
+                                                              upper_triangle_positions_on(n, v.device()));
   return record_op("triu_unvec", {out}, {v}, {}, [](const Grads& g, FunctionNode&) {
     return Grads{triu_vec(g[0])};
   })[0];

@@ -10,8 +10,7 @@
 #include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
-
-#include "cuda/backend.h"
+#include "tensor/device_backend.h"
 
 namespace dsvd {
 
@@ -19,7 +18,7 @@ namespace dsvd {
 Tensor full(const Shape& sizes, double value, DType dtype, Device device) {
   if (device.is_cpu()) return full(sizes, value, dtype);
   Tensor out = empty(sizes, dtype, device);
-  cuda::fill(out, value);
+  device_backend(device, "full").fill(out, value);
   return out;
 }
 

@@ -2,13 +2,10 @@
 // live in ops/shape.cpp, conversions in ops/convert.cpp, printing in tensor/print.cpp.
 #include "tensor/tensor.h"
 
-#include "cuda/backend.h"
-
 #include <cstring>
 #include <ostream>
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
+#include "tensor/device_backend.h"
 
 namespace dsvd {
 
@@ -77,10 +74,6 @@ void Tensor::set_grad(const Tensor& g) const {
 
 void Tensor::zero_grad() const { const_cast<TensorImpl&>(checked()).grad.reset(); }
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  run_backward({*this}, {gradient}, retain_graph);
-}
-
 Tensor Tensor::detach() const {
   const auto& impl = checked();
   auto out = std::make_shared<TensorImpl>();
@@ -109,7 +102,8 @@ Tensor empty(const Shape& sizes, DType dtype, Device device) {
   DSVD_CHECK(!__builtin_mul_overflow(size_t(n), itemsize(dtype), &bytes), "empty: shape ",
              shape_str(sizes), " of ", dtype_name(dtype), " needs more bytes than fit in 64 bits");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = device.is_cpu() ? Storage::allocate_cpu(bytes, "empty") : cuda::allocate(bytes, device.index, "empty");
+  impl->storage = device.is_cpu() ? Storage::allocate_cpu(bytes, "empty")
+                                  : device_backend(device, "empty").allocate(bytes, device.index, "empty");
   impl->sizes = sizes;
   impl->strides = contiguous_strides(sizes);
   impl->dtype = dtype;

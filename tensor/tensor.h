@@ -73,6 +73,7 @@ class Tensor {
   void zero_grad() const;  // drops the accumulated gradient (like PyTorch's set_to_none)
   // Reverse-mode differentiation from this tensor. `gradient` may be omitted for a one-element
   // tensor; retain_graph keeps saved tensors so backward can run through the graph again.
+  // (Defined in autograd/engine.cpp, the layer above.)
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   // A new handle on the same storage that is cut from the graph (requires_grad false).
   Tensor detach() const;

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "cuda/runtime.h"
+#include "tensor/device_backend.h"
 #include "ops/cpu/blas_runtime.h"
 
 namespace {
@@ -38,9 +38,9 @@ REGISTER_LISTENER("dsvd-counts", 1, CountingListener);
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::printf("%s\n%s\n", dsvd::blas_summary().c_str(), dsvd::cuda_summary().c_str());
+  std::printf("%s\n%s\n", dsvd::blas_summary().c_str(), dsvd::device_summary(dsvd::Device::Kind::CUDA).c_str());
   std::string why;
-  if (dsvd::cuda_device_count(&why) == 0)
+  if (dsvd::device_count(dsvd::Device::Kind::CUDA, &why) == 0)
     std::printf("CUDA tests: SKIPPED (no CUDA device: %s)\n", why.c_str());
   doctest::Context context(argc, argv);
   int status = context.run();

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/gradcheck.h"
+#include "ops/gradcheck.h"
 #include "autograd/node.h"
 #include "tensor/random.h"
 #include "ops/ops.h"

@@ -7,7 +7,7 @@
 
 #include "apps/exit_on_error.h"
 #include "apps/train_imagenet/trainer.h"
-#include "cuda/runtime.h"
+#include "tensor/device_backend.h"
 #include "ops/cpu/blas_runtime.h"
 
 namespace {
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
       std::fputs(train::train_usage(), stdout);
       return 0;
     }
-    std::printf("%s\n%s\n", blas_summary().c_str(), cuda_summary().c_str());
+    std::printf("%s\n%s\n", blas_summary().c_str(), device_summary(Device::Kind::CUDA).c_str());
     train::Trainer trainer(options);
     std::printf("model %s, head %s (dim %lld), %lld parameters; data %s; out %s\n", options.arch.c_str(),
                 options.model.head.c_str(), (long long)options.model.head_dim, (long long)trainer.model().parameter_count(),

@@ -1,6 +1,6 @@
 #include "apps/train_imagenet/options.h"
 
-#include "cuda/runtime.h"
+#include "tensor/device_backend.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -226,7 +226,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
              "'");
   if (o.device == "cuda") {
     std::string why;
-    DSVD_CHECK(cuda_device_count(&why) > 0, "--device cuda: no CUDA device can be used here (", why, "); use --device cpu");
+    DSVD_CHECK(device_count(Device::Kind::CUDA, &why) > 0, "--device cuda: no CUDA device can be used here (", why, "); use --device cpu");
   }
   DSVD_CHECK(!o.evaluate || !o.resume.empty(), "--evaluate needs --resume CHECKPOINT");
   if (!o.resume.empty()) DSVD_CHECK(std::filesystem::exists(o.resume), "--resume: ", o.resume, " does not exist");

@@ -1,6 +1,7 @@
 #include "apps/train_imagenet/trainer.h"
 
-#include "cuda/backend.h"
+#include "ops/precision.h"
+#include "tensor/device_backend.h"
 
 #include <unistd.h>
 
@@ -94,8 +95,8 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   manual_seed(o_.seed);
   model_ = nn::make_model(o_.arch, o_.model);
   if (o_.device == "cuda") {
-    cuda::set_tf32_conv(o_.tf32 != "none");
-    cuda::set_tf32_matmul(o_.tf32 == "all");
+    set_tf32_conv(o_.tf32 != "none");
+    set_tf32_matmul(o_.tf32 == "all");
     model_->to(Device::cuda(0));  // before the optimizer sees the parameters
   }
   if (audit::enabled()) audit::name_parameters(model_->named_parameters());

@@ -1,8 +1,10 @@
 // Dropout on the GPU with the CPU's random numbers: Philox-4x32-10 (tensor/random.cpp) computed
 // per block of 4 words, converted to uniforms exactly as rand() does (float: 24 bits per word,
 // 4 per block; double: 53 bits per word pair, 2 per block).
-#include "cuda/backend.h"
 #include "cuda/context.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
 #include "tensor/dtype.h"
 
 namespace dsvd::cuda {
@@ -64,5 +66,7 @@ void dropout_mask_multiply(const Tensor& out, const Tensor& in, uint64_t seed, u
   });
   DSVD_CUDA_CHECK("dropout", cudaGetLastError());
 }
+
+DSVD_REGISTER_KERNEL(kernels::DropoutKernel, CUDA, dropout_mask_multiply);
 
 }  // namespace dsvd::cuda

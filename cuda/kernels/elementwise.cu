@@ -1,16 +1,23 @@
 // Element-wise CUDA kernels: copy/convert, fill, unary and binary math, comparisons, where,
-// polynomial (Horner) and the SGD update. One grid-stride loop over the output's elements; a
+// polynomial and the SGD update, on the formulas every device shares (ops/math/elementwise.h). One grid-stride loop over the output's elements; a
 // strided operand's element offset comes from its geometry (cuda/geometry.h), a contiguous
 // operation skips the index arithmetic.
 #include <cstdint>
 
-#include "cuda/backend.h"
 #include "cuda/context.h"
 #include "cuda/geometry.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/elementwise.h"
+#include "ops/kernels/nn.h"
+#include "ops/math/elementwise.h"
 #include "tensor/dtype.h"
 
 namespace dsvd::cuda {
 namespace {
+
+using math::BinaryOp;
+using math::UnaryOp;
 
 template <int K>
 __device__ __forceinline__ void offsets_of(const Geometry<K>& g, int64_t i, int64_t (&off)[K]) {
@@ -67,109 +74,50 @@ __global__ void fill_kernel(Geometry<1> g, T* out, T value) {
   }
 }
 
-template <typename T>
-__device__ __forceinline__ T apply_unary(Unary op, T v, double p0, double p1) {
-  switch (op) {
-    case Unary::Neg: return -v;
-    case Unary::Exp: return T(exp(double(v)));
-    case Unary::Log: return T(log(double(v)));
-    case Unary::Sqrt: return T(sqrt(double(v)));
-    case Unary::Pow: return T(pow(double(v), p0));
-    case Unary::Abs: return v < T(0) ? -v : v;
-    case Unary::Sign: return T((v > T(0)) - (v < T(0)));
-    case Unary::Clamp: {
-      if (v != v) return v;  // NaN stays NaN, as on the CPU
-      double d = double(v);
-      return T(d < p0 ? p0 : (d > p1 ? p1 : d));
-    }
-    case Unary::Relu: return v <= T(0) ? T(0) : v;  // NaN stays NaN, as on the CPU
-    case Unary::Sigmoid: return T(1.0 / (1.0 + exp(-double(v))));
-    case Unary::Tanh: return T(tanh(double(v)));
-  }
-  return v;
-}
-
-// float: the float versions of the transcendental functions (the double ones are slow on GPUs).
-template <>
-__device__ __forceinline__ float apply_unary<float>(Unary op, float v, double p0, double p1) {
-  switch (op) {
-    case Unary::Neg: return -v;
-    case Unary::Exp: return expf(v);
-    case Unary::Log: return logf(v);
-    case Unary::Sqrt: return sqrtf(v);
-    case Unary::Pow: return powf(v, float(p0));
-    case Unary::Abs: return fabsf(v);
-    case Unary::Sign: return float((v > 0.f) - (v < 0.f));
-    case Unary::Clamp: {
-      if (v != v) return v;
-      return v < float(p0) ? float(p0) : (v > float(p1) ? float(p1) : v);
-    }
-    case Unary::Relu: return v <= 0.f ? 0.f : v;
-    case Unary::Sigmoid: return 1.f / (1.f + expf(-v));
-    case Unary::Tanh: return tanhf(v);
-  }
-  return v;
-}
-
-template <typename T, Unary OP>
+template <typename T, UnaryOp OP>
 __global__ void unary_kernel(Geometry<2> g, T* out, const T* in, double p0, double p1) {
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
-    out[off[0]] = apply_unary<T>(OP, in[off[1]], p0, p1);
+    out[off[0]] = math::unary<OP, T>(in[off[1]], p0, p1);
   }
 }
 
-template <typename O, Binary OP, typename T>
-__device__ __forceinline__ O apply_binary(T x, T y) {
-  switch (OP) {
-    case Binary::Add: return O(x + y);
-    case Binary::Sub: return O(x - y);
-    case Binary::Mul: return O(x * y);
-    case Binary::Div: return O(x / y);
-    case Binary::Gt: return O(x > y);
-    case Binary::Ge: return O(x >= y);
-    case Binary::Lt: return O(x < y);
-    case Binary::Le: return O(x <= y);
-    case Binary::Eq: return O(x == y);
-  }
-  return O(0);
-}
-
-template <typename T, typename O, Binary OP>
+template <typename T, typename O, BinaryOp OP>
 __global__ void binary_kernel(Geometry<3> g, O* out, const T* a, const T* b) {
   GRID_STRIDE(i, g.numel) {
     int64_t off[3];
     offsets_of(g, i, off);
-    out[off[0]] = apply_binary<O, OP>(a[off[1]], b[off[2]]);
+    out[off[0]] = math::binary<OP, O>(a[off[1]], b[off[2]]);
   }
 }
 
 // float32, every operand dense and 16-byte aligned, numel a multiple of 4: four elements per
 // thread with 128-bit loads and stores (the bandwidth-bound ops of a training step: ReLU, the
 // residual add, their backward passes).
-template <Binary OP>
+template <BinaryOp OP>
 __global__ void binary_vec4(int64_t n4, float4* out, const float4* a, const float4* b) {
   GRID_STRIDE(i, n4) {
     const float4 x = a[i], y = b[i];
-    out[i] = make_float4(apply_binary<float, OP>(x.x, y.x), apply_binary<float, OP>(x.y, y.y),
-                         apply_binary<float, OP>(x.z, y.z), apply_binary<float, OP>(x.w, y.w));
+    out[i] = make_float4(math::binary<OP, float>(x.x, y.x), math::binary<OP, float>(x.y, y.y),
+                         math::binary<OP, float>(x.z, y.z), math::binary<OP, float>(x.w, y.w));
   }
 }
 
-template <Unary OP>
+template <UnaryOp OP>
 __global__ void unary_vec4(int64_t n4, float4* out, const float4* in, double p0, double p1) {
   GRID_STRIDE(i, n4) {
     const float4 x = in[i];
-    out[i] = make_float4(apply_unary<float>(OP, x.x, p0, p1), apply_unary<float>(OP, x.y, p0, p1),
-                         apply_unary<float>(OP, x.z, p0, p1), apply_unary<float>(OP, x.w, p0, p1));
+    out[i] = make_float4(math::unary<OP, float>(x.x, p0, p1), math::unary<OP, float>(x.y, p0, p1),
+                         math::unary<OP, float>(x.z, p0, p1), math::unary<OP, float>(x.w, p0, p1));
   }
 }
 
 __global__ void threshold_backward_vec4(int64_t n4, float4* out, const float4* result, const float4* grad) {
   GRID_STRIDE(i, n4) {
     const float4 r = result[i], g = grad[i];
-    out[i] = make_float4(r.x <= 0.f ? 0.f : g.x, r.y <= 0.f ? 0.f : g.y, r.z <= 0.f ? 0.f : g.z, r.w <= 0.f ? 0.f : g.w);
+    out[i] = make_float4(math::relu_backward(r.x, g.x), math::relu_backward(r.y, g.y), math::relu_backward(r.z, g.z),
+                         math::relu_backward(r.w, g.w));
   }
 }
 
@@ -181,13 +129,13 @@ bool vectorizable(const Geometry<K>& g, DType dtype, std::initializer_list<const
   return true;
 }
 
-template <typename T, typename O, Binary OP>
+template <typename T, typename O, BinaryOp OP>
 __global__ void binary_scalar_kernel(Geometry<2> g, O* out, const T* a, T s, bool scalar_first) {
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
     const T x = a[off[1]];
-    out[off[0]] = scalar_first ? apply_binary<O, OP>(s, x) : apply_binary<O, OP>(x, s);
+    out[off[0]] = scalar_first ? math::binary<OP, O>(s, x) : math::binary<OP, O>(x, s);
   }
 }
 
@@ -205,7 +153,7 @@ __global__ void threshold_backward_kernel(Geometry<3> g, T* out, const T* result
   GRID_STRIDE(i, g.numel) {
     int64_t off[3];
     offsets_of(g, i, off);
-    out[off[0]] = result[off[1]] <= T(0) ? T(0) : grad[off[2]];
+    out[off[0]] = math::relu_backward(result[off[1]], grad[off[2]]);
   }
 }
 
@@ -219,27 +167,15 @@ __global__ void polynomial_kernel(Geometry<2> g, T* out, const T* x, Coefficient
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
-    // ascending explicit powers in T, exactly as the CPU loop (docs/matrix-functions.md asks for it)
-    const T r = x[off[1]];
-    T pw = 1, acc = T(co.c[0]);
-    for (int m = 1; m < co.count; ++m) {
-      pw *= r;
-      acc += T(co.c[m]) * pw;
-    }
-    out[off[0]] = acc;
+    out[off[0]] = math::polynomial(x[off[1]], co.c, co.count);
   }
 }
 
 template <typename T>
-__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, T lr, T mu, T damp, T wd, bool nesterov, bool first) {
+__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, math::SgdStep<T> step) {
   GRID_STRIDE(k, n) {
-    T d = grad[k];
-    if (wd != T(0)) d += wd * w[k];
-    if (buf) {
-      buf[k] = first ? d : mu * buf[k] + (T(1) - damp) * d;
-      d = nesterov ? d + mu * buf[k] : buf[k];
-    }
-    w[k] -= lr * d;
+    T unused = 0;
+    step(w[k], grad[k], buf ? buf[k] : unused);
   }
 }
 
@@ -260,45 +196,19 @@ __global__ void scatter_kernel(int64_t batch, int64_t len, int64_t dst_len, cons
 }
 
 // The same update, 4 float32 values per thread (dense, 16-byte aligned, numel a multiple of 4).
-__global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, float lr, float mu, float damp, float wd,
-                         bool nesterov, bool first) {
+__global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, math::SgdStep<float> step) {
   GRID_STRIDE(k, n4) {
     float4 w = w4[k], g = g4[k], b = b4 ? b4[k] : make_float4(0.f, 0.f, 0.f, 0.f);
-    float* wp = &w.x;
-    float* gp = &g.x;
-    float* bp = &b.x;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      float d = gp[j];
-      if (wd != 0.f) d += wd * wp[j];
-      if (b4) {
-        bp[j] = first ? d : mu * bp[j] + (1.f - damp) * d;
-        d = nesterov ? d + mu * bp[j] : bp[j];
-      }
-      wp[j] -= lr * d;
-    }
+    step(w.x, g.x, b.x);
+    step(w.y, g.y, b.y);
+    step(w.z, g.z, b.z);
+    step(w.w, g.w, b.w);
     w4[k] = w;
     if (b4) b4[k] = b;
   }
 }
 
 cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
-
-// Calls go(std::integral_constant<Binary, op>{}): a run-time op to its compile-time kernel.
-template <typename Go>
-void with_binary(Binary op, Go&& go) {
-  switch (op) {
-    case Binary::Add: return go(std::integral_constant<Binary, Binary::Add>{});
-    case Binary::Sub: return go(std::integral_constant<Binary, Binary::Sub>{});
-    case Binary::Mul: return go(std::integral_constant<Binary, Binary::Mul>{});
-    case Binary::Div: return go(std::integral_constant<Binary, Binary::Div>{});
-    case Binary::Gt: return go(std::integral_constant<Binary, Binary::Gt>{});
-    case Binary::Ge: return go(std::integral_constant<Binary, Binary::Ge>{});
-    case Binary::Lt: return go(std::integral_constant<Binary, Binary::Lt>{});
-    case Binary::Le: return go(std::integral_constant<Binary, Binary::Le>{});
-    case Binary::Eq: return go(std::integral_constant<Binary, Binary::Eq>{});
-  }
-}
 
 void check_on_device(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
   DSVD_CHECK(out.device().is_cuda(), op, ": output is on ", out.device().str(), ", expected a CUDA device");
@@ -371,7 +281,7 @@ void fill(const Tensor& out, double value) {
   });
 }
 
-void unary(Unary op, const Tensor& out, const Tensor& in, double p0, double p1) {
+void unary(UnaryOp op, const Tensor& out, const Tensor& in, double p0, double p1) {
   check_on_device("unary", out, {&in});
   DSVD_CHECK(out.dtype() == in.dtype(), "cuda unary: dtypes differ");
   if (out.numel() == 0) return;
@@ -394,28 +304,16 @@ void unary(Unary op, const Tensor& out, const Tensor& in, double p0, double p1) 
         }
         unary_kernel<T, decltype(tag)::value><<<blocks_for(g.numel), kThreads, 0, s>>>(g, o, x, p0, p1);
       };
-      switch (op) {
-        case Unary::Neg: go(std::integral_constant<Unary, Unary::Neg>{}); break;
-        case Unary::Exp: go(std::integral_constant<Unary, Unary::Exp>{}); break;
-        case Unary::Log: go(std::integral_constant<Unary, Unary::Log>{}); break;
-        case Unary::Sqrt: go(std::integral_constant<Unary, Unary::Sqrt>{}); break;
-        case Unary::Pow: go(std::integral_constant<Unary, Unary::Pow>{}); break;
-        case Unary::Abs: go(std::integral_constant<Unary, Unary::Abs>{}); break;
-        case Unary::Sign: go(std::integral_constant<Unary, Unary::Sign>{}); break;
-        case Unary::Clamp: go(std::integral_constant<Unary, Unary::Clamp>{}); break;
-        case Unary::Relu: go(std::integral_constant<Unary, Unary::Relu>{}); break;
-        case Unary::Sigmoid: go(std::integral_constant<Unary, Unary::Sigmoid>{}); break;
-        case Unary::Tanh: go(std::integral_constant<Unary, Unary::Tanh>{}); break;
-      }
+      math::with_unary(op, go);
     });
   });
 }
 
-void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b) {
+void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   check_on_device("binary", out, {&a, &b});
   DSVD_CHECK(a.dtype() == b.dtype(), "cuda binary: operand dtypes differ");
   if (out.numel() == 0) return;
-  const bool cmp = op >= Binary::Gt;
+  const bool cmp = math::is_comparison(op);
   DSVD_CHECK(cmp ? out.dtype() == DType::UInt8 : out.dtype() == a.dtype(), "cuda binary: output dtype");
   const Tensor* ops[3] = {&out, &a, &b};
   Geometry<3> g = make_geometry<3>(ops, "binary");
@@ -427,8 +325,8 @@ void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b) {
       const T* y = static_cast<const T*>(b.data_ptr());
       const bool vec = vectorizable(g, a.dtype(), {out.data_ptr(), x, y});
       auto go = [&](auto tag) {
-        constexpr Binary K = decltype(tag)::value;
-        if constexpr (K >= Binary::Gt) {
+        constexpr BinaryOp K = decltype(tag)::value;
+        if constexpr (math::is_comparison(K)) {
           binary_kernel<T, uint8_t, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<uint8_t*>(out.data_ptr()), x, y);
         } else {
           if constexpr (std::is_same_v<T, float>) {
@@ -442,15 +340,15 @@ void binary(Binary op, const Tensor& out, const Tensor& a, const Tensor& b) {
           binary_kernel<T, T, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<T*>(out.data_ptr()), x, y);
         }
       };
-      with_binary(op, go);
+      math::with_binary(op, go);
     });
   });
 }
 
-void binary_scalar(Binary op, const Tensor& out, const Tensor& a, double scalar, bool scalar_first) {
+void binary_scalar(BinaryOp op, const Tensor& out, const Tensor& a, double scalar, bool scalar_first) {
   check_on_device("binary", out, {&a});
   if (out.numel() == 0) return;
-  const bool cmp = op >= Binary::Gt;
+  const bool cmp = math::is_comparison(op);
   DSVD_CHECK(cmp ? out.dtype() == DType::UInt8 : out.dtype() == a.dtype(), "cuda binary: output dtype");
   const Tensor* ops[2] = {&out, &a};
   Geometry<2> g = make_geometry<2>(ops, "binary");
@@ -461,13 +359,13 @@ void binary_scalar(Binary op, const Tensor& out, const Tensor& a, double scalar,
       const T* x = static_cast<const T*>(a.data_ptr());
       const T sv = T(scalar);
       auto go = [&](auto tag) {
-        constexpr Binary K = decltype(tag)::value;
-        if constexpr (K >= Binary::Gt)
+        constexpr BinaryOp K = decltype(tag)::value;
+        if constexpr (math::is_comparison(K))
           binary_scalar_kernel<T, uint8_t, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<uint8_t*>(out.data_ptr()), x, sv, scalar_first);
         else
           binary_scalar_kernel<T, T, K><<<blocks_for(g.numel), kThreads, 0, s>>>(g, static_cast<T*>(out.data_ptr()), x, sv, scalar_first);
       };
-      with_binary(op, go);
+      math::with_binary(op, go);
     });
   });
 }
@@ -567,8 +465,8 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, d
   if (param.dtype() == DType::Float32 && n % 4 == 0 && aligned) {
     sgd_vec4<<<blocks_for(n / 4), kThreads, 0, stream_of(param)>>>(
         n / 4, static_cast<float4*>(param.data_ptr()), static_cast<const float4*>(grad.data_ptr()),
-        buffer.defined() ? static_cast<float4*>(buffer.data_ptr()) : nullptr, float(lr), float(momentum), float(dampening),
-        float(weight_decay), nesterov, first);
+        buffer.defined() ? static_cast<float4*>(buffer.data_ptr()) : nullptr,
+        math::make_sgd_step<float>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()));
     DSVD_CUDA_CHECK("sgd", cudaGetLastError());
     return;
   }
@@ -577,10 +475,20 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, d
       using T = scalar_t;
       sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream_of(param)>>>(
           n, static_cast<T*>(param.data_ptr()), static_cast<const T*>(grad.data_ptr()),
-          buffer.defined() ? static_cast<T*>(buffer.data_ptr()) : nullptr, T(lr), T(momentum), T(dampening),
-          T(weight_decay), nesterov, first);
+          buffer.defined() ? static_cast<T*>(buffer.data_ptr()) : nullptr,
+          math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()));
     });
   });
 }
+
+DSVD_REGISTER_KERNEL(kernels::UnaryKernel, CUDA, unary);
+DSVD_REGISTER_KERNEL(kernels::BinaryKernel, CUDA, binary);
+DSVD_REGISTER_KERNEL(kernels::BinaryScalarKernel, CUDA, binary_scalar);
+DSVD_REGISTER_KERNEL(kernels::ReluBackwardKernel, CUDA, threshold_backward);
+DSVD_REGISTER_KERNEL(kernels::WhereKernel, CUDA, where);
+DSVD_REGISTER_KERNEL(kernels::PolynomialKernel, CUDA, polynomial);
+DSVD_REGISTER_KERNEL(kernels::GatherColumnsKernel, CUDA, gather_columns);
+DSVD_REGISTER_KERNEL(kernels::ScatterColumnsKernel, CUDA, scatter_columns);
+DSVD_REGISTER_KERNEL(kernels::SgdUpdateKernel, CUDA, sgd_update);
 
 }  // namespace dsvd::cuda

@@ -1,11 +1,14 @@
 // Kernels of the matrix-function layer: the |λ|-descending reorder of eigenpairs and the
-// reference's ±inf / NaN repairs (cuda/backend.h). The scans reduce per block on the device and
+// reference's ±inf / NaN repairs (ops/kernels/linalg.h), and the finiteness check before an
+// eigendecomposition. The scans reduce per block on the device and
 // finish on the host, which needs the counts anyway (they go into the repair report).
 #include <cmath>
 #include <vector>
 
-#include "cuda/backend.h"
 #include "cuda/context.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
 #include "tensor/dtype.h"
 
 namespace dsvd::cuda {
@@ -28,6 +31,20 @@ __global__ void sort_by_magnitude(int64_t n, const T* w, const T* vectors, T* va
     for (int64_t row = 0; row < n; ++row) vectors_out[(b * n + row) * n + rank] = vectors[(b * n + row) * n + i];
   }
 }
+
+// first[0] <- the smallest sample index holding a NaN or Inf (left as it is when none).
+template <typename T>
+__global__ void nonfinite_kernel(const T* p, int64_t batch, int64_t per_sample, unsigned long long* first) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < batch * per_sample;
+       i += int64_t(gridDim.x) * blockDim.x)
+    if (!isfinite(p[i])) atomicMin(first, (unsigned long long)(i / per_sample));
+}
+
+struct InfinityScan {
+  int64_t count = 0;
+  bool nan = false, have = false;
+  double extreme = 0;
+};
 
 struct Partial {
   long long count;
@@ -99,6 +116,23 @@ void sort_eigenpairs_by_magnitude(const Tensor& w, const Tensor& vectors, const 
   DSVD_CUDA_CHECK("symeig", cudaGetLastError());
 }
 
+
+void defer_finite_check(const Tensor& t, const char* op) {
+  const int64_t batch = t.size(0), per_sample = batch == 0 ? 0 : t.numel() / batch;
+  if (t.numel() == 0) return;
+  // All bits set: -1 read as int64 ("all good" for defer_check), the largest value for atomicMin.
+  Tensor first = full({1}, -1.0, DType::Int64, t.device());
+  DSVD_DISPATCH_FLOATING(t.dtype(), op, [&] {
+    nonfinite_kernel<scalar_t><<<blocks_for(t.numel()), kThreads, 0, stream_of(t)>>>(
+        static_cast<const scalar_t*>(t.data_ptr()), batch, per_sample, static_cast<unsigned long long*>(first.data_ptr()));
+  });
+  DSVD_CUDA_CHECK(op, cudaGetLastError());
+  const std::string name = op;
+  defer_check(first, [name](int64_t sample) { return name + ": sample " + std::to_string(sample) + " holds NaN or Inf"; });
+}
+
+namespace {
+
 InfinityScan scan_infinity(const Tensor& t, bool positive) {
   InfinityScan r;
   const int64_t n = t.numel();
@@ -133,6 +167,16 @@ void replace_infinity(const Tensor& t, bool positive, double value) {
   DSVD_CUDA_CHECK("repair", cudaGetLastError());
 }
 
+}  // namespace
+
+// The reference's rule (ops/matfn/repair.h): scan, then replace.
+int64_t replace_infinity_kernel(const Tensor& t, bool positive) {
+  const InfinityScan scan = scan_infinity(t, positive);
+  if (scan.count == 0 || (!scan.have && !scan.nan)) return 0;
+  replace_infinity(t, positive, scan.nan ? NAN : scan.extreme);
+  return scan.count;
+}
+
 int64_t replace_nan_with_zero(const Tensor& t) {
   const int64_t n = t.numel();
   if (n == 0) return 0;
@@ -148,5 +192,8 @@ int64_t replace_nan_with_zero(const Tensor& t) {
   DSVD_CUDA_CHECK("repair", cudaStreamSynchronize(s));
   return host;
 }
+
+DSVD_REGISTER_KERNEL(kernels::ReplaceInfinityKernel, CUDA, replace_infinity_kernel);
+DSVD_REGISTER_KERNEL(kernels::ReplaceNanWithZeroKernel, CUDA, replace_nan_with_zero);
 
 }  // namespace dsvd::cuda

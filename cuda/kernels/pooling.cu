@@ -1,61 +1,29 @@
-// Pooling kernels (cuda/dnn.h): one thread per output element, with the CPU's window rules
-// (ops/pooling.cpp). Backward passes scatter with atomicAdd where windows overlap; grad_x is
+// Pooling kernels (ops/kernels/nn.h): one thread per output element, on the window rules every
+// device shares (ops/math/pooling.h). Backward passes scatter with atomicAdd where windows overlap; grad_x is
 // zeroed here first.
-#include "cuda/backend.h"
 #include "cuda/context.h"
-#include "cuda/dnn.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
+#include "ops/math/pooling.h"
 #include "tensor/dtype.h"
 
 namespace dsvd::cuda {
 namespace {
 
+using kernels::PoolWindows;
+using math::adaptive_bounds;
+using math::avg_window;
+using math::decode_argmax;
+using math::encode_argmax;
+
 #define FOR_EACH(i, n) for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
-// The argmax of each window is kept as its offset inside the (unclipped) window, ky·kw + kx, in
-// one byte when the window has at most 256 positions (1/8 of the memory of a flat int64 index,
-// and max-pool indices are among the largest tensors a CNN keeps for backward), else as the flat
-// position in the input plane.
-template <typename I>
-__device__ __forceinline__ I encode_argmax(const PoolWindows& w, int64_t oy, int64_t ox, int64_t flat) {
-  if constexpr (sizeof(I) == 1) {
-    const int64_t yy = flat / w.width, xx = flat % w.width;
-    return I((yy - (oy * w.stride_h - w.pad_h)) * w.kernel_w + (xx - (ox * w.stride_w - w.pad_w)));
-  } else {
-    return I(flat);
-  }
-}
-
-template <typename I>
-__device__ __forceinline__ int64_t decode_argmax(const PoolWindows& w, int64_t oy, int64_t ox, I code) {
-  if constexpr (sizeof(I) == 1) {
-    const int64_t yy = oy * w.stride_h - w.pad_h + int64_t(code) / w.kernel_w;
-    const int64_t xx = ox * w.stride_w - w.pad_w + int64_t(code) % w.kernel_w;
-    return yy * w.width + xx;
-  } else {
-    return int64_t(code);
-  }
-}
 
 template <typename T, typename I>
 __global__ void max_fwd(PoolWindows w, const T* x, T* y, I* idx) {
   FOR_EACH(k, w.planes * w.out_h * w.out_w) {
     const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
-    int64_t y0 = oy * w.stride_h - w.pad_h, x0 = ox * w.stride_w - w.pad_w;
-    int64_t y1 = min(y0 + w.kernel_h, w.height), x1 = min(x0 + w.kernel_w, w.width);
-    y0 = max(y0, int64_t(0));
-    x0 = max(x0, int64_t(0));
-    const T* p = x + plane * w.height * w.width;
-    int64_t best = y0 * w.width + x0;
-    T m = p[best];
-    for (int64_t yy = y0; yy < y1; ++yy)
-      for (int64_t xx = x0; xx < x1; ++xx) {
-        T v = p[yy * w.width + xx];
-        if (v > m || (v != v && m == m)) {
-          m = v;
-          best = yy * w.width + xx;
-        }
-      }
-    y[k] = m;
+    const int64_t best = math::max_window(w, x + plane * w.height * w.width, oy, ox, &y[k]);
     idx[k] = encode_argmax<I>(w, oy, ox, best);
   }
 }
@@ -66,21 +34,6 @@ __global__ void max_bwd(PoolWindows w, const T* gy, const I* idx, T* gx) {
     const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
     atomicAdd(gx + plane * w.height * w.width + decode_argmax<I>(w, oy, ox, idx[k]), gy[k]);
   }
-}
-
-// Clipped window and divisor of output (oy, ox), as ops/pooling.cpp's avg_pool2d.
-__device__ __forceinline__ double avg_window(const PoolWindows& w, bool include_pad, int64_t oy, int64_t ox, int64_t& y0,
-                                             int64_t& y1, int64_t& x0, int64_t& x1) {
-  y0 = oy * w.stride_h - w.pad_h;
-  x0 = ox * w.stride_w - w.pad_w;
-  y1 = min(y0 + w.kernel_h, w.height + w.pad_h);
-  x1 = min(x0 + w.kernel_w, w.width + w.pad_w);
-  const int64_t padded = (y1 - y0) * (x1 - x0);
-  y0 = max(y0, int64_t(0));
-  x0 = max(x0, int64_t(0));
-  y1 = min(y1, w.height);
-  x1 = min(x1, w.width);
-  return double(include_pad ? padded : (y1 - y0) * (x1 - x0));
 }
 
 template <typename T>
@@ -108,11 +61,6 @@ __global__ void avg_bwd(PoolWindows w, bool include_pad, const T* gy, T* gx) {
     for (int64_t yy = y0; yy < y1; ++yy)
       for (int64_t xx = x0; xx < x1; ++xx) atomicAdd(p + yy * w.width + xx, share);
   }
-}
-
-__device__ __forceinline__ void adaptive_bounds(int64_t i, int64_t in, int64_t out, int64_t& lo, int64_t& hi) {
-  lo = (i * in) / out;
-  hi = ((i + 1) * in + out - 1) / out;
 }
 
 // Global average pooling (1x1 output) is the common case: one block-stride reduction per plane.
@@ -231,5 +179,12 @@ void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
   });
   DSVD_CUDA_CHECK("adaptive_avg_pool2d_backward", cudaGetLastError());
 }
+
+DSVD_REGISTER_KERNEL(kernels::MaxPool2dForwardKernel, CUDA, max_pool2d_forward);
+DSVD_REGISTER_KERNEL(kernels::MaxPool2dBackwardKernel, CUDA, max_pool2d_backward);
+DSVD_REGISTER_KERNEL(kernels::AvgPool2dForwardKernel, CUDA, avg_pool2d_forward);
+DSVD_REGISTER_KERNEL(kernels::AvgPool2dBackwardKernel, CUDA, avg_pool2d_backward);
+DSVD_REGISTER_KERNEL(kernels::AdaptiveAvgPool2dForwardKernel, CUDA, adaptive_avg_pool2d_forward);
+DSVD_REGISTER_KERNEL(kernels::AdaptiveAvgPool2dBackwardKernel, CUDA, adaptive_avg_pool2d_backward);
 
 }  // namespace dsvd::cuda

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <string>
 
-#include "cuda/backend.h"
 #include "cuda/context.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/reduce.h"
 #include "tensor/dtype.h"
 
 namespace dsvd::cuda {
@@ -258,5 +260,19 @@ void cross_entropy_backward(const Tensor& logp, const Tensor& targets, double sm
   });
   DSVD_CUDA_CHECK("cross_entropy_backward", cudaGetLastError());
 }
+
+namespace {
+void sum_rows_unscaled(const Tensor& rows, int64_t outer, int64_t inner, const Tensor& out) {
+  scaled_sum_rows(rows, outer, inner, out, 1.0);
+}
+}  // namespace
+
+DSVD_REGISTER_KERNEL(kernels::SumRowsKernel, CUDA, sum_rows_unscaled);
+DSVD_REGISTER_KERNEL(kernels::VarRowsKernel, CUDA, var_rows);
+DSVD_REGISTER_KERNEL(kernels::MaxRowsKernel, CUDA, max_rows);
+DSVD_REGISTER_KERNEL(kernels::ScatterRowsKernel, CUDA, scatter_rows);
+DSVD_REGISTER_KERNEL(kernels::LogSoftmaxRowsKernel, CUDA, log_softmax_rows);
+DSVD_REGISTER_KERNEL(kernels::CrossEntropyForwardKernel, CUDA, cross_entropy_forward);
+DSVD_REGISTER_KERNEL(kernels::CrossEntropyBackwardKernel, CUDA, cross_entropy_backward);
 
 }  // namespace dsvd::cuda

@@ -1,9 +1,7 @@
 #include "nn/optim/sgd.h"
 
-#include "cuda/backend.h"
-#include "cuda/profiler.h"
-#include "ops/cpu/copy_kernel.h"
-#include "tensor/parallel.h"
+#include "ops/optim.h"
+#include "tensor/profiler.h"
 
 namespace dsvd::nn {
 
@@ -20,7 +18,7 @@ Sgd::Sgd(NamedTensors parameters, SgdOptions options) : params_(std::move(parame
 }
 
 void Sgd::step() {
-  cuda::ProfileRange range("sgd step");
+  ProfileRange range("sgd step");
   const double lr = options_.lr, mu = options_.momentum, damp = options_.dampening;
   for (size_t i = 0; i < params_.size(); ++i) {
     const std::string& name = params_[i].first;
@@ -28,32 +26,13 @@ void Sgd::step() {
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
     DSVD_CHECK(grad.sizes() == p.sizes(), "SGD: gradient of '", name, "' has shape ", shape_str(grad.sizes()));
-    grad = grad.contiguous();
     const bool decay = options_.weight_decay != 0 && !(options_.exclude_bn_and_bias_from_weight_decay && p.dim() < 2);
     const double wd = decay ? options_.weight_decay : 0.0;
     const bool first = !buffers_[i].defined();
     if (mu != 0 && first) buffers_[i] = empty(p.sizes(), p.dtype(), p.device());
-    if (p.device().is_cuda()) {
-      DSVD_CHECK(grad.device() == p.device(), "SGD: gradient of '", name, "' is on ", grad.device().str(),
-                 ", the parameter on ", p.device().str());
-      cuda::sgd_update(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr, mu, damp, wd, options_.nesterov, first);
-      continue;
-    }
-    DSVD_DISPATCH_FLOATING(p.dtype(), "sgd", [&] {
-      scalar_t* w = p.data<scalar_t>();
-      const scalar_t* g = grad.data<scalar_t>();
-      scalar_t* b = mu != 0 ? buffers_[i].data<scalar_t>() : nullptr;
-      const int64_t n = p.numel();
-      parallel_for(0, n, n > kParallelGrain, [&](int64_t k) {
-        scalar_t d = g[k];
-        if (wd != 0) d += scalar_t(wd) * w[k];
-        if (b) {
-          b[k] = first ? d : scalar_t(mu) * b[k] + scalar_t(1 - damp) * d;
-          d = options_.nesterov ? d + scalar_t(mu) * b[k] : b[k];
-        }
-        w[k] -= scalar_t(lr) * d;
-      });
-    });
+    DSVD_CHECK(grad.device() == p.device(), "SGD: gradient of '", name, "' is on ", grad.device().str(),
+               ", the parameter on ", p.device().str());
+    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr, mu, damp, wd, options_.nesterov, first);
   }
 }
 

@@ -230,3 +230,10 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
 }
 
 }  // namespace dsvd::cpu
+
+#include "ops/kernel_table.h"
+
+namespace dsvd::cpu {
+DSVD_REGISTER_KERNEL(kernels::Conv2dForwardKernel, CPU, conv2d_forward);
+DSVD_REGISTER_KERNEL(kernels::Conv2dBackwardKernel, CPU, conv2d_backward);
+}  // namespace dsvd::cpu

@@ -70,3 +70,10 @@ void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
 }
 
 }  // namespace dsvd::cpu
+
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
+
+namespace dsvd::cpu {
+DSVD_REGISTER_KERNEL(kernels::BatchedGemmKernel, CPU, batched_gemm);
+}  // namespace dsvd::cpu

@@ -107,3 +107,13 @@ void scatter_rows(const Tensor& g, const Tensor& indices, int64_t outer, int64_t
 }
 
 }  // namespace dsvd::cpu
+
+#include "ops/kernel_table.h"
+#include "ops/kernels/reduce.h"
+
+namespace dsvd::cpu {
+DSVD_REGISTER_KERNEL(kernels::SumRowsKernel, CPU, sum_rows);
+DSVD_REGISTER_KERNEL(kernels::VarRowsKernel, CPU, var_rows);
+DSVD_REGISTER_KERNEL(kernels::MaxRowsKernel, CPU, max_rows);
+DSVD_REGISTER_KERNEL(kernels::ScatterRowsKernel, CPU, scatter_rows);
+}  // namespace dsvd::cpu

@@ -8,7 +8,7 @@
 #include "apps/train_imagenet/trainer.h"
 #include "datasets/image.h"
 #include "datasets/warnings.h"
-#include "cuda/runtime.h"
+#include "tensor/device_backend.h"
 #include "tests/test_util.h"
 
 using namespace dsvd;
@@ -115,7 +115,7 @@ TEST_CASE("train_imagenet: every head trains on a tiny ImageFolder, checkpoints,
 }
 
 TEST_CASE("train_imagenet --device cuda: every head trains on the GPU; the checkpoint evaluates the same on the CPU" *
-          doctest::skip(cuda_device_count() == 0)) {
+          doctest::skip(device_count(Device::Kind::CUDA) == 0)) {
   set_dataset_warnings_printed(false);
   TinyData data;
   for (const char* head : {"gap", "isqrt", "svd-pade", "svd-taylor", "svd-original", "svd-trunc", "svd-topn", "svd-pi",
@@ -212,7 +212,7 @@ TEST_CASE("train_imagenet: bad options fail with one clear line before any work"
   fails({"--data", "/nonexistent/imagenet"}, "is not a folder");
   fails({"--data", data.root.string() + "/train"}, "has no train/ folder");
   fails({"--head", "svd-cholesky"}, "unknown matrix square-root rule");
-  if (cuda_device_count() == 0) fails({"--device", "cuda"}, "--device cuda: no CUDA device can be used here");
+  if (device_count(Device::Kind::CUDA) == 0) fails({"--device", "cuda"}, "--device cuda: no CUDA device can be used here");
   fails({"--evaluate"}, "--evaluate needs --resume");
   fails({"--tf32", "matmul"}, "--tf32 must be conv, all or none");
   fails({"--lr-schedule", "exponential"}, "unknown");

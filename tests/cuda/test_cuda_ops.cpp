@@ -4,8 +4,8 @@
 // reported as skipped on a machine without a CUDA device.
 #include <functional>
 
-#include "cuda/backend.h"
-#include "cuda/runtime.h"
+#include "ops/precision.h"
+#include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
 #include "ops/matfn/sqrtm.h"
@@ -17,7 +17,7 @@ using namespace dsvd;
 
 namespace {
 
-bool has_device() { return cuda_device_count() > 0; }
+bool has_device() { return device_count(Device::Kind::CUDA) > 0; }
 const Device kGpu = Device::cuda(0);
 
 using Op = std::function<Tensor(const std::vector<Tensor>&)>;
@@ -63,14 +63,14 @@ Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::Float64) {
 
 // TF32 off for the float32 cases, restored after.
 struct NoTf32 {
-  bool conv = cuda::tf32_conv(), mm = cuda::tf32_matmul();
+  bool conv = tf32_conv(), mm = tf32_matmul();
   NoTf32() {
-    cuda::set_tf32_conv(false);
-    cuda::set_tf32_matmul(false);
+    set_tf32_conv(false);
+    set_tf32_matmul(false);
   }
   ~NoTf32() {
-    cuda::set_tf32_conv(conv);
-    cuda::set_tf32_matmul(mm);
+    set_tf32_conv(conv);
+    set_tf32_matmul(mm);
   }
 };
 
@@ -338,20 +338,20 @@ TEST_CASE("cuda ops: a ResNet trains on the GPU as on the CPU (one SGD step, sam
 }
 
 TEST_CASE("cuda ops: the caching allocator reuses blocks and reports peaks; out of memory is an Error" * doctest::skip(!has_device())) {
-  cuda::empty_cache();
-  cuda::reset_peak_memory_stats();
-  auto before = cuda::memory_stats();
+  empty_cache(Device::cuda());
+  reset_peak_memory_stats(Device::cuda());
+  auto before = memory_stats(Device::cuda());
   {
     Tensor a = empty({1 << 20}, DType::Float32, kGpu);  // 4 MiB
-    auto mid = cuda::memory_stats();
+    auto mid = memory_stats(Device::cuda());
     CHECK(mid.allocated - before.allocated == size_t(4) << 20);
   }
-  auto after_free = cuda::memory_stats();
+  auto after_free = memory_stats(Device::cuda());
   CHECK(after_free.allocated == before.allocated);
   CHECK(after_free.peak_allocated >= before.allocated + (size_t(4) << 20));
   const int64_t mallocs = after_free.driver_mallocs;
   { Tensor b = empty({1 << 20}, DType::Float32, kGpu); }
-  CHECK(cuda::memory_stats().driver_mallocs == mallocs);  // the freed block came back from the cache
-  CHECK(cuda::memory_stats().cache_hits > after_free.cache_hits);
+  CHECK(memory_stats(Device::cuda()).driver_mallocs == mallocs);  // the freed block came back from the cache
+  CHECK(memory_stats(Device::cuda()).cache_hits > after_free.cache_hits);
   CHECK_THROWS_WITH_AS(empty({int64_t(1) << 40}, DType::Float64, kGpu), doctest::Contains("out of GPU memory"), Error);
 }

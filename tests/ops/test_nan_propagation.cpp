@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "cuda/runtime.h"
+#include "tensor/device_backend.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
 #include "tests/test_util.h"
@@ -50,6 +50,6 @@ TEST_CASE("NaN propagates through relu, clamp, max-pooling and max on the CPU") 
   for (DType dtype : {DType::Float32, DType::Float64}) check_nan_propagates(Device::cpu(), dtype);
 }
 
-TEST_CASE("NaN propagates through relu, clamp, max-pooling and max on the GPU" * doctest::skip(cuda_device_count() == 0)) {
+TEST_CASE("NaN propagates through relu, clamp, max-pooling and max on the GPU" * doctest::skip(device_count(Device::Kind::CUDA) == 0)) {
   for (DType dtype : {DType::Float32, DType::Float64}) check_nan_propagates(Device::cuda(0), dtype);
 }

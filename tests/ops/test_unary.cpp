@@ -36,7 +36,7 @@ TEST_CASE("unary: values match <cmath> in float32 and float64") {
   CHECK_CLOSE(clamp(from_vector({-2, 0.5, 7}, {3}), 0), std::vector<double>{0, 0.5, 7});
   CHECK_CLOSE(sigmoid(from_vector({-1000, 1000}, {2})), std::vector<double>{0, 1});  // no overflow
   CHECK_CLOSE(relu(from_vector({-3, 4}, {2}, DType::Int64)), std::vector<double>{0, 4});
-  CHECK_THROWS_WITH_AS(exp(zeros({2}, DType::Int64)), doctest::Contains("exp: expected a tensor of dtype float32 or float64"), Error);
+  CHECK_THROWS_WITH_AS(exp(zeros({2}, DType::Int64)), doctest::Contains("exp: not defined for int64 tensors"), Error);
   CHECK_THROWS_WITH_AS(clamp(zeros({2}), 1, 0), doctest::Contains("min 1 is greater than max 0"), Error);
 }
 

@@ -1,5 +1,5 @@
-// cuda/profiler.h: a pair of timestamps per range, host clock or CUDA events.
-#include "cuda/profiler.h"
+// tensor/profiler.h: a pair of timestamps per range, host clock or device events.
+#include "tensor/profiler.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,22 +8,21 @@
 #include <map>
 #include <mutex>
 
-#include "dsvd_config.h"
+#include "tensor/device_backend.h"
 #include "tensor/error.h"
-#if DSVD_HAVE_CUDA
-#include "cuda/context.h"
-#endif
 
-namespace dsvd::cuda {
+namespace dsvd {
 namespace {
 
 struct Range {
   std::string name;
   double host_start = 0, host_end = 0;
-#if DSVD_HAVE_CUDA
-  cudaEvent_t start = nullptr, end = nullptr;
-#endif
+  void* start = nullptr;  // device events (ProfileMode::Gpu)
+  void* end = nullptr;
 };
+
+// The backend whose events time ProfileMode::Gpu ranges (device 0 of the CUDA kind).
+const DeviceBackend* gpu_backend() { return find_device_backend(Device::Kind::CUDA); }
 
 std::atomic<int> g_mode{int(ProfileMode::Off)};
 std::mutex g_mutex;
@@ -36,9 +35,7 @@ double now_ms() {
 }  // namespace
 
 void set_profiling(ProfileMode mode) {
-#if !DSVD_HAVE_CUDA
-  DSVD_CHECK(mode != ProfileMode::Gpu, "profiling: GPU timing needs a build with CUDA");
-#endif
+  DSVD_CHECK(mode != ProfileMode::Gpu || gpu_backend(), "profiling: GPU timing needs a build with CUDA");
   g_mode = int(mode);
 }
 bool profiling() { return g_mode != int(ProfileMode::Off); }
@@ -48,13 +45,7 @@ ProfileRange::ProfileRange(const std::string& name) {
   if (mode == ProfileMode::Off) return;
   Range r;
   r.name = name;
-#if DSVD_HAVE_CUDA
-  if (mode == ProfileMode::Gpu) {
-    DSVD_CUDA_CHECK("profile", cudaEventCreate(&r.start));
-    DSVD_CUDA_CHECK("profile", cudaEventCreate(&r.end));
-    DSVD_CUDA_CHECK("profile", cudaEventRecord(r.start, context(0).stream));
-  }
-#endif
+  if (mode == ProfileMode::Gpu) r.start = gpu_backend()->record_event(0);
   r.host_start = now_ms();
   std::lock_guard<std::mutex> lock(g_mutex);
   slot_ = long(g_ranges->size());
@@ -66,9 +57,7 @@ ProfileRange::~ProfileRange() {
   std::lock_guard<std::mutex> lock(g_mutex);
   Range& r = (*g_ranges)[size_t(slot_)];
   r.host_end = now_ms();
-#if DSVD_HAVE_CUDA
-  if (r.end) cudaEventRecord(r.end, context(0).stream);
-#endif
+  if (r.start) r.end = gpu_backend()->record_event(0);
 }
 
 std::vector<std::pair<std::string, double>> take_profile() {
@@ -76,14 +65,12 @@ std::vector<std::pair<std::string, double>> take_profile() {
   std::map<std::string, double> total;
   for (Range& r : *g_ranges) {
     double ms = r.host_end - r.host_start;
-#if DSVD_HAVE_CUDA
-    if (r.end) {
-      float gpu = 0;
-      if (cudaEventSynchronize(r.end) == cudaSuccess && cudaEventElapsedTime(&gpu, r.start, r.end) == cudaSuccess) ms = gpu;
-      cudaEventDestroy(r.start);
-      cudaEventDestroy(r.end);
+    if (r.start && r.end) {
+      const double gpu = gpu_backend()->elapsed_ms(r.start, r.end);
+      if (gpu >= 0) ms = gpu;  // negative: the device could not time it; keep the host's figure
     }
-#endif
+    if (r.start) gpu_backend()->destroy_event(r.start);
+    if (r.end) gpu_backend()->destroy_event(r.end);
     total[r.name] += ms;
   }
   g_ranges->clear();
@@ -110,4 +97,4 @@ std::string profile_report(ProfileMode mode, int steps, const std::function<void
   return out;
 }
 
-}  // namespace dsvd::cuda
+}  // namespace dsvd

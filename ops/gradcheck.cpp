@@ -1,4 +1,4 @@
-#include "autograd/gradcheck.h"
+#include "ops/gradcheck.h"
 
 #include <cmath>
 #include <cstring>

@@ -1,7 +1,7 @@
 // A coarse time profile by name, for finding where a training step spends its time
 // (benchmarks/gpu_train_step --profile, benchmarks/train_step --profile): leaf modules' forward
 // passes, each backward node, the optimizer step. When on, a ProfileRange measures its scope:
-// on the GPU with CUDA events on GPU 0's stream (Mode::Gpu), or with the host's clock (Mode::Host,
+// on the GPU with device events in GPU 0's queue (Mode::Gpu, through tensor/device_backend.h), or with the host's clock (Mode::Host,
 // for CPU runs: the ops are synchronous there). take_profile() sums the times per name. Off (the
 // default) it costs one branch.
 #pragma once
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace dsvd::cuda {
+namespace dsvd {
 
 enum class ProfileMode { Off, Host, Gpu };
 void set_profiling(ProfileMode mode);  // Gpu needs a CUDA build and device
@@ -36,4 +36,4 @@ std::vector<std::pair<std::string, double>> take_profile();
 std::string profile_report(ProfileMode mode, int steps, const std::function<void()>& step, const std::string& title,
                            size_t rows = 25);
 
-}  // namespace dsvd::cuda
+}  // namespace dsvd

@@ -1,0 +1,62 @@
+// What the files of the CUDA backend share among themselves: device memory, copies, deferred
+// checks and the few kernels that one CUDA kernel calls from another. Nothing outside cuda/
+// includes this: the ops reach the CUDA kernels through the kernel table (ops/kernel_table.h;
+// each kernel registers itself in its own file), the tensor layer reaches device memory through
+// tensor/device_backend.h (registered in cuda/device_backend.cpp).
+//
+// Streams: each device has one stream; every kernel and library call of dsvd is queued on it,
+// so operations on one device are ordered without explicit synchronisation. Copies to the CPU
+// synchronise that stream.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tensor/device_backend.h"
+#include "tensor/storage.h"
+#include "tensor/tensor.h"
+
+namespace dsvd::cuda {
+
+// --- memory: the caching allocator (cuda/allocator.cpp) ---
+// A block of `nbytes` on `device`, reused from the cache when a freed block of the same size
+// class exists; cudaMalloc only on a miss (and, if that fails, once more after emptying the cache).
+std::shared_ptr<Storage> allocate(size_t nbytes, int device, const char* op);
+DeviceMemoryStats memory_stats(int device = 0);
+void reset_peak_memory_stats(int device = 0);
+void empty_cache(int device = 0);  // returns cached, unused blocks to the driver
+void synchronize(int device = 0);
+
+// --- checks made on the GPU, reported later (cuda/deferred_checks.cpp) ---
+// A kernel that validates data (cross-entropy targets) writes the first bad position into
+// `flag` (an int64 on the device; -1 = all good) instead of making the host wait. The verdict is
+// read at the next synchronisation point: synchronize(), a copy to the CPU (item(), to_vector),
+// or the next check of the same kind; then `message(position)` is thrown as dsvd::Error.
+void defer_check(const Tensor& flag, std::function<std::string(int64_t)> message);
+// Throws the first failed check whose result has arrived (all of them, waiting, when `wait`).
+void raise_deferred_errors(int device, bool wait);
+
+// --- copies (cuda/copy.cpp, cuda/kernels/elementwise.cu) ---
+// dst <- src for any two layouts of the same shape, converting dtype; any device pair (a copy
+// between the CPU and a GPU goes through a contiguous staging buffer when a side is strided).
+void copy_into(const Tensor& dst, const Tensor& src);
+void copy_on_device(const Tensor& dst, const Tensor& src);  // both on one GPU
+void fill(const Tensor& out, double value);
+
+// out[r] = scale · Σ_i rows[r, i] over contiguous (outer, inner) rows (cuda/kernels/reduce.cu).
+void sum_rows(const Tensor& rows, int64_t outer, int64_t inner, const Tensor& out, double scale = 1.0);
+
+// --- the eigendecomposition's pieces (cuda/eig.cpp, cuda/kernels/matfn.cu) ---
+// a (B, n, n) symmetric; eigenvalues (B, n) ascending, eigenvectors (B, n, n) as columns (cuSOLVER).
+void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvectors);
+// Eigenpairs from ascending (B, n) values and column eigenvectors, reordered by |λ| descending
+// (stable) into values_out = |λ| and vectors_out, as the CPU's symeig_descending.
+void sort_eigenpairs_by_magnitude(const Tensor& w, const Tensor& vectors, const Tensor& values_out,
+                                  const Tensor& vectors_out);
+// Queues a check that no sample (dimension 0) of contiguous `t` holds NaN or Inf; a failure is
+// raised, naming `op` and the first such sample, at the next synchronisation (defer_check).
+void defer_finite_check(const Tensor& t, const char* op);
+
+}  // namespace dsvd::cuda

@@ -1,0 +1,173 @@
+// The CPU kernels of batch norm (ops/kernels/nn.h): one pass per channel for
+// the statistics, one for y; sums per channel in float64, channels in parallel, so results do not
+// depend on the thread count. The saved statistics are float64.
+#include <cmath>
+
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
+#include "tensor/parallel.h"
+
+namespace dsvd::cpu {
+namespace {
+
+struct Layout {
+  int64_t batch, channels, plane;  // plane = H·W (1 for 2-D input)
+  int64_t count() const { return batch * plane; }
+  int64_t at(int64_t n, int64_t c) const { return (n * channels + c) * plane; }
+};
+
+template <typename T>
+void forward_kernel(const Layout& l, const T* x, const T* gamma, const T* beta, bool training, const double* run_mean,
+                    const double* run_var, double eps, T* y, double* mean_out, double* invstd_out, double* var_out) {
+  parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
+    double mu, var;
+    if (training) {
+      double s = 0;
+      for (int64_t n = 0; n < l.batch; ++n) {
+        const T* p = x + l.at(n, c);
+        for (int64_t i = 0; i < l.plane; ++i) s += double(p[i]);
+      }
+      mu = s / double(l.count());
+      double ss = 0;
+      for (int64_t n = 0; n < l.batch; ++n) {
+        const T* p = x + l.at(n, c);
+        for (int64_t i = 0; i < l.plane; ++i) {
+          double d = double(p[i]) - mu;
+          ss += d * d;
+        }
+      }
+      var = ss / double(l.count());
+    } else {
+      mu = run_mean[c];
+      var = run_var[c];
+    }
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    const T scale = T(invstd * (gamma ? double(gamma[c]) : 1.0));
+    const T shift = T((beta ? double(beta[c]) : 0.0) - mu * invstd * (gamma ? double(gamma[c]) : 1.0));
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      T* q = y + l.at(n, c);
+      for (int64_t i = 0; i < l.plane; ++i) q[i] = p[i] * scale + shift;
+    }
+    mean_out[c] = mu;
+    invstd_out[c] = invstd;
+    var_out[c] = var;
+  });
+}
+
+template <typename T>
+void backward_kernel(const Layout& l, const T* x, const T* gamma, const T* dy, const double* mean, const double* invstd,
+                     bool training, T* dx, T* dgamma, T* dbeta) {
+  parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
+    const double mu = mean[c], s = invstd[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      const T* g = dy + l.at(n, c);
+      for (int64_t i = 0; i < l.plane; ++i) {
+        sum_dy += double(g[i]);
+        sum_dy_xhat += double(g[i]) * (double(p[i]) - mu) * s;
+      }
+    }
+    if (dgamma) dgamma[c] = T(sum_dy_xhat);
+    if (dbeta) dbeta[c] = T(sum_dy);
+    if (!dx) return;
+    const double gs = (gamma ? double(gamma[c]) : 1.0) * s;
+    const double inv_n = 1.0 / double(l.count());
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      const T* g = dy + l.at(n, c);
+      T* out = dx + l.at(n, c);
+      if (training) {
+        const double a = sum_dy * inv_n, b = sum_dy_xhat * inv_n;
+        for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(g[i]) - a - (double(p[i]) - mu) * s * b));
+      } else {
+        for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * double(g[i]));
+      }
+    }
+  });
+}
+
+void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                         const Tensor& running_var, double momentum, double eps, const Tensor& y, Tensor& save_mean,
+                         Tensor& save_invstd) {
+  const int64_t channels = x.size(1);
+  const Layout l{x.size(0), channels, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
+  save_mean = empty({channels}, DType::Float64);
+  save_invstd = empty({channels}, DType::Float64);
+  Tensor variance = empty({channels}, DType::Float64);
+  DSVD_DISPATCH_FLOATING(x.dtype(), "batch_norm", [&] {
+    forward_kernel<scalar_t>(l, x.data<scalar_t>(), gamma.defined() ? gamma.data<scalar_t>() : nullptr,
+                             beta.defined() ? beta.data<scalar_t>() : nullptr, true, nullptr, nullptr, eps,
+                             y.data<scalar_t>(), save_mean.data<double>(), save_invstd.data<double>(),
+                             variance.data<double>());
+  });
+  if (running_mean.defined() && running_var.defined()) {
+    // The buffers are updated in place, as in PyTorch.
+    const double unbias = double(l.count()) / double(l.count() - 1);
+    DSVD_DISPATCH_FLOATING(running_mean.dtype(), "batch_norm", [&] {
+      scalar_t* m = running_mean.data<scalar_t>();
+      scalar_t* v = running_var.data<scalar_t>();
+      for (int64_t c = 0; c < channels; ++c) {
+        m[c] = scalar_t((1 - momentum) * double(m[c]) + momentum * save_mean.data<double>()[c]);
+        v[c] = scalar_t((1 - momentum) * double(v[c]) + momentum * variance.data<double>()[c] * unbias);
+      }
+    });
+  }
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
+                         const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
+                         const Tensor& grad_beta) {
+  const Layout l{x.size(0), x.size(1), x.dim() == 4 ? x.size(2) * x.size(3) : 1};
+  DSVD_DISPATCH_FLOATING(x.dtype(), "batch_norm_backward", [&] {
+    backward_kernel<scalar_t>(l, x.data<scalar_t>(), gamma.defined() ? gamma.data<scalar_t>() : nullptr,
+                              grad_y.data<scalar_t>(), save_mean.data<double>(), save_invstd.data<double>(), true,
+                              grad_x.defined() ? grad_x.data<scalar_t>() : nullptr,
+                              grad_gamma.defined() ? grad_gamma.data<scalar_t>() : nullptr,
+                              grad_beta.defined() ? grad_beta.data<scalar_t>() : nullptr);
+  });
+}
+
+// Evaluation: the same kernels with the running statistics (in float64) as μ and σ².
+void batch_norm_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                          const Tensor& running_var, double eps, const Tensor& y) {
+  const int64_t channels = x.size(1);
+  const Layout l{x.size(0), channels, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
+  Tensor rm = running_mean.to(DType::Float64).contiguous(), rv = running_var.to(DType::Float64).contiguous();
+  Tensor mean = empty({channels}, DType::Float64), invstd = empty({channels}, DType::Float64);
+  Tensor variance = empty({channels}, DType::Float64);
+  DSVD_DISPATCH_FLOATING(x.dtype(), "batch_norm", [&] {
+    forward_kernel<scalar_t>(l, x.data<scalar_t>(), gamma.defined() ? gamma.data<scalar_t>() : nullptr,
+                             beta.defined() ? beta.data<scalar_t>() : nullptr, false, rm.data<double>(),
+                             rv.data<double>(), eps, y.data<scalar_t>(), mean.data<double>(), invstd.data<double>(),
+                             variance.data<double>());
+  });
+}
+
+void batch_norm_inference_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                   const Tensor& running_mean, const Tensor& running_var, double eps,
+                                   const Tensor& grad_x, const Tensor& grad_gamma, const Tensor& grad_beta) {
+  const int64_t channels = x.size(1);
+  const Layout l{x.size(0), channels, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
+  Tensor mean = running_mean.to(DType::Float64).contiguous();
+  Tensor rv = running_var.to(DType::Float64).contiguous();
+  Tensor invstd = empty({channels}, DType::Float64);
+  for (int64_t c = 0; c < channels; ++c) invstd.data<double>()[c] = 1.0 / std::sqrt(rv.data<double>()[c] + eps);
+  DSVD_DISPATCH_FLOATING(x.dtype(), "batch_norm_backward", [&] {
+    backward_kernel<scalar_t>(l, x.data<scalar_t>(), gamma.defined() ? gamma.data<scalar_t>() : nullptr,
+                              grad_y.data<scalar_t>(), mean.data<double>(), invstd.data<double>(), false,
+                              grad_x.defined() ? grad_x.data<scalar_t>() : nullptr,
+                              grad_gamma.defined() ? grad_gamma.data<scalar_t>() : nullptr,
+                              grad_beta.defined() ? grad_beta.data<scalar_t>() : nullptr);
+  });
+}
+
+}  // namespace
+
+DSVD_REGISTER_KERNEL(kernels::BatchNormInferenceKernel, CPU, batch_norm_inference);
+DSVD_REGISTER_KERNEL(kernels::BatchNormInferenceBackwardKernel, CPU, batch_norm_inference_backward);
+DSVD_REGISTER_KERNEL(kernels::BatchNormTrainingKernel, CPU, batch_norm_training);
+DSVD_REGISTER_KERNEL(kernels::BatchNormBackwardKernel, CPU, batch_norm_backward);
+
+}  // namespace dsvd::cpu

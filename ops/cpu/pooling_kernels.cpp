@@ -1,0 +1,151 @@
+// The CPU kernels of the pooling ops (ops/kernels/nn.h) on the window rules of
+// ops/math/pooling.h: planes in parallel, each output written by one thread; the backward passes
+// add into grad_x plane by plane (a plane belongs to one thread), so results do not depend on the
+// thread count.
+#include <algorithm>
+
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
+#include "ops/math/pooling.h"
+#include "tensor/parallel.h"
+
+namespace dsvd::cpu {
+namespace {
+
+using kernels::PoolWindows;
+
+template <typename I>
+void max_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices) {
+  DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = y.data<scalar_t>();
+    I* idx = static_cast<I*>(indices.data_ptr());
+    parallel_for(0, w.planes, y.numel() > kParallelGrain / 4, [&](int64_t plane) {
+      const scalar_t* p = src + plane * w.height * w.width;
+      for (int64_t oy = 0; oy < w.out_h; ++oy)
+        for (int64_t ox = 0; ox < w.out_w; ++ox) {
+          const int64_t k = (plane * w.out_h + oy) * w.out_w + ox;
+          const int64_t best = math::max_window(w, p, oy, ox, &dst[k]);
+          idx[k] = math::encode_argmax<I>(w, oy, ox, best);
+        }
+    });
+  });
+}
+
+void max_pool2d_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices) {
+  if (indices.dtype() == DType::UInt8) max_forward<uint8_t>(w, x, y, indices);
+  else max_forward<int64_t>(w, x, y, indices);
+}
+
+template <typename I>
+void max_backward(const PoolWindows& w, const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x) {
+  const I* idx = static_cast<const I*>(indices.data_ptr());
+  DSVD_DISPATCH_FLOATING(grad_y.dtype(), "max_pool2d_backward", [&] {
+    const scalar_t* pg = grad_y.data<scalar_t>();
+    scalar_t* px = grad_x.data<scalar_t>();
+    parallel_for(0, w.planes, grad_y.numel() > kParallelGrain / 4, [&](int64_t plane) {
+      scalar_t* dst = px + plane * w.height * w.width;
+      std::fill(dst, dst + w.height * w.width, scalar_t(0));
+      for (int64_t oy = 0; oy < w.out_h; ++oy)
+        for (int64_t ox = 0; ox < w.out_w; ++ox) {
+          const int64_t k = (plane * w.out_h + oy) * w.out_w + ox;
+          dst[math::decode_argmax<I>(w, oy, ox, idx[k])] += pg[k];
+        }
+    });
+  });
+}
+
+void max_pool2d_backward(const PoolWindows& w, const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x) {
+  if (indices.dtype() == DType::UInt8) max_backward<uint8_t>(w, grad_y, indices, grad_x);
+  else max_backward<int64_t>(w, grad_y, indices, grad_x);
+}
+
+void avg_pool2d_forward(const PoolWindows& w, bool include_pad, const Tensor& x, const Tensor& y) {
+  DSVD_DISPATCH_FLOATING(x.dtype(), "avg_pool2d", [&] {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = y.data<scalar_t>();
+    parallel_for(0, w.planes, y.numel() > kParallelGrain / 4, [&](int64_t plane) {
+      const scalar_t* p = src + plane * w.height * w.width;
+      for (int64_t oy = 0; oy < w.out_h; ++oy)
+        for (int64_t ox = 0; ox < w.out_w; ++ox) {
+          int64_t y0, y1, x0, x1;
+          const double divisor = math::avg_window(w, include_pad, oy, ox, y0, y1, x0, x1);
+          double s = 0;
+          for (int64_t yy = y0; yy < y1; ++yy)
+            for (int64_t xx = x0; xx < x1; ++xx) s += double(p[yy * w.width + xx]);
+          dst[(plane * w.out_h + oy) * w.out_w + ox] = scalar_t(s / divisor);
+        }
+    });
+  });
+}
+
+void avg_pool2d_backward(const PoolWindows& w, bool include_pad, const Tensor& grad_y, const Tensor& grad_x) {
+  DSVD_DISPATCH_FLOATING(grad_y.dtype(), "avg_pool2d_backward", [&] {
+    const scalar_t* pg = grad_y.data<scalar_t>();
+    scalar_t* px = grad_x.data<scalar_t>();
+    parallel_for(0, w.planes, grad_y.numel() > kParallelGrain / 4, [&](int64_t plane) {
+      scalar_t* dst = px + plane * w.height * w.width;
+      std::fill(dst, dst + w.height * w.width, scalar_t(0));
+      for (int64_t oy = 0; oy < w.out_h; ++oy)
+        for (int64_t ox = 0; ox < w.out_w; ++ox) {
+          int64_t y0, y1, x0, x1;
+          const double divisor = math::avg_window(w, include_pad, oy, ox, y0, y1, x0, x1);
+          const scalar_t share = scalar_t(double(pg[(plane * w.out_h + oy) * w.out_w + ox]) / divisor);
+          for (int64_t yy = y0; yy < y1; ++yy)
+            for (int64_t xx = x0; xx < x1; ++xx) dst[yy * w.width + xx] += share;
+        }
+    });
+  });
+}
+
+void adaptive_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
+  const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3), OH = y.size(2), OW = y.size(3);
+  DSVD_DISPATCH_FLOATING(x.dtype(), "adaptive_avg_pool2d", [&] {
+    const scalar_t* src = x.data<scalar_t>();
+    scalar_t* dst = y.data<scalar_t>();
+    parallel_for(0, planes, x.numel() > kParallelGrain, [&](int64_t plane) {
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t y0, y1, x0, x1;
+          math::adaptive_bounds(oy, H, OH, y0, y1);
+          math::adaptive_bounds(ox, W, OW, x0, x1);
+          double s = 0;
+          for (int64_t yy = y0; yy < y1; ++yy)
+            for (int64_t xx = x0; xx < x1; ++xx) s += double(src[(plane * H + yy) * W + xx]);
+          dst[(plane * OH + oy) * OW + ox] = scalar_t(s / double((y1 - y0) * (x1 - x0)));
+        }
+    });
+  });
+}
+
+void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
+  const int64_t planes = grad_x.size(0) * grad_x.size(1), H = grad_x.size(2), W = grad_x.size(3);
+  const int64_t OH = grad_y.size(2), OW = grad_y.size(3);
+  DSVD_DISPATCH_FLOATING(grad_y.dtype(), "adaptive_avg_pool2d_backward", [&] {
+    const scalar_t* pg = grad_y.data<scalar_t>();
+    scalar_t* px = grad_x.data<scalar_t>();
+    parallel_for(0, planes, grad_x.numel() > kParallelGrain, [&](int64_t plane) {
+      std::fill(px + plane * H * W, px + (plane + 1) * H * W, scalar_t(0));
+      for (int64_t oy = 0; oy < OH; ++oy)
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          int64_t y0, y1, x0, x1;
+          math::adaptive_bounds(oy, H, OH, y0, y1);
+          math::adaptive_bounds(ox, W, OW, x0, x1);
+          const scalar_t share = scalar_t(double(pg[(plane * OH + oy) * OW + ox]) / double((y1 - y0) * (x1 - x0)));
+          for (int64_t yy = y0; yy < y1; ++yy)
+            for (int64_t xx = x0; xx < x1; ++xx) px[(plane * H + yy) * W + xx] += share;
+        }
+    });
+  });
+}
+
+}  // namespace
+
+DSVD_REGISTER_KERNEL(kernels::MaxPool2dForwardKernel, CPU, max_pool2d_forward);
+DSVD_REGISTER_KERNEL(kernels::MaxPool2dBackwardKernel, CPU, max_pool2d_backward);
+DSVD_REGISTER_KERNEL(kernels::AvgPool2dForwardKernel, CPU, avg_pool2d_forward);
+DSVD_REGISTER_KERNEL(kernels::AvgPool2dBackwardKernel, CPU, avg_pool2d_backward);
+DSVD_REGISTER_KERNEL(kernels::AdaptiveAvgPool2dForwardKernel, CPU, adaptive_avg_pool2d_forward);
+DSVD_REGISTER_KERNEL(kernels::AdaptiveAvgPool2dBackwardKernel, CPU, adaptive_avg_pool2d_backward);
+
+}  // namespace dsvd::cpu

@@ -1,0 +1,29 @@
+// The CPU kernel of the SGD update (ops/kernels/nn.h): math::SgdStep per element, split over the
+// OpenMP threads.
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
+#include "ops/math/elementwise.h"
+#include "tensor/parallel.h"
+
+namespace dsvd::cpu {
+namespace {
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, double lr, double momentum,
+                double dampening, double weight_decay, bool nesterov, bool first) {
+  DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
+    using T = scalar_t;
+    const auto step = math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined());
+    T* w = param.data<T>();
+    const T* g = grad.data<T>();
+    T* b = buffer.defined() ? buffer.data<T>() : nullptr;
+    T unused = 0;
+    const int64_t n = param.numel();
+    parallel_for(0, n, n > kParallelGrain, [&](int64_t k) { step(w[k], g[k], b ? b[k] : unused); });
+  });
+}
+
+}  // namespace
+
+DSVD_REGISTER_KERNEL(kernels::SgdUpdateKernel, CPU, sgd_update);
+
+}  // namespace dsvd::cpu

@@ -1,0 +1,114 @@
+// Kernel families of the neural-network ops (ops/conv2d.cpp, ops/batch_norm.cpp,
+// ops/pooling.cpp, ops/dropout.cpp) and of the SGD update (nn/optim/sgd.cpp through
+// ops/optim.h). Contiguous NCHW tensors; outputs allocated by the op.
+#pragma once
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace dsvd::kernels {
+
+struct Conv2dGeometry {
+  int64_t batch, in_channels, height, width;
+  int64_t out_channels, kernel_h, kernel_w;
+  int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
+  int64_t out_h, out_w;
+  bool is_pointwise() const {
+    return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0;
+  }
+};
+struct Conv2dForwardKernel {
+  static constexpr const char* name = "conv2d";
+  using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);
+};
+// Any of grad_x, grad_w, grad_b may be undefined (not needed).
+struct Conv2dBackwardKernel {
+  static constexpr const char* name = "conv2d_backward";
+  using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y, const Tensor& grad_x,
+                  const Tensor& grad_w, const Tensor& grad_b);
+};
+
+// Batch norm over (N, H, W) per channel, training mode: y, and the batch mean and 1/√(σ² + ε)
+// that the kernel allocates into save_mean, save_invstd ((C), in the kernel's statistics dtype:
+// float64 on the CPU, the input's on a GPU, as cuDNN keeps them); the running statistics (if
+// defined) updated in place with PyTorch's rule (unbiased variance, factor `momentum`). gamma,
+// beta may be undefined.
+struct BatchNormTrainingKernel {
+  static constexpr const char* name = "batch_norm";
+  using Fn = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, double momentum, double eps, const Tensor& y, Tensor& save_mean,
+                  Tensor& save_invstd);
+};
+// dx, dγ, dβ of training mode from the saved statistics; any output may be undefined.
+struct BatchNormBackwardKernel {
+  static constexpr const char* name = "batch_norm_backward";
+  using Fn = void(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
+                  const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
+                  const Tensor& grad_beta);
+};
+
+// Batch norm in evaluation: y = γ·(x − μ)/√(σ² + ε) + β with the running statistics (constants;
+// any float dtype); its backward dx = γ·s·dy, dγ = Σ dy·x̂, dβ = Σ dy (any output undefined
+// when not needed).
+struct BatchNormInferenceKernel {
+  static constexpr const char* name = "batch_norm (evaluation)";
+  using Fn = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, double eps, const Tensor& y);
+};
+struct BatchNormInferenceBackwardKernel {
+  static constexpr const char* name = "batch_norm_backward (evaluation)";
+  using Fn = void(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& running_mean,
+                  const Tensor& running_var, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
+                  const Tensor& grad_beta);
+};
+
+// Pooling windows as ops/pooling.cpp plans them (PyTorch's size rules).
+struct PoolWindows {
+  int64_t planes, height, width, out_h, out_w;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+  // Max pooling's saved argmax: one byte per output (the position ky·kw + kx inside its window)
+  // when a window has at most 256 positions, else int64 (the flat position in the input plane).
+  bool byte_codes() const { return kernel_h * kernel_w <= 256; }
+};
+struct MaxPool2dForwardKernel {
+  static constexpr const char* name = "max_pool2d";
+  using Fn = void(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices);
+};
+struct MaxPool2dBackwardKernel {  // grad_x allocated, not zeroed, by the op
+  static constexpr const char* name = "max_pool2d_backward";
+  using Fn = void(const PoolWindows& w, const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x);
+};
+struct AvgPool2dForwardKernel {
+  static constexpr const char* name = "avg_pool2d";
+  using Fn = void(const PoolWindows& w, bool count_include_pad, const Tensor& x, const Tensor& y);
+};
+struct AvgPool2dBackwardKernel {  // grad_x allocated, not zeroed, by the op
+  static constexpr const char* name = "avg_pool2d_backward";
+  using Fn = void(const PoolWindows& w, bool count_include_pad, const Tensor& grad_y, const Tensor& grad_x);
+};
+struct AdaptiveAvgPool2dForwardKernel {
+  static constexpr const char* name = "adaptive_avg_pool2d";
+  using Fn = void(const Tensor& x, const Tensor& y);
+};
+struct AdaptiveAvgPool2dBackwardKernel {  // grad_x allocated, not zeroed, by the op
+  static constexpr const char* name = "adaptive_avg_pool2d_backward";
+  using Fn = void(const Tensor& grad_y, const Tensor& grad_x);
+};
+
+// out = in · m, m_i = (u_i >= p ? 1/(1 − p) : 0) in in's dtype, u_i element i of
+// rand(shape, dtype) for draw `draw` of a generator seeded `seed` (tensor/random.h): the same mask
+// on every device, recomputed in forward and backward, never stored. in, out contiguous.
+struct DropoutKernel {
+  static constexpr const char* name = "dropout";
+  using Fn = void(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p);
+};
+
+// The SGD update in place (math::SgdStep) over contiguous param, grad and buffer (undefined
+// without momentum).
+struct SgdUpdateKernel {
+  static constexpr const char* name = "sgd";
+  using Fn = void(const Tensor& param, const Tensor& grad, const Tensor& buffer, double lr, double momentum,
+                  double dampening, double weight_decay, bool nesterov, bool first);
+};
+
+}  // namespace dsvd::kernels

@@ -1,0 +1,82 @@
+// The window rules of the pooling ops, written once for every device (ops/pooling.cpp plans the
+// windows; the CPU kernels in ops/cpu/pooling_kernels.cpp and the CUDA kernels in
+// cuda/kernels/pooling.cu walk them with these functions).
+#pragma once
+#include <cstdint>
+
+#include "ops/kernels/nn.h"
+#include "tensor/host_device.h"
+
+namespace dsvd::math {
+
+// Max pooling of output (oy, ox) over `plane` (H·W values): the maximum (the first one; NaN
+// wins, as in PyTorch) into *value, and its flat position in the plane.
+template <typename T>
+DSVD_HOST_DEVICE int64_t max_window(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox, T* value) {
+  int64_t y0 = oy * w.stride_h - w.pad_h, x0 = ox * w.stride_w - w.pad_w;
+  const int64_t y1 = y0 + w.kernel_h < w.height ? y0 + w.kernel_h : w.height;
+  const int64_t x1 = x0 + w.kernel_w < w.width ? x0 + w.kernel_w : w.width;
+  y0 = y0 > 0 ? y0 : 0;
+  x0 = x0 > 0 ? x0 : 0;
+  int64_t best = y0 * w.width + x0;
+  T m = plane[best];
+  for (int64_t y = y0; y < y1; ++y)
+    for (int64_t x = x0; x < x1; ++x) {
+      const T v = plane[y * w.width + x];
+      if (v > m || (v != v && m == m)) {
+        m = v;
+        best = y * w.width + x;
+      }
+    }
+  *value = m;
+  return best;
+}
+
+// The argmax kept for the backward: its offset ky·kw + kx inside the (unclipped) window in one
+// byte when the window has at most 256 positions (PoolWindows::byte_codes: 1/8 of the memory of
+// a flat int64 index, and max-pool indices are among the largest tensors a CNN keeps for
+// backward), else the flat position in the plane.
+template <typename I>
+DSVD_HOST_DEVICE I encode_argmax(const kernels::PoolWindows& w, int64_t oy, int64_t ox, int64_t flat) {
+  if constexpr (sizeof(I) == 1) {
+    const int64_t y = flat / w.width, x = flat % w.width;
+    return I((y - (oy * w.stride_h - w.pad_h)) * w.kernel_w + (x - (ox * w.stride_w - w.pad_w)));
+  } else {
+    return I(flat);
+  }
+}
+
+template <typename I>
+DSVD_HOST_DEVICE int64_t decode_argmax(const kernels::PoolWindows& w, int64_t oy, int64_t ox, I code) {
+  if constexpr (sizeof(I) == 1) {
+    const int64_t y = oy * w.stride_h - w.pad_h + int64_t(code) / w.kernel_w;
+    const int64_t x = ox * w.stride_w - w.pad_w + int64_t(code) % w.kernel_w;
+    return y * w.width + x;
+  } else {
+    return int64_t(code);
+  }
+}
+
+// Average pooling: the clipped window [y0, y1) × [x0, x1) of output (oy, ox), and its divisor
+// (the window size including padding with count_include_pad, else the valid part).
+DSVD_HOST_DEVICE double avg_window(const kernels::PoolWindows& w, bool include_pad, int64_t oy, int64_t ox, int64_t& y0,
+                                   int64_t& y1, int64_t& x0, int64_t& x1) {
+  y0 = oy * w.stride_h - w.pad_h;
+  x0 = ox * w.stride_w - w.pad_w;
+  y1 = y0 + w.kernel_h < w.height + w.pad_h ? y0 + w.kernel_h : w.height + w.pad_h;
+  x1 = x0 + w.kernel_w < w.width + w.pad_w ? x0 + w.kernel_w : w.width + w.pad_w;
+  const int64_t padded = (y1 - y0) * (x1 - x0);
+  y0 = y0 > 0 ? y0 : 0;
+  x0 = x0 > 0 ? x0 : 0;
+  y1 = y1 < w.height ? y1 : w.height;
+  x1 = x1 < w.width ? x1 : w.width;
+  return double(include_pad ? padded : (y1 - y0) * (x1 - x0));
+}
+
+// Adaptive average pooling: output i of `out` covers [floor(i·in/out), ceil((i+1)·in/out)).
+DSVD_HOST_DEVICE void adaptive_bounds(int64_t i, int64_t in, int64_t out, int64_t& lo, int64_t& hi) {
+  lo = (i * in) / out;
+  hi = ((i + 1) * in + out - 1) / out;
+}
+
+}  // namespace dsvd::math
