@@ -169,13 +169,7 @@ void Trainer::load_checkpoint(const std::string& path) {
         ++kept;
       }
     }
-    nn::NamedTensors shared_state;
-    for (const auto& [name, t] : optimizer_state) {
-      std::string param = name.substr(std::string("momentum_buffer.").size());
-      for (const auto& [pn, p] : model_->named_parameters())
-        if (pn == param && p.sizes() == t.sizes()) shared_state.emplace_back(name, t);
-    }
-    optimizer_->load_state(shared_state);
+    optimizer_->load_matching_state(optimizer_state);
     std::printf("resume: head %s -> %s (hybrid training): loaded %lld shared tensors, %lld start fresh\n",
                 meta("head").c_str(), o_.model.head.c_str(), (long long)loaded, (long long)kept);
   }

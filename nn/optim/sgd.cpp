@@ -47,6 +47,19 @@ NamedTensors Sgd::state() const {
   return out;
 }
 
+int64_t Sgd::load_matching_state(const NamedTensors& state) {
+  const std::string prefix = "momentum_buffer.";
+  NamedTensors matching;
+  for (const auto& [key, value] : state) {
+    if (key.rfind(prefix, 0) != 0) continue;
+    const std::string name = key.substr(prefix.size());
+    for (const auto& [pn, p] : params_)
+      if (pn == name && p.sizes() == value.sizes() && p.dtype() == value.dtype()) matching.emplace_back(key, value);
+  }
+  load_state(matching);
+  return int64_t(matching.size());
+}
+
 void Sgd::load_state(const NamedTensors& state) {
   for (const auto& [key, value] : state) {
     const std::string prefix = "momentum_buffer.";

@@ -34,6 +34,9 @@ class Sgd {
   // checkpoints: "momentum_buffer.<parameter name>".
   NamedTensors state() const;
   void load_state(const NamedTensors& state);
+  // Loads the entries whose parameter exists here with the same shape and skips the others
+  // (hybrid training: the heads' parameters differ); returns how many were loaded.
+  int64_t load_matching_state(const NamedTensors& state);
 
  private:
   NamedTensors params_;

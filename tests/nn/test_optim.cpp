@@ -77,6 +77,27 @@ TEST_CASE("sgd: state round trip keeps the momentum") {
   CHECK(to_vector(p) == to_vector(p2));
 }
 
+TEST_CASE("sgd: load_matching_state takes the buffers whose parameter exists with the same shape") {
+  Tensor w = from_vector({1, 2}, {2}).requires_grad_();
+  Tensor v = from_vector({1, 2, 3}, {3}).requires_grad_();
+  Sgd a({{"w", w}, {"v", v}}, {0.1, 0.9});
+  w.set_grad(from_vector({1, 1}, {2}));
+  v.set_grad(from_vector({1, 1, 1}, {3}));
+  a.step();
+  // A model whose "v" has another shape and that has no "w" ("u" instead) loads nothing; one with
+  // a same-shaped "v" loads its buffer.
+  Tensor u = from_vector({0, 0}, {2}).requires_grad_();
+  Tensor v4 = from_vector({0, 0, 0, 0}, {4}).requires_grad_();
+  Sgd b({{"u", u}, {"v", v4}}, {0.1, 0.9});
+  CHECK(b.load_matching_state(a.state()) == 0);
+  CHECK(b.state().empty());
+  Tensor v3 = from_vector({1, 2, 3}, {3}).requires_grad_();
+  Sgd c({{"v", v3}}, {0.1, 0.9});
+  CHECK(c.load_matching_state(a.state()) == 1);
+  REQUIRE(c.state().size() == 1);
+  CHECK(to_vector(c.state()[0].second) == to_vector(a.state()[1].second));
+}
+
 TEST_CASE("lr schedules and gradient clipping") {
   LrSchedule step = parse_lr_schedule("step:30:0.1");
   CHECK(step.lr_at(0.1, 29) == doctest::Approx(0.1));
