@@ -18,7 +18,7 @@
 // Prints a table after the line "== table" (tools/gpu-check shows it).
 //   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|eigh|sqrt] [--profile]
 // --profile also prints, per config, the GPU time of 3 more steps by leaf module, backward node
-// and optimizer step (cuda/profiler.h).
+// and optimizer step (tensor/profiler.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

@@ -1,4 +1,4 @@
-// The caching device allocator (cuda/backend.h). Sizes are rounded to a size class (512 bytes
+// The caching device allocator (cuda/internal.h). Sizes are rounded to a size class (512 bytes
 // below 1 MiB, 64 KiB above); a freed block goes to its device's cache and the next request of
 // the same class takes it back without a driver call (a training loop asks for the same sizes
 // every step). Larger blocks are not handed out for smaller requests: that would hold memory no

@@ -1,4 +1,4 @@
-// copy_into between any two devices (cuda/backend.h). Host<->device copies move contiguous bytes
+// copy_into between any two devices (cuda/internal.h; the CopyKernel of the kernel table). Host<->device copies move contiguous bytes
 // of the destination's dtype: a strided or differently-typed side is first converted on its own
 // device. A copy to the host waits for the device's stream, so its result is ready on return.
 // A copy to the device does not wait: the bytes go through a pinned staging block (reused once

@@ -1,4 +1,4 @@
-// Batched symmetric eigendecomposition on cuSOLVER (cuda/backend.h: symeig).
+// Batched symmetric eigendecomposition on cuSOLVER (cuda/internal.h: symeig; the SymeigDescendingKernel).
 //
 // Three solvers, chosen by the matrix size unless DSVD_CUDA_EIG names one:
 //   jacobi   cusolverDn{S,D}syevjBatched: all matrices in one launch; cuSOLVER limits it to n <= 32
