@@ -13,6 +13,28 @@
 #include "ops/nn_ops.h"
 
 namespace dsvd {
+namespace {
+
+// Records batch norm's backward: the kernel of `BackwardFamily` (training or evaluation) on the
+// saved input, weight and two per-channel statistics.
+template <typename BackwardFamily>
+Tensor record_batch_norm(const Tensor& y, const std::vector<Tensor>& inputs, std::vector<Saved> saved, int64_t channels,
+                         double eps) {
+  return record_op("batch_norm", {y}, inputs, std::move(saved),
+                   [channels, eps](const std::vector<Tensor>& g, FunctionNode& node) {
+                     const Tensor& xs = node.saved_tensor(0);
+                     const Device dev = xs.device();
+                     Tensor dy = detail::contiguous_raw(g[0]);
+                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+                     Tensor dw = node.needs_input_grad(1) ? empty({channels}, xs.dtype(), dev) : Tensor();
+                     Tensor db = node.needs_input_grad(2) ? empty({channels}, xs.dtype(), dev) : Tensor();
+                     kernels::dispatch<BackwardFamily>(dev)(xs, dy, node.saved_tensor(1), node.saved_tensor(2),
+                                                            node.saved_tensor(3), eps, dx, dw, db);
+                     return std::vector<Tensor>{dx, dw, db};
+                   })[0];
+}
+
+}  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
@@ -46,36 +68,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   if (!training) {
     Tensor rm = detail::contiguous_raw(running_mean), rv = detail::contiguous_raw(running_var);
     kernels::dispatch<kernels::BatchNormInferenceKernel>(x.device())(xc, w, b, rm, rv, eps, y);
-    return record_op("batch_norm", {y}, {x, weight, bias},
-                     {{"input", xc}, {"weight", w}, {"running_mean", rm}, {"running_var", rv}},
-                     [channels, eps](const std::vector<Tensor>& g, FunctionNode& node) {
-                       const Tensor& xs = node.saved_tensor(0);
-                       const Device dev = xs.device();
-                       Tensor dy = detail::contiguous_raw(g[0]);
-                       Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
-                       Tensor dw = node.needs_input_grad(1) ? empty({channels}, xs.dtype(), dev) : Tensor();
-                       Tensor db = node.needs_input_grad(2) ? empty({channels}, xs.dtype(), dev) : Tensor();
-                       kernels::dispatch<kernels::BatchNormInferenceBackwardKernel>(dev)(
-                           xs, dy, node.saved_tensor(1), node.saved_tensor(2), node.saved_tensor(3), eps, dx, dw, db);
-                       return std::vector<Tensor>{dx, dw, db};
-                     })[0];
+    return record_batch_norm<kernels::BatchNormInferenceBackwardKernel>(
+        y, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"running_mean", rm}, {"running_var", rv}}, channels, eps);
   }
   Tensor mean, invstd;  // allocated by the kernel, in its statistics dtype
   kernels::dispatch<kernels::BatchNormTrainingKernel>(x.device())(xc, w, b, running_mean, running_var, momentum, eps, y,
                                                                   mean, invstd);
-  return record_op("batch_norm", {y}, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"mean", mean}, {"invstd", invstd}},
-                   [channels, eps](const std::vector<Tensor>& g, FunctionNode& node) {
-                     const Tensor& xs = node.saved_tensor(0);
-                     const Device dev = xs.device();
-                     Tensor dy = detail::contiguous_raw(g[0]);
-                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
-                     Tensor dw = node.needs_input_grad(1) ? empty({channels}, xs.dtype(), dev) : Tensor();
-                     Tensor db = node.needs_input_grad(2) ? empty({channels}, xs.dtype(), dev) : Tensor();
-                     kernels::dispatch<kernels::BatchNormBackwardKernel>(dev)(xs, dy, node.saved_tensor(1),
-                                                                             node.saved_tensor(2), node.saved_tensor(3),
-                                                                             eps, dx, dw, db);
-                     return std::vector<Tensor>{dx, dw, db};
-                   })[0];
+  return record_batch_norm<kernels::BatchNormBackwardKernel>(
+      y, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"mean", mean}, {"invstd", invstd}}, channels, eps);
 }
 
 }  // namespace dsvd
