@@ -16,8 +16,16 @@
 namespace dsvd::cpu {
 namespace {
 
+// `t`, or a dense copy of it (untracked: a kernel records nothing in the graph or the audit).
+Tensor dense(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = empty(t.sizes(), t.dtype());
+  copy_into(out, t);
+  return out;
+}
+
 void unary(math::UnaryOp op, const Tensor& out, const Tensor& in, double p0, double p1) {
-  const Tensor x = in.is_contiguous() ? in : in.contiguous();
+  const Tensor x = dense(in);
   DSVD_DISPATCH_ALL(out.dtype(), "unary", [&] {
     using T = scalar_t;
     math::with_unary(op, [&](auto tag) {
@@ -48,7 +56,7 @@ void binary_scalar(math::BinaryOp op, const Tensor& out, const Tensor& a, double
 }
 
 void relu_backward(const Tensor& out, const Tensor& result, const Tensor& grad) {
-  const Tensor g = grad.is_contiguous() ? grad : grad.contiguous();
+  const Tensor g = dense(grad);
   const int64_t count = out.numel();
   DSVD_DISPATCH_ALL(out.dtype(), "relu_backward", [&] {
     const scalar_t* pr = result.data<scalar_t>();
