@@ -65,6 +65,13 @@ const Tensor& FunctionNode::saved_tensor(size_t i) const {
   return saved[i];
 }
 
+const Tensor& FunctionNode::saved_tensor(const std::string& name) const {
+  DSVD_CHECK(!released_, "node '", name_, "': saved tensor '", name, "' was already freed by an earlier backward()");
+  for (size_t i = 0; i < saved_names.size(); ++i)
+    if (saved_names[i] == name) return saved[i];
+  fail("node '", name_, "': no saved tensor named '", name, "'");
+}
+
 Edge gradient_edge(const Tensor& t) {
   const auto& impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};

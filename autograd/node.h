@@ -76,6 +76,8 @@ class FunctionNode : public Node {
   std::vector<Tensor> saved;
   std::vector<std::string> saved_names;
   const Tensor& saved_tensor(size_t i) const;
+  // By name, for ops that save a variable set (an error names the op and the missing name).
+  const Tensor& saved_tensor(const std::string& name) const;
 
  private:
   Backward backward_;

@@ -134,7 +134,7 @@ int command_compare(const CommandLine& cli) {
     if (r.report->eigenvalues.defined())
       for (double v : to_vector(r.report->eigenvalues)) at_floor += v <= clamp_floor(r.report->eigenvalues.dtype());
     t.add({name, relative_error(r.output, exact.output), relative_error(comparable(r.grad_input), comparable(exact.grad_input)),
-           r.report->max_abs_k, double(at_floor), double(r.report->repairs.total()), r.forward_ms + r.backward_ms});
+           r.report->max_abs_k(), double(at_floor), double(r.report->repairs.total()), r.forward_ms + r.backward_ms});
     for (const auto& w : result_warnings(m, r, sigma)) notes.push_back(name + ": " + w.text);
   }
   t.print(format);

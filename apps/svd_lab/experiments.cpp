@@ -163,7 +163,7 @@ void experiment_e4(const CommandLine& cli, Format format) {
         for (double v : to_vector(r.report->eigenvalues)) at_floor += v == kEps64;
       Tensor d = sub(r.grad_input.to(DType::Float64), exact.grad_input.to(DType::Float64));
       t.add({std::to_string(side) + "x" + std::to_string(side), std::string(sqrt_method_name(method)), double(at_floor),
-             double(r.report->repairs.total()), r.report->max_abs_k,
+             double(r.report->repairs.total()), r.report->max_abs_k(),
              std::sqrt(sum(mul(r.grad_input.to(DType::Float64), r.grad_input.to(DType::Float64))).item()),
              std::sqrt(sum(mul(d, d)).item()) / exact_norm, r.forward_ms + r.backward_ms});
     }

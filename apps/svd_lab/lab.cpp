@@ -146,9 +146,9 @@ std::string report_json(const std::string& rule, const LayerRun& run) {
   j.end_array();
   j.key("forward_ms").value(run.forward_ms);
   j.key("backward_ms").value(run.backward_ms);
-  j.key("max_abs_k").value(run.report->max_abs_k);
+  j.key("max_abs_k").value(run.report->max_abs_k());
   j.key("repairs").begin_object();
-  for (const auto& [site, count] : run.report->repairs.entries) j.key(site).value(count);
+  for (const auto& [site, count] : run.report->repairs.read()) j.key(site).value(count);
   j.end_object();
   j.key("repaired_entries").value(run.report->repairs.total());
   if (run.report->eigenvalues.defined()) {
@@ -251,7 +251,7 @@ void write_outputs(const std::string& dir, const std::string& rule, const LayerR
 void print_summary(const std::string& rule, const LayerRun& run, const std::string& dir) {
   std::printf("rule %s: output %s, forward %.2f ms, backward %.2f ms, repaired entries %lld, max |K| %.4g\n",
               rule.c_str(), shape_str(run.output.sizes()).c_str(), run.forward_ms, run.backward_ms,
-              (long long)run.report->repairs.total(), run.report->max_abs_k);
+              (long long)run.report->repairs.total(), run.report->max_abs_k());
   std::printf("wrote %s/output.npy, %s/grad_input.npy, %s/report.json\n", dir.c_str(), dir.c_str(), dir.c_str());
 }
 

@@ -59,5 +59,9 @@ int command_layer(const CommandLine& cli);
 int command_matrix(const CommandLine& cli);
 int command_compare(const CommandLine& cli);
 int command_experiment(const CommandLine& cli);
+int command_rules(const CommandLine& cli);
+
+// The rule names of the table, in its order, space-separated (for --help).
+std::string rule_names();
 
 }  // namespace dsvd::lab

@@ -33,8 +33,10 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       E3 ties; E4 rank-deficient 7x7 and 13x13 maps; E5 every rule's time on 64 SPD 48x48 matrices
       relative to MPA-Lya [--device cpu|cuda --dtype f32|f64 --reps N] (the fast square roots' claim).
 
-Rules: original trunc topn taylor pade pi pi-deflation newton exact isqrt mtp-lya mpa-lya (the
-eigendecomposition rules also as svd-<rule>).
+  svd_lab rules [--format table|csv|json]
+      the table of rules: forward, backward, the options each reads, where it repairs, its file.
+
+Rules: %s (the eigendecomposition rules also as svd-<rule>).
 Checks: a matrix that is not positive semi-definite (an eigenvalue below −n·ε·max|λ|) is used
 through |λ| as the reference's SVD does, with a warning naming the sample and eigenvalue; --strict
 refuses it instead (layer, matrix). Results that hold NaN are reported with their cause, and the exit
@@ -52,7 +54,7 @@ int main(int argc, char** argv) {
   try {
     dsvd::CommandLine cli(argc, argv, {"help", "audit", "strict"});
     if (cli.has("help") || cli.positional().empty()) {
-      std::fputs(kUsage, stdout);
+      std::printf(kUsage, dsvd::lab::rule_names().c_str());
       return cli.has("help") ? 0 : 2;
     }
     const std::string& command = cli.positional()[0];
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
     if (command == "matrix") return dsvd::lab::command_matrix(cli);
     if (command == "compare") return dsvd::lab::command_compare(cli);
     if (command == "experiment") return dsvd::lab::command_experiment(cli);
-    dsvd::fail("unknown command '", command, "' (layer, matrix, compare, experiment; see --help)");
+    if (command == "rules") return dsvd::lab::command_rules(cli);
+    dsvd::fail("unknown command '", command, "' (layer, matrix, compare, experiment, rules; see --help)");
   } catch (const dsvd::audit::NonFiniteError& e) {
     std::fprintf(stderr, "svd_lab: stopped: %s\n", e.what());
     return 3;

@@ -59,19 +59,33 @@ class Table {
       j.end_array();
       std::printf("%s\n", j.str().c_str());
     } else {
-      for (size_t c = 0; c < columns_.size(); ++c) std::printf(c ? " %*s" : "%-*s", width(c), columns_[c].name.c_str());
+      // Numbers align right, text left (the first column always left), by characters, not bytes.
+      auto left = [&](size_t c) { return c == 0 || (!rows_.empty() && std::holds_alternative<std::string>(rows_[0][c])); };
+      for (size_t c = 0; c < columns_.size(); ++c)
+        std::printf("%s%s", c ? " " : "", padded(columns_[c].name, width(c), left(c)).c_str());
       std::printf("\n");
       for (const auto& row : rows_) {
-        for (size_t c = 0; c < row.size(); ++c) std::printf(c ? " %*s" : "%-*s", width(c), shown(row[c], c).c_str());
+        for (size_t c = 0; c < row.size(); ++c)
+          std::printf("%s%s", c ? " " : "", padded(shown(row[c], c), width(c), left(c)).c_str());
         std::printf("\n");
       }
     }
   }
 
  private:
+  // UTF-8 text (λ, √, K̃) counted in code points.
+  static int characters(const std::string& s) {
+    int n = 0;
+    for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+    return n;
+  }
+  static std::string padded(const std::string& s, int width, bool left) {
+    const std::string fill(size_t(std::max(0, width - characters(s))), ' ');
+    return left ? s + fill : fill + s;
+  }
   int width(size_t c) const {
-    int w = int(columns_[c].name.size());
-    for (const auto& row : rows_) w = std::max(w, int(shown(row[c], c).size()));
+    int w = characters(columns_[c].name);
+    for (const auto& row : rows_) w = std::max(w, characters(shown(row[c], c)));
     return w;
   }
   std::string shown(const Cell& cell, size_t c) const {

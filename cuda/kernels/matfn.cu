@@ -1,7 +1,7 @@
 // Kernels of the matrix-function layer: the |λ|-descending reorder of eigenpairs and the
 // reference's ±inf / NaN repairs (ops/kernels/linalg.h), and the finiteness check before an
-// eigendecomposition. The scans reduce per block on the device and
-// finish on the host, which needs the counts anyway (they go into the repair report).
+// eigendecomposition. The repairs stay on the device from scan to replacement: the counts are
+// added to device counters that the report reads only when asked (no host synchronisation).
 #include <cmath>
 #include <vector>
 
@@ -39,12 +39,6 @@ __global__ void nonfinite_kernel(const T* p, int64_t batch, int64_t per_sample, 
        i += int64_t(gridDim.x) * blockDim.x)
     if (!isfinite(p[i])) atomicMin(first, (unsigned long long)(i / per_sample));
 }
-
-struct InfinityScan {
-  int64_t count = 0;
-  bool nan = false, have = false;
-  double extreme = 0;
-};
 
 struct Partial {
   long long count;
@@ -84,8 +78,50 @@ __global__ void scan_kernel(const T* p, int64_t n, bool positive, Partial* parti
   if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
 }
 
+// One block: the partials of scan_kernel -> what to do. apply = some ±inf to replace and a
+// replacement exists (the largest/smallest other entry, or NaN when one is present); the count
+// of replaced entries is added to *count only then, as the CPU kernel counts.
+struct Resolution {
+  int apply;
+  double value;
+};
+
+__global__ void resolve_kernel(const Partial* partials, int blocks, bool positive, Resolution* out,
+                               long long* count) {
+  __shared__ Partial shared[kThreads];
+  Partial mine{0, 0, 0, 0.0};
+  for (int i = threadIdx.x; i < blocks; i += blockDim.x) {
+    const Partial& o = partials[i];
+    mine.count += o.count;
+    mine.nan |= o.nan;
+    if (o.have && (!mine.have || (positive ? o.extreme > mine.extreme : o.extreme < mine.extreme))) mine.extreme = o.extreme;
+    mine.have |= o.have;
+  }
+  shared[threadIdx.x] = mine;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) {
+      Partial& a = shared[threadIdx.x];
+      const Partial& o = shared[threadIdx.x + s];
+      a.count += o.count;
+      a.nan |= o.nan;
+      if (o.have && (!a.have || (positive ? o.extreme > a.extreme : o.extreme < a.extreme))) a.extreme = o.extreme;
+      a.have |= o.have;
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    const Partial& r = shared[0];
+    out->apply = r.count > 0 && (r.have || r.nan);
+    out->value = r.nan ? double(NAN) : r.extreme;
+    if (out->apply) *count += r.count;
+  }
+}
+
 template <typename T>
-__global__ void replace_kernel(T* p, int64_t n, T target, T value) {
+__global__ void replace_kernel(T* p, int64_t n, T target, const Resolution* resolution) {
+  if (!resolution->apply) return;
+  const T value = T(resolution->value);
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     if (p[i] == target) p[i] = value;
 }
@@ -131,66 +167,34 @@ void defer_finite_check(const Tensor& t, const char* op) {
   defer_check(first, [name](int64_t sample) { return name + ": sample " + std::to_string(sample) + " holds NaN or Inf"; });
 }
 
-namespace {
-
-InfinityScan scan_infinity(const Tensor& t, bool positive) {
-  InfinityScan r;
+// The reference's rule (ops/matfn/repair.h): scan, resolve, replace, all queued on the stream.
+void replace_infinity_kernel(const Tensor& t, bool positive, const Tensor& count) {
   const int64_t n = t.numel();
-  if (n == 0) return r;
+  if (n == 0) return;
   Tensor partials = empty({int64_t(kScanBlocks * sizeof(Partial))}, DType::UInt8, t.device());
+  Tensor resolution = empty({int64_t(sizeof(Resolution))}, DType::UInt8, t.device());
   cudaStream_t s = stream_of(t);
+  auto* partial_ptr = static_cast<Partial*>(partials.data_ptr());
+  auto* resolution_ptr = static_cast<Resolution*>(resolution.data_ptr());
   DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
     scan_kernel<scalar_t><<<kScanBlocks, kThreads, 0, s>>>(static_cast<const scalar_t*>(t.data_ptr()), n, positive,
-                                                          static_cast<Partial*>(partials.data_ptr()));
+                                                          partial_ptr);
+    resolve_kernel<<<1, kThreads, 0, s>>>(partial_ptr, int(kScanBlocks), positive, resolution_ptr,
+                                          static_cast<long long*>(count.data_ptr()));
+    replace_kernel<scalar_t><<<blocks_for(n), kThreads, 0, s>>>(
+        static_cast<scalar_t*>(t.data_ptr()), n, scalar_t(positive ? INFINITY : -INFINITY), resolution_ptr);
   });
   DSVD_CUDA_CHECK("repair", cudaGetLastError());
-  std::vector<Partial> host(kScanBlocks);
-  DSVD_CUDA_CHECK("repair", cudaMemcpyAsync(host.data(), partials.data_ptr(), kScanBlocks * sizeof(Partial),
-                                            cudaMemcpyDeviceToHost, s));
-  DSVD_CUDA_CHECK("repair", cudaStreamSynchronize(s));
-  for (const Partial& p : host) {
-    r.count += p.count;
-    r.nan |= p.nan != 0;
-    if (p.have && (!r.have || (positive ? p.extreme > r.extreme : p.extreme < r.extreme))) r.extreme = p.extreme;
-    r.have |= p.have != 0;
-  }
-  return r;
 }
 
-void replace_infinity(const Tensor& t, bool positive, double value) {
+void replace_nan_with_zero(const Tensor& t, const Tensor& count) {
   const int64_t n = t.numel();
   if (n == 0) return;
   DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
-    replace_kernel<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(t)>>>(
-        static_cast<scalar_t*>(t.data_ptr()), n, scalar_t(positive ? INFINITY : -INFINITY), scalar_t(value));
+    nan_to_zero_kernel<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(t)>>>(
+        static_cast<scalar_t*>(t.data_ptr()), n, static_cast<unsigned long long*>(count.data_ptr()));
   });
   DSVD_CUDA_CHECK("repair", cudaGetLastError());
-}
-
-}  // namespace
-
-// The reference's rule (ops/matfn/repair.h): scan, then replace.
-int64_t replace_infinity_kernel(const Tensor& t, bool positive) {
-  const InfinityScan scan = scan_infinity(t, positive);
-  if (scan.count == 0 || (!scan.have && !scan.nan)) return 0;
-  replace_infinity(t, positive, scan.nan ? NAN : scan.extreme);
-  return scan.count;
-}
-
-int64_t replace_nan_with_zero(const Tensor& t) {
-  const int64_t n = t.numel();
-  if (n == 0) return 0;
-  Tensor count = zeros({1}, DType::Int64, t.device());
-  cudaStream_t s = stream_of(t);
-  DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
-    nan_to_zero_kernel<scalar_t><<<blocks_for(n), kThreads, 0, s>>>(static_cast<scalar_t*>(t.data_ptr()), n,
-                                                                   static_cast<unsigned long long*>(count.data_ptr()));
-  });
-  DSVD_CUDA_CHECK("repair", cudaGetLastError());
-  int64_t host = 0;
-  DSVD_CUDA_CHECK("repair", cudaMemcpyAsync(&host, count.data_ptr(), sizeof host, cudaMemcpyDeviceToHost, s));
-  DSVD_CUDA_CHECK("repair", cudaStreamSynchronize(s));
-  return host;
 }
 
 DSVD_REGISTER_KERNEL(kernels::ReplaceInfinityKernel, CUDA, replace_infinity_kernel);

@@ -6,16 +6,18 @@ namespace dsvd::nn {
 
 bool is_covariance_head(const std::string& head) { return head != "gap"; }
 
+// The heads without an eigendecomposition are named as their rule; the SVD rules as svd-<rule>.
+std::string head_name(SqrtMethod method) {
+  return std::string(uses_eigendecomposition(method) ? "svd-" : "") + sqrt_method_name(method);
+}
+
 SqrtMethod head_method(const std::string& head) {
-  // The heads without an eigendecomposition are named as they are; the SVD rules as svd-<rule>.
-  if (head == "isqrt") return SqrtMethod::ISqrt;
-  if (head == "mtp-lya") return SqrtMethod::MtpLya;
-  if (head == "mpa-lya") return SqrtMethod::MpaLya;
-  DSVD_CHECK(head.rfind("svd-", 0) == 0, "unknown head '", head, "' (gap, isqrt, mtp-lya, mpa-lya, svd-pade, svd-taylor, "
-             "svd-pi, svd-newton, svd-trunc, svd-topn, svd-original, svd-exact, svd-pi-deflation)");
-  SqrtMethod m = parse_sqrt_method(head);
-  DSVD_CHECK(uses_eigendecomposition(m), "unknown head '", head, "' (use ", sqrt_method_name(m), ")");
-  return m;
+  std::string valid = "gap";
+  for (SqrtMethod m : all_sqrt_methods()) {
+    if (head == head_name(m)) return m;
+    valid += ", " + head_name(m);
+  }
+  fail("unknown head '", head, "' (", valid, ")");
 }
 
 ModulePtr make_model(const std::string& arch, const ModelOptions& o) {

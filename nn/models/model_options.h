@@ -28,6 +28,8 @@ struct ModelOptions {
 bool is_covariance_head(const std::string& head);
 // "svd-pade" -> pade, "isqrt" -> isqrt; throws naming the valid heads for anything else.
 SqrtMethod head_method(const std::string& head);
+// The --head name of a rule: "svd-<rule>" for the eigendecomposition rules, the rule's name otherwise.
+std::string head_name(SqrtMethod method);
 
 // Builds "alexnet", "resnet18", "resnet34", "resnet50", "resnet101" or "resnet152".
 ModulePtr make_model(const std::string& arch, const ModelOptions& options = {});

@@ -8,7 +8,6 @@
 namespace dsvd::cpu {
 namespace {
 
-
 template <typename T>
 int64_t replace_infinity(T* p, int64_t n, bool positive) {
   const T inf = positive ? std::numeric_limits<T>::infinity() : -std::numeric_limits<T>::infinity();
@@ -34,21 +33,21 @@ int64_t replace_infinity(T* p, int64_t n, bool positive) {
   return count;
 }
 
-int64_t replace_infinity_kernel(const Tensor& t, bool positive) {
-  return DSVD_DISPATCH_FLOATING(t.dtype(), "repair_infinities",
-                                [&] { return replace_infinity(t.data<scalar_t>(), t.numel(), positive); });
+void replace_infinity_kernel(const Tensor& t, bool positive, const Tensor& count) {
+  count.data<int64_t>()[0] += DSVD_DISPATCH_FLOATING(
+      t.dtype(), "repair_infinities", [&] { return replace_infinity(t.data<scalar_t>(), t.numel(), positive); });
 }
 
-int64_t replace_nan_with_zero(const Tensor& t) {
-  return DSVD_DISPATCH_FLOATING(t.dtype(), "repair_nan_to_zero", [&] {
+void replace_nan_with_zero(const Tensor& t, const Tensor& count) {
+  count.data<int64_t>()[0] += DSVD_DISPATCH_FLOATING(t.dtype(), "repair_nan_to_zero", [&] {
     auto* p = t.data<scalar_t>();
-    int64_t count = 0;
+    int64_t replaced = 0;
     for (int64_t i = 0; i < t.numel(); ++i)
       if (std::isnan(p[i])) {
         p[i] = 0;
-        ++count;
+        ++replaced;
       }
-    return count;
+    return replaced;
   });
 }
 

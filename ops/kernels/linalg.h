@@ -31,15 +31,16 @@ struct SymeigDescendingKernel {
 
 // The reference's overflow repair on a contiguous tensor (ops/matfn/repair.h): every +inf
 // (positive) or −inf is replaced by the largest (smallest) other entry, or NaN when one is
-// present; returns how many were replaced.
+// present. `count` is an int64 (1) tensor on t's device: the number replaced is added to it
+// there, so that nobody waits for the count until someone reads it.
 struct ReplaceInfinityKernel {
   static constexpr const char* name = "repair_infinities";
-  using Fn = int64_t(const Tensor& t, bool positive);
+  using Fn = void(const Tensor& t, bool positive, const Tensor& count);
 };
-// NaN -> 0 in place on a contiguous tensor; returns how many.
+// NaN -> 0 in place on a contiguous tensor; the number replaced is added to `count` as above.
 struct ReplaceNanWithZeroKernel {
   static constexpr const char* name = "repair_nan_to_zero";
-  using Fn = int64_t(const Tensor& t);
+  using Fn = void(const Tensor& t, const Tensor& count);
 };
 
 }  // namespace dsvd::kernels

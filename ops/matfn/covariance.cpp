@@ -29,14 +29,12 @@ Tensor covariance_pool(const Tensor& x, const CovarianceOptions& options) {
                      Tensor gs = g[0].to(xbar.dtype());
                      Tensor gx = div(matmul(add(gs, gs.transpose(1, 2)), xbar), double(m)).contiguous();
                      if (repair) {
-                       RepairCounts* counts = report ? &report->repairs : nullptr;
-                       RepairCounts here;
+                       RepairCounts here;  // this call's counts, on the device until read
                        repair_infinities(gx, "grad_features", &here);
                        repair_nan_to_zero(gx, "grad_features", &here);
-                       for (const auto& [site, n] : here.entries) {
-                         if (counts) counts->add(site, n);
-                         audit::note("repairs." + site, double(n));
-                       }
+                       if (report) report->repairs.merge(here);
+                       if (audit::enabled())
+                         for (const auto& [site, n] : here.read()) audit::note("repairs." + site, double(n));
                      }
                      return std::vector<Tensor>{gx.reshape(input_shape).to(input_dtype)};
                    })[0];

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "autograd/audit.h"
 #include "ops/ops.h"
 
 namespace dsvd {
@@ -23,7 +24,8 @@ Tensor k_rule_backward(const PowerGradients& power, const Tensor& v, Tensor k_ti
     repair_infinities(k_tilde, "K", counts);
     // Φ_{nan→max}: the reference replaces NaN by max(K̃), which is NaN again: nothing to do.
   }
-  if (report) report->max_abs_k = std::max(report->max_abs_k, max(abs(k_tilde)).item());
+  if (report) report->observe_k(k_tilde);
+  if (audit::enabled()) audit::note("max_abs_k", max(abs(k_tilde)).item());
   Tensor vt_grad_v = matmul(v.transpose(1, 2), power.grad_v);
   Tensor inner = add(mul(k_tilde.transpose(1, 2), vt_grad_v), diag_embed(power.grad_lambda)).contiguous();
   repair_infinities(inner, "inner", counts);

@@ -74,4 +74,26 @@ Tensor newton_schulz_backward(const Tensor& grad_out, const Tensor& sigma, const
   return add(div(d, s.trace), mul(eye(n, sigma.dtype(), sigma.device()), scale));
 }
 
+std::vector<Saved> newton_schulz_saved(const NewtonSchulzState& s) {
+  std::vector<Saved> out = {{"ns_a", s.a}, {"ns_y_final", s.y_final}, {"ns_trace", s.trace}};
+  for (size_t k = 0; k < s.y.size(); ++k) {
+    out.push_back({"ns_y" + std::to_string(k), s.y[k]});
+    out.push_back({"ns_z" + std::to_string(k), s.z[k]});
+  }
+  return out;
+}
+
+NewtonSchulzState newton_schulz_from_saved(const FunctionNode& node, int iterations) {
+  NewtonSchulzState s;
+  s.iterations = iterations;
+  s.a = node.saved_tensor("ns_a");
+  s.y_final = node.saved_tensor("ns_y_final");
+  s.trace = node.saved_tensor("ns_trace");
+  for (int k = 0; k <= iterations - 2; ++k) {  // Y_0..Y_{N−2}; none when N < 2
+    s.y.push_back(node.saved_tensor("ns_y" + std::to_string(k)));
+    s.z.push_back(node.saved_tensor("ns_z" + std::to_string(k)));
+  }
+  return s;
+}
+
 }  // namespace dsvd

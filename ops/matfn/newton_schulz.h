@@ -14,6 +14,8 @@
 #pragma once
 #include <vector>
 
+#include "autograd/function.h"
+#include "autograd/node.h"
 #include "tensor/tensor.h"
 
 namespace dsvd {
@@ -31,5 +33,10 @@ NewtonSchulzState newton_schulz_forward(const Tensor& sigma, int iterations);
 Tensor newton_schulz_output(const NewtonSchulzState& state);
 // G_Σ for G = ∂L/∂out (§6.2).
 Tensor newton_schulz_backward(const Tensor& grad_out, const Tensor& sigma, const NewtonSchulzState& state);
+
+// The state as named saved tensors ("ns_a", "ns_y_final", "ns_trace", "ns_y<k>", "ns_z<k>"), so an
+// audit dump shows every iterate, and back from a node that saved them.
+std::vector<Saved> newton_schulz_saved(const NewtonSchulzState& state);
+NewtonSchulzState newton_schulz_from_saved(const FunctionNode& node, int iterations);
 
 }  // namespace dsvd

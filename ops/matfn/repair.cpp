@@ -2,26 +2,67 @@
 
 #include "ops/kernel_table.h"
 #include "ops/kernels/linalg.h"
+#include "ops/ops.h"
 
 namespace dsvd {
+
+Tensor RepairCounts::counter(const std::string& key, Device device) {
+  auto it = counters_.find(key);
+  if (it == counters_.end()) return counters_[key] = zeros({1}, DType::Int64, device);
+  DSVD_CHECK(it->second.device() == device, "repair counts: '", key, "' is counted on ", it->second.device().str(),
+             ", not on ", device.str());
+  return it->second;
+}
+
+void RepairCounts::merge(const RepairCounts& other) {
+  NoGradGuard no_grad;
+  for (const auto& [key, count] : other.counters_) {
+    Tensor mine = counter(key, count.device());
+    copy_(mine, add(mine, count));
+  }
+}
+
+int64_t RepairCounts::get(const std::string& key) const {
+  auto it = counters_.find(key);
+  return it == counters_.end() ? 0 : int64_t(it->second.item());
+}
+
+int64_t RepairCounts::total() const {
+  int64_t t = 0;
+  for (const auto& [key, count] : read()) t += count;
+  return t;
+}
+
+std::map<std::string, int64_t> RepairCounts::read() const {
+  std::map<std::string, int64_t> out;
+  for (const auto& [key, count] : counters_) out[key] = int64_t(count.item());
+  return out;
+}
+
+void MatfnReport::observe_k(const Tensor& k_tilde) {
+  NoGradGuard no_grad;
+  Tensor largest = max(abs(k_tilde)).to(DType::Float64);
+  max_abs_k_ = max_abs_k_.defined() ? where(gt(largest, max_abs_k_), largest, max_abs_k_) : largest;
+}
+
+double MatfnReport::max_abs_k() const { return max_abs_k_.defined() ? max_abs_k_.item() : 0.0; }
 
 void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts) {
   DSVD_CHECK(t.is_contiguous(), "repair_infinities: expects a contiguous tensor");
   DSVD_CHECK(is_floating(t.dtype()), "repair_infinities: expects float32 or float64, got ", dtype_name(t.dtype()));
   auto& replace = kernels::dispatch<kernels::ReplaceInfinityKernel>(t.device());
-  const int64_t plus = replace(t, true);
-  const int64_t minus = replace(t, false);
-  if (counts) {
-    counts->add(site + ".+inf", plus);
-    counts->add(site + ".-inf", minus);
-  }
+  RepairCounts unused;
+  RepairCounts& c = counts ? *counts : unused;
+  replace(t, true, c.counter(site + ".+inf", t.device()));
+  replace(t, false, c.counter(site + ".-inf", t.device()));
 }
 
 void repair_nan_to_zero(Tensor& t, const std::string& site, RepairCounts* counts) {
   DSVD_CHECK(t.is_contiguous(), "repair_nan_to_zero: expects a contiguous tensor");
   DSVD_CHECK(is_floating(t.dtype()), "repair_nan_to_zero: expects float32 or float64, got ", dtype_name(t.dtype()));
-  const int64_t count = kernels::dispatch<kernels::ReplaceNanWithZeroKernel>(t.device())(t);
-  if (counts) counts->add(site + ".nan", count);
+  RepairCounts unused;
+  RepairCounts& c = counts ? *counts : unused;
+  kernels::dispatch<kernels::ReplaceNanWithZeroKernel>(t.device())(t, c.counter(site + ".nan", t.device()));
 }
 
 }  // namespace dsvd

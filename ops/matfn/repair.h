@@ -17,18 +17,22 @@
 
 namespace dsvd {
 
-struct RepairCounts {
-  std::map<std::string, int64_t> entries;  // "K.+inf" -> number of entries replaced
-  void add(const std::string& key, int64_t n) { entries[key] += n; }
-  int64_t get(const std::string& key) const {
-    auto it = entries.find(key);
-    return it == entries.end() ? 0 : it->second;
-  }
-  int64_t total() const {
-    int64_t t = 0;
-    for (const auto& [k, v] : entries) t += v;
-    return t;
-  }
+// How many entries each fix changed, per "<site>.<fix>" key ("K.+inf"). The counters live on the
+// device of the repaired tensors and are added to there: counting never waits for the device.
+// Reading them (get, total, read) does, and is meant for when the audit, the metrics or a
+// report ask.
+class RepairCounts {
+ public:
+  // The int64 (1) counter of `key` on `device`, created at zero.
+  Tensor counter(const std::string& key, Device device);
+  // Adds every counter of `other` to this one's (on the device, no read-back).
+  void merge(const RepairCounts& other);
+  int64_t get(const std::string& key) const;  // 0 for a key never counted
+  int64_t total() const;
+  std::map<std::string, int64_t> read() const;  // every key counted so far
+
+ private:
+  std::map<std::string, Tensor> counters_;
 };
 
 // What one call of a matrix-function layer reports: the eigenvalues it used, the repairs its
@@ -41,8 +45,15 @@ struct MatfnReport {
   // beyond rounding. Undefined for isqrt.
   Tensor eigenvalue_magnitudes, smallest_eigenvalues;
   RepairCounts repairs;      // accumulated over the backward calls
-  double max_abs_k = 0;      // max |K̃| after the fixes, for the K-based rules
   int64_t backward_calls = 0;
+
+  // max |K̃| after the fixes, over the backward calls of the K-based rules (0 before any):
+  // kept on the device, read by max_abs_k().
+  void observe_k(const Tensor& k_tilde);
+  double max_abs_k() const;
+
+ private:
+  Tensor max_abs_k_;
 };
 
 // Φ in place on a contiguous float tensor; counts under site+".+inf" and site+".-inf".

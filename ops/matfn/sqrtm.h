@@ -4,20 +4,9 @@
 //                                backward rule chosen by options.method
 //   covariance_sqrt_pooling(X)   X (B, C, H, W) -> covariance -> sqrtm -> triu_vec -> float32
 //
-// Methods (docs/matrix-functions.md §5, §6; the file that holds each rule):
-//   original      eig forward; K̃ = 1/(λi−λj), ±inf -> batch max/min         svd_original.cpp
-//   trunc         eig forward; K̃ clipped to ±1e10                           svd_trunc.cpp
-//   topn          eig forward with the 50 smallest λ set to ε; Original      svd_topn.cpp
-//   taylor        eig forward; K̃ by a degree-100 Taylor series               svd_taylor.cpp
-//   pade          eig forward; K̃ by the [50/50] Padé approximant (default)   svd_pade.cpp
-//   pi            eig forward; whole-V power iteration, as coded (≈ 0 grad)  svd_pi.cpp
-//   pi-deflation  eig forward; per-eigenvector PI with deflation (NeurIPS'19) svd_pi_deflation.cpp
-//   newton        eig forward; Newton–Schulz backward (10 iterations)        newton_schulz.cpp
-//   exact         eig forward; Daleckii–Krein S_ij/(√λi+√λj), finite at ties svd_exact.cpp
-//   isqrt         Newton–Schulz forward and backward (5 iterations), no eig  newton_schulz.cpp
-//   mtp-lya       Taylor polynomial forward, Lyapunov backward (8), no eig   fast_sqrt.cpp, lyapunov.cpp
-//   mpa-lya       [5/5] Padé forward (one solve), Lyapunov backward, no eig  fast_sqrt.cpp, lyapunov.cpp
-// Shared: symeig.cpp (decomposition), eig_backward.cpp (§4.2, §4.4), repair.cpp (§4.3).
+// The rules (docs/matrix-functions.md §5, §6, §10) are a table (sqrt_rule.h, sqrt_rules.cpp): one
+// SqrtRule per rule in its own file, with its name, options, forward, K̃ builder or backward,
+// repair sites and audit notes. `svd_lab rules` prints the table.
 #pragma once
 #include <memory>
 #include <string>
@@ -38,6 +27,7 @@ const std::vector<SqrtMethod>& all_sqrt_methods();
 bool repairs_feature_gradient(SqrtMethod method);
 // Whether the rule's forward is an eigendecomposition (false for isqrt, mtp-lya, mpa-lya).
 bool uses_eigendecomposition(SqrtMethod method);
+// (The four above read the rule table.)
 
 struct MatrixSqrtOptions {
   SqrtMethod method = SqrtMethod::Pade;

@@ -8,6 +8,7 @@
 // symmetric G_Σ = ½ V R Vᵀ, so that covariance pooling's G_Σ + G_Σᵀ is exactly V R Vᵀ.
 #include "ops/matfn/eig_backward.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -18,5 +19,25 @@ Tensor svd_exact_backward(const Tensor& grad_q, const Tensor& v, const Tensor& l
   Tensor r = div(s, add(root.unsqueeze(2), root.unsqueeze(1)));
   return mul(matmul(matmul(v, r), v.transpose(1, 2)), 0.5);
 }
+
+namespace {
+Tensor backward(const Tensor& grad_q, const FunctionNode& saved, const MatrixSqrtOptions&) {
+  return svd_exact_backward(grad_q, saved.saved_tensor("eigenvectors"), saved.saved_tensor("eigenvalues"));
+}
+}  // namespace
+
+extern const SqrtRule exact_rule = {
+    .method = SqrtMethod::Exact,
+    .name = "exact",
+    .summary = "eig forward; Daleckii–Krein S_ij/(√λi+√λj), finite at ties",
+    .file = "ops/matfn/svd_exact.cpp",
+    .options = {},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = false,
+    .forward = svd_forward,
+    .backward = backward,
+    .repair_sites = {},
+    .audit_notes = spectrum_notes(),
+};
 
 }  // namespace dsvd

@@ -8,6 +8,7 @@
 // and subtracting 0), 0 on it, and no inf·0 anywhere.
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -17,5 +18,24 @@ Tensor k_original(const Tensor& lambda) {
   Tensor differences = sub(lambda.unsqueeze(2), lambda.unsqueeze(1));  // D_ij = λ_i − λ_j
   return sub(rdiv(add(differences, identity), 1.0), identity);
 }
+
+namespace {
+Tensor build_k(const Tensor& lambda, const MatrixSqrtOptions&) { return k_original(lambda); }
+}  // namespace
+
+extern const SqrtRule original_rule = {
+    .method = SqrtMethod::Original,
+    .name = "original",
+    .summary = "eig forward; K̃ = 1/(λi−λj), ±inf -> batch max/min",
+    .file = "ops/matfn/svd_original.cpp",
+    .options = {},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = true,
+    .forward = svd_forward,
+    .k_builder = build_k,
+    .fix_k = true,
+    .repair_sites = k_rule_sites(true),
+    .audit_notes = k_rule_notes(),
+};
 
 }  // namespace dsvd

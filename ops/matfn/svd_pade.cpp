@@ -14,6 +14,7 @@
 // finite K̃_ij = K̃_ji = (a_ij·P(1))/Q(1) ≈ +4.6e6/λ_i and nothing is repaired.
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -68,5 +69,24 @@ Tensor k_pade(const Tensor& lambda) {
   std::vector<double> p(pade_p().begin(), pade_p().end()), q(pade_q().begin(), pade_q().end());
   return div(mul(t.a, polynomial(t.r, p)), polynomial(t.r, q));
 }
+
+namespace {
+Tensor build_k(const Tensor& lambda, const MatrixSqrtOptions&) { return k_pade(lambda); }
+}  // namespace
+
+extern const SqrtRule pade_rule = {
+    .method = SqrtMethod::Pade,
+    .name = "pade",
+    .summary = "eig forward; K̃ by the [50/50] Padé approximant (the default)",
+    .file = "ops/matfn/svd_pade.cpp",
+    .options = {},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = true,
+    .forward = svd_forward,
+    .k_builder = build_k,
+    .fix_k = true,
+    .repair_sites = k_rule_sites(true),
+    .audit_notes = k_rule_notes(),
+};
 
 }  // namespace dsvd

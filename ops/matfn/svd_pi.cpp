@@ -13,6 +13,7 @@
 // own).
 #include "ops/matfn/eig_backward.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -30,5 +31,27 @@ Tensor svd_pi_backward(const PowerGradients& power, const Tensor& v, const Tenso
   }
   return matmul(matmul(total, power.grad_v), v.transpose(1, 2));
 }
+
+namespace {
+Tensor backward(const Tensor& grad_q, const FunctionNode& saved, const MatrixSqrtOptions& options) {
+  const Tensor& v = saved.saved_tensor("eigenvectors");
+  PowerGradients power = power_backward(grad_q, v, saved.saved_tensor("eigenvalues"));
+  return svd_pi_backward(power, v, saved.saved_tensor("sigma"), options.pi_iterations);
+}
+}  // namespace
+
+extern const SqrtRule pi_rule = {
+    .method = SqrtMethod::PI,
+    .name = "pi",
+    .summary = "eig forward; whole-V power iteration, as coded (≈ 0 gradient)",
+    .file = "ops/matfn/svd_pi.cpp",
+    .options = {"pi_iterations"},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = true,
+    .forward = svd_forward,
+    .backward = backward,
+    .repair_sites = {"grad_features"},
+    .audit_notes = spectrum_notes(),
+};
 
 }  // namespace dsvd

@@ -17,6 +17,7 @@
 // Test: tests/matfn/test_sqrtm.cpp runs the literal per-eigenvector iterations and compares.
 #include "ops/matfn/eig_backward.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -37,5 +38,27 @@ Tensor svd_pi_deflation_backward(const PowerGradients& power, const Tensor& v, c
   Tensor inner = add(w, diag_embed(power.grad_lambda));
   return matmul(matmul(v, inner), v.transpose(1, 2));
 }
+
+namespace {
+Tensor backward(const Tensor& grad_q, const FunctionNode& saved, const MatrixSqrtOptions& options) {
+  const Tensor& v = saved.saved_tensor("eigenvectors");
+  const Tensor& lambda = saved.saved_tensor("eigenvalues");
+  return svd_pi_deflation_backward(power_backward(grad_q, v, lambda), v, lambda, options.pi_iterations);
+}
+}  // namespace
+
+extern const SqrtRule pi_deflation_rule = {
+    .method = SqrtMethod::PIDeflation,
+    .name = "pi-deflation",
+    .summary = "eig forward; per-eigenvector power iteration with deflation (NeurIPS'19)",
+    .file = "ops/matfn/svd_pi_deflation.cpp",
+    .options = {"pi_iterations"},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = false,
+    .forward = svd_forward,
+    .backward = backward,
+    .repair_sites = {},
+    .audit_notes = spectrum_notes(),
+};
 
 }  // namespace dsvd

@@ -10,6 +10,7 @@
 // floor 2^-23): large but finite.
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -29,5 +30,24 @@ Tensor k_taylor(const Tensor& lambda, int degree) {
   SeriesTerms t = series_terms(lambda);
   return mul(t.a, polynomial(t.r, std::vector<double>(size_t(degree) + 1, 1.0)));
 }
+
+namespace {
+Tensor build_k(const Tensor& lambda, const MatrixSqrtOptions& options) { return k_taylor(lambda, options.taylor_degree); }
+}  // namespace
+
+extern const SqrtRule taylor_rule = {
+    .method = SqrtMethod::Taylor,
+    .name = "taylor",
+    .summary = "eig forward; K̃ by a degree-100 Taylor series",
+    .file = "ops/matfn/svd_taylor.cpp",
+    .options = {"taylor_degree"},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = true,
+    .forward = svd_forward,
+    .k_builder = build_k,
+    .fix_k = true,
+    .repair_sites = k_rule_sites(true),
+    .audit_notes = k_rule_notes(),
+};
 
 }  // namespace dsvd

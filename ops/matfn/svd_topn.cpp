@@ -8,6 +8,7 @@
 // their pairs, which Φ₊ replaces by the batch-wide largest finite K̃.
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -19,5 +20,30 @@ Tensor topn_eigenvalues(const Tensor& s, int drop) {
   Tensor kept = lt(arange(0.0, double(n), 1.0, s.dtype()).to(s.device()), double(keep));
   return where(kept, s, scalar_tensor(clamp_floor(s.dtype()), s.dtype()));
 }
+
+namespace {
+Tensor drop_smallest(const Tensor& values, const MatrixSqrtOptions& options) {
+  return topn_eigenvalues(values, options.topn_drop);
+}
+SqrtForward forward(const Tensor& sigma, const MatrixSqrtOptions& options) {
+  return svd_forward_transformed(sigma, options, drop_smallest);
+}
+Tensor build_k(const Tensor& lambda, const MatrixSqrtOptions&) { return k_original(lambda); }
+}  // namespace
+
+extern const SqrtRule topn_rule = {
+    .method = SqrtMethod::TopN,
+    .name = "topn",
+    .summary = "eig forward with the 50 smallest λ set to ε; Original's backward",
+    .file = "ops/matfn/svd_topn.cpp",
+    .options = {"topn_drop"},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = true,
+    .forward = forward,
+    .k_builder = build_k,
+    .fix_k = true,
+    .repair_sites = k_rule_sites(true),
+    .audit_notes = k_rule_notes(),
+};
 
 }  // namespace dsvd

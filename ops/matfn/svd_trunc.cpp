@@ -6,6 +6,7 @@
 // the backward skips the fixes on K̃ (it still applies them to `inner` and G_Σ).
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
+#include "ops/matfn/sqrt_rule.h"
 
 namespace dsvd {
 
@@ -13,5 +14,24 @@ Tensor k_trunc(const Tensor& lambda, double limit) {
   DSVD_CHECK(limit > 0, "k_trunc: the limit must be positive, got ", limit);
   return clamp(k_original(lambda), -limit, limit);
 }
+
+namespace {
+Tensor build_k(const Tensor& lambda, const MatrixSqrtOptions& options) { return k_trunc(lambda, options.trunc_limit); }
+}  // namespace
+
+extern const SqrtRule trunc_rule = {
+    .method = SqrtMethod::Trunc,
+    .name = "trunc",
+    .summary = "eig forward; K̃ clipped to ±1e10",
+    .file = "ops/matfn/svd_trunc.cpp",
+    .options = {"trunc_limit"},
+    .uses_eigendecomposition = true,
+    .repairs_feature_gradient = true,
+    .forward = svd_forward,
+    .k_builder = build_k,
+    .fix_k = false,
+    .repair_sites = k_rule_sites(false),
+    .audit_notes = k_rule_notes(),
+};
 
 }  // namespace dsvd

@@ -7,6 +7,7 @@
 
 #include "apps/train_imagenet/trainer.h"
 #include "datasets/image.h"
+#include "nn/models/model_options.h"
 #include "datasets/warnings.h"
 #include "tensor/device_backend.h"
 #include "tests/test_util.h"
@@ -83,10 +84,12 @@ std::vector<double> csv_column(const std::string& path, int column) {
 TEST_CASE("train_imagenet: every head trains on a tiny ImageFolder, checkpoints, resumes and evaluates") {
   set_dataset_warnings_printed(false);
   TinyData data;
-  for (const char* head : {"gap", "isqrt", "svd-pade", "svd-taylor", "svd-original", "svd-trunc", "svd-topn", "svd-pi",
-                           "svd-newton", "svd-exact", "svd-pi-deflation", "mtp-lya", "mpa-lya"}) {
-    std::string head_name = head;
+  std::vector<std::string> heads = {"gap"};  // and every rule of the table, as --head spells it
+  for (SqrtMethod m : all_sqrt_methods()) heads.push_back(nn::head_name(m));
+  for (const std::string& head_name : heads) {
+    const char* head = head_name.c_str();
     CAPTURE(head_name);
+    CHECK(std::string(train_usage()).find(head_name) != std::string::npos);  // --help lists it
     std::string out = (data.root / (std::string("run-") + head)).string();
     auto args = tiny_args(data, out, head);
     args.insert(args.end(), {"--epochs", "4"});
@@ -118,10 +121,12 @@ TEST_CASE("train_imagenet --device cuda: every head trains on the GPU; the check
           doctest::skip(device_count(Device::Kind::CUDA) == 0)) {
   set_dataset_warnings_printed(false);
   TinyData data;
-  for (const char* head : {"gap", "isqrt", "svd-pade", "svd-taylor", "svd-original", "svd-trunc", "svd-topn", "svd-pi",
-                           "svd-newton", "svd-exact", "svd-pi-deflation", "mtp-lya", "mpa-lya"}) {
-    std::string head_name = head;
+  std::vector<std::string> heads = {"gap"};  // and every rule of the table, as --head spells it
+  for (SqrtMethod m : all_sqrt_methods()) heads.push_back(nn::head_name(m));
+  for (const std::string& head_name : heads) {
+    const char* head = head_name.c_str();
     CAPTURE(head_name);
+    CHECK(std::string(train_usage()).find(head_name) != std::string::npos);  // --help lists it
     std::string out = (data.root / (std::string("gpu-") + head)).string();
     auto args = tiny_args(data, out, head);
     args.insert(args.end(), {"--epochs", "4", "--device", "cuda"});
@@ -211,7 +216,7 @@ TEST_CASE("train_imagenet: bad options fail with one clear line before any work"
   fails({"-b", "0"}, "--batch-size must be >= 1");
   fails({"--data", "/nonexistent/imagenet"}, "is not a folder");
   fails({"--data", data.root.string() + "/train"}, "has no train/ folder");
-  fails({"--head", "svd-cholesky"}, "unknown matrix square-root rule");
+  fails({"--head", "svd-cholesky"}, "unknown head 'svd-cholesky' (gap, svd-original");
   if (device_count(Device::Kind::CUDA) == 0) fails({"--device", "cuda"}, "--device cuda: no CUDA device can be used here");
   fails({"--evaluate"}, "--evaluate needs --resume");
   fails({"--tf32", "matmul"}, "--tf32 must be conv, all or none");

@@ -16,33 +16,14 @@
 #include "ops/matfn/sqrtm.h"
 #include "ops/nn_ops.h"
 #include "tensor/npy.h"
+#include "tests/autograd/audit_dir.h"
 #include "tests/test_util.h"
 
 using namespace dsvd;
 namespace fs = std::filesystem;
+using testing::AuditDir;
 
 namespace {
-
-struct AuditDir {
-  fs::path path;
-  explicit AuditDir(audit::Config c) {
-    std::string t = (fs::temp_directory_path() / "dsvd_audit_XXXXXX").string();
-    path = mkdtemp(t.data());
-    c.dir = path.string();
-    audit::enable(c);
-  }
-  ~AuditDir() {
-    audit::disable();
-    fs::remove_all(path);
-  }
-  std::vector<json::Value> lines(const std::string& file) const {
-    std::ifstream in(path / "audit" / file);
-    std::vector<json::Value> out;
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(json::parse(line, file));
-    return out;
-  }
-};
 
 std::shared_ptr<nn::Sequential> small_net() {
   manual_seed(3);

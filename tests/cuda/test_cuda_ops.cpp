@@ -2,12 +2,15 @@
 // gradients of a random upstream gradient, compared element by element. float64 cases compare
 // tightly (the GPU libraries only reorder sums); float32 cases run with TF32 off. Every case is
 // reported as skipped on a machine without a CUDA device.
+#include <cmath>
 #include <functional>
+#include <map>
 
 #include "ops/precision.h"
 #include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
+#include "ops/matfn/repair.h"
 #include "ops/matfn/sqrtm.h"
 #include "ops/matfn/symeig.h"
 #include "ops/nn_ops.h"
@@ -282,6 +285,44 @@ TEST_CASE("cuda ops: every matrix square root rule, forward and backward" * doct
   CovariancePoolingOptions co;
   check_op_on_gpu("covariance pooling svd-pade, float32 features", [co](auto& v) { return covariance_sqrt_pooling(v[0], co); },
                   {relu(random({2, 6, 4, 5}, 101, DType::Float32))}, 1e-5, 1e-4);
+}
+
+TEST_CASE("cuda ops: the overflow repairs count and replace on the GPU as on the CPU, read only when asked" *
+          doctest::skip(!has_device())) {
+  // Σ = diag(3, 2, 2, 0, 0): the ties 2 = 2 and ε = ε make 4 infinite entries of K̃ (docs/matrix-functions.md §8
+  // item 7): +inf for Original and TopN, −inf for Padé; NaN stays NaN in the batch-wide extreme.
+  Tensor sigma = diag_embed(from_vector({3, 2, 2, 0, 0}, {1, 5}));
+  Tensor g = triu(ones({1, 5, 5}, DType::Float64));
+  for (SqrtMethod m : {SqrtMethod::Original, SqrtMethod::TopN, SqrtMethod::Pade, SqrtMethod::Trunc}) {
+    CAPTURE(std::string(sqrt_method_name(m)));
+    std::map<std::string, int64_t> counts[2];
+    std::vector<double> grads[2];
+    double max_k[2];
+    for (int on_gpu = 0; on_gpu < 2; ++on_gpu) {
+      MatrixSqrtOptions o;
+      o.method = m;
+      o.report = std::make_shared<MatfnReport>();
+      Tensor s = (on_gpu ? sigma.to(kGpu) : sigma.clone()).requires_grad_();
+      sqrtm(s, o).backward(on_gpu ? g.to(kGpu) : g);
+      counts[on_gpu] = o.report->repairs.read();
+      grads[on_gpu] = to_vector(s.grad());
+      max_k[on_gpu] = o.report->max_abs_k();
+    }
+    CHECK(counts[1] == counts[0]);
+    CHECK(test::compare_values(grads[1], grads[0], 1e-9, 1e-7) == "");
+    CHECK(max_k[1] == doctest::Approx(max_k[0]).epsilon(1e-9));
+  }
+  // The kernels directly: +inf -> the largest other entry, counted; with a NaN present -> NaN.
+  for (bool with_nan : {false, true}) {
+    Tensor t = from_vector({1.0, INFINITY, -2.0, INFINITY, with_nan ? NAN : 5.0}, {5}).to(kGpu);
+    RepairCounts c;
+    repair_infinities(t, "t", &c);
+    auto v = to_vector(t);
+    CHECK(c.get("t.+inf") == 2);
+    CHECK(c.get("t.-inf") == 0);
+    if (with_nan) CHECK((std::isnan(v[1]) && std::isnan(v[3])));
+    else CHECK((v[1] == 5.0 && v[3] == 5.0));
+  }
 }
 
 TEST_CASE("cuda ops: solve on cuBLAS's batched LU, and a singular sample named" * doctest::skip(!has_device())) {

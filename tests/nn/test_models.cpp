@@ -100,7 +100,8 @@ TEST_CASE("models: forward shapes for heads, stems and widths; train/eval reache
   m->eval();
   for (const auto& [n, sub] : m->named_modules()) REQUIRE(!sub->is_training());
   CHECK_THROWS_WITH_AS(make_model("vgg16"), doctest::Contains("unknown architecture 'vgg16'"), Error);
-  CHECK_THROWS_WITH_AS(make_model("resnet18", head("svd-cholesky")), doctest::Contains("unknown matrix square-root rule"), Error);
+  CHECK_THROWS_WITH_AS(make_model("resnet18", head("svd-cholesky")),
+                       doctest::Contains("unknown head 'svd-cholesky' (gap, svd-original, svd-trunc"), Error);
   CHECK_THROWS_WITH_AS(make_model("resnet18", head("pade")), doctest::Contains("unknown head 'pade'"), Error);
 }
 
