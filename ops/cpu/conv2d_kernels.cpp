@@ -1,27 +1,15 @@
 #include "ops/cpu/conv2d_kernels.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <cstring>
 #include <vector>
 
-#include "ops/cpu/flop_counter.h"
+#include "ops/cpu/blas.h"
 #include "tensor/parallel.h"
 
 namespace dsvd::cpu {
 namespace {
-
-template <typename T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
-          T beta, T* c, int64_t ldc) {
-  count_gemm(m, n, k);
-  auto tra = ta ? CblasTrans : CblasNoTrans, trb = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, tra, trb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
-  else
-    cblas_dgemm(CblasRowMajor, tra, trb, int(m), int(n), int(k), alpha, a, int(lda), b, int(ldb), beta, c, int(ldc));
-}
 
 // Buffers reused across calls (grown on demand): the column matrix, its gradient, and the
 // output/gradient in (O, B·P) layout. Convolutions run from one thread at a time.
@@ -131,7 +119,7 @@ void forward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* bias
       }
       if (direct) {
         T* yg = y + (n0 * g.out_channels + gi * og) * P;
-        gemm<T>(false, false, og, P, K, T(1), w + gi * og * K, K, columns, P, T(0), yg, P);
+        blas_gemm<T>(false, false, og, P, K, T(1), w + gi * og * K, K, columns, P, T(0), yg, P);
         if (bias)
           parallel_for(0, og, og * P > kParallelGrain, [&](int64_t o) {
             const T add = bias[gi * og + o];
@@ -139,7 +127,7 @@ void forward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* bias
           });
         continue;
       }
-      gemm<T>(false, false, og, ld, K, T(1), w + gi * og * K, K, columns, ld, T(0), out, ld);
+      blas_gemm<T>(false, false, og, ld, K, T(1), w + gi * og * K, K, columns, ld, T(0), out, ld);
       // (og, Bc·P) -> y[n][gi·og + o][p], adding the bias.
       parallel_for(0, bc * og, bc * og * P > kParallelGrain, [&](int64_t r) {
         const int64_t b = r / og, o = r % og;
@@ -191,14 +179,14 @@ void backward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* dy,
           });
           columns = cols;
         }
-        gemm<T>(false, true, og, K, ld, T(1), dyt, ld, columns, ld, T(1), dw + gi * og * K, K);
+        blas_gemm<T>(false, true, og, K, ld, T(1), dyt, ld, columns, ld, T(1), dw + gi * og * K, K);
       }
       if (dx) {
         T* dxg = dx + (n0 * g.in_channels + gi * cg) * g.height * g.width;
         if (no_columns) {
-          gemm<T>(true, false, K, P, og, T(1), w + gi * og * K, K, dyt, P, T(0), dxg, P);
+          blas_gemm<T>(true, false, K, P, og, T(1), w + gi * og * K, K, dyt, P, T(0), dxg, P);
         } else {
-          gemm<T>(true, false, K, ld, og, T(1), w + gi * og * K, K, dyt, ld, T(0), dcols, ld);
+          blas_gemm<T>(true, false, K, ld, og, T(1), w + gi * og * K, K, dyt, ld, T(0), dcols, ld);
           parallel_for(0, bc, bc * K * P > kParallelGrain, [&](int64_t b) {
             col2im(g, dcols + b * P, ld, cg, dx + ((n0 + b) * g.in_channels + gi * cg) * g.height * g.width);
           });

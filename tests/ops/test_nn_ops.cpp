@@ -71,6 +71,34 @@ TEST_CASE("batch_norm: training normalises, updates running stats like PyTorch; 
   CHECK_THROWS_WITH_AS(batch_norm(x, from_vector({1, 2}, {2}), Tensor(), rm, rv, true), doctest::Contains("weight must have shape [3]"), Error);
 }
 
+TEST_CASE("batch_norm: the saved statistics are the batch's mean and 1/sqrt(var + eps), float64 on the CPU") {
+  Generator g(55);
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    Tensor x = add(mul(randn({3, 2, 4, 4}, dtype, &g), 3.0), 0.5).requires_grad_();
+    Tensor y = batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5);
+    auto* node = dynamic_cast<FunctionNode*>(y.grad_fn().get());
+    REQUIRE(node != nullptr);
+    const Tensor& saved_mean = node->saved_tensor("mean");
+    const Tensor& saved_invstd = node->saved_tensor("invstd");
+    // The CPU sums and saves in float64 whatever the input (a GPU saves cuDNN's, in the input's dtype).
+    CHECK(saved_mean.dtype() == DType::Float64);
+    CHECK(saved_invstd.dtype() == DType::Float64);
+    // Naive loops in float64 over the same values.
+    auto xv = to_vector(x);
+    for (int64_t c = 0; c < 2; ++c) {
+      double s = 0, ss = 0;
+      for (int64_t n = 0; n < 3; ++n)
+        for (int64_t k = 0; k < 16; ++k) s += xv[size_t((n * 2 + c) * 16 + k)];
+      const double mu = s / 48;
+      for (int64_t n = 0; n < 3; ++n)
+        for (int64_t k = 0; k < 16; ++k) ss += std::pow(xv[size_t((n * 2 + c) * 16 + k)] - mu, 2);
+      const double tol = 1e-13;
+      CHECK(to_vector(saved_mean)[size_t(c)] == doctest::Approx(mu).epsilon(tol));
+      CHECK(to_vector(saved_invstd)[size_t(c)] == doctest::Approx(1 / std::sqrt(ss / 48 + 1e-5)).epsilon(tol));
+    }
+  }
+}
+
 TEST_CASE("batch_norm: gradcheck in training and evaluation, 2-D and 4-D") {
   Generator g(55);
   Tensor x = randn({3, 2, 3, 3}, DType::Float64, &g), w = randn({2}, DType::Float64, &g), b = randn({2}, DType::Float64, &g);
