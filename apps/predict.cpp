@@ -7,8 +7,10 @@
 //
 // An .npy input is a float32 (N, 3, H, W) batch used as is; image files go through the
 // validation transform (resize the shorter side to size·256/224, centre crop, ImageNet
-// normalisation). Weights use torchvision's names; a file that does not match the architecture
-// names the first missing, unexpected or mis-shaped tensor.
+// normalisation). Weights are recognised by content: dsvd's safetensors, or a PyTorch file
+// (torch.save: a torchvision state dict, a DistributedDataParallel one, or the reference project's
+// checkpoint; nn/weights_file.h). One line on stderr says what was loaded, filled and unused; a file
+// that does not match the architecture names the first missing or mis-shaped tensor.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include "datasets/image.h"
 #include "datasets/transforms.h"
 #include "nn/safetensors.h"
+#include "nn/weights_file.h"
 #include "ops/cpu/blas_runtime.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
@@ -31,8 +34,11 @@ namespace {
 
 const char* kUsage = R"(predict: logits of a model on a batch of images
 
-  predict --arch ARCH --weights W.safetensors --input X.npy [--output logits.npy]
-  predict --arch ARCH --weights W.safetensors --input a.jpg b.png ... [--output logits.npy]
+  predict --arch ARCH --weights W --input X.npy [--output logits.npy]
+  predict --arch ARCH --weights W --input a.jpg b.png ... [--output logits.npy]
+
+  --weights       dsvd's .safetensors, or a PyTorch .pth / .pth.tar (torchvision, DDP or the
+                  reference project's checkpoint), recognised by content
 
   --arch          alexnet | resnet18 | resnet34 | resnet50 | resnet101 | resnet152
   --num-classes   classifier width (default 1000)
@@ -78,7 +84,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", blas_summary().c_str());
 
     auto model = nn::make_model(arch, options);
-    nn::load_weights(weights, *model);
+    std::fprintf(stderr, "%s\n", nn::load_weights_file(weights, *model).line().c_str());
     model->eval();
     Tensor x = load_inputs(inputs, size);
     Tensor logits;

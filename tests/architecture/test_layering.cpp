@@ -22,8 +22,9 @@ const std::map<std::string, std::set<std::string>> kAllowed = {
     {"ops", {"tensor", "autograd", "ops"}},
     {"cuda", {"tensor", "autograd", "ops", "cuda"}},
     {"datasets", {"tensor", "datasets"}},
-    {"nn", {"tensor", "autograd", "ops", "nn"}},
-    {"apps", {"tensor", "autograd", "ops", "datasets", "nn", "apps"}},
+    {"serialization", {"tensor", "serialization"}},
+    {"nn", {"tensor", "autograd", "ops", "serialization", "nn"}},
+    {"apps", {"tensor", "autograd", "ops", "datasets", "serialization", "nn", "apps"}},
 };
 
 bool source_file(const fs::path& p) {
