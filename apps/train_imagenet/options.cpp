@@ -43,15 +43,26 @@ Optimisation
   --warmup-epochs N      linear warm-up
   --clip-grad C          clip the global L2 gradient norm to C (the DSVD recipe: 5)
   --label-smoothing E
-  --recipe R             dsvd-alexnet | dsvd-resnet | isqrt-resnet (docs/models-and-training.md §5);
-                         explicit options override it
+  --recipe R             dsvd-alexnet | dsvd-resnet | isqrt-resnet (docs/models-and-training.md §5) |
+                         dsvd-fgvc (fine-tuning: ResNet-50, batch 10, lr 3e-3 x0.1 at epochs 50 and
+                         100, 200 epochs, wd 1e-4, classifier factor 20, 448 crops); explicit options
+                         override it
+Fine-tuning
+  --pretrained PATH      start from these weights (dsvd .safetensors or PyTorch .pth/.pth.tar, by
+                         content): everything that matches is loaded; tensors the file lacks or has
+                         with another shape (a new classifier, a new head) start fresh and are named
+  --classifier-factor F  the classifier's learning rate is lr x F (the reference's option; default 1)
+  --freeze-layer K       freeze the parameters of the first K children of the feature extractor, as
+                         the reference counts them (ResNet: conv1, bn1, relu, maxpool, layer1..4;
+                         AlexNet: features.0, features.1, ...)
 Run
   --seed S  --device cpu|cuda  --print-freq N  --out DIR (default runs/default)
   --tf32 T               GPU float32 math in TF32: conv (convolutions only, PyTorch's default) |
                          all (also matmul) | none
   --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:
-                         the paper's hybrid training)
-  --evaluate             only validate the --resume checkpoint
+                         the paper's hybrid training); also a PyTorch checkpoint of the reference
+                         project (weights, SGD momentum buffers, epoch and best top-1)
+  --evaluate             only validate the --resume or --pretrained weights
   --max-steps N          stop after N training steps (then validate, write the metrics row, checkpoint)
   --val-limit N          validate on the first N images only (whole batches; default: all)
   --no-eval              skip validation (metrics rows leave the val columns empty; no model_best)
@@ -112,15 +123,26 @@ void apply_recipe(const std::string& recipe, TrainOptions& o) {
     o.lr_schedule = "multistep:30,45,60";
     o.weight_decay = 1e-4;
     o.clip_grad = 0;
+  } else if (recipe == "dsvd-fgvc") {
+    // The reference's fine-tuning scripts (FGVC/resnet_*.sh): from an ImageNet model, 448 crops.
+    o.arch = "resnet50";
+    o.model.head = "svd-pade";
+    o.epochs = 200;
+    o.batch_size = 10;
+    o.lr = 3e-3;
+    o.lr_schedule = "multistep:50,100";
+    o.weight_decay = 1e-4;
+    o.clip_grad = 0;
+    o.classifier_factor = 20;
   } else {
-    fail("unknown --recipe '", recipe, "' (dsvd-alexnet, dsvd-resnet, isqrt-resnet)");
+    fail("unknown --recipe '", recipe, "' (dsvd-alexnet, dsvd-resnet, isqrt-resnet, dsvd-fgvc)");
   }
   o.momentum = 0.9;
   o.model.head_dim = 256;
   o.model.small_stem = false;
   o.model.width = 1.0;
   o.model.num_classes = 1000;
-  o.image_size = 224;
+  o.image_size = recipe == "dsvd-fgvc" ? 448 : 224;
 }
 
 }  // namespace
@@ -171,6 +193,9 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.print_freq = cli.get_int("print-freq", int(o.print_freq));
   o.resume = cli.get("resume");
   o.evaluate = cli.has("evaluate");
+  o.pretrained = cli.get("pretrained");
+  o.classifier_factor = cli.get_double("classifier-factor", o.classifier_factor);
+  o.freeze_layer = cli.get_int("freeze-layer", int(o.freeze_layer));
   o.out = cli.get("out", o.out);
   o.max_steps = cli.get_int("max-steps", 0);
   o.val_limit = cli.get_int("val-limit", 0);
@@ -228,8 +253,15 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
     std::string why;
     DSVD_CHECK(device_count(Device::Kind::CUDA, &why) > 0, "--device cuda: no CUDA device can be used here (", why, "); use --device cpu");
   }
-  DSVD_CHECK(!o.evaluate || !o.resume.empty(), "--evaluate needs --resume CHECKPOINT");
+  DSVD_CHECK(!o.evaluate || !o.resume.empty() || !o.pretrained.empty(),
+             "--evaluate needs --resume CHECKPOINT or --pretrained WEIGHTS");
+  DSVD_CHECK(o.resume.empty() || o.pretrained.empty(), "--resume and --pretrained contradict each other (--resume "
+             "continues a run, --pretrained starts a new one from weights)");
   if (!o.resume.empty()) DSVD_CHECK(std::filesystem::exists(o.resume), "--resume: ", o.resume, " does not exist");
+  if (!o.pretrained.empty())
+    DSVD_CHECK(std::filesystem::exists(o.pretrained), "--pretrained: ", o.pretrained, " does not exist");
+  DSVD_CHECK(o.classifier_factor >= 0, "--classifier-factor must be >= 0, got ", o.classifier_factor);
+  DSVD_CHECK(o.freeze_layer >= 0, "--freeze-layer must be >= 0, got ", o.freeze_layer);
   if (!o.data.empty()) {
     DSVD_CHECK(std::filesystem::is_directory(o.data), "--data: ", o.data, " is not a folder");
     DSVD_CHECK(std::filesystem::is_directory(std::filesystem::path(o.data) / "train"), "--data: ", o.data,

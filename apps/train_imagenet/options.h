@@ -40,6 +40,10 @@ struct TrainOptions {
   int64_t print_freq = 50;
   std::string resume;
   bool evaluate = false;
+  // fine-tuning (the reference's FGVC protocol)
+  std::string pretrained;        // weights to start from (safetensors or torch.save, by content)
+  double classifier_factor = 1;  // the classifier's learning rate is lr · factor
+  int64_t freeze_layer = 0;      // the first K children of the feature extractor are frozen
   std::string out = "runs/default";
   int64_t max_steps = 0;  // stop after this many training steps (0: no limit); for tests and smoke runs
   int64_t val_limit = 0;  // validate on the first N images only (0: all of them)

@@ -16,7 +16,9 @@
 #include "nn/optim/clip_grad.h"
 #include "ops/cpu/blas_runtime.h"
 #include "nn/optim/lr_schedule.h"
+#include "nn/optim/torch_sgd_state.h"
 #include "nn/safetensors.h"
+#include "nn/weights_file.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
 
@@ -103,8 +105,18 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   for (const auto& [name, m] : model_->children())
     if (name == "representation") head_ = std::dynamic_pointer_cast<nn::CovarianceHead>(m);
   nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};
+  prepare_fine_tuning();
   optimizer_ = std::make_unique<nn::Sgd>(model_->named_parameters(), sgd);
-  if (!o_.resume.empty()) load_checkpoint(o_.resume);
+  if (o_.classifier_factor != 1) {
+    const std::string classifier = o_.arch == "alexnet" ? "classifier." : "fc.";
+    const int64_t n = optimizer_->set_lr_factor(classifier, o_.classifier_factor);
+    std::printf("classifier (%s*, %lld tensors): learning rate x %g\n", classifier.c_str(), (long long)n,
+                o_.classifier_factor);
+  }
+  if (!o_.resume.empty()) {
+    if (nn::is_torch_save_file(o_.resume)) load_torch_checkpoint(o_.resume);
+    else load_checkpoint(o_.resume);
+  }
 
   DataLoaderOptions train_opts;
   train_opts.batch_size = size_t(o_.batch_size);
@@ -115,6 +127,53 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   DataLoaderOptions val_opts = train_opts;
   val_opts.shuffle = false;
   val_loader_ = std::make_unique<DataLoader>(val_set_, val_opts);
+  if (step_from_epoch_) global_step_ = start_epoch_ * int64_t(train_loader_->num_batches());
+}
+
+void Trainer::prepare_fine_tuning() {
+  if (!o_.pretrained.empty()) {
+    nn::WeightsLoadSummary s = nn::load_weights_file(o_.pretrained, *model_, /*fine_tune=*/true);
+    std::printf("pretrained: %s\n", s.line().c_str());
+  }
+  if (o_.freeze_layer > 0) {
+    // The reference freezes the first K children of `features`: for a ResNet those are conv1, bn1,
+    // relu, maxpool, layer1..layer4 (dsvd's ReLU is not a module, its max-pool has no parameters).
+    static const char* const kResNetChildren[] = {"conv1.", "bn1.", "", "", "layer1.", "layer2.", "layer3.", "layer4."};
+    std::vector<std::string> prefixes;
+    for (int64_t k = 0; k < o_.freeze_layer; ++k) {
+      if (o_.arch == "alexnet") {
+        prefixes.push_back("features." + std::to_string(k) + ".");
+      } else {
+        DSVD_CHECK(k < 8, "--freeze-layer ", o_.freeze_layer, ": a ResNet's feature extractor has 8 children");
+        if (*kResNetChildren[k]) prefixes.push_back(kResNetChildren[k]);
+      }
+    }
+    int64_t frozen = 0;
+    for (auto& [name, p] : model_->named_parameters())
+      for (const auto& prefix : prefixes)
+        if (name.rfind(prefix, 0) == 0) {
+          p.requires_grad_(false);
+          ++frozen;
+        }
+    std::printf("frozen: the first %lld children of the feature extractor (%lld parameter tensors)\n",
+                (long long)o_.freeze_layer, (long long)frozen);
+  }
+}
+
+void Trainer::load_torch_checkpoint(const std::string& path) {
+  using serialization::Value;
+  nn::WeightsFile file = nn::read_weights_file(path, *model_);
+  nn::WeightsLoadSummary s = nn::load_weights_into(file, path, *model_);
+  const int64_t momentum = optimizer_->load_matching_state(nn::sgd_state_from_torch(file, path));
+  const Value* epoch = file.checkpoint->find("epoch");
+  const Value* best = file.checkpoint->find("best_prec1");
+  if (epoch && epoch->kind == Value::Kind::Int) start_epoch_ = epoch->integer;  // the reference saves the next epoch
+  if (best && best->kind == Value::Kind::Float) best_top1_ = best->number;
+  if (best && best->kind == Value::Kind::Tensor && best->tensor.numel() == 1) best_top1_ = best->tensor.item();
+  step_from_epoch_ = true;
+  std::printf("resume: %s\nresume: %lld momentum buffers; epoch %lld, best top-1 %.2f%% (a PyTorch checkpoint: the "
+              "step count and the data order start afresh at that epoch)\n",
+              s.line().c_str(), (long long)momentum, (long long)start_epoch_, best_top1_);
 }
 
 std::string Trainer::checkpoint_path() const { return (fs::path(o_.out) / "checkpoint.safetensors").string(); }
@@ -254,7 +313,8 @@ RunResult Trainer::run() {
   fs::create_directories(o_.out);
   if (o_.evaluate) {
     Evaluation e = validate();
-    std::printf("evaluate %s: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%lld images)\n", o_.resume.c_str(), e.loss, e.top1,
+    std::printf("evaluate %s: loss %.4f  top-1 %.2f%%  top-5 %.2f%%  (%lld images)\n",
+                (o_.resume.empty() ? o_.pretrained : o_.resume).c_str(), e.loss, e.top1,
                 e.top5, (long long)e.images);
     result.last_eval = e;
     return result;

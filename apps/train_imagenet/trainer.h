@@ -40,6 +40,10 @@ class Trainer {
   // Where the model and each batch live: --device cpu or cuda (GPU 0).
   Device device() const { return o_.device == "cuda" ? Device::cuda(0) : Device::cpu(); }
   void load_checkpoint(const std::string& path);
+  // --resume from a PyTorch checkpoint of the reference project (weights, momentum, epoch, best).
+  void load_torch_checkpoint(const std::string& path);
+  // --pretrained, --freeze-layer, --classifier-factor.
+  void prepare_fine_tuning();
   void save_checkpoint(const std::string& path, int64_t epoch, size_t batch);
   void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,
                       double images_per_s);
@@ -55,6 +59,7 @@ class Trainer {
   std::shared_ptr<nn::CovarianceHead> head_;  // the model's covariance head, if it has one
   std::unique_ptr<nn::Sgd> optimizer_;
   int64_t start_epoch_ = 0, global_step_ = 0;
+  bool step_from_epoch_ = false;  // a PyTorch checkpoint has no step count: start_epoch_ · batches
   size_t start_batch_ = 0;
   double best_top1_ = -1;
   int64_t num_classes_ = 0;

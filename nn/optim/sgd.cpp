@@ -12,6 +12,7 @@ Sgd::Sgd(NamedTensors parameters, SgdOptions options) : params_(std::move(parame
   DSVD_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "SGD: Nesterov momentum requires "
              "a momentum and zero dampening");
   buffers_.resize(params_.size());
+  lr_factors_.assign(params_.size(), 1.0);
   for (const auto& [name, p] : params_)
     DSVD_CHECK(p.dtype() == DType::Float32 || p.dtype() == DType::Float64, "SGD: parameter '", name, "' is ",
                dtype_name(p.dtype()));
@@ -32,8 +33,19 @@ void Sgd::step() {
     if (mu != 0 && first) buffers_[i] = empty(p.sizes(), p.dtype(), p.device());
     DSVD_CHECK(grad.device() == p.device(), "SGD: gradient of '", name, "' is on ", grad.device().str(),
                ", the parameter on ", p.device().str());
-    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr, mu, damp, wd, options_.nesterov, first);
+    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr * lr_factors_[i], mu, damp, wd, options_.nesterov, first);
   }
+}
+
+int64_t Sgd::set_lr_factor(const std::string& prefix, double factor) {
+  DSVD_CHECK(factor >= 0, "SGD: a learning-rate factor must be non-negative, got ", factor);
+  int64_t n = 0;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].first.rfind(prefix, 0) == 0) {
+      lr_factors_[i] = factor;
+      ++n;
+    }
+  return n;
 }
 
 void Sgd::zero_grad() {

@@ -29,6 +29,9 @@ class Sgd {
   void zero_grad();
   void set_lr(double lr) { options_.lr = lr; }
   double lr() const { return options_.lr; }
+  // The parameters whose name starts with `prefix` step with lr·factor (the reference's
+  // --classifier-factor); returns how many. A later call for the same parameter replaces its factor.
+  int64_t set_lr_factor(const std::string& prefix, double factor);
   const SgdOptions& options() const { return options_; }
   // Momentum buffers by parameter name (undefined until the first step that used them), for
   // checkpoints: "momentum_buffer.<parameter name>".
@@ -41,6 +44,7 @@ class Sgd {
  private:
   NamedTensors params_;
   std::vector<Tensor> buffers_;
+  std::vector<double> lr_factors_;
   SgdOptions options_;
 };
 

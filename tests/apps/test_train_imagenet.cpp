@@ -8,6 +8,7 @@
 #include "apps/train_imagenet/trainer.h"
 #include "datasets/image.h"
 #include "nn/models/model_options.h"
+#include "serialization/torch_file.h"
 #include "datasets/warnings.h"
 #include "tensor/device_backend.h"
 #include "tests/test_util.h"
@@ -340,4 +341,57 @@ TEST_CASE("train_imagenet: the final line lists only the files that exist, and s
   CHECK(final_line.find("metrics.csv") != std::string::npos);
   CHECK(final_line.find("checkpoint.safetensors") != std::string::npos);
   CHECK(final_line.find("model_best") == std::string::npos);
+}
+
+TEST_CASE("train_imagenet --pretrained: a 10-class PyTorch ResNet-18 fine-tunes into 3 classes, frozen layers unchanged") {
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  const std::string weights = test::fixture_path("torch/r18_w16.pth");
+  auto file = serialization::load_torch_file(weights);
+  const std::string out = (data.root / "finetune").string();
+  Trainer trainer(options({"--data", data.root.string(), "--image-size", "32", "--arch", "resnet18", "--width", "0.0625",
+                           "--stem", "standard", "--last-stride", "2", "--head", "gap", "--pretrained", weights, "--freeze-layer", "5", "--classifier-factor", "10",
+                           "--epochs", "2", "--batch-size", "6", "--lr", "0.05", "--wd", "1e-3", "--workers", "2",
+                           "--print-freq", "1000", "--out", out}));
+  RunResult r = trainer.run();
+  REQUIRE(r.exit_code == 0);
+  CHECK(std::isfinite(r.last_train_loss));
+  int64_t frozen = 0, trained = 0;
+  for (const auto& [name, p] : trainer.model().named_parameters()) {
+    CAPTURE(name);
+    const serialization::Value* original = file.object->find(name);
+    if (name.rfind("fc.", 0) == 0) {  // re-initialised for 3 classes
+      CHECK(p.size(0) == 3);
+      continue;
+    }
+    REQUIRE(original != nullptr);
+    const bool same = to_vector(p) == to_vector(original->tensor);
+    // The reference's --freeze-layer 5: conv1, bn1, relu, maxpool, layer1.
+    const bool should_freeze = name.rfind("conv1.", 0) == 0 || name.rfind("bn1.", 0) == 0 || name.rfind("layer1.", 0) == 0;
+    CHECK(same == should_freeze);
+    (should_freeze ? frozen : trained) += 1;
+  }
+  CHECK(frozen == 1 + 2 + 12);  // conv1.weight, bn1's weight and bias, layer1's two blocks of 2 convs + 2 BNs
+  CHECK(trained > 0);
+  // A bad option is refused before any work.
+  CHECK_THROWS_WITH_AS(options({"--pretrained", weights, "--resume", weights}), doctest::Contains("contradict"), Error);
+  CHECK_THROWS_WITH_AS(options({"--freeze-layer", "-1"}), doctest::Contains("--freeze-layer must be >= 0"), Error);
+}
+
+TEST_CASE("train_imagenet --resume: the reference project's PyTorch checkpoint continues with its momentum and epoch") {
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  const std::string checkpoint = test::fixture_path("torch/ref_r50_pade.pth.tar");
+  const std::string out = (data.root / "resume-ref").string();
+  // The fixture: ResNet-50 at width 1/16, SVD-Padé head of dimension 16, 5 classes, saved at epoch 12.
+  auto args = std::vector<std::string>{"--data", data.root.string(), "--image-size", "64", "--arch", "resnet50",
+                                       "--width", "0.0625", "--stem", "standard", "--last-stride", "2", "--head", "svd-pade", "--head-dim", "16", "--num-classes", "5",
+                                       "--epochs", "13", "--batch-size", "6", "--lr", "0.01", "--workers", "2",
+                                       "--print-freq", "1000", "--out", out, "--resume", checkpoint, "--no-eval"};
+  Trainer trainer(options(args));
+  RunResult r = trainer.run();
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.steps == 4);  // only epoch 12 (the 13th) was left: 24 images in batches of 6
+  auto rows = csv_column(out + "/metrics.csv", 0);
+  CHECK(rows == std::vector<double>{12});
 }

@@ -2,9 +2,12 @@
 // PyTorch itself (tests/fixtures/make_torch_checkpoints.py): values, strides and shared storages, both
 // formats, zip64, every name layout, logits equal to PyTorch's, and malicious files refused by name.
 #include <cmath>
+#include <filesystem>
 #include <memory>
 
 #include "nn/models/model_options.h"
+#include "nn/optim/torch_sgd_state.h"
+#include "nn/safetensors.h"
 #include "nn/weights_file.h"
 #include "ops/ops.h"
 #include "serialization/rebuild_tensor.h"
@@ -229,4 +232,58 @@ TEST_CASE("unpickler: memo, marks and containers; cycles, depth, unknown opcodes
   CHECK_THROWS_WITH_AS(unpickle_bytes(std::string("\x80\x02K\x01", 4)), doctest::Contains("without STOP"), Error);
   CHECK_THROWS_WITH_AS(unpickle_bytes(std::string("\x80\x02" "a.", 4)), doctest::Contains("APPEND on an empty stack"),
                        Error);
+}
+
+TEST_CASE("weights files: the reference checkpoint's SGD momentum buffers map onto dsvd's parameter names") {
+  nn::ModelOptions o;
+  o.width = 0.0625;
+  o.num_classes = 5;
+  o.head = "svd-pade";
+  o.head_dim = 16;
+  auto model = nn::make_model("resnet50", o);
+  nn::WeightsFile file = nn::read_weights_file(fixture("ref_r50_pade.pth.tar"), *model);
+  nn::NamedTensors state = nn::sgd_state_from_torch(file, "ref");
+  CHECK(state.size() == model->named_parameters().size());
+  // PyTorch numbers the parameters over the groups: features, representation, classifier. The last
+  // two are the classifier's weight and bias, dsvd's fc.
+  const Value& buffers = entry(entry(*file.checkpoint, "optimizer"), "state");
+  const int64_t last = int64_t(state.size()) - 1;
+  const Value* fc_weight = nullptr;
+  const Value* first = nullptr;
+  for (const auto& [k, v] : buffers.entries) {
+    if (k->integer == last - 1) fc_weight = v->find("momentum_buffer");
+    if (k->integer == 0) first = v->find("momentum_buffer");
+  }
+  REQUIRE(fc_weight != nullptr);
+  REQUIRE(first != nullptr);
+  int matched = 0;
+  for (const auto& [name, t] : state) {
+    if (name == "momentum_buffer.fc.weight") {
+      CHECK(to_vector(t) == to_vector(fc_weight->tensor));
+      ++matched;
+    }
+    if (name == "momentum_buffer.conv1.weight") {
+      CHECK(to_vector(t) == to_vector(first->tensor));
+      ++matched;
+    }
+  }
+  CHECK(matched == 2);
+}
+
+TEST_CASE("weights files: recognised by content, whatever the extension says") {
+  nn::ModelOptions o;
+  o.width = 0.0625;
+  o.num_classes = 10;
+  auto model = nn::make_model("resnet18", o);
+  const std::string dir = std::filesystem::temp_directory_path() / "dsvd_weights_by_content";
+  std::filesystem::create_directories(dir);
+  // A torch.save file named .safetensors, and dsvd's safetensors named .pth.tar.
+  std::filesystem::copy_file(fixture("r18_w16.pth"), dir + "/misnamed.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  CHECK(nn::load_weights_file(dir + "/misnamed.safetensors", *model).format == "torch.save zip");
+  nn::save_weights(dir + "/misnamed.pth.tar", *model);
+  auto other = nn::make_model("resnet18", o);
+  CHECK(nn::load_weights_file(dir + "/misnamed.pth.tar", *other).format == "safetensors");
+  CHECK(to_vector(other->state_dict()[0].second) == to_vector(model->state_dict()[0].second));
+  std::filesystem::remove_all(dir);
 }
