@@ -42,6 +42,7 @@ inline std::string program_path(const char* env_name, const char* built) {
 }
 inline std::string train_imagenet_program() { return program_path("DSVD_TRAIN_IMAGENET", DSVD_TRAIN_IMAGENET); }
 inline std::string svd_lab_program() { return program_path("DSVD_SVD_LAB", DSVD_SVD_LAB); }
+inline std::string convert_weights_program() { return program_path("DSVD_CONVERT_WEIGHTS", DSVD_CONVERT_WEIGHTS); }
 
 // The bytes of a committed fixture file (fails the test when it cannot be read).
 inline std::string read_fixture(const std::string& name) {

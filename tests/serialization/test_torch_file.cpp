@@ -2,6 +2,7 @@
 // PyTorch itself (tests/fixtures/make_torch_checkpoints.py): values, strides and shared storages, both
 // formats, zip64, every name layout, logits equal to PyTorch's, and malicious files refused by name.
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -286,4 +287,26 @@ TEST_CASE("weights files: recognised by content, whatever the extension says") {
   CHECK(nn::load_weights_file(dir + "/misnamed.pth.tar", *other).format == "safetensors");
   CHECK(to_vector(other->state_dict()[0].second) == to_vector(model->state_dict()[0].second));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("convert_weights: the reference checkpoint becomes a safetensors file that loads with the same logits") {
+  const std::string out = std::filesystem::temp_directory_path() / "dsvd_converted_ref.safetensors";
+  const std::string command = test::convert_weights_program() +
+                              " --arch resnet50 --width 0.0625 --num-classes 5 --head svd-pade --head-dim 16 " +
+                              fixture("ref_r50_pade.pth.tar") + " " + out + " > /dev/null";
+  REQUIRE(std::system(command.c_str()) == 0);
+  nn::ModelOptions o;
+  o.width = 0.0625;
+  o.num_classes = 5;
+  o.head = "svd-pade";
+  o.head_dim = 16;
+  auto model = nn::make_model("resnet50", o);
+  CHECK(nn::load_weights_file(out, *model).format == "safetensors");
+  check_logits(*model, "ref_r50_input.npy", "ref_r50_logits.npy");
+  std::filesystem::remove(out);
+  // A wrong architecture fails with the tensor named, and writes nothing.
+  const std::string bad = test::convert_weights_program() + " --arch resnet18 --width 0.0625 " +
+                          fixture("ref_r50_pade.pth.tar") + " " + out + " 2> /dev/null";
+  CHECK(std::system(bad.c_str()) != 0);
+  CHECK(!std::filesystem::exists(out));
 }
