@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     if (r.exit_code == 0 && !options.evaluate) {
       // Only the files that exist.
       std::string files;
-      for (const std::string& f : {options.out + "/metrics.csv", trainer.checkpoint_path(), trainer.best_path()})
+      for (const std::string& f : {options.out + "/metrics.csv", options.out + "/curves.svg", trainer.checkpoint_path(),
+                                    trainer.best_path()})
         if (std::filesystem::exists(f)) files += (files.empty() ? "" : ", ") + f;
       if (r.last_eval.images > 0)
         std::printf("final: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f (%lld images); wrote %s\n", r.last_eval.top1,

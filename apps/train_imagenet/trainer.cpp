@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "apps/timing.h"
+#include "apps/train_imagenet/curves.h"
 #include "autograd/audit.h"
 #include "nn/covariance_head.h"
 #include "nn/optim/clip_grad.h"
@@ -287,6 +288,8 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
                 (long long)condition_max_step_, (long long)condition_max_sample_, (long long)steps_in_epoch_,
                 (long long)e.images);
   out << line;
+  out.close();
+  write_curves(path, (fs::path(o_.out) / "curves.svg").string());
 }
 
 Evaluation Trainer::finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen,

@@ -373,6 +373,7 @@ TEST_CASE("train_imagenet --pretrained: a 10-class PyTorch ResNet-18 fine-tunes 
   }
   CHECK(frozen == 1 + 2 + 12);  // conv1.weight, bn1's weight and bias, layer1's two blocks of 2 convs + 2 BNs
   CHECK(trained > 0);
+  CHECK(std::filesystem::exists(out + "/curves.svg"));  // redrawn after every epoch
   // A bad option is refused before any work.
   CHECK_THROWS_WITH_AS(options({"--pretrained", weights, "--resume", weights}), doctest::Contains("contradict"), Error);
   CHECK_THROWS_WITH_AS(options({"--freeze-layer", "-1"}), doctest::Contains("--freeze-layer must be >= 0"), Error);
