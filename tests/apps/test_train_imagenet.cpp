@@ -374,6 +374,14 @@ TEST_CASE("train_imagenet --pretrained: a 10-class PyTorch ResNet-18 fine-tunes 
   CHECK(frozen == 1 + 2 + 12);  // conv1.weight, bn1's weight and bias, layer1's two blocks of 2 convs + 2 BNs
   CHECK(trained > 0);
   CHECK(std::filesystem::exists(out + "/curves.svg"));  // redrawn after every epoch
+  // --evaluate --pretrained: the weights as they are (10 classes; the data has 3, so labels fit).
+  Trainer evaluation(options({"--data", data.root.string(), "--image-size", "32", "--arch", "resnet18", "--width",
+                              "0.0625", "--stem", "standard", "--last-stride", "2", "--head", "gap", "--num-classes", "10",
+                              "--pretrained", weights, "--evaluate", "--out", out + "-eval", "--workers", "2"}));
+  RunResult e = evaluation.run();
+  CHECK(e.exit_code == 0);
+  CHECK(e.last_eval.images == 9);
+  CHECK(std::isfinite(e.last_eval.loss));
   // A bad option is refused before any work.
   CHECK_THROWS_WITH_AS(options({"--pretrained", weights, "--resume", weights}), doctest::Contains("contradict"), Error);
   CHECK_THROWS_WITH_AS(options({"--freeze-layer", "-1"}), doctest::Contains("--freeze-layer must be >= 0"), Error);

@@ -114,6 +114,18 @@ TEST_CASE("weights files: torchvision ResNet-18 in the zip, legacy and DDP layou
   }
 }
 
+TEST_CASE("weights files: a torchvision ResNet-50 without num_batches_tracked gives PyTorch's logits") {
+  nn::ModelOptions o;
+  o.width = 0.0625;
+  o.num_classes = 10;
+  auto model = nn::make_model("resnet50", o);
+  nn::WeightsLoadSummary s = nn::load_weights_file(fixture("r50_w16_nobnt.pth"), *model);
+  CHECK(s.layout == "torchvision");
+  CHECK(s.filled.size() == 53);  // every BatchNorm of a ResNet-50
+  CHECK(s.unused.empty());
+  check_logits(*model, "r50_w16_input.npy", "r50_w16_logits.npy");
+}
+
 TEST_CASE("weights files: the reference project's ResNet-50 SVD-Pade checkpoint gives PyTorch's logits") {
   nn::ModelOptions o;
   o.width = 0.0625;
