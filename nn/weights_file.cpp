@@ -164,9 +164,13 @@ WeightsLoadSummary load_weights_into(const WeightsFile& file, const std::string&
 WeightsLoadSummary load_weights_file(const std::string& path, Module& model, bool fine_tune) {
   WeightsFile file = read_weights_file(path, model);
   if (file.format == "safetensors" && !fine_tune) {
-    // dsvd's own files stay strict: a tensor the model lacks means another architecture or head.
-    load_weights(SafetensorsFile{file.tensors, {}}, path, model);
-    return {path, file.format, file.layout, int64_t(file.tensors.size()), {}, {}, {}};
+    // A safetensors file holds weights only: a tensor the model lacks means another architecture
+    // or head, and is refused (before anything is loaded).
+    std::map<std::string, bool> known;
+    for (const auto& [name, t] : model.state_dict()) known[name] = true;
+    for (const auto& [name, t] : file.tensors)
+      DSVD_CHECK(known.count(name), path, ": unexpected tensor '", name,
+                 "' that the model does not have (another architecture or head?)");
   }
   return load_weights_into(file, path, model, fine_tune);
 }

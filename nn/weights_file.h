@@ -12,7 +12,8 @@
 // A missing num_batches_tracked is filled with 0, as PyTorch does; any other tensor the model
 // needs and the file lacks, or has with another shape, is an error naming it (with `fine_tune`,
 // a tensor of another shape keeps the model's fresh initialisation instead, and is named).
-// Tensors of the file that the model does not have are reported as unused.
+// Tensors of a torch.save file that the model does not have are reported as unused; in a
+// safetensors file (weights only) they are an error naming the first.
 #pragma once
 #include <string>
 #include <vector>

@@ -298,6 +298,17 @@ TEST_CASE("weights files: recognised by content, whatever the extension says") {
   auto other = nn::make_model("resnet18", o);
   CHECK(nn::load_weights_file(dir + "/misnamed.pth.tar", *other).format == "safetensors");
   CHECK(to_vector(other->state_dict()[0].second) == to_vector(model->state_dict()[0].second));
+  // A safetensors file without the num_batches_tracked counters (as converted torchvision files are):
+  // the counters are filled with 0, as for a .pth; a tensor the model lacks is still refused.
+  nn::NamedTensors no_counters;
+  for (const auto& [name, t] : model->state_dict())
+    if (name.find("num_batches_tracked") == std::string::npos) no_counters.emplace_back(name, t);
+  nn::save_safetensors(dir + "/no_counters.safetensors", no_counters);
+  CHECK(nn::load_weights_file(dir + "/no_counters.safetensors", *other).filled.size() == 20);
+  no_counters.emplace_back("extra.weight", zeros({2}));
+  nn::save_safetensors(dir + "/extra.safetensors", no_counters);
+  CHECK_THROWS_WITH_AS(nn::load_weights_file(dir + "/extra.safetensors", *other),
+                       doctest::Contains("unexpected tensor 'extra.weight'"), Error);
   std::filesystem::remove_all(dir);
 }
 
