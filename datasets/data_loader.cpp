@@ -12,13 +12,22 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   DSVD_CHECK(options_.batch_size > 0, "DataLoader: batch_size must be positive");
   DSVD_CHECK(options_.workers >= 0, "DataLoader: workers must be >= 0, got ", options_.workers);
   DSVD_CHECK(options_.prefetch_batches >= 1, "DataLoader: prefetch_batches must be >= 1");
+  DSVD_CHECK(options_.replicas >= 1 && options_.rank < options_.replicas, "DataLoader: rank ", options_.rank,
+             " of ", options_.replicas, " replicas");
 }
 
 DataLoader::~DataLoader() { stop(); }
 
 size_t DataLoader::num_batches() const {
-  size_t n = dataset_->size(), b = options_.batch_size;
+  size_t n = shard_size(), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+size_t DataLoader::shard_size() const {
+  const size_t n = dataset_->size(), r = options_.replicas, k = options_.rank;
+  if (r <= 1) return n;
+  if (options_.pad_shards) return (n + r - 1) / r;
+  return n / r + (k < n % r ? 1 : 0);
 }
 
 void DataLoader::stop() {
@@ -43,6 +52,14 @@ void DataLoader::start_epoch(uint64_t epoch, size_t first_batch) {
     // Fisher-Yates with a stream of its own (index 2^63 never names an example).
     SampleRng rng(options_.seed, epoch, uint64_t(1) << 63);
     for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng.randint(0, int64_t(i)))]);
+  }
+  if (options_.replicas > 1) {
+    const size_t n = order_.size(), r = options_.replicas;
+    if (options_.pad_shards && n > 0)
+      for (size_t i = 0; order_.size() % r != 0; ++i) order_.push_back(order_[i % n]);
+    std::vector<size_t> shard;
+    for (size_t k = options_.rank; k < order_.size(); k += r) shard.push_back(order_[k]);
+    order_ = std::move(shard);
   }
   batches_ = num_batches();
   DSVD_CHECK(first_batch <= batches_, "DataLoader::start_epoch: first batch ", first_batch, " is past the epoch's ",

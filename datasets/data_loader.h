@@ -28,6 +28,14 @@ struct DataLoaderOptions {
   int workers = 2;             // 0: build batches in the caller's thread
   int prefetch_batches = 4;    // batches in flight beyond the one being consumed
   uint64_t seed = 0;
+  // Data-parallel sharding, as PyTorch's DistributedSampler: the epoch's order (the same on every
+  // rank) is cut into `replicas` interleaved shards, example k of the order going to rank
+  // k mod replicas. With pad_shards the order is first padded with its own beginning to a multiple
+  // of `replicas`, so every rank has the same number of batches (training); without, the shards
+  // are disjoint and together exactly the data (validation, whose counts are summed).
+  size_t replicas = 1;
+  size_t rank = 0;
+  bool pad_shards = true;
   // Allocates a batch's image and label tensors (hook for pinned host memory on the GPU path).
   std::function<Tensor(const Shape&, DType)> allocate = [](const Shape& s, DType d) { return empty(s, d); };
 };
@@ -47,6 +55,8 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   size_t num_batches() const;
+  // The examples this rank sees per epoch (all of them without sharding).
+  size_t shard_size() const;
   // Begins epoch `epoch` (stopping any epoch in progress), from batch `first_batch` (resuming a
   // run that stopped mid-epoch: the order and augmentation are those of the whole epoch).
   void start_epoch(uint64_t epoch, size_t first_batch = 0);

@@ -153,3 +153,49 @@ TEST_CASE("data loader: batch counts, drop_last, per-epoch shuffling, early stop
   CHECK_THROWS_WITH_AS(unstarted.next(), doctest::Contains("start_epoch"), Error);
   set_dataset_warnings_printed(true);
 }
+
+TEST_CASE("data loader: shards as PyTorch's DistributedSampler, padded for training, exact for validation") {
+  set_dataset_warnings_printed(false);
+  FashionMnistOptions fo;
+  fo.train = false;  // 10,000 examples: 3 ranks do not divide it
+  auto mnist = std::make_shared<FashionMnistDataset>(fo);
+  DataLoaderOptions opt;
+  opt.batch_size = 100;
+  opt.workers = 0;
+  opt.shuffle = true;
+  opt.seed = 4;
+  DataLoader whole(mnist, opt);
+  whole.start_epoch(3);
+  const std::vector<size_t> order = whole.order();
+  for (bool pad : {true, false}) {
+    CAPTURE(pad);
+    std::vector<size_t> seen;
+    std::vector<size_t> sizes;
+    for (size_t rank = 0; rank < 3; ++rank) {
+      DataLoaderOptions o = opt;
+      o.replicas = 3;
+      o.rank = rank;
+      o.pad_shards = pad;
+      DataLoader shard(mnist, o);
+      shard.start_epoch(3);
+      // Example k of the common order goes to rank k mod 3 (the padding repeats the order's start).
+      for (size_t i = 0; i < shard.order().size(); ++i) CHECK(shard.order()[i] == order[(3 * i + rank) % order.size()]);
+      CHECK(shard.shard_size() == shard.order().size());
+      sizes.push_back(shard.order().size());
+      seen.insert(seen.end(), shard.order().begin(), shard.order().end());
+    }
+    std::sort(seen.begin(), seen.end());
+    if (pad) {
+      CHECK(sizes == std::vector<size_t>{3334, 3334, 3334});
+      CHECK(seen.size() == 10002);  // two examples twice
+      CHECK(std::unique(seen.begin(), seen.end()) - seen.begin() == 10000);
+    } else {
+      CHECK(sizes == std::vector<size_t>{3334, 3333, 3333});
+      for (size_t i = 0; i < seen.size(); ++i) REQUIRE(seen[i] == i);  // disjoint, and all of it
+    }
+  }
+  DataLoaderOptions bad = opt;
+  bad.replicas = 2;
+  bad.rank = 2;
+  CHECK_THROWS_WITH_AS(DataLoader(mnist, bad), doctest::Contains("rank 2 of 2 replicas"), Error);
+}
