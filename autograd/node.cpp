@@ -33,6 +33,7 @@ std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_output
   if (!leaf_->grad && owns_its_buffer_alone(g) && g.dtype() == leaf_->dtype) {
     // Nobody else can see this buffer: adopt it instead of copying (as PyTorch steals it).
     leaf_->grad = g.impl();
+    for (auto& hook : leaf_->post_accumulate_grad_hooks) hook();
     return {};
   }
   Tensor incoming = g.dtype() == leaf_->dtype ? g : g.to(leaf_->dtype);
@@ -42,6 +43,7 @@ std::vector<Tensor> AccumulateGrad::apply(const std::vector<Tensor>& grad_output
   } else {
     leaf_->grad = sum_gradients(Tensor(leaf_->grad), incoming).impl();
   }
+  for (auto& hook : leaf_->post_accumulate_grad_hooks) hook();
   return {};
 }
 

@@ -63,6 +63,13 @@ Tensor Tensor::grad() const {
   return impl.grad ? Tensor(impl.grad) : Tensor();
 }
 
+void Tensor::register_post_accumulate_grad_hook(std::function<void()> hook) {
+  auto& impl = const_cast<TensorImpl&>(checked());
+  DSVD_CHECK(impl.requires_grad && !impl.grad_fn, "register_post_accumulate_grad_hook: only a leaf that requires grad "
+             "accumulates a gradient");
+  impl.post_accumulate_grad_hooks.push_back(std::move(hook));
+}
+
 void Tensor::set_grad(const Tensor& g) const {
   auto& impl = const_cast<TensorImpl&>(checked());
   if (g.defined()) {

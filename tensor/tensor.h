@@ -6,6 +6,7 @@
 // Raw, untracked views for kernels are made with make_view() below.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;
   int output_nr = 0;  // which output of grad_fn this tensor is
   std::weak_ptr<Node> grad_accumulator;  // the leaf's AccumulateGrad node, made on first use
+  // Run by AccumulateGrad after it has written `grad` (data parallelism starts reducing a
+  // gradient as soon as the backward has produced it).
+  std::vector<std::function<void()>> post_accumulate_grad_hooks;
 };
 
 class Tensor {
@@ -69,6 +73,8 @@ class Tensor {
   bool is_leaf() const { return checked().grad_fn == nullptr; }
   const std::shared_ptr<Node>& grad_fn() const { return checked().grad_fn; }
   Tensor grad() const;  // undefined until a backward reached this leaf
+  // For a leaf that requires grad: `hook` runs each time a backward has accumulated into grad().
+  void register_post_accumulate_grad_hook(std::function<void()> hook);
   void set_grad(const Tensor& grad) const;
   void zero_grad() const;  // drops the accumulated gradient (like PyTorch's set_to_none)
   // Reverse-mode differentiation from this tensor. `gradient` may be omitted for a one-element

@@ -24,7 +24,8 @@ const std::map<std::string, std::set<std::string>> kAllowed = {
     {"datasets", {"tensor", "datasets"}},
     {"serialization", {"tensor", "serialization"}},
     {"nn", {"tensor", "autograd", "ops", "serialization", "nn"}},
-    {"apps", {"tensor", "autograd", "ops", "datasets", "serialization", "nn", "apps"}},
+    {"distributed", {"tensor", "autograd", "ops", "serialization", "nn", "distributed"}},
+    {"apps", {"tensor", "autograd", "ops", "datasets", "serialization", "nn", "distributed", "apps"}},
 };
 
 bool source_file(const fs::path& p) {

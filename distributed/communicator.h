@@ -1,0 +1,41 @@
+// Collective communication between the processes of a data-parallel job, one backend per file:
+//   local_communicator.cpp  a single process (size 1): every collective is the identity
+//   mpi_communicator.cpp    MPI (OpenMPI, MPICH) for CPU tensors; rank and size from mpirun/srun
+// Every call is checked: a failure is a dsvd::Error naming the call and the rank. A collective that
+// waits longer than the timeout (a dead or stuck peer) ends with an error instead of a hang.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace dsvd::distributed {
+
+enum class ReduceOp { Sum, Average, Max, Min };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual int local_rank() const = 0;  // the rank among the processes of this machine
+  virtual std::string backend() const = 0;
+  // In place on a contiguous tensor (float32, float64 or int64) of the same shape on every rank.
+  virtual void all_reduce(const Tensor& t, ReduceOp op) = 0;
+  // t <- root's t, in place.
+  virtual void broadcast(const Tensor& t, int root) = 0;
+  virtual void barrier() = 0;
+  // (size, ...t's shape): every rank's t, in rank order.
+  virtual Tensor all_gather(const Tensor& t) = 0;
+};
+
+// The communicator of this process: MPI when started by mpirun/srun with more than one process
+// (and dsvd was built with MPI), else the single-process one. `timeout_s` bounds every wait.
+std::shared_ptr<Communicator> init_communicator(double timeout_s = 300);
+// Whether the environment says this process was started by an MPI launcher with several ranks.
+bool launched_with_several_ranks();
+
+std::shared_ptr<Communicator> make_local_communicator();
+std::shared_ptr<Communicator> make_mpi_communicator(double timeout_s);  // throws when built without MPI
+
+}  // namespace dsvd::distributed

@@ -1,0 +1,145 @@
+#include "distributed/data_parallel.h"
+
+#include <cstring>
+
+#include "ops/ops.h"
+
+namespace dsvd::distributed {
+
+DataParallel::DataParallel(std::shared_ptr<Communicator> communicator, nn::NamedTensors parameters,
+                           size_t bucket_bytes)
+    : communicator_(std::move(communicator)), parameters_(std::move(parameters)) {
+  DSVD_CHECK(communicator_, "DataParallel: no communicator");
+  DSVD_CHECK(bucket_bytes > 0, "DataParallel: the bucket size must be positive");
+  // Reverse registration order, a new bucket when full or when the dtype changes.
+  for (size_t k = parameters_.size(); k-- > 0;) {
+    const Tensor& p = parameters_[k].second;
+    DSVD_CHECK(p.requires_grad(), "DataParallel: parameter '", parameters_[k].first, "' does not require grad");
+    if (buckets_.empty() || buckets_.back().dtype != p.dtype() ||
+        size_t(buckets_.back().numel) * itemsize(p.dtype()) >= bucket_bytes) {
+      buckets_.emplace_back();
+      buckets_.back().dtype = p.dtype();
+    }
+    buckets_.back().parameters.push_back(k);
+    buckets_.back().numel += p.numel();
+  }
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    buckets_[b].flat = empty({buckets_[b].numel}, buckets_[b].dtype, parameters_[buckets_[b].parameters[0]].second.device());
+    for (size_t k : buckets_[b].parameters)
+      parameters_[k].second.register_post_accumulate_grad_hook([this, b] { on_gradient(b); });
+  }
+  thread_ = std::thread([this] { communication_loop(); });
+}
+
+DataParallel::~DataParallel() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+std::vector<std::string> DataParallel::bucket_names(size_t b) const {
+  std::vector<std::string> names;
+  for (size_t k : buckets_.at(b).parameters) names.push_back(parameters_[k].first);
+  return names;
+}
+
+void DataParallel::broadcast_state(const nn::NamedTensors& state) {
+  for (const auto& [name, t] : state) {
+    DSVD_CHECK(t.is_contiguous(), "DataParallel: '", name, "' is not contiguous");
+    communicator_->broadcast(t, 0);
+  }
+}
+
+void DataParallel::prepare_backward() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  DSVD_CHECK(!armed_, "DataParallel: prepare_backward() twice without finish_backward()");
+  for (auto& b : buckets_) {
+    b.pending = b.parameters.size();
+    b.ready = false;
+  }
+  next_to_reduce_ = 0;
+  error_ = nullptr;
+  armed_ = true;
+}
+
+void DataParallel::on_gradient(size_t bucket) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!armed_) return;  // a backward outside a data-parallel step (not averaged)
+    Bucket& b = buckets_[bucket];
+    if (b.pending > 0 && --b.pending == 0) b.ready = true;
+  }
+  changed_.notify_all();
+}
+
+void DataParallel::finish_backward() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  DSVD_CHECK(armed_, "DataParallel: finish_backward() without prepare_backward()");
+  // Parameters the forward did not use got no gradient: zeros, so that every rank reduces them.
+  for (auto& b : buckets_) {
+    if (b.ready) continue;
+    for (size_t k : b.parameters) {
+      const Tensor& p = parameters_[k].second;
+      if (!p.grad().defined()) p.set_grad(zeros(p.sizes(), p.dtype(), p.device()));
+    }
+    b.ready = true;
+  }
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return next_to_reduce_ == buckets_.size() || error_; });
+  armed_ = false;
+  if (error_) std::rethrow_exception(error_);
+}
+
+// Runs on the communication thread: raw copies only (no op is recorded or traced from here).
+void DataParallel::reduce(Bucket& b) {
+  const size_t item = itemsize(b.dtype);
+  auto* flat = static_cast<char*>(b.flat.data_ptr());
+  int64_t offset = 0;
+  for (size_t k : b.parameters) {
+    Tensor g = parameters_[k].second.grad();
+    if (!g.is_contiguous()) {  // made contiguous in place of the strided one
+      Tensor packed = empty(g.sizes(), g.dtype(), g.device());
+      copy_(packed, g);
+      parameters_[k].second.set_grad(packed);
+      g = packed;
+    }
+    DSVD_CHECK(g.dtype() == b.dtype, "DataParallel: the gradient of '", parameters_[k].first, "' is ",
+               dtype_name(g.dtype()));
+    std::memcpy(flat + size_t(offset) * item, g.data_ptr(), size_t(g.numel()) * item);
+    offset += g.numel();
+  }
+  communicator_->all_reduce(b.flat, ReduceOp::Average);
+  offset = 0;
+  for (size_t k : b.parameters) {
+    const Tensor g = parameters_[k].second.grad();
+    std::memcpy(g.data_ptr(), flat + size_t(offset) * item, size_t(g.numel()) * item);
+    offset += g.numel();
+  }
+}
+
+void DataParallel::communication_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    changed_.wait(lock, [&] {
+      return stopping_ || (armed_ && !error_ && next_to_reduce_ < buckets_.size() && buckets_[next_to_reduce_].ready);
+    });
+    if (stopping_) return;
+    Bucket& b = buckets_[next_to_reduce_];
+    lock.unlock();
+    std::exception_ptr failure;
+    try {
+      reduce(b);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    lock.lock();
+    if (failure) error_ = failure;
+    else ++next_to_reduce_;
+    changed_.notify_all();
+  }
+}
+
+}  // namespace dsvd::distributed

@@ -1,0 +1,43 @@
+// The single-process communicator: size 1, every collective leaves its tensor as it is.
+#include <cstdlib>
+
+#include "distributed/communicator.h"
+
+namespace dsvd::distributed {
+namespace {
+
+class LocalCommunicator : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  int local_rank() const override { return 0; }
+  std::string backend() const override { return "local"; }
+  void all_reduce(const Tensor& t, ReduceOp) override { DSVD_CHECK(t.defined(), "all_reduce: undefined tensor"); }
+  void broadcast(const Tensor& t, int root) override {
+    DSVD_CHECK(root == 0, "broadcast: root ", root, " of a single process");
+  }
+  void barrier() override {}
+  Tensor all_gather(const Tensor& t) override { return t.contiguous().unsqueeze(0); }
+};
+
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : 0;
+}
+
+}  // namespace
+
+std::shared_ptr<Communicator> make_local_communicator() { return std::make_shared<LocalCommunicator>(); }
+
+bool launched_with_several_ranks() {
+  // OpenMPI's mpirun, PMIx launchers, MPICH/Hydra and Slurm's srun.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "SLURM_NTASKS"})
+    if (env_int(name) > 1) return true;
+  return false;
+}
+
+std::shared_ptr<Communicator> init_communicator(double timeout_s) {
+  return launched_with_several_ranks() ? make_mpi_communicator(timeout_s) : make_local_communicator();
+}
+
+}  // namespace dsvd::distributed
