@@ -34,6 +34,9 @@ class Communicator {
 std::shared_ptr<Communicator> init_communicator(double timeout_s = 300);
 // Whether the environment says this process was started by an MPI launcher with several ranks.
 bool launched_with_several_ranks();
+// This process's rank as the launcher's environment gives it (0 when not launched by one), known
+// before MPI starts: the apps silence the standard output of every rank but 0 with it.
+int launcher_rank();
 
 std::shared_ptr<Communicator> make_local_communicator();
 std::shared_ptr<Communicator> make_mpi_communicator(double timeout_s);  // throws when built without MPI

@@ -36,6 +36,12 @@ bool launched_with_several_ranks() {
   return false;
 }
 
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(name); v && *v) return std::atoi(v);
+  return 0;
+}
+
 std::shared_ptr<Communicator> init_communicator(double timeout_s) {
   return launched_with_several_ranks() ? make_mpi_communicator(timeout_s) : make_local_communicator();
 }

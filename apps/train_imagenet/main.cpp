@@ -7,6 +7,7 @@
 
 #include "apps/exit_on_error.h"
 #include "apps/train_imagenet/trainer.h"
+#include "distributed/communicator.h"
 #include "tensor/device_backend.h"
 #include "ops/cpu/blas_runtime.h"
 
@@ -16,6 +17,8 @@ void on_interrupt(int) { dsvd::train::stop_requested() = true; }
 
 int main(int argc, char** argv) {
   using namespace dsvd;
+  // Under mpirun every rank runs this program; rank 0 alone speaks (errors still reach stderr).
+  if (distributed::launcher_rank() != 0 && !std::freopen("/dev/null", "w", stdout)) return 2;
   try {
     bool help = false;
     train::TrainOptions options = train::parse_train_options(argc, argv, &help);

@@ -67,6 +67,12 @@ Run
   --val-limit N          validate on the first N images only (whole batches; default: all)
   --no-eval              skip validation (metrics rows leave the val columns empty; no model_best)
   --deterministic        bit-reproducible on the CPU whatever the thread count (docs/auditing.md)
+Data parallel (docs/distributed.md)
+  mpirun -np N train_imagenet ...   N processes, each on its shard of the data with --batch-size
+                         images per step; gradients averaged after every backward; rank 0 prints
+                         and writes the metrics and the checkpoint
+  --dist-timeout S       seconds a collective waits for the other ranks before the job ends with
+                         an error (default 300)
 Audit (docs/auditing.md)
   --audit                trace every op, forward and backward, to OUT/audit/trace.jsonl
   --audit=stop-on-nonfinite   stop at the first op that produces a NaN/Inf, dumping its tensors
@@ -196,6 +202,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.pretrained = cli.get("pretrained");
   o.classifier_factor = cli.get_double("classifier-factor", o.classifier_factor);
   o.freeze_layer = cli.get_int("freeze-layer", int(o.freeze_layer));
+  o.dist_timeout = cli.get_double("dist-timeout", o.dist_timeout);
   o.out = cli.get("out", o.out);
   o.max_steps = cli.get_int("max-steps", 0);
   o.val_limit = cli.get_int("val-limit", 0);
@@ -262,6 +269,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
     DSVD_CHECK(std::filesystem::exists(o.pretrained), "--pretrained: ", o.pretrained, " does not exist");
   DSVD_CHECK(o.classifier_factor >= 0, "--classifier-factor must be >= 0, got ", o.classifier_factor);
   DSVD_CHECK(o.freeze_layer >= 0, "--freeze-layer must be >= 0, got ", o.freeze_layer);
+  DSVD_CHECK(o.dist_timeout > 0, "--dist-timeout must be positive, got ", o.dist_timeout);
   if (!o.data.empty()) {
     DSVD_CHECK(std::filesystem::is_directory(o.data), "--data: ", o.data, " is not a folder");
     DSVD_CHECK(std::filesystem::is_directory(std::filesystem::path(o.data) / "train"), "--data: ", o.data,

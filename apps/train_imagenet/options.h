@@ -44,6 +44,8 @@ struct TrainOptions {
   std::string pretrained;        // weights to start from (safetensors or torch.save, by content)
   double classifier_factor = 1;  // the classifier's learning rate is lr · factor
   int64_t freeze_layer = 0;      // the first K children of the feature extractor are frozen
+  // data parallelism (under mpirun; docs/distributed.md)
+  double dist_timeout = 300;     // seconds a collective may wait for the other ranks
   std::string out = "runs/default";
   int64_t max_steps = 0;  // stop after this many training steps (0: no limit); for tests and smoke runs
   int64_t val_limit = 0;  // validate on the first N images only (0: all of them)

@@ -95,6 +95,10 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     a.audit_eval = o_.audit_eval;
     audit::enable(a);
   }
+  communicator_ = distributed::init_communicator(o_.dist_timeout);
+  if (communicator_->size() > 1)
+    DSVD_CHECK(o_.device == "cpu", "--device cuda with ", communicator_->size(), " ranks: the NCCL backend for GPUs is "
+               "not built yet; data parallelism runs on the CPU with MPI (docs/distributed.md)");
   manual_seed(o_.seed);
   model_ = nn::make_model(o_.arch, o_.model);
   if (o_.device == "cuda") {
@@ -124,11 +128,34 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   train_opts.shuffle = true;
   train_opts.workers = o_.workers;
   train_opts.seed = o_.seed;
+  train_opts.replicas = size_t(communicator_->size());
+  train_opts.rank = size_t(communicator_->rank());
   train_loader_ = std::make_unique<DataLoader>(train_set_, train_opts);
   DataLoaderOptions val_opts = train_opts;
   val_opts.shuffle = false;
+  val_opts.pad_shards = false;  // every validation image exactly once over the ranks
   val_loader_ = std::make_unique<DataLoader>(val_set_, val_opts);
+  if (communicator_->size() > 1) {
+    // Everyone starts from rank 0's weights, buffers and momentum.
+    nn::NamedTensors trainable;
+    for (const auto& [name, p] : model_->named_parameters())
+      if (p.requires_grad()) trainable.emplace_back(name, p);
+    data_parallel_ = std::make_unique<distributed::DataParallel>(communicator_, trainable);
+    data_parallel_->broadcast_state(model_->state_dict());
+    data_parallel_->broadcast_state(optimizer_->state());
+    std::printf("data parallel: %d ranks (%s), %zu gradient buckets; --batch-size %lld per rank, %lld in all\n",
+                communicator_->size(), communicator_->backend().c_str(), data_parallel_->bucket_count(),
+                (long long)o_.batch_size, (long long)(o_.batch_size * communicator_->size()));
+  }
   if (step_from_epoch_) global_step_ = start_epoch_ * int64_t(train_loader_->num_batches());
+}
+
+void Trainer::sum_over_ranks(double* values, size_t count) {
+  if (communicator_->size() == 1) return;
+  Tensor t = from_vector(std::vector<double>(values, values + count), {int64_t(count)});
+  communicator_->all_reduce(t, distributed::ReduceOp::Sum);
+  const auto summed = to_vector(t);
+  for (size_t i = 0; i < count; ++i) values[i] = summed[i];
 }
 
 void Trainer::prepare_fine_tuning() {
@@ -259,8 +286,13 @@ Evaluation Trainer::validate() {
     c1 += correct[0];
     c5 += correct[1];
     e.images += n;
-    if (o_.val_limit > 0 && e.images >= o_.val_limit) break;  // --val-limit: whole batches
+    // --val-limit: whole batches, the limit shared out over the ranks
+    const int64_t limit = (o_.val_limit + communicator_->size() - 1) / communicator_->size();
+    if (o_.val_limit > 0 && e.images >= limit) break;
   }
+  double counts[4] = {loss_sum, double(c1), double(c5), double(e.images)};
+  sum_over_ranks(counts, 4);  // each rank validated its own shard
+  loss_sum = counts[0], c1 = int64_t(counts[1]), c5 = int64_t(counts[2]), e.images = int64_t(counts[3]);
   if (e.images > 0) {
     e.loss = loss_sum / double(e.images);
     e.top1 = 100.0 * double(c1) / double(e.images);
@@ -294,10 +326,13 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
 
 Evaluation Trainer::finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen,
                                   double seconds, int64_t next_epoch, size_t next_batch) {
+  double totals[3] = {loss_sum, double(correct), double(seen)};
+  sum_over_ranks(totals, 3);  // the epoch's training figures over every rank
+  loss_sum = totals[0], correct = int64_t(totals[1]), seen = int64_t(totals[2]);
   const double rate = double(seen) / std::max(seconds, 1e-9);
   Evaluation e = o_.no_eval ? Evaluation{} : validate();
   const double train_loss = seen ? loss_sum / double(seen) : 0, train_top1 = seen ? 100.0 * double(correct) / double(seen) : 0;
-  append_metrics(epoch, lr, train_loss, train_top1, e, seconds, rate);
+  if (main_rank()) append_metrics(epoch, lr, train_loss, train_top1, e, seconds, rate);
   char val[160] = "no validation (--no-eval)";
   if (e.images > 0)
     std::snprintf(val, sizeof val, "val loss %.4f top-1 %.2f%% top-5 %.2f%%%s", e.loss, e.top1, e.top5,
@@ -306,8 +341,10 @@ Evaluation Trainer::finish_epoch(int64_t epoch, double lr, double loss_sum, int6
               next_epoch == epoch ? " (stopped)" : "", lr, train_loss, train_top1, val, format_seconds(seconds).c_str(), rate);
   const bool best = e.images > 0 && e.top1 > best_top1_;
   if (best) best_top1_ = e.top1;
-  save_checkpoint(checkpoint_path(), next_epoch, next_batch);
-  if (best) save_checkpoint(best_path(), next_epoch, next_batch);
+  if (main_rank()) {  // one checkpoint for the job: every rank holds the same weights
+    save_checkpoint(checkpoint_path(), next_epoch, next_batch);
+    if (best) save_checkpoint(best_path(), next_epoch, next_batch);
+  }
   return e;
 }
 
@@ -374,7 +411,9 @@ RunResult Trainer::run() {
       }
       optimizer_->zero_grad();
       try {
+        if (data_parallel_) data_parallel_->prepare_backward();
         loss.backward();
+        if (data_parallel_) data_parallel_->finish_backward();  // every rank now holds the average
       } catch (const audit::NonFiniteError& e) {
         return stop(e, 3);
       } catch (const Error& e) {

@@ -7,6 +7,8 @@
 
 #include "apps/train_imagenet/options.h"
 #include "datasets/data_loader.h"
+#include "distributed/communicator.h"
+#include "distributed/data_parallel.h"
 #include "nn/covariance_head.h"
 #include "nn/optim/sgd.h"
 
@@ -58,6 +60,13 @@ class Trainer {
   nn::ModulePtr model_;
   std::shared_ptr<nn::CovarianceHead> head_;  // the model's covariance head, if it has one
   std::unique_ptr<nn::Sgd> optimizer_;
+  // Data parallelism (docs/distributed.md): the communicator (size 1 in a single process) and,
+  // with several ranks, the gradient averaging. Rank 0 alone prints and writes files.
+  std::shared_ptr<distributed::Communicator> communicator_;
+  std::unique_ptr<distributed::DataParallel> data_parallel_;
+  bool main_rank() const { return communicator_->rank() == 0; }
+  // Sums over the ranks (identity in a single process).
+  void sum_over_ranks(double* values, size_t count);
   int64_t start_epoch_ = 0, global_step_ = 0;
   bool step_from_epoch_ = false;  // a PyTorch checkpoint has no step count: start_epoch_ · batches
   size_t start_batch_ = 0;

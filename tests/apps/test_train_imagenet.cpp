@@ -404,3 +404,37 @@ TEST_CASE("train_imagenet --resume: the reference project's PyTorch checkpoint c
   auto rows = csv_column(out + "/metrics.csv", 0);
   CHECK(rows == std::vector<double>{12});
 }
+
+TEST_CASE("train_imagenet under mpirun -np 2: one log, one metrics.csv, one checkpoint that resumes in 1 rank") {
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+    MESSAGE("mpirun not installed (openmpi-bin): skipped");
+    return;
+  }
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  const std::string out = (data.root / "ddp").string();
+  std::string args;
+  for (const auto& a : tiny_args(data, out, "svd-pade")) args += " '" + a + "'";
+  const std::string command = "OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 "
+                              "mpirun --oversubscribe -np 2 " + test::train_imagenet_program() + args +
+                              " --epochs 2 --workers 1 > " + out + ".log 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  std::ifstream log(out + ".log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK(text.find("data parallel: 2 ranks (mpi)") != std::string::npos);
+  // One voice: each epoch line once (rank 1's standard output is silenced).
+  size_t lines = 0;
+  for (size_t at = text.find("Epoch 1: "); at != std::string::npos; at = text.find("Epoch 1: ", at + 1)) ++lines;
+  CHECK(lines == 1);
+  auto rows = csv_column(out + "/metrics.csv", 0);
+  CHECK(rows == std::vector<double>{0, 1});
+  // Validation covered all 9 images once, split over the ranks.
+  CHECK(csv_column(out + "/metrics.csv", 15) == std::vector<double>{9, 9});
+  // The checkpoint continues in a single process.
+  auto resume = tiny_args(data, out, "svd-pade");
+  resume.insert(resume.end(), {"--epochs", "3", "--resume", out + "/checkpoint.safetensors"});
+  Trainer trainer(options(resume));
+  RunResult r = trainer.run();
+  CHECK(r.exit_code == 0);
+  CHECK(csv_column(out + "/metrics.csv", 0) == std::vector<double>{0, 1, 2});
+}
