@@ -19,6 +19,12 @@ figure it prints on its last line. Only benchmarks may use PyTorch; the product 
       torchvision model, forward + cross-entropy + backward + SGD(momentum 0.9) step on random
       float32 data; prints "ms X" (median over the steps after two warm-ups) and "peak_rss_mb Y".
 
+  pytorch_reference.py ddp --world W --batch B --size S --classes C [--arch A] [--steps N] [--threads T]
+      W processes (torch.multiprocessing) in a gloo process group, DistributedDataParallel around a
+      torchvision model when W > 1, each process training on B random images per step with T
+      threads; prints "images_per_s X" for the whole job (W·B over the median step time of rank 0,
+      each step ending with a barrier so that the ranks' steps line up).
+
   pytorch_reference.py interop --dir DIR [--arch resnet18] [--classes 10]
       Writes a torchvision model's state_dict (random weights, random BN statistics) as
       DIR/weights.safetensors with a minimal writer of the public format, an input batch
@@ -394,6 +400,54 @@ def train_step(args):
     print("peak_rss_mb %.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0))
 
 
+def _ddp_worker(rank, args, results):
+    import os
+
+    import torch
+    import torch.distributed as dist
+    import torchvision
+
+    os.environ["MASTER_ADDR"] = "127.0.0.1"
+    os.environ["MASTER_PORT"] = str(args.port)
+    torch.set_num_threads(args.threads)
+    dist.init_process_group("gloo", rank=rank, world_size=args.world)
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, args.arch)(num_classes=args.classes)
+    model.train()
+    if args.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    torch.manual_seed(1 + rank)
+    x = torch.randn(args.batch, 3, args.size, args.size)
+    y = torch.randint(0, args.classes, (args.batch,))
+    times = []
+    for step in range(args.steps + 2):
+        dist.barrier()
+        start = time.perf_counter()
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        dist.barrier()
+        if step >= 2:
+            times.append(time.perf_counter() - start)
+    if rank == 0:
+        times.sort()
+        results.put(times[len(times) // 2])
+    dist.destroy_process_group()
+
+
+def ddp(args):
+    import random
+
+    import torch.multiprocessing as mp
+
+    args.port = random.randint(20000, 40000)
+    context = mp.get_context("spawn")
+    results = context.SimpleQueue()
+    mp.spawn(_ddp_worker, args=(args, results), nprocs=args.world, join=True)
+    print("images_per_s %.3f" % (args.world * args.batch / results.get()))
+
+
 def interop(args):
     import json
     import os
@@ -457,6 +511,14 @@ def main():
     p.add_argument("--classes", type=int, default=1000)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p = sub.add_parser("ddp")
+    p.add_argument("--world", type=int, required=True)
+    p.add_argument("--arch", default="resnet18")
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
     p = sub.add_parser("interop")
     p.add_argument("--dir", required=True)
     p.add_argument("--arch", default="resnet18")
@@ -466,7 +528,7 @@ def main():
     p.add_argument("--dir", required=True)
     args = parser.parse_args()
     return {"data_loader": data_loader, "transforms_check": transforms_check, "matfn": matfn,
-            "train_step": train_step, "interop": interop}[args.command](args)
+            "train_step": train_step, "interop": interop, "ddp": ddp}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@
 namespace dsvd::distributed {
 
 DataParallel::DataParallel(std::shared_ptr<Communicator> communicator, nn::NamedTensors parameters,
-                           size_t bucket_bytes)
-    : communicator_(std::move(communicator)), parameters_(std::move(parameters)) {
+                           size_t bucket_bytes, bool overlap)
+    : communicator_(std::move(communicator)), parameters_(std::move(parameters)), overlap_(overlap) {
   DSVD_CHECK(communicator_, "DataParallel: no communicator");
   DSVD_CHECK(bucket_bytes > 0, "DataParallel: the bucket size must be positive");
   // Reverse registration order, a new bucket when full or when the dtype changes.
@@ -28,7 +28,7 @@ DataParallel::DataParallel(std::shared_ptr<Communicator> communicator, nn::Named
     for (size_t k : buckets_[b].parameters)
       parameters_[k].second.register_post_accumulate_grad_hook([this, b] { on_gradient(b); });
   }
-  thread_ = std::thread([this] { communication_loop(); });
+  if (overlap_) thread_ = std::thread([this] { communication_loop(); });
 }
 
 DataParallel::~DataParallel() {
@@ -37,7 +37,7 @@ DataParallel::~DataParallel() {
     stopping_ = true;
   }
   changed_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 std::vector<std::string> DataParallel::bucket_names(size_t b) const {
@@ -86,6 +86,12 @@ void DataParallel::finish_backward() {
       if (!p.grad().defined()) p.set_grad(zeros(p.sizes(), p.dtype(), p.device()));
     }
     b.ready = true;
+  }
+  if (!overlap_) {
+    armed_ = false;
+    lock.unlock();
+    for (auto& b : buckets_) reduce(b);
+    return;
   }
   changed_.notify_all();
   changed_.wait(lock, [&] { return next_to_reduce_ == buckets_.size() || error_; });

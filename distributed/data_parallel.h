@@ -26,8 +26,11 @@ class DataParallel {
   static constexpr size_t kDefaultBucketBytes = size_t(25) << 20;
 
   // `parameters`: the trainable ones (requires grad), in registration order.
+  // overlap = false: no communication thread; finish_backward() reduces every bucket itself (when
+  // the backward communicates too, as synchronised batch norm does: one thread must issue the
+  // collectives, in the same order on every rank).
   DataParallel(std::shared_ptr<Communicator> communicator, nn::NamedTensors parameters,
-               size_t bucket_bytes = kDefaultBucketBytes);
+               size_t bucket_bytes = kDefaultBucketBytes, bool overlap = true);
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
@@ -61,6 +64,7 @@ class DataParallel {
   std::vector<Bucket> buckets_;
   std::mutex mutex_;
   std::condition_variable changed_;
+  bool overlap_ = true;
   bool armed_ = false, stopping_ = false;
   size_t next_to_reduce_ = 0;  // the communication thread's position this step
   std::exception_ptr error_;

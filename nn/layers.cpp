@@ -33,7 +33,39 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x) {
   if (is_training()) {
     add_(num_batches_tracked, 1.0);  // on its device, as PyTorch's += 1
   }
+  if (is_training() && sum_over_replicas) return synchronised_forward(x);
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+// Batch norm over the global batch, composed of differentiable ops: the replicas' per-channel
+// sums Σx and Σx² (and counts) are summed by sum_over_replicas, whose backward sums the gradients
+// the same way, so the backward is that of batch norm over the global batch too.
+Tensor BatchNorm2d::synchronised_forward(const Tensor& x) {
+  DSVD_CHECK(x.dim() == 4 || x.dim() == 2, "BatchNorm2d (synchronised): expects (N, C, H, W) or (N, C), got ",
+             shape_str(x.sizes()));
+  const int64_t channels = x.size(1);
+  const std::vector<int64_t> dims = x.dim() == 4 ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{0};
+  Tensor x64 = x.to(DType::Float64);  // the sums in float64, as the CPU kernel's
+  Tensor local = stack({sum(x64, dims), sum(mul(x64, x64), dims),
+                        full({channels}, double(x.numel() / channels), DType::Float64, x.device())});
+  Tensor global = sum_over_replicas(local);  // (3, C)
+  Tensor count = global.select(0, 2);
+  Tensor mean = div(global.select(0, 0), count);
+  Tensor var = sub(div(global.select(0, 1), count), mul(mean, mean));  // biased, as for normalising
+  {
+    NoGradGuard no_grad;
+    const double n = count.select(0, 0).item();
+    copy_(running_mean, add(mul(running_mean, 1 - momentum), mul(mean.to(running_mean.dtype()), momentum)));
+    copy_(running_var,
+          add(mul(running_var, 1 - momentum), mul(var.to(running_var.dtype()), momentum * n / std::max(n - 1, 1.0))));
+  }
+  Shape channel_shape(size_t(x.dim()), 1);
+  channel_shape[1] = channels;
+  Tensor invstd = rdiv(sqrt(add(var, eps)), 1.0).to(x.dtype()).reshape(channel_shape);
+  Tensor y = mul(sub(x, mean.to(x.dtype()).reshape(channel_shape)), invstd);
+  if (weight.defined()) y = mul(y, weight.reshape(channel_shape));
+  if (bias.defined()) y = add(y, bias.reshape(channel_shape));
+  return y;
 }
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) : Module("Linear") {

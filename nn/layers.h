@@ -33,6 +33,13 @@ class BatchNorm2d : public Module {
   Tensor forward_impl(const Tensor& x) override;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
+  // Synchronised batch norm (--sync-bn): when set, training-mode statistics are those of the
+  // whole global batch. It must return the sum of its argument over every replica, differentiably
+  // (distributed/sync_batch_norm.h sets it); the layer sums per-channel Σx, Σx² and the count.
+  std::function<Tensor(const Tensor&)> sum_over_replicas;
+
+ private:
+  Tensor synchronised_forward(const Tensor& x);
 };
 
 class Linear : public Module {

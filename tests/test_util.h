@@ -44,6 +44,13 @@ inline std::string train_imagenet_program() { return program_path("DSVD_TRAIN_IM
 inline std::string svd_lab_program() { return program_path("DSVD_SVD_LAB", DSVD_SVD_LAB); }
 inline std::string convert_weights_program() { return program_path("DSVD_CONVERT_WEIGHTS", DSVD_CONVERT_WEIGHTS); }
 
+// The environment of a test that starts `mpirun`: one thread per rank, root allowed (CI runs as
+// root), and no leak check in the ranks under a sanitizer build (OpenMPI keeps allocations of its
+// own until exit, which LeakSanitizer would report as the test's).
+inline const std::string kMpiEnvironment =
+    "OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+    "ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 ";
+
 // The bytes of a committed fixture file (fails the test when it cannot be read).
 inline std::string read_fixture(const std::string& name) {
   std::ifstream in(fixture_path(name), std::ios::binary);

@@ -71,6 +71,7 @@ Data parallel (docs/distributed.md)
   mpirun -np N train_imagenet ...   N processes, each on its shard of the data with --batch-size
                          images per step; gradients averaged after every backward; rank 0 prints
                          and writes the metrics and the checkpoint
+  --sync-bn              batch-norm statistics (forward and backward) over the global batch
   --dist-timeout S       seconds a collective waits for the other ranks before the job ends with
                          an error (default 300)
 Audit (docs/auditing.md)
@@ -158,7 +159,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   std::vector<char*> pointers;
   for (auto& a : args) pointers.push_back(a.data());
   CommandLine cli(int(pointers.size()), pointers.data(),
-                  {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval"});
+                  {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval", "sync-bn"});
   *help = cli.has("help");
   TrainOptions o;
   DSVD_CHECK(cli.positional().empty(), "unexpected argument '", cli.positional().empty() ? "" : cli.positional()[0],
@@ -203,6 +204,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.classifier_factor = cli.get_double("classifier-factor", o.classifier_factor);
   o.freeze_layer = cli.get_int("freeze-layer", int(o.freeze_layer));
   o.dist_timeout = cli.get_double("dist-timeout", o.dist_timeout);
+  o.sync_bn = cli.has("sync-bn");
   o.out = cli.get("out", o.out);
   o.max_steps = cli.get_int("max-steps", 0);
   o.val_limit = cli.get_int("val-limit", 0);

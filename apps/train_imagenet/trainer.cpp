@@ -20,6 +20,7 @@
 #include "nn/optim/torch_sgd_state.h"
 #include "nn/safetensors.h"
 #include "nn/weights_file.h"
+#include "distributed/sync_batch_norm.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
 
@@ -140,7 +141,13 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     nn::NamedTensors trainable;
     for (const auto& [name, p] : model_->named_parameters())
       if (p.requires_grad()) trainable.emplace_back(name, p);
-    data_parallel_ = std::make_unique<distributed::DataParallel>(communicator_, trainable);
+    // Synchronised batch norm communicates inside the backward: the gradient buckets then wait for
+    // its end (one thread issues every collective, in the same order on each rank).
+    data_parallel_ = std::make_unique<distributed::DataParallel>(
+        communicator_, trainable, distributed::DataParallel::kDefaultBucketBytes, /*overlap=*/!o_.sync_bn);
+    if (o_.sync_bn)
+      std::printf("sync-bn: %lld batch norms over the global batch\n",
+                  (long long)distributed::convert_sync_batch_norm(*model_, communicator_));
     data_parallel_->broadcast_state(model_->state_dict());
     data_parallel_->broadcast_state(optimizer_->state());
     std::printf("data parallel: %d ranks (%s), %zu gradient buckets; --batch-size %lld per rank, %lld in all\n",

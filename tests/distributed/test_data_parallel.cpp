@@ -13,7 +13,7 @@ bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") ==
 
 // Runs the check under mpirun with 2 ranks; returns the exit status and the seconds it took.
 std::pair<int, double> mpirun_check(const std::string& mode) {
-  const std::string command = "OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+  const std::string command = dsvd::test::kMpiEnvironment + ""
                               "timeout 120 mpirun --oversubscribe -np 2 " +
                               dsvd::test::program_path("DSVD_DDP_CHECK", DSVD_DDP_CHECK) + " " + mode +
                               " > /tmp/dsvd_ddp_check_" + mode + ".log 2>&1";
