@@ -4,12 +4,17 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 
 #include "tests/test_util.h"
 
 namespace {
 
-bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+// mpirun, and the check program of this build (a build carried to the GPU machine has none).
+bool have_mpirun() {
+  return std::system("command -v mpirun > /dev/null 2>&1") == 0 &&
+         std::filesystem::exists(dsvd::test::program_path("DSVD_DDP_CHECK", DSVD_DDP_CHECK));
+}
 
 // Runs the check under mpirun with 2 ranks; returns the exit status and the seconds it took.
 std::pair<int, double> mpirun_check(const std::string& mode) {
@@ -27,7 +32,7 @@ std::pair<int, double> mpirun_check(const std::string& mode) {
 
 TEST_CASE("data parallel: 2 MPI ranks average their gradients as one process would, weights from rank 0") {
   if (!have_mpirun()) {
-    MESSAGE("mpirun not installed (openmpi-bin): skipped");
+    MESSAGE("mpirun (openmpi-bin) or this build's ddp_check not here: skipped");
     return;
   }
   auto [status, seconds] = mpirun_check("check");
@@ -37,7 +42,7 @@ TEST_CASE("data parallel: 2 MPI ranks average their gradients as one process wou
 
 TEST_CASE("data parallel: a rank killed mid-run ends the job with a non-zero exit, not a hang") {
   if (!have_mpirun()) {
-    MESSAGE("mpirun not installed (openmpi-bin): skipped");
+    MESSAGE("mpirun (openmpi-bin) or this build's ddp_check not here: skipped");
     return;
   }
   auto [status, seconds] = mpirun_check("dead-peer");
