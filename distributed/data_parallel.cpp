@@ -40,12 +40,6 @@ DataParallel::~DataParallel() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::vector<std::string> DataParallel::bucket_names(size_t b) const {
-  std::vector<std::string> names;
-  for (size_t k : buckets_.at(b).parameters) names.push_back(parameters_[k].first);
-  return names;
-}
-
 void DataParallel::broadcast_state(const nn::NamedTensors& state) {
   for (const auto& [name, t] : state) {
     DSVD_CHECK(t.is_contiguous(), "DataParallel: '", name, "' is not contiguous");

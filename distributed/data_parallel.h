@@ -43,8 +43,6 @@ class DataParallel {
   void finish_backward();
 
   size_t bucket_count() const { return buckets_.size(); }
-  // The parameter names of bucket b, in the order they are packed.
-  std::vector<std::string> bucket_names(size_t b) const;
 
  private:
   struct Bucket {

@@ -69,7 +69,6 @@ WeightsFile read_weights_file(const std::string& path, const Module& model) {
     DSVD_CHECK(v->kind == Value::Kind::Tensor, path, ": state dict entry '", k->text, "' is a ", v->kind_name(),
                ", not a tensor");
     names.push_back(k->text);
-    out.file_order_parameters.emplace_back(k->text, v->tensor);
   }
   std::vector<std::string> mapped = names;
   out.layout = "torchvision";

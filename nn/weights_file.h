@@ -28,7 +28,6 @@ struct WeightsFile {
   std::string layout;  // "torchvision", "DistributedDataParallel", "reference (features.module.N)", "dsvd"
   NamedTensors tensors;                  // under dsvd's names, in file order
   serialization::ValuePtr checkpoint;    // torch.save: the whole object (epoch, optimizer, ...)
-  NamedTensors file_order_parameters;    // torch.save: (original name, tensor) of the state dict
   std::vector<std::string> original_names;  // parallel to `tensors`: the names in the file
 };
 

@@ -46,6 +46,23 @@ struct Partial {
   double extreme;
 };
 
+// a <- a and o together: counts added, NaN flags or-ed, the larger (smaller) extreme kept.
+__device__ void combine(Partial& a, const Partial& o, bool positive) {
+  a.count += o.count;
+  a.nan |= o.nan;
+  if (o.have && (!a.have || (positive ? o.extreme > a.extreme : o.extreme < a.extreme))) a.extreme = o.extreme;
+  a.have |= o.have;
+}
+
+// Tree reduction of one block's partials into shared[0].
+__device__ void reduce_block(Partial* shared, bool positive) {
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) combine(shared[threadIdx.x], shared[threadIdx.x + s], positive);
+    __syncthreads();
+  }
+}
+
 template <typename T>
 __global__ void scan_kernel(const T* p, int64_t n, bool positive, Partial* partials) {
   __shared__ Partial shared[kThreads];
@@ -63,18 +80,7 @@ __global__ void scan_kernel(const T* p, int64_t n, bool positive, Partial* parti
     }
   }
   shared[threadIdx.x] = mine;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) {
-      Partial& a = shared[threadIdx.x];
-      const Partial& o = shared[threadIdx.x + s];
-      a.count += o.count;
-      a.nan |= o.nan;
-      if (o.have && (!a.have || (positive ? o.extreme > a.extreme : o.extreme < a.extreme))) a.extreme = o.extreme;
-      a.have |= o.have;
-    }
-    __syncthreads();
-  }
+  reduce_block(shared, positive);
   if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
 }
 
@@ -90,26 +96,9 @@ __global__ void resolve_kernel(const Partial* partials, int blocks, bool positiv
                                long long* count) {
   __shared__ Partial shared[kThreads];
   Partial mine{0, 0, 0, 0.0};
-  for (int i = threadIdx.x; i < blocks; i += blockDim.x) {
-    const Partial& o = partials[i];
-    mine.count += o.count;
-    mine.nan |= o.nan;
-    if (o.have && (!mine.have || (positive ? o.extreme > mine.extreme : o.extreme < mine.extreme))) mine.extreme = o.extreme;
-    mine.have |= o.have;
-  }
+  for (int i = threadIdx.x; i < blocks; i += blockDim.x) combine(mine, partials[i], positive);
   shared[threadIdx.x] = mine;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) {
-      Partial& a = shared[threadIdx.x];
-      const Partial& o = shared[threadIdx.x + s];
-      a.count += o.count;
-      a.nan |= o.nan;
-      if (o.have && (!a.have || (positive ? o.extreme > a.extreme : o.extreme < a.extreme))) a.extreme = o.extreme;
-      a.have |= o.have;
-    }
-    __syncthreads();
-  }
+  reduce_block(shared, positive);
   if (threadIdx.x == 0) {
     const Partial& r = shared[0];
     out->apply = r.count > 0 && (r.have || r.nan);

@@ -29,10 +29,14 @@ Tensor covariance_pool(const Tensor& x, const CovarianceOptions& options) {
                      Tensor gs = g[0].to(xbar.dtype());
                      Tensor gx = div(matmul(add(gs, gs.transpose(1, 2)), xbar), double(m)).contiguous();
                      if (repair) {
-                       RepairCounts here;  // this call's counts, on the device until read
-                       repair_infinities(gx, "grad_features", &here);
-                       repair_nan_to_zero(gx, "grad_features", &here);
-                       if (report) report->repairs.merge(here);
+                       // Counted straight into the report; the audit, which notes this call's
+                       // counts alone, counts apart and merges.
+                       const bool apart = audit::enabled() || !report;
+                       RepairCounts here;
+                       RepairCounts* counts = apart ? &here : &report->repairs;
+                       repair_infinities(gx, "grad_features", counts);
+                       repair_nan_to_zero(gx, "grad_features", counts);
+                       if (apart && report) report->repairs.merge(here);
                        if (audit::enabled())
                          for (const auto& [site, n] : here.read()) audit::note("repairs." + site, double(n));
                      }

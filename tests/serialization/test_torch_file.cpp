@@ -41,6 +41,16 @@ void check_logits(nn::Module& model, const std::string& input, const std::string
   CHECK(max(abs(sub(logits, reference))).item() <= 1e-5 * scale);
 }
 
+// The fixtures' models: width 1/16 of torchvision's, `classes` outputs, and a head.
+nn::ModelOptions fixture_options(int64_t classes, const std::string& head = "gap", int64_t head_dim = 0) {
+  nn::ModelOptions o;
+  o.width = 0.0625;
+  o.num_classes = classes;
+  o.head = head;
+  if (head_dim > 0) o.head_dim = head_dim;
+  return o;
+}
+
 serialization::UnpickleResult unpickle_bytes(const std::string& bytes) {
   return serialization::unpickle(bytes, 0, "test pickle", nullptr);
 }
@@ -85,9 +95,7 @@ TEST_CASE("torch files: half and bfloat16 convert exactly") {
 }
 
 TEST_CASE("weights files: torchvision ResNet-18 in the zip, legacy and DDP layouts gives PyTorch's logits") {
-  nn::ModelOptions o;
-  o.width = 0.0625;
-  o.num_classes = 10;
+  nn::ModelOptions o = fixture_options(10);
   struct Case {
     const char* file;
     const char* format;
@@ -115,9 +123,7 @@ TEST_CASE("weights files: torchvision ResNet-18 in the zip, legacy and DDP layou
 }
 
 TEST_CASE("weights files: a torchvision ResNet-50 without num_batches_tracked gives PyTorch's logits") {
-  nn::ModelOptions o;
-  o.width = 0.0625;
-  o.num_classes = 10;
+  nn::ModelOptions o = fixture_options(10);
   auto model = nn::make_model("resnet50", o);
   nn::WeightsLoadSummary s = nn::load_weights_file(fixture("r50_w16_nobnt.pth"), *model);
   CHECK(s.layout == "torchvision");
@@ -127,11 +133,7 @@ TEST_CASE("weights files: a torchvision ResNet-50 without num_batches_tracked gi
 }
 
 TEST_CASE("weights files: the reference project's ResNet-50 SVD-Pade checkpoint gives PyTorch's logits") {
-  nn::ModelOptions o;
-  o.width = 0.0625;
-  o.num_classes = 5;
-  o.head = "svd-pade";
-  o.head_dim = 16;
+  nn::ModelOptions o = fixture_options(5, "svd-pade", 16);
   auto model = nn::make_model("resnet50", o);
   nn::WeightsFile file = nn::read_weights_file(fixture("ref_r50_pade.pth.tar"), *model);
   CHECK(file.layout == "reference (features.module.N)");
@@ -147,9 +149,7 @@ TEST_CASE("weights files: the reference project's ResNet-50 SVD-Pade checkpoint 
 }
 
 TEST_CASE("weights files: AlexNet's names as they are; unused, missing and mis-shaped tensors are named") {
-  nn::ModelOptions o;
-  o.width = 0.0625;
-  o.num_classes = 7;
+  nn::ModelOptions o = fixture_options(7);
   auto model = nn::make_model("alexnet", o);
   nn::WeightsLoadSummary s = nn::load_weights_file(fixture("alexnet_w16.pth"), *model);
   CHECK(s.unused == std::vector<std::string>{"extra.half", "extra.bfloat16"});
@@ -248,11 +248,7 @@ TEST_CASE("unpickler: memo, marks and containers; cycles, depth, unknown opcodes
 }
 
 TEST_CASE("weights files: the reference checkpoint's SGD momentum buffers map onto dsvd's parameter names") {
-  nn::ModelOptions o;
-  o.width = 0.0625;
-  o.num_classes = 5;
-  o.head = "svd-pade";
-  o.head_dim = 16;
+  nn::ModelOptions o = fixture_options(5, "svd-pade", 16);
   auto model = nn::make_model("resnet50", o);
   nn::WeightsFile file = nn::read_weights_file(fixture("ref_r50_pade.pth.tar"), *model);
   nn::NamedTensors state = nn::sgd_state_from_torch(file, "ref");
@@ -284,9 +280,7 @@ TEST_CASE("weights files: the reference checkpoint's SGD momentum buffers map on
 }
 
 TEST_CASE("weights files: recognised by content, whatever the extension says") {
-  nn::ModelOptions o;
-  o.width = 0.0625;
-  o.num_classes = 10;
+  nn::ModelOptions o = fixture_options(10);
   auto model = nn::make_model("resnet18", o);
   const std::string dir = std::filesystem::temp_directory_path() / "dsvd_weights_by_content";
   std::filesystem::create_directories(dir);
@@ -318,11 +312,7 @@ TEST_CASE("convert_weights: the reference checkpoint becomes a safetensors file 
                               " --arch resnet50 --width 0.0625 --num-classes 5 --head svd-pade --head-dim 16 " +
                               fixture("ref_r50_pade.pth.tar") + " " + out + " > /dev/null";
   REQUIRE(std::system(command.c_str()) == 0);
-  nn::ModelOptions o;
-  o.width = 0.0625;
-  o.num_classes = 5;
-  o.head = "svd-pade";
-  o.head_dim = 16;
+  nn::ModelOptions o = fixture_options(5, "svd-pade", 16);
   auto model = nn::make_model("resnet50", o);
   CHECK(nn::load_weights_file(out, *model).format == "safetensors");
   check_logits(*model, "ref_r50_input.npy", "ref_r50_logits.npy");
