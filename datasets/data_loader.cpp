@@ -43,25 +43,43 @@ void DataLoader::stop() {
   active_ = false;
 }
 
-void DataLoader::start_epoch(uint64_t epoch, size_t first_batch) {
+size_t DataLoader::global_epoch_size() const {
+  const size_t n = dataset_->size(), r = options_.replicas;
+  return r > 1 && options_.pad_shards ? (n + r - 1) / r * r : n;
+}
+
+void DataLoader::start_epoch(uint64_t epoch, size_t first_batch) { begin(epoch, 0, first_batch); }
+
+void DataLoader::resume_epoch(uint64_t epoch, size_t examples_done) {
+  DSVD_CHECK(examples_done <= global_epoch_size(), "DataLoader::resume_epoch: ", examples_done,
+             " examples done, but an epoch has ", global_epoch_size());
+  begin(epoch, examples_done, 0);
+}
+
+void DataLoader::begin(uint64_t epoch, size_t examples_done, size_t first_batch) {
   stop();
   epoch_ = epoch;
-  order_.resize(dataset_->size());
-  for (size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+  std::vector<size_t> order(dataset_->size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   if (options_.shuffle) {
     // Fisher-Yates with a stream of its own (index 2^63 never names an example).
     SampleRng rng(options_.seed, epoch, uint64_t(1) << 63);
-    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng.randint(0, int64_t(i)))]);
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[size_t(rng.randint(0, int64_t(i)))]);
   }
-  if (options_.replicas > 1) {
-    const size_t n = order_.size(), r = options_.replicas;
-    if (options_.pad_shards && n > 0)
-      for (size_t i = 0; order_.size() % r != 0; ++i) order_.push_back(order_[i % n]);
+  const size_t n = order.size(), r = options_.replicas;
+  // The rest after the examples done; padded with the order's own beginning to a multiple of the
+  // replicas (for examples_done a multiple of r, exactly the tail of the whole epoch's padding).
+  order_.assign(order.begin() + std::ptrdiff_t(std::min(examples_done, n)), order.end());
+  if (r > 1 && options_.pad_shards && n > 0)
+    for (size_t i = 0; order_.size() % r != 0; ++i) order_.push_back(order[i % n]);
+  if (examples_done > n) order_.clear();  // inside the padding: the epoch is done
+  if (r > 1) {
     std::vector<size_t> shard;
     for (size_t k = options_.rank; k < order_.size(); k += r) shard.push_back(order_[k]);
     order_ = std::move(shard);
   }
-  batches_ = num_batches();
+  const size_t b = options_.batch_size;
+  batches_ = options_.drop_last ? order_.size() / b : (order_.size() + b - 1) / b;
   DSVD_CHECK(first_batch <= batches_, "DataLoader::start_epoch: first batch ", first_batch, " is past the epoch's ",
              batches_, " batches");
   next_claim_ = next_emit_ = first_batch;

@@ -54,12 +54,24 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  size_t num_batches() const;
+  size_t num_batches() const;  // of a whole epoch
+  // Of the epoch begun last: num_batches(), or fewer after resume_epoch.
+  size_t batches_this_epoch() const { return batches_; }
   // The examples this rank sees per epoch (all of them without sharding).
   size_t shard_size() const;
   // Begins epoch `epoch` (stopping any epoch in progress), from batch `first_batch` (resuming a
   // run that stopped mid-epoch: the order and augmentation are those of the whole epoch).
   void start_epoch(uint64_t epoch, size_t first_batch = 0);
+  // Begins epoch `epoch` after its first `examples_done` examples in the epoch's global order (as
+  // padded for the shards) were trained by a job of any rank count and batch size: this rank's
+  // interleaved shard of the rest, the rest padded with the order's beginning as start_epoch pads.
+  // Batches are numbered from 0 and batches_this_epoch() counts those of the rest. With examples_done a
+  // multiple of batch_size·replicas it is start_epoch(epoch, examples_done / (batch_size·replicas))
+  // renumbered: the same examples in the same batches.
+  void resume_epoch(uint64_t epoch, size_t examples_done);
+  // The examples of one epoch in the global order, padded to a multiple of `replicas` when the
+  // shards are: what examples_done counts.
+  size_t global_epoch_size() const;
   // The next batch in order, or nullopt at the end of the epoch (then the number of skipped
   // examples is reported in a warning). Rethrows a worker's error.
   std::optional<Batch> next();
@@ -70,6 +82,9 @@ class DataLoader {
 
  private:
   Batch build_batch(size_t b) const;
+  // The epoch's order from `examples_done` on, sharded for this rank; then the workers start at
+  // `first_batch`.
+  void begin(uint64_t epoch, size_t examples_done, size_t first_batch);
   void worker_loop();
 
   std::shared_ptr<const Dataset> dataset_;

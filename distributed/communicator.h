@@ -3,6 +3,10 @@
 //   mpi_communicator.cpp    MPI (OpenMPI, MPICH) for CPU tensors; rank and size from mpirun/srun
 // Every call is checked: a failure is a dsvd::Error naming the call and the rank. A collective that
 // waits longer than the timeout (a dead or stuck peer) ends with an error instead of a hang.
+//
+// Collectives of one communicator must be issued in the same order on every rank. Work that
+// communicates from another thread (DataParallel's gradient buckets) takes a duplicate(): its
+// collectives are ordered apart from the original's, and the two threads may wait at once.
 #pragma once
 #include <memory>
 #include <string>
@@ -27,6 +31,8 @@ class Communicator {
   virtual void barrier() = 0;
   // (size, ...t's shape): every rank's t, in rank order.
   virtual Tensor all_gather(const Tensor& t) = 0;
+  // The same ranks with a collective order of their own (MPI_Comm_dup); every rank calls it.
+  virtual std::shared_ptr<Communicator> duplicate() = 0;
 };
 
 // The communicator of this process: MPI when started by mpirun/srun with more than one process

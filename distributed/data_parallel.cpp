@@ -8,8 +8,9 @@ namespace dsvd::distributed {
 
 DataParallel::DataParallel(std::shared_ptr<Communicator> communicator, nn::NamedTensors parameters,
                            size_t bucket_bytes, bool overlap)
-    : communicator_(std::move(communicator)), parameters_(std::move(parameters)), overlap_(overlap) {
-  DSVD_CHECK(communicator_, "DataParallel: no communicator");
+    : parameters_(std::move(parameters)), overlap_(overlap) {
+  DSVD_CHECK(communicator, "DataParallel: no communicator");
+  communicator_ = communicator->duplicate();
   DSVD_CHECK(bucket_bytes > 0, "DataParallel: the bucket size must be positive");
   // Reverse registration order, a new bucket when full or when the dtype changes.
   for (size_t k = parameters_.size(); k-- > 0;) {

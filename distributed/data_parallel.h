@@ -25,10 +25,12 @@ class DataParallel {
  public:
   static constexpr size_t kDefaultBucketBytes = size_t(25) << 20;
 
-  // `parameters`: the trainable ones (requires grad), in registration order.
-  // overlap = false: no communication thread; finish_backward() reduces every bucket itself (when
-  // the backward communicates too, as synchronised batch norm does: one thread must issue the
-  // collectives, in the same order on every rank).
+  // `parameters`: the trainable ones (requires grad), in registration order. The buckets are
+  // reduced on a duplicate of `communicator` (a collective call on every rank), so that the main
+  // thread may go on using `communicator` during the backward (synchronised batch norm, the
+  // head's global repairs) while the buckets are in flight.
+  // overlap = false: no communication thread; finish_backward() reduces every bucket itself
+  // (the benchmark's no-overlap baseline).
   DataParallel(std::shared_ptr<Communicator> communicator, nn::NamedTensors parameters,
                size_t bucket_bytes = kDefaultBucketBytes, bool overlap = true);
   ~DataParallel();

@@ -1,18 +1,29 @@
 // The MPI backend (docs/distributed.md). Collectives are started non-blocking and completed by
 // polling MPI_Test, so that a wait longer than the timeout ends with an error naming the call and
 // the rank (a peer that died or hangs) instead of blocking for ever. MPI is initialised once per
-// process with MPI_THREAD_SERIALIZED: calls may come from the gradient thread of DataParallel and
-// from the main thread, never at the same time.
+// process with MPI_THREAD_SERIALIZED, and every MPI call of the process holds one mutex: the
+// gradient thread of DataParallel and the main thread (synchronised batch norm, the head's global
+// repairs) may both wait on collectives, each on its own duplicate of the communicator, and their
+// polls interleave without two MPI calls ever running at once.
+// The C API only (OpenMPI and MPICH would otherwise pull in their deprecated C++ bindings).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "distributed/communicator.h"
 
 namespace dsvd::distributed {
 namespace {
+
+std::mutex& mpi_mutex() {
+  static std::mutex m;
+  return m;
+}
 
 int world_rank() {
   int r = -1;
@@ -39,7 +50,9 @@ MPI_Datatype mpi_type(DType d, const char* call) {
 
 class MpiCommunicator : public Communicator {
  public:
+  // The world communicator; MPI starts here on first use.
   explicit MpiCommunicator(double timeout_s) : timeout_s_(timeout_s) {
+    std::lock_guard<std::mutex> lock(mpi_mutex());
     int initialised = 0;
     MPI_Initialized(&initialised);
     if (!initialised) {
@@ -53,13 +66,30 @@ class MpiCommunicator : public Communicator {
         if (!finalised) MPI_Finalize();
       });
     }
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
     MPI_Comm local;
-    check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local),
-              "MPI_Comm_split_type");
+    check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local), "MPI_Comm_split_type");
     MPI_Comm_rank(local, &local_rank_);
     MPI_Comm_free(&local);
+  }
+  // A duplicate of `comm` (its own collective order).
+  MpiCommunicator(double timeout_s, MPI_Comm comm, int local_rank) : timeout_s_(timeout_s), local_rank_(local_rank) {
+    comm_ = comm;
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  // The communicator is not freed: MPI_Comm_free is collective in effect and may come after
+  // MPI_Finalize at exit; a job makes a handful of them.
+
+  std::shared_ptr<Communicator> duplicate() override {
+    MPI_Comm copy;
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      check_mpi(MPI_Comm_dup(comm_, &copy), "MPI_Comm_dup");
+    }
+    return std::make_shared<MpiCommunicator>(timeout_s_, copy, local_rank_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -69,10 +99,13 @@ class MpiCommunicator : public Communicator {
   void all_reduce(const Tensor& t, ReduceOp op) override {
     check_tensor(t, "MPI_Allreduce");
     MPI_Op mop = op == ReduceOp::Max ? MPI_MAX : op == ReduceOp::Min ? MPI_MIN : MPI_SUM;
+    const MPI_Datatype type = mpi_type(t.dtype(), "MPI_Allreduce");
     MPI_Request request;
-    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), int(t.numel()), mpi_type(t.dtype(), "MPI_Allreduce"), mop,
-                             MPI_COMM_WORLD, &request),
-              "MPI_Iallreduce");
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      check_mpi(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), int(t.numel()), type, mop, comm_, &request),
+                "MPI_Iallreduce");
+    }
     wait(request, "MPI_Allreduce");
     if (op == ReduceOp::Average) {
       DSVD_DISPATCH_FLOATING(t.dtype(), "all_reduce", [&] {
@@ -84,14 +117,20 @@ class MpiCommunicator : public Communicator {
   void broadcast(const Tensor& t, int root) override {
     check_tensor(t, "MPI_Bcast");
     DSVD_CHECK(root >= 0 && root < size_, "MPI_Bcast: root ", root, " of ", size_, " ranks");
+    const MPI_Datatype type = mpi_type(t.dtype(), "MPI_Bcast");
     MPI_Request request;
-    check_mpi(MPI_Ibcast(t.data_ptr(), int(t.numel()), mpi_type(t.dtype(), "MPI_Bcast"), root, MPI_COMM_WORLD, &request),
-              "MPI_Ibcast");
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      check_mpi(MPI_Ibcast(t.data_ptr(), int(t.numel()), type, root, comm_, &request), "MPI_Ibcast");
+    }
     wait(request, "MPI_Bcast");
   }
   void barrier() override {
     MPI_Request request;
-    check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      check_mpi(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
+    }
     wait(request, "MPI_Barrier");
   }
   Tensor all_gather(const Tensor& t) override {
@@ -102,9 +141,12 @@ class MpiCommunicator : public Communicator {
     Tensor out = empty(shape, in.dtype());
     MPI_Request request;
     const MPI_Datatype type = mpi_type(in.dtype(), "MPI_Allgather");
-    check_mpi(MPI_Iallgather(in.data_ptr(), int(in.numel()), type, out.data_ptr(), int(in.numel()), type, MPI_COMM_WORLD,
-                             &request),
-              "MPI_Iallgather");
+    {
+      std::lock_guard<std::mutex> lock(mpi_mutex());
+      check_mpi(MPI_Iallgather(in.data_ptr(), int(in.numel()), type, out.data_ptr(), int(in.numel()), type, comm_,
+                               &request),
+                "MPI_Iallgather");
+    }
     wait(request, "MPI_Allgather");
     return out;
   }
@@ -121,7 +163,10 @@ class MpiCommunicator : public Communicator {
     const auto start = std::chrono::steady_clock::now();
     int done = 0;
     for (int spins = 0;; ++spins) {
-      check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), call);
+      {
+        std::lock_guard<std::mutex> lock(mpi_mutex());
+        check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), call);
+      }
       if (done) return;
       if (spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));
       const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -131,6 +176,7 @@ class MpiCommunicator : public Communicator {
   }
 
   double timeout_s_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1, local_rank_ = 0;
 };
 

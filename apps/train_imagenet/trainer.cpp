@@ -141,10 +141,10 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     nn::NamedTensors trainable;
     for (const auto& [name, p] : model_->named_parameters())
       if (p.requires_grad()) trainable.emplace_back(name, p);
-    // Synchronised batch norm communicates inside the backward: the gradient buckets then wait for
-    // its end (one thread issues every collective, in the same order on each rank).
-    data_parallel_ = std::make_unique<distributed::DataParallel>(
-        communicator_, trainable, distributed::DataParallel::kDefaultBucketBytes, /*overlap=*/!o_.sync_bn);
+    // The buckets are reduced on their own duplicate of the communicator, overlapping the backward;
+    // synchronised batch norm and the head's global repairs communicate on communicator_ from the
+    // main thread meanwhile.
+    data_parallel_ = std::make_unique<distributed::DataParallel>(communicator_, trainable);
     if (o_.sync_bn)
       std::printf("sync-bn: %lld batch norms over the global batch\n",
                   (long long)distributed::convert_sync_batch_norm(*model_, communicator_));
@@ -214,7 +214,7 @@ void Trainer::load_torch_checkpoint(const std::string& path) {
 std::string Trainer::checkpoint_path() const { return (fs::path(o_.out) / "checkpoint.safetensors").string(); }
 std::string Trainer::best_path() const { return (fs::path(o_.out) / "model_best.safetensors").string(); }
 
-void Trainer::save_checkpoint(const std::string& path, int64_t epoch, size_t batch) {
+void Trainer::save_checkpoint(const std::string& path, int64_t epoch, size_t batch, size_t examples) {
   nn::NamedTensors tensors = model_->state_dict();
   for (auto& [name, t] : optimizer_->state()) tensors.emplace_back(kOptimizerPrefix + name, t);
   std::map<std::string, std::string> meta = {
@@ -223,6 +223,9 @@ void Trainer::save_checkpoint(const std::string& path, int64_t epoch, size_t bat
       {"head", o_.model.head},
       {"epoch", std::to_string(epoch)},
       {"batch", std::to_string(batch)},
+      {"examples", std::to_string(examples)},
+      {"ranks", std::to_string(communicator_->size())},
+      {"batch_size", std::to_string(o_.batch_size)},
       {"step", std::to_string(global_step_)},
       {"best_top1", std::to_string(best_top1_)},
       {"seed", std::to_string(o_.seed)},
@@ -269,6 +272,15 @@ void Trainer::load_checkpoint(const std::string& path) {
   }
   start_epoch_ = std::stoll(meta("epoch"));
   start_batch_ = size_t(std::stoll(meta("batch")));
+  if (file.metadata.count("examples")) {
+    start_examples_ = std::stoll(meta("examples"));
+    const int64_t ranks = std::stoll(meta("ranks")), batch_size = std::stoll(meta("batch_size"));
+    if (start_examples_ > 0 && (ranks != communicator_->size() || batch_size != o_.batch_size))
+      std::printf("resume: the checkpoint was written by %lld rank(s) x --batch-size %lld, this run is %d x %lld: "
+                  "epoch %lld goes on after its first %lld examples\n",
+                  (long long)ranks, (long long)batch_size, communicator_->size(), (long long)o_.batch_size,
+                  (long long)std::stoll(meta("epoch")), (long long)start_examples_);
+  }
   global_step_ = std::stoll(meta("step"));
   best_top1_ = std::stod(meta("best_top1"));
   default_generator().set_draws(std::stoull(meta("generator_draws")));
@@ -332,7 +344,7 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
 }
 
 Evaluation Trainer::finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen,
-                                  double seconds, int64_t next_epoch, size_t next_batch) {
+                                  double seconds, int64_t next_epoch, size_t next_batch, size_t next_examples) {
   double totals[3] = {loss_sum, double(correct), double(seen)};
   sum_over_ranks(totals, 3);  // the epoch's training figures over every rank
   loss_sum = totals[0], correct = int64_t(totals[1]), seen = int64_t(totals[2]);
@@ -349,8 +361,8 @@ Evaluation Trainer::finish_epoch(int64_t epoch, double lr, double loss_sum, int6
   const bool best = e.images > 0 && e.top1 > best_top1_;
   if (best) best_top1_ = e.top1;
   if (main_rank()) {  // one checkpoint for the job: every rank holds the same weights
-    save_checkpoint(checkpoint_path(), next_epoch, next_batch);
-    if (best) save_checkpoint(best_path(), next_epoch, next_batch);
+    save_checkpoint(checkpoint_path(), next_epoch, next_batch, next_examples);
+    if (best) save_checkpoint(best_path(), next_epoch, next_batch, next_examples);
   }
   return e;
 }
@@ -374,9 +386,25 @@ RunResult Trainer::run() {
     const double lr = schedule.lr_at(o_.lr, double(epoch));
     optimizer_->set_lr(lr);
     model_->train();
-    const size_t first = epoch == start_epoch_ ? start_batch_ : 0;
-    train_loader_->start_epoch(uint64_t(epoch), first);
-    const size_t batches = train_loader_->num_batches();
+    // Where this epoch starts: batch `first` of this layout, `base_examples` of the global order
+    // done. A checkpoint of another rank count or batch size that stopped between two of this
+    // layout's batches resumes by examples (the loader numbers the rest's batches from 0).
+    const size_t per_step = size_t(o_.batch_size) * size_t(communicator_->size());
+    size_t first = 0, base_examples = 0, batches = train_loader_->num_batches();
+    if (epoch == start_epoch_ && start_examples_ > 0 && size_t(start_examples_) % per_step != 0) {
+      base_examples = size_t(start_examples_);
+      first = base_examples / per_step;
+      train_loader_->resume_epoch(uint64_t(epoch), base_examples);
+      batches = first + train_loader_->batches_this_epoch();
+    } else {
+      if (epoch == start_epoch_) first = start_examples_ >= 0 ? size_t(start_examples_) / per_step : start_batch_;
+      base_examples = first * per_step;
+      train_loader_->start_epoch(uint64_t(epoch), first);
+    }
+    // The examples of the global order done once batch_index batches of this epoch are.
+    auto examples_done = [&](size_t batch_index) {
+      return std::min(base_examples + (batch_index - first) * per_step, train_loader_->global_epoch_size());
+    };
     condition_sum_ = repairs_sum_ = condition_max_ = 0;
     condition_count_ = steps_in_epoch_ = 0;
     condition_max_step_ = condition_max_sample_ = -1;
@@ -476,12 +504,13 @@ RunResult Trainer::run() {
         // Steps count from 0 in the audit trace: the last one run is global_step_ − 1.
         std::printf("%sstopped after training step %lld (%lld steps run; %s)\n", tty ? "\n" : "",
                     (long long)(global_step_ - 1), (long long)result.steps, step_limit ? "--max-steps" : "interrupted");
-        result.last_eval = finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch, batch_index);
+        result.last_eval =
+            finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch, batch_index, examples_done(batch_index));
         return result;
       }
     }
     if (tty) std::printf("\n");
-    result.last_eval = finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch + 1, 0);
+    result.last_eval = finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch + 1, 0, 0);
     const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
     if ((stop_requested() || step_limit) && epoch + 1 < o_.epochs) {
       std::printf("stopped after epoch %lld (%s); checkpoint %s\n", (long long)epoch,

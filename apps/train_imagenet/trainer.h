@@ -46,13 +46,16 @@ class Trainer {
   void load_torch_checkpoint(const std::string& path);
   // --pretrained, --freeze-layer, --classifier-factor.
   void prepare_fine_tuning();
-  void save_checkpoint(const std::string& path, int64_t epoch, size_t batch);
+  // Where a resume continues: `epoch`, after its first `examples` examples in the epoch's global
+  // order (batch `batch` of this run's layout; another rank count or batch size goes by examples).
+  void save_checkpoint(const std::string& path, int64_t epoch, size_t batch, size_t examples);
   void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,
                       double images_per_s);
   // The end of an epoch, or of a stopped one: validation (unless --no-eval), the metrics row, the
-  // epoch line, the checkpoint (`next_epoch`, `next_batch`: where a resume continues) and the best.
+  // epoch line, the checkpoint (`next_epoch`, `next_batch`, `next_examples`: where a resume
+  // continues) and the best.
   Evaluation finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen, double seconds,
-                          int64_t next_epoch, size_t next_batch);
+                          int64_t next_epoch, size_t next_batch, size_t next_examples);
 
   TrainOptions o_;
   std::shared_ptr<const Dataset> train_set_, val_set_;
@@ -70,6 +73,9 @@ class Trainer {
   int64_t start_epoch_ = 0, global_step_ = 0;
   bool step_from_epoch_ = false;  // a PyTorch checkpoint has no step count: start_epoch_ · batches
   size_t start_batch_ = 0;
+  // The examples of start_epoch_ already trained, in its global order (-1: a checkpoint without
+  // them, resumed by start_batch_), and the layout that trained them.
+  int64_t start_examples_ = -1;
   double best_top1_ = -1;
   int64_t num_classes_ = 0;
   // Per-epoch statistics of the covariance head (metrics.csv): mean and largest λmax/λmin (with

@@ -440,6 +440,45 @@ TEST_CASE("train_imagenet under mpirun -np 2: one log, one metrics.csv, one chec
   CHECK(csv_column(out + "/metrics.csv", 0) == std::vector<double>{0, 1, 2});
 }
 
+TEST_CASE("train_imagenet: a run stopped mid-epoch by 2 ranks goes on in 1 process with another batch size") {
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
+    MESSAGE("mpirun not installed (openmpi-bin): skipped");
+    return;
+  }
+  set_dataset_warnings_printed(false);
+  TinyData data;  // 24 training images
+  const std::string out = (data.root / "midepoch").string();
+  auto args = tiny_args(data, out, "gap");
+  *(std::find(args.begin(), args.end(), "--batch-size") + 1) = "3";
+  *(std::find(args.begin(), args.end(), "--workers") + 1) = "1";
+  std::string line;
+  for (const auto& a : args) line += " '" + a + "'";
+  // 2 steps of 2 ranks x 3: the first 12 examples of epoch 0's order.
+  const std::string command = dsvd::test::kMpiEnvironment + "timeout 300 mpirun --oversubscribe -np 2 " +
+                              test::train_imagenet_program() + line + " --max-steps 2 --no-eval > " + out + ".log 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  auto meta = nn::load_safetensors(out + "/checkpoint.safetensors").metadata;
+  CHECK(meta["epoch"] == "0");
+  CHECK(meta["examples"] == "12");
+  CHECK(meta["ranks"] == "2");
+  const std::string two_ranks = out + "/two_ranks.safetensors";
+  fs::copy_file(out + "/checkpoint.safetensors", two_ranks);
+  // One process with batches of 5: 12 is no whole number of them, so the epoch goes on by
+  // examples: the 12 left are 3 batches (5, 5, 2), then epoch 1 is whole (5 batches).
+  *(std::find(args.begin(), args.end(), "--batch-size") + 1) = "5";
+  args.insert(args.end(), {"--epochs", "2", "--no-eval", "--resume", two_ranks});
+  Trainer trainer(options(args));
+  RunResult r = trainer.run();
+  CHECK(r.exit_code == 0);
+  CHECK(r.steps == 3 + 5);
+  // Stopped again after 1 step of the rest: 12 + 5 examples done.
+  auto again = args;
+  again.insert(again.end(), {"--max-steps", "1"});
+  Trainer first_step(options(again));
+  REQUIRE(first_step.run().exit_code == 0);
+  CHECK(nn::load_safetensors(out + "/checkpoint.safetensors").metadata["examples"] == "17");
+}
+
 TEST_CASE("train_imagenet under mpirun -np 2 --sync-bn: the weights of one process with the global batch") {
   if (std::system("command -v mpirun > /dev/null 2>&1") != 0) {
     MESSAGE("mpirun not installed (openmpi-bin): skipped");

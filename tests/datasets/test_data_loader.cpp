@@ -199,3 +199,70 @@ TEST_CASE("data loader: shards as PyTorch's DistributedSampler, padded for train
   bad.rank = 2;
   CHECK_THROWS_WITH_AS(DataLoader(mnist, bad), doctest::Contains("rank 2 of 2 replicas"), Error);
 }
+
+TEST_CASE("data loader: an epoch resumes after any number of examples, for any rank count and batch size") {
+  set_dataset_warnings_printed(false);
+  FashionMnistOptions fo;
+  fo.train = false;  // 10,000 examples
+  auto mnist = std::make_shared<FashionMnistDataset>(fo);
+  DataLoaderOptions opt;
+  opt.batch_size = 100;
+  opt.workers = 0;
+  opt.shuffle = true;
+  opt.seed = 4;
+  DataLoader whole(mnist, opt);
+  whole.start_epoch(3);
+  const std::vector<size_t> order = whole.order();
+  auto shard_loader = [&](size_t replicas, size_t rank) {
+    DataLoaderOptions o = opt;
+    o.replicas = replicas;
+    o.rank = rank;
+    return std::make_unique<DataLoader>(mnist, o);
+  };
+  SUBCASE("a job of 2 ranks x batch 7 stopped after 5 steps (70 examples) goes on in 3 ranks x batch 100") {
+    std::vector<size_t> rest(order.size() - 70);
+    size_t total = 0;
+    for (size_t rank = 0; rank < 3; ++rank) {
+      auto loader = shard_loader(3, rank);
+      loader->resume_epoch(3, 70);
+      const auto& mine = loader->order();
+      // 9,930 examples left: 3,310 per rank, interleaved as the whole epoch's shards are.
+      CHECK(mine.size() == 3310);
+      CHECK(loader->batches_this_epoch() == 34);
+      CHECK(loader->num_batches() == 34);  // a whole epoch of this layout: 3,334 / 100 rounded up
+      for (size_t i = 0; i < mine.size(); ++i) REQUIRE(mine[i] == order[70 + 3 * i + rank]);
+      for (size_t i = 0; i < mine.size(); ++i) rest[3 * i + rank] = mine[i];
+      total += mine.size();
+    }
+    // The examples done and the rest: every example of the epoch exactly once, in its order.
+    CHECK(total == order.size() - 70);
+    CHECK(std::equal(rest.begin(), rest.end(), order.begin() + 70));
+  }
+  SUBCASE("a whole number of this layout's steps: the same batches as start_epoch from that batch") {
+    for (size_t rank = 0; rank < 3; ++rank) {
+      auto resumed = shard_loader(3, rank), started = shard_loader(3, rank);
+      resumed->resume_epoch(3, 600);  // 2 steps of 3 x 100
+      started->start_epoch(3, 2);
+      CHECK(resumed->batches_this_epoch() == started->batches_this_epoch() - 2);
+      const auto& a = resumed->order();
+      const auto& b = started->order();
+      REQUIRE(a.size() == b.size() - 200);
+      CHECK(std::equal(a.begin(), a.end(), b.begin() + 200));  // padding included
+      auto x = resumed->next(), y = started->next();
+      REQUIRE(x.has_value());
+      REQUIRE(y.has_value());
+      CHECK(x->index == 0);
+      CHECK(y->index == 2);
+      CHECK(to_vector(x->labels) == to_vector(y->labels));
+    }
+  }
+  SUBCASE("inside the padding the epoch is over; past it is an error") {
+    auto loader = shard_loader(3, 1);
+    CHECK(loader->global_epoch_size() == 10002);
+    loader->resume_epoch(3, 10001);
+    CHECK(loader->batches_this_epoch() == 0);
+    CHECK_FALSE(loader->next().has_value());
+    CHECK_THROWS_WITH_AS(loader->resume_epoch(3, 10003), doctest::Contains("10003 examples done, but an epoch has 10002"),
+                         Error);
+  }
+}
