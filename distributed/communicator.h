@@ -24,6 +24,8 @@ class Communicator {
   virtual int size() const = 0;
   virtual int local_rank() const = 0;  // the rank among the processes of this machine
   virtual std::string backend() const = 0;
+  // Whether collectives take tensors on `device` as they are (else the caller stages them on the CPU).
+  virtual bool communicates(Device device) const = 0;
   // In place on a contiguous tensor (float32, float64 or int64) of the same shape on every rank.
   virtual void all_reduce(const Tensor& t, ReduceOp op) = 0;
   // t <- root's t, in place.

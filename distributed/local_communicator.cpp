@@ -12,6 +12,7 @@ class LocalCommunicator : public Communicator {
   int size() const override { return 1; }
   int local_rank() const override { return 0; }
   std::string backend() const override { return "local"; }
+  bool communicates(Device) const override { return true; }
   void all_reduce(const Tensor& t, ReduceOp) override { DSVD_CHECK(t.defined(), "all_reduce: undefined tensor"); }
   void broadcast(const Tensor& t, int root) override {
     DSVD_CHECK(root == 0, "broadcast: root ", root, " of a single process");

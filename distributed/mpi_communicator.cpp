@@ -95,6 +95,7 @@ class MpiCommunicator : public Communicator {
   int size() const override { return size_; }
   int local_rank() const override { return local_rank_; }
   std::string backend() const override { return "mpi"; }
+  bool communicates(Device device) const override { return device.is_cpu(); }
 
   void all_reduce(const Tensor& t, ReduceOp op) override {
     check_tensor(t, "MPI_Allreduce");

@@ -18,6 +18,9 @@ class CovarianceHead : public Module {
   const MatrixSqrtOptions& sqrt_options() const { return pooling_.sqrt; }
   // Eigenvalues, repair counts and max |K̃| of the most recent forward/backward.
   std::shared_ptr<MatfnReport> last_report() const { return pooling_.sqrt.report; }
+  // The batch the reference's overflow repairs range over (ops/matfn/repair.h): set by
+  // distributed/global_repairs.h for --repair-scope global; empty (the default) is this process's.
+  void set_repair_across_replicas(ReplicaMax across) { pooling_.sqrt.repair_across_replicas = std::move(across); }
 
  private:
   std::shared_ptr<Sequential> reduce_;

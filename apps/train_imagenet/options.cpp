@@ -72,6 +72,9 @@ Data parallel (docs/distributed.md)
                          images per step; gradients averaged after every backward; rank 0 prints
                          and writes the metrics and the checkpoint
   --sync-bn              batch-norm statistics (forward and backward) over the global batch
+  --repair-scope global|local   the covariance head's overflow repairs (Original's +inf -> the batch
+                         maximum, Padé's -inf -> the batch minimum) over the global batch, as the
+                         reference's head sees it (global, the default), or over each rank's own
   --dist-timeout S       seconds a collective waits for the other ranks before the job ends with
                          an error (default 300)
 Audit (docs/auditing.md)
@@ -205,6 +208,9 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.freeze_layer = cli.get_int("freeze-layer", int(o.freeze_layer));
   o.dist_timeout = cli.get_double("dist-timeout", o.dist_timeout);
   o.sync_bn = cli.has("sync-bn");
+  o.repair_scope = cli.get("repair-scope", o.repair_scope);
+  DSVD_CHECK(o.repair_scope == "global" || o.repair_scope == "local", "--repair-scope must be global or local, got '",
+             o.repair_scope, "'");
   o.out = cli.get("out", o.out);
   o.max_steps = cli.get_int("max-steps", 0);
   o.val_limit = cli.get_int("val-limit", 0);

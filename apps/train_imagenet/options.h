@@ -47,6 +47,7 @@ struct TrainOptions {
   // data parallelism (under mpirun; docs/distributed.md)
   double dist_timeout = 300;     // seconds a collective may wait for the other ranks
   bool sync_bn = false;          // batch-norm statistics over the global batch
+  std::string repair_scope = "global";  // the head's overflow repairs: global batch or each rank's
   std::string out = "runs/default";
   int64_t max_steps = 0;  // stop after this many training steps (0: no limit); for tests and smoke runs
   int64_t val_limit = 0;  // validate on the first N images only (0: all of them)

@@ -20,6 +20,8 @@
 #include "nn/optim/torch_sgd_state.h"
 #include "nn/safetensors.h"
 #include "nn/weights_file.h"
+#include "ops/matfn/sqrt_rule.h"
+#include "distributed/global_repairs.h"
 #include "distributed/sync_batch_norm.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
@@ -148,6 +150,12 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     if (o_.sync_bn)
       std::printf("sync-bn: %lld batch norms over the global batch\n",
                   (long long)distributed::convert_sync_batch_norm(*model_, communicator_));
+    if (head_ && !sqrt_rule(head_->sqrt_options().method).repair_sites.empty()) {
+      const bool global = o_.repair_scope == "global";
+      if (global) distributed::use_global_repairs(*model_, communicator_);
+      std::printf("repair scope: %s (the head's overflow repairs over %s)\n", o_.repair_scope.c_str(),
+                  global ? "the global batch, as the reference's head sees it" : "each rank's own batch");
+    }
     data_parallel_->broadcast_state(model_->state_dict());
     data_parallel_->broadcast_state(optimizer_->state());
     std::printf("data parallel: %d ranks (%s), %zu gradient buckets; --batch-size %lld per rank, %lld in all\n",

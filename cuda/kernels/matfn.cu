@@ -40,25 +40,25 @@ __global__ void nonfinite_kernel(const T* p, int64_t batch, int64_t per_sample, 
     if (!isfinite(p[i])) atomicMin(first, (unsigned long long)(i / per_sample));
 }
 
+// A scan's partial result, oriented as the summary is (ops/kernels/linalg.h): the extreme is the
+// largest other entry (positive) or minus the smallest, so that partials combine by max.
 struct Partial {
-  long long count;
   int nan, have;
   double extreme;
 };
 
-// a <- a and o together: counts added, NaN flags or-ed, the larger (smaller) extreme kept.
-__device__ void combine(Partial& a, const Partial& o, bool positive) {
-  a.count += o.count;
+// a <- a and o together: NaN and presence flags or-ed, the larger oriented extreme kept.
+__device__ void combine(Partial& a, const Partial& o) {
   a.nan |= o.nan;
-  if (o.have && (!a.have || (positive ? o.extreme > a.extreme : o.extreme < a.extreme))) a.extreme = o.extreme;
   a.have |= o.have;
+  a.extreme = fmax(a.extreme, o.extreme);
 }
 
 // Tree reduction of one block's partials into shared[0].
-__device__ void reduce_block(Partial* shared, bool positive) {
+__device__ void reduce_block(Partial* shared) {
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) combine(shared[threadIdx.x], shared[threadIdx.x + s], positive);
+    if (threadIdx.x < s) combine(shared[threadIdx.x], shared[threadIdx.x + s]);
     __syncthreads();
   }
 }
@@ -66,53 +66,59 @@ __device__ void reduce_block(Partial* shared, bool positive) {
 template <typename T>
 __global__ void scan_kernel(const T* p, int64_t n, bool positive, Partial* partials) {
   __shared__ Partial shared[kThreads];
-  Partial mine{0, 0, 0, 0.0};
+  Partial mine{0, 0, double(-INFINITY)};
   const T inf = positive ? T(INFINITY) : T(-INFINITY);
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     const T v = p[i];
-    if (v == inf) {
-      ++mine.count;
-    } else if (v != v) {
+    if (v == inf) continue;
+    if (v != v) {
       mine.nan = 1;
-    } else if (!mine.have || (positive ? double(v) > mine.extreme : double(v) < mine.extreme)) {
-      mine.extreme = double(v);
+    } else {
       mine.have = 1;
+      mine.extreme = fmax(mine.extreme, positive ? double(v) : -double(v));
     }
   }
   shared[threadIdx.x] = mine;
-  reduce_block(shared, positive);
+  reduce_block(shared);
   if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
 }
 
-// One block: the partials of scan_kernel -> what to do. apply = some ±inf to replace and a
-// replacement exists (the largest/smallest other entry, or NaN when one is present); the count
-// of replaced entries is added to *count only then, as the CPU kernel counts.
-struct Resolution {
-  int apply;
-  double value;
-};
-
-__global__ void resolve_kernel(const Partial* partials, int blocks, bool positive, Resolution* out,
-                               long long* count) {
+// One block: the partials of scan_kernel -> the summary [NaN present, other entry present,
+// oriented extreme] (float64, on the device).
+__global__ void summarise_kernel(const Partial* partials, int blocks, double* summary) {
   __shared__ Partial shared[kThreads];
-  Partial mine{0, 0, 0, 0.0};
-  for (int i = threadIdx.x; i < blocks; i += blockDim.x) combine(mine, partials[i], positive);
+  Partial mine{0, 0, double(-INFINITY)};
+  for (int i = threadIdx.x; i < blocks; i += blockDim.x) combine(mine, partials[i]);
   shared[threadIdx.x] = mine;
-  reduce_block(shared, positive);
+  reduce_block(shared);
   if (threadIdx.x == 0) {
-    const Partial& r = shared[0];
-    out->apply = r.count > 0 && (r.have || r.nan);
-    out->value = r.nan ? double(NAN) : r.extreme;
-    if (out->apply) *count += r.count;
+    summary[0] = shared[0].nan;
+    summary[1] = shared[0].have;
+    summary[2] = shared[0].extreme;
   }
 }
 
+// Every `target` (±inf) becomes NaN or the summary's extreme, as the CPU kernel decides; the
+// number replaced is added to *count, one atomic per block.
 template <typename T>
-__global__ void replace_kernel(T* p, int64_t n, T target, const Resolution* resolution) {
-  if (!resolution->apply) return;
-  const T value = T(resolution->value);
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    if (p[i] == target) p[i] = value;
+__global__ void replace_kernel(T* p, int64_t n, bool positive, const double* summary, unsigned long long* count) {
+  __shared__ unsigned long long replaced;
+  if (threadIdx.x == 0) replaced = 0;
+  __syncthreads();
+  const bool nan = summary[0] != 0, have = summary[1] != 0;
+  if (nan || have) {
+    const T target = positive ? T(INFINITY) : T(-INFINITY);
+    const T value = nan ? T(NAN) : T(positive ? summary[2] : -summary[2]);
+    unsigned long long mine = 0;
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+      if (p[i] == target) {
+        p[i] = value;
+        ++mine;
+      }
+    if (mine) atomicAdd(&replaced, mine);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0 && replaced) atomicAdd(count, replaced);
 }
 
 template <typename T>
@@ -156,22 +162,28 @@ void defer_finite_check(const Tensor& t, const char* op) {
   defer_check(first, [name](int64_t sample) { return name + ": sample " + std::to_string(sample) + " holds NaN or Inf"; });
 }
 
-// The reference's rule (ops/matfn/repair.h): scan, resolve, replace, all queued on the stream.
-void replace_infinity_kernel(const Tensor& t, bool positive, const Tensor& count) {
+// The reference's rule (ops/matfn/repair.h) in its two kernels, both queued on the stream: the
+// scan (block partials, then the summary) and the replacement reading the summary on the device.
+void infinity_scan_kernel(const Tensor& t, bool positive, const Tensor& summary) {
   const int64_t n = t.numel();
-  if (n == 0) return;
   Tensor partials = empty({int64_t(kScanBlocks * sizeof(Partial))}, DType::UInt8, t.device());
-  Tensor resolution = empty({int64_t(sizeof(Resolution))}, DType::UInt8, t.device());
   cudaStream_t s = stream_of(t);
   auto* partial_ptr = static_cast<Partial*>(partials.data_ptr());
-  auto* resolution_ptr = static_cast<Resolution*>(resolution.data_ptr());
   DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
     scan_kernel<scalar_t><<<kScanBlocks, kThreads, 0, s>>>(static_cast<const scalar_t*>(t.data_ptr()), n, positive,
                                                           partial_ptr);
-    resolve_kernel<<<1, kThreads, 0, s>>>(partial_ptr, int(kScanBlocks), positive, resolution_ptr,
-                                          static_cast<long long*>(count.data_ptr()));
-    replace_kernel<scalar_t><<<blocks_for(n), kThreads, 0, s>>>(
-        static_cast<scalar_t*>(t.data_ptr()), n, scalar_t(positive ? INFINITY : -INFINITY), resolution_ptr);
+  });
+  summarise_kernel<<<1, kThreads, 0, s>>>(partial_ptr, int(kScanBlocks), static_cast<double*>(summary.data_ptr()));
+  DSVD_CUDA_CHECK("repair", cudaGetLastError());
+}
+
+void replace_infinity_kernel(const Tensor& t, bool positive, const Tensor& summary, const Tensor& count) {
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  DSVD_DISPATCH_FLOATING(t.dtype(), "repair", [&] {
+    replace_kernel<scalar_t><<<blocks_for(n), kThreads, 0, stream_of(t)>>>(
+        static_cast<scalar_t*>(t.data_ptr()), n, positive, static_cast<const double*>(summary.data_ptr()),
+        static_cast<unsigned long long*>(count.data_ptr()));
   });
   DSVD_CUDA_CHECK("repair", cudaGetLastError());
 }
@@ -186,6 +198,7 @@ void replace_nan_with_zero(const Tensor& t, const Tensor& count) {
   DSVD_CUDA_CHECK("repair", cudaGetLastError());
 }
 
+DSVD_REGISTER_KERNEL(kernels::InfinityScanKernel, CUDA, infinity_scan_kernel);
 DSVD_REGISTER_KERNEL(kernels::ReplaceInfinityKernel, CUDA, replace_infinity_kernel);
 DSVD_REGISTER_KERNEL(kernels::ReplaceNanWithZeroKernel, CUDA, replace_nan_with_zero);
 

@@ -29,13 +29,23 @@ struct SymeigDescendingKernel {
   using Fn = SymEig(const Tensor& sigma);
 };
 
-// The reference's overflow repair on a contiguous tensor (ops/matfn/repair.h): every +inf
-// (positive) or −inf is replaced by the largest (smallest) other entry, or NaN when one is
-// present. `count` is an int64 (1) tensor on t's device: the number replaced is added to it
-// there, so that nobody waits for the count until someone reads it.
+// The reference's overflow repair on a contiguous tensor (ops/matfn/repair.h), in two steps so
+// that the extremes may be combined over the replicas of a data-parallel job in between.
+// Scan: `summary`, a float64 (3) tensor on t's device, <- [a NaN is present (1) or not (0),
+// another entry than +inf (−inf) is present (1 or 0), the largest other entry (positive) or
+// minus the smallest (negative), −inf when there is none]: oriented so that the summaries of
+// several tensors combine by an element-wise max.
+struct InfinityScanKernel {
+  static constexpr const char* name = "repair_infinities_scan";
+  using Fn = void(const Tensor& t, bool positive, const Tensor& summary);
+};
+// Replace: every +inf (positive) or −inf of t becomes NaN when the summary has a NaN, else the
+// summary's extreme when it has another entry (else they stay). `count` is an int64 (1) tensor on
+// t's device: the number replaced is added to it there, so that nobody waits for the count until
+// someone reads it.
 struct ReplaceInfinityKernel {
   static constexpr const char* name = "repair_infinities";
-  using Fn = void(const Tensor& t, bool positive, const Tensor& count);
+  using Fn = void(const Tensor& t, bool positive, const Tensor& summary, const Tensor& count);
 };
 // NaN -> 0 in place on a contiguous tensor; the number replaced is added to `count` as above.
 struct ReplaceNanWithZeroKernel {

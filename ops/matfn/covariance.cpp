@@ -23,6 +23,7 @@ Tensor covariance_pool(const Tensor& x, const CovarianceOptions& options) {
   const DType input_dtype = x.dtype();
   const bool repair = options.repair_gradient;
   auto report = options.report;
+  const ReplicaMax across_replicas = options.repair_across_replicas;
   return record_op("covariance_pool", {sigma}, {x}, {{"centred", centred}},
                    [=](const std::vector<Tensor>& g, FunctionNode& node) {
                      const Tensor& xbar = node.saved_tensor(0);
@@ -34,7 +35,7 @@ Tensor covariance_pool(const Tensor& x, const CovarianceOptions& options) {
                        const bool apart = audit::enabled() || !report;
                        RepairCounts here;
                        RepairCounts* counts = apart ? &here : &report->repairs;
-                       repair_infinities(gx, "grad_features", counts);
+                       repair_infinities(gx, "grad_features", counts, across_replicas);
                        repair_nan_to_zero(gx, "grad_features", counts);
                        if (apart && report) report->repairs.merge(here);
                        if (audit::enabled())

@@ -18,6 +18,7 @@ struct CovarianceOptions {
   DType dtype = DType::Float64;  // the dtype Σ is computed in (the reference: float64)
   bool repair_gradient = false;  // Φ then Φ_{nan→0} on ∂L/∂X (site "grad_features")
   std::shared_ptr<MatfnReport> report;   // where the repairs are counted (may be null)
+  ReplicaMax repair_across_replicas;     // the fixes over the global batch (repair.h); empty: local
 };
 
 // x: (B, n, H, W) or (B, n, M), float32 or float64. Returns Σ (B, n, n) in options.dtype; the

@@ -17,20 +17,21 @@ PowerGradients power_backward(const Tensor& grad_q, const Tensor& v, const Tenso
   return {grad_v, grad_lambda};
 }
 
-Tensor k_rule_backward(const PowerGradients& power, const Tensor& v, Tensor k_tilde, bool fix_k, MatfnReport* report) {
+Tensor k_rule_backward(const PowerGradients& power, const Tensor& v, Tensor k_tilde, bool fix_k, MatfnReport* report,
+                       const ReplicaMax& across_replicas) {
   RepairCounts* counts = report ? &report->repairs : nullptr;
   k_tilde = k_tilde.contiguous();
   if (fix_k) {
-    repair_infinities(k_tilde, "K", counts);
+    repair_infinities(k_tilde, "K", counts, across_replicas);
     // Φ_{nan→max}: the reference replaces NaN by max(K̃), which is NaN again: nothing to do.
   }
   if (report) report->observe_k(k_tilde);
   if (audit::enabled()) audit::note("max_abs_k", max(abs(k_tilde)).item());
   Tensor vt_grad_v = matmul(v.transpose(1, 2), power.grad_v);
   Tensor inner = add(mul(k_tilde.transpose(1, 2), vt_grad_v), diag_embed(power.grad_lambda)).contiguous();
-  repair_infinities(inner, "inner", counts);
+  repair_infinities(inner, "inner", counts, across_replicas);
   Tensor grad_sigma = matmul(matmul(v, inner), v.transpose(1, 2)).contiguous();
-  repair_infinities(grad_sigma, "grad_sigma", counts);
+  repair_infinities(grad_sigma, "grad_sigma", counts, across_replicas);
   return grad_sigma;
 }
 

@@ -18,8 +18,10 @@ struct PowerGradients {
 PowerGradients power_backward(const Tensor& grad_q, const Tensor& v, const Tensor& lambda);
 
 // The K step for a K̃ built by one of the rules of k_rules.h. `fix_k` applies Φ to K̃ first
-// (every K rule but Trunc). Repairs are counted under "K", "inner" and "grad_sigma".
-Tensor k_rule_backward(const PowerGradients& power, const Tensor& v, Tensor k_tilde, bool fix_k, MatfnReport* report);
+// (every K rule but Trunc). Repairs are counted under "K", "inner" and "grad_sigma", over the
+// global batch of a data-parallel job when across_replicas is set (repair.h).
+Tensor k_rule_backward(const PowerGradients& power, const Tensor& v, Tensor k_tilde, bool fix_k, MatfnReport* report,
+                       const ReplicaMax& across_replicas = {});
 
 // The other backward rules, each in its own file:
 //   svd_pi.cpp            whole-V power iteration, as the reference codes it (≈ 0 gradient)

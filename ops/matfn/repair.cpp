@@ -47,14 +47,19 @@ void MatfnReport::observe_k(const Tensor& k_tilde) {
 
 double MatfnReport::max_abs_k() const { return max_abs_k_.defined() ? max_abs_k_.item() : 0.0; }
 
-void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts) {
+void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts, const ReplicaMax& across_replicas) {
   DSVD_CHECK(t.is_contiguous(), "repair_infinities: expects a contiguous tensor");
   DSVD_CHECK(is_floating(t.dtype()), "repair_infinities: expects float32 or float64, got ", dtype_name(t.dtype()));
+  auto& scan = kernels::dispatch<kernels::InfinityScanKernel>(t.device());
   auto& replace = kernels::dispatch<kernels::ReplaceInfinityKernel>(t.device());
   RepairCounts unused;
   RepairCounts& c = counts ? *counts : unused;
-  replace(t, true, c.counter(site + ".+inf", t.device()));
-  replace(t, false, c.counter(site + ".-inf", t.device()));
+  for (bool positive : {true, false}) {  // Φ₊ first: its replacements are seen by Φ₋'s scan
+    Tensor summary = empty({3}, DType::Float64, t.device());
+    scan(t, positive, summary);
+    if (across_replicas) across_replicas(summary);
+    replace(t, positive, summary, c.counter(site + (positive ? ".+inf" : ".-inf"), t.device()));
+  }
 }
 
 void repair_nan_to_zero(Tensor& t, const std::string& site, RepairCounts* counts) {

@@ -6,10 +6,14 @@
 //   Φ = Φ₋∘Φ₊. max and min propagate NaN as PyTorch's do: with a NaN in T, an inf becomes NaN.
 //   Φ_{nan→max}: the reference replaces NaN by max(T), which is NaN itself: a no-op, kept as one.
 //   Φ_{nan→0}(T): every NaN becomes 0.
+// "The whole batch" is this process's unless the caller passes a ReplicaMax: then the NaN flag
+// and the extremes are those of the global batch of a data-parallel job (the reference's head
+// sees the whole batch; --repair-scope global), while each rank replaces its own infinities.
 // Each fix counts the entries it changed into a RepairCounts under "<site>.<fix>", so a caller
 // (svd_lab, the audit mode, metrics) can see how often the rule "saved" a step.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -56,8 +60,14 @@ struct MatfnReport {
   Tensor max_abs_k_;
 };
 
-// Φ in place on a contiguous float tensor; counts under site+".+inf" and site+".-inf".
-void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts);
+// An in-place element-wise maximum over the replicas of a data-parallel job, of a float64 tensor
+// on the repaired tensor's device (distributed/ provides one); empty: this process alone.
+using ReplicaMax = std::function<void(const Tensor&)>;
+
+// Φ in place on a contiguous float tensor; counts under site+".+inf" and site+".-inf". With
+// across_replicas, every rank must call it for the same sites in the same order.
+void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts,
+                       const ReplicaMax& across_replicas = {});
 // Φ_{nan→0} in place; counts under site+".nan".
 void repair_nan_to_zero(Tensor& t, const std::string& site, RepairCounts* counts);
 

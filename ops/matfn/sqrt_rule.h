@@ -73,9 +73,10 @@ const std::vector<std::string>& k_rule_sites(bool fix_k);
 // The audit notes of a K̃ rule: the spectrum and the largest |K̃| after the fixes.
 const std::vector<std::string>& k_rule_notes();
 
-// The K step of a K̃ rule on svd_forward's saved tensors (eig_backward.h's power and K steps).
+// The K step of a K̃ rule on svd_forward's saved tensors (eig_backward.h's power and K steps);
+// repairs counted in options.report, over options.repair_across_replicas' batch.
 Tensor k_step(const Tensor& grad_q, const FunctionNode& saved, const Tensor& k_tilde, bool fix_k,
-              MatfnReport* report);
+              const MatrixSqrtOptions& options);
 
 // --- Shared by the fast rules mtp-lya and mpa-lya (lyapunov_rule.cpp) ----------------------------
 

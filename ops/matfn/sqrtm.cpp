@@ -46,7 +46,7 @@ Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
                      Tensor grad_sigma =
                          rule.k_builder
                              ? k_step(grad_q, node, rule.k_builder(node.saved_tensor("eigenvalues"), options), rule.fix_k,
-                                      report)
+                                      options)
                              : rule.backward(grad_q, node, options);
                      if (report) report->backward_calls++;
                      if (audit::enabled()) {
@@ -65,6 +65,7 @@ Tensor covariance_sqrt_pooling(const Tensor& features, const CovariancePoolingOp
   cov.dtype = options.dtype;
   cov.repair_gradient = repairs_feature_gradient(options.sqrt.method);
   cov.report = options.sqrt.report;
+  cov.repair_across_replicas = options.sqrt.repair_across_replicas;
   Tensor sigma = covariance_pool(features, cov);
   return triu_vec(sqrtm(sigma, options.sqrt)).to(DType::Float32);
 }

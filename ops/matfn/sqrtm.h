@@ -40,6 +40,9 @@ struct MatrixSqrtOptions {
   int lya_iterations = 8;      // MTP-Lya, MPA-Lya: sign iterations of the Lyapunov backward
   double lya_tolerance = 0;    // > 0: stop them once every ‖B_k − I‖_F < tolerance (reads back)
   std::shared_ptr<MatfnReport> report;  // eigenvalues, repair counts, max |K̃| (may be null)
+  // The batch the reference's fixes (repair.h) range over: empty, this process's; set (by
+  // distributed/ under --repair-scope global), the global batch of a data-parallel job.
+  ReplicaMax repair_across_replicas;
 };
 
 // Σ: (B, n, n) symmetric, float32 or float64; the computation runs in Σ's dtype, and so does the

@@ -98,10 +98,10 @@ const std::vector<std::string>& k_rule_sites(bool fix_k) {
 }
 
 Tensor k_step(const Tensor& grad_q, const FunctionNode& saved, const Tensor& k_tilde, bool fix_k,
-              MatfnReport* report) {
+              const MatrixSqrtOptions& options) {
   const Tensor& v = saved.saved_tensor("eigenvectors");
   PowerGradients power = power_backward(grad_q, v, saved.saved_tensor("eigenvalues"));
-  return k_rule_backward(power, v, k_tilde, fix_k, report);
+  return k_rule_backward(power, v, k_tilde, fix_k, options.report.get(), options.repair_across_replicas);
 }
 
 }  // namespace dsvd

@@ -423,6 +423,7 @@ TEST_CASE("train_imagenet under mpirun -np 2: one log, one metrics.csv, one chec
   std::ifstream log(out + ".log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   CHECK(text.find("data parallel: 2 ranks (mpi)") != std::string::npos);
+  CHECK(text.find("repair scope: global") != std::string::npos);  // Padé repairs, over the global batch
   // One voice: each epoch line once (rank 1's standard output is silenced).
   size_t lines = 0;
   for (size_t at = text.find("Epoch 1: "); at != std::string::npos; at = text.find("Epoch 1: ", at + 1)) ++lines;

@@ -3,6 +3,9 @@
 //   ddp_check              collectives against closed forms; DataParallel's averaged gradients of a
 //                          small ResNet against a single-process computation of each rank's
 //                          gradient, averaged; weights broadcast from rank 0. Exit 0 when all hold.
+//                          The covariance head's overflow repairs with --repair-scope global: each
+//                          rank's half of a batch gets the gradient the whole batch gets in one
+//                          process; with the local scope it does not.
 //   ddp_check dead-peer    rank 1 kills itself in the middle of the collectives: the job must end
 //                          with a non-zero exit instead of hanging.
 #include <csignal>
@@ -11,6 +14,8 @@
 
 #include "distributed/communicator.h"
 #include "distributed/data_parallel.h"
+#include "distributed/global_repairs.h"
+#include "ops/matfn/sqrtm.h"
 #include "nn/models/model_options.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
@@ -45,6 +50,24 @@ nn::NamedTensors shard_gradients(const Tensor& x, const Tensor& y) {
   nn::NamedTensors out;
   for (const auto& [name, p] : net->named_parameters()) out.emplace_back(name, p.grad().clone());
   return out;
+}
+
+// ∂L/∂Σ of the Original rule for diagonal Σ with exact ties: K̃ holds +inf at each tie, and the
+// reference's repair replaces them by the batch's largest finite entry, 1 / (the smallest gap).
+// L = ⟨W, sqrtm(Σ)⟩ for a fixed W.
+struct SqrtGradient {
+  Tensor grad;
+  int64_t repairs;
+};
+SqrtGradient sqrt_gradient(const Tensor& sigma, const Tensor& weight, const ReplicaMax& across) {
+  Tensor s = sigma.clone();
+  s.requires_grad_();
+  MatrixSqrtOptions o;
+  o.method = SqrtMethod::Original;
+  o.report = std::make_shared<MatfnReport>();
+  o.repair_across_replicas = across;
+  sum(mul(sqrtm(s, o), weight)).backward();
+  return {s.grad(), o.report->repairs.total()};
 }
 
 }  // namespace
@@ -117,6 +140,31 @@ int main(int argc, char** argv) {
   Tensor first = params.front().second.grad().contiguous().clone();
   Tensor both = comm->all_gather(first);
   expect(to_vector(both.select(0, 0)) == to_vector(both.select(0, 1)), "every rank holds the same gradient", rank);
+
+  // The head's repairs over the global batch: rank r holds samples 2r, 2r + 1 of four. The
+  // smallest gap is 1 in samples 0, 1 and 3 and 0.5 in sample 2: rank 0's own largest K̃ is 1,
+  // the global batch's 2.
+  Tensor sigma = diag_embed(from_vector({3, 2, 2, 1, 5, 4, 4, 1, 3, 2.5, 2.5, 0.5, 6, 2, 2, 1}, {4, 4}));
+  manual_seed(11);
+  Tensor weight = randn({4, 4, 4}, DType::Float64);
+  const SqrtGradient whole = sqrt_gradient(sigma, weight, {});
+  const Tensor mine = sigma.narrow(0, 2 * rank, 2), my_weight = weight.narrow(0, 2 * rank, 2);
+  const Tensor expected = whole.grad.narrow(0, 2 * rank, 2);
+  auto difference = [&](const Tensor& g) {
+    return max(abs(sub(g, expected))).item() / std::max(max(abs(expected)).item(), 1e-30);
+  };
+  const SqrtGradient global = sqrt_gradient(mine, my_weight, distributed::replica_max(comm));
+  const SqrtGradient local = sqrt_gradient(mine, my_weight, {});
+  expect(global.repairs == 4, "the ties made 2 repairs per sample (" + std::to_string(global.repairs) + ")", rank);
+  expect(difference(global.grad) <= 1e-12, "global repairs: the whole batch's gradient (relative difference " +
+                                               std::to_string(difference(global.grad)) + ")", rank);
+  // The local scope replaces by this rank's own largest entry: rank 0 gets another gradient.
+  if (rank == 0)
+    expect(difference(local.grad) > 1e-3, "local repairs differ from the whole batch's on rank 0 (relative difference " +
+                                              std::to_string(difference(local.grad)) + ")", rank);
+  else
+    expect(difference(local.grad) <= 1e-12, "rank 1's own maximum is the global one", rank);
+
   comm->barrier();
   if (rank == 0) std::printf("ddp_check: %s (%zu buckets, worst relative difference %.3g)\n", failures ? "FAILED" : "ok",
                              dp.bucket_count(), worst);

@@ -133,3 +133,46 @@ TEST_CASE("repairs: Φ is batch-wide, propagates NaN, and counts what it changed
   CHECK(counts.get("x.nan") == 2);
   CHECK(counts.total() == 2 + 1 + 1 + 2);
 }
+
+TEST_CASE("repairs over replicas: the extremes of the global batch replace this rank's infinities") {
+  // This rank's tensor; another rank holds {7, -9} (or a NaN). The ReplicaMax stands for the
+  // all-reduce: it maxes each summary with the one the other rank's tensor would give, worked out
+  // by hand ([NaN present, other entry present, largest entry or minus the smallest]).
+  auto repaired = [](std::vector<double> other_positive, std::vector<double> other_negative, RepairCounts* counts) {
+    Tensor t = from_vector({1, INFINITY, -2, -INFINITY}, {4});
+    int calls = 0;
+    ReplicaMax across = [&](const Tensor& summary) {
+      REQUIRE(summary.dtype() == DType::Float64);
+      REQUIRE(summary.numel() == 3);
+      const auto& other = calls++ == 0 ? other_positive : other_negative;
+      for (int64_t i = 0; i < 3; ++i) summary.data<double>()[i] = std::max(summary.data<double>()[i], other[size_t(i)]);
+    };
+    repair_infinities(t, "K", counts, across);
+    CHECK(calls == 2);  // Φ₊ then Φ₋, one reduction each
+    return to_vector(t);
+  };
+  RepairCounts counts;
+  // Φ₊: +inf -> max(1, -2, 7) = 7 (the -inf is another entry); Φ₋: -inf -> min(1, 7, -2, -9) = -9.
+  CHECK(repaired({0, 1, 7}, {0, 1, 9}, &counts) == std::vector<double>{1, 7, -2, -9});
+  CHECK(counts.get("K.+inf") == 1);
+  CHECK(counts.get("K.-inf") == 1);
+  // Without the other rank: this rank's own extremes (the local scope).
+  Tensor local = from_vector({1, INFINITY, -2, -INFINITY}, {4});
+  repair_infinities(local, "K", nullptr);
+  CHECK(to_vector(local) == std::vector<double>{1, 1, -2, -2});
+  // A NaN anywhere in the global batch makes the replacement NaN, as max over the whole batch would.
+  auto with_nan = repaired({1, 1, 7}, {1, 1, 9}, nullptr);
+  CHECK(std::isnan(with_nan[1]));
+  CHECK(std::isnan(with_nan[3]));
+  // A rank of nothing but +inf still gets the other rank's maximum.
+  Tensor only = from_vector({INFINITY, INFINITY}, {2});
+  int call = 0;
+  repair_infinities(only, "K", nullptr, [&](const Tensor& s) {
+    if (call++ == 0) {
+      CHECK(to_vector(s) == std::vector<double>{0, 0, -INFINITY});  // nothing else here
+      s.data<double>()[1] = 1;
+      s.data<double>()[2] = 3;
+    }
+  });
+  CHECK(to_vector(only) == std::vector<double>{3, 3});
+}
