@@ -26,6 +26,15 @@ double elapsed_ms(void* start, void* end) {
 
 void destroy_event(void* event) { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
 
+bool event_done(void* event) {
+  const cudaError_t status = cudaEventQuery(static_cast<cudaEvent_t>(event));
+  if (status == cudaErrorNotReady) return false;
+  DSVD_CUDA_CHECK("event query", status);
+  return true;
+}
+
+void* stream(int device) { return context(device).stream; }
+
 DeviceBackend make_backend() {
   DeviceBackend b;
   b.name = "CUDA";
@@ -40,6 +49,8 @@ DeviceBackend make_backend() {
   b.record_event = &record_event;
   b.elapsed_ms = &elapsed_ms;
   b.destroy_event = &destroy_event;
+  b.event_done = &event_done;
+  b.stream = &stream;
   return b;
 }
 

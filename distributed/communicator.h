@@ -1,6 +1,7 @@
 // Collective communication between the processes of a data-parallel job, one backend per file:
 //   local_communicator.cpp  a single process (size 1): every collective is the identity
 //   mpi_communicator.cpp    MPI (OpenMPI, MPICH) for CPU tensors; rank and size from mpirun/srun
+//   nccl_communicator.cpp   NCCL for the CUDA tensors of this rank's GPU (CPU tensors to MPI)
 // Every call is checked: a failure is a dsvd::Error naming the call and the rank. A collective that
 // waits longer than the timeout (a dead or stuck peer) ends with an error instead of a hang.
 //
@@ -38,15 +39,24 @@ class Communicator {
 };
 
 // The communicator of this process: MPI when started by mpirun/srun with more than one process
-// (and dsvd was built with MPI), else the single-process one. `timeout_s` bounds every wait.
-std::shared_ptr<Communicator> init_communicator(double timeout_s = 300);
+// (and dsvd was built with MPI), with NCCL over it when `device` is a GPU; else the
+// single-process one. `timeout_s` bounds every wait.
+std::shared_ptr<Communicator> init_communicator(double timeout_s = 300, Device device = Device::cpu());
 // Whether the environment says this process was started by an MPI launcher with several ranks.
 bool launched_with_several_ranks();
 // This process's rank as the launcher's environment gives it (0 when not launched by one), known
 // before MPI starts: the apps silence the standard output of every rank but 0 with it.
 int launcher_rank();
+// This process's rank among those of its machine, from the launcher's environment (0 when none
+// says): which GPU a rank takes.
+int launcher_local_rank();
 
 std::shared_ptr<Communicator> make_local_communicator();
 std::shared_ptr<Communicator> make_mpi_communicator(double timeout_s);  // throws when built without MPI
+// NCCL on `device` with `host`'s ranks (host bootstraps it and carries CPU tensors); NCCL itself
+// is loaded at run time (libnccl.so.2). Throws when built without CUDA or NCCL cannot be loaded.
+std::shared_ptr<Communicator> make_nccl_communicator(std::shared_ptr<Communicator> host, Device device,
+                                                     double timeout_s);
+int nccl_version();  // the loaded NCCL's version code (e.g. 22803), loading it
 
 }  // namespace dsvd::distributed

@@ -1,7 +1,5 @@
 #include "distributed/data_parallel.h"
 
-#include <cstring>
-
 #include "ops/ops.h"
 
 namespace dsvd::distributed {
@@ -25,9 +23,17 @@ DataParallel::DataParallel(std::shared_ptr<Communicator> communicator, nn::Named
     buckets_.back().numel += p.numel();
   }
   for (size_t b = 0; b < buckets_.size(); ++b) {
-    buckets_[b].flat = empty({buckets_[b].numel}, buckets_[b].dtype, parameters_[buckets_[b].parameters[0]].second.device());
-    for (size_t k : buckets_[b].parameters)
-      parameters_[k].second.register_post_accumulate_grad_hook([this, b] { on_gradient(b); });
+    Bucket& bucket = buckets_[b];
+    bucket.flat = empty({bucket.numel}, bucket.dtype, parameters_[bucket.parameters[0]].second.device());
+    int64_t offset = 0;
+    for (size_t k : bucket.parameters) {
+      Tensor p = parameters_[k].second;  // a handle: registering a hook changes its state
+      DSVD_CHECK(p.device() == bucket.flat.device(), "DataParallel: parameter '", parameters_[k].first, "' is on ",
+                 p.device().str(), ", the others of its bucket on ", bucket.flat.device().str());
+      bucket.slots.push_back(bucket.flat.narrow(0, offset, p.numel()).view(p.sizes()));
+      offset += p.numel();
+      p.register_post_accumulate_grad_hook([this, b] { on_gradient(b); });
+    }
   }
   if (overlap_) thread_ = std::thread([this] { communication_loop(); });
 }
@@ -94,31 +100,23 @@ void DataParallel::finish_backward() {
   if (error_) std::rethrow_exception(error_);
 }
 
-// Runs on the communication thread: raw copies only (no op is recorded or traced from here).
+// Runs on the communication thread: copies only (copy_ records nothing and is not traced), on
+// the gradients' device: the bucket is packed, all-reduced where it lies (NCCL for a GPU, MPI for
+// the CPU) and unpacked.
 void DataParallel::reduce(Bucket& b) {
-  const size_t item = itemsize(b.dtype);
-  auto* flat = static_cast<char*>(b.flat.data_ptr());
-  int64_t offset = 0;
-  for (size_t k : b.parameters) {
-    Tensor g = parameters_[k].second.grad();
-    if (!g.is_contiguous()) {  // made contiguous in place of the strided one
-      Tensor packed = empty(g.sizes(), g.dtype(), g.device());
-      copy_(packed, g);
-      parameters_[k].second.set_grad(packed);
-      g = packed;
-    }
-    DSVD_CHECK(g.dtype() == b.dtype, "DataParallel: the gradient of '", parameters_[k].first, "' is ",
-               dtype_name(g.dtype()));
-    std::memcpy(flat + size_t(offset) * item, g.data_ptr(), size_t(g.numel()) * item);
-    offset += g.numel();
-  }
-  communicator_->all_reduce(b.flat, ReduceOp::Average);
-  offset = 0;
+  size_t i = 0;
   for (size_t k : b.parameters) {
     const Tensor g = parameters_[k].second.grad();
-    std::memcpy(g.data_ptr(), flat + size_t(offset) * item, size_t(g.numel()) * item);
-    offset += g.numel();
+    DSVD_CHECK(g.dtype() == b.dtype && g.device() == b.flat.device(), "DataParallel: the gradient of '",
+               parameters_[k].first, "' is ", dtype_name(g.dtype()), " on ", g.device().str(), ", its bucket ",
+               dtype_name(b.dtype), " on ", b.flat.device().str());
+    DSVD_CHECK(g.sizes() == b.slots[i].sizes(), "DataParallel: the gradient of '", parameters_[k].first,
+               "' has shape ", shape_str(g.sizes()), ", the parameter ", shape_str(b.slots[i].sizes()));
+    copy_(b.slots[i++], g);
   }
+  communicator_->all_reduce(b.flat, ReduceOp::Average);
+  i = 0;
+  for (size_t k : b.parameters) copy_(parameters_[k].second.grad(), b.slots[i++]);
 }
 
 void DataParallel::communication_loop() {

@@ -54,6 +54,7 @@ class DataParallel {
     size_t pending = 0;  // gradients still to come this step
     bool ready = false;  // all there: may be reduced
     Tensor flat;         // the packed gradients
+    std::vector<Tensor> slots;  // views of `flat` shaped as each parameter, made once
   };
   void on_gradient(size_t bucket);
   void communication_loop();

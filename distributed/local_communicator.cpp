@@ -44,8 +44,16 @@ int launcher_rank() {
   return 0;
 }
 
-std::shared_ptr<Communicator> init_communicator(double timeout_s) {
-  return launched_with_several_ranks() ? make_mpi_communicator(timeout_s) : make_local_communicator();
+int launcher_local_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"})
+    if (const char* v = std::getenv(name); v && *v) return std::atoi(v);
+  return 0;
+}
+
+std::shared_ptr<Communicator> init_communicator(double timeout_s, Device device) {
+  if (!launched_with_several_ranks()) return make_local_communicator();
+  auto mpi = make_mpi_communicator(timeout_s);
+  return device.is_cuda() ? make_nccl_communicator(mpi, device, timeout_s) : mpi;
 }
 
 }  // namespace dsvd::distributed

@@ -23,7 +23,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t ba = a.dim() == 3 ? a.size(0) : 1, bb = b.dim() == 3 ? b.size(0) : 1;
   DSVD_CHECK(ba == bb || ba == 1 || bb == 1, "matmul: batch sizes ", ba, " and ", bb, " do not broadcast (shapes ",
              shape_str(a.sizes()), " and ", shape_str(b.sizes()), ")");
-  const int64_t batch = std::max(ba, bb), m = a.size(-2), n = b.size(-1), k = a.size(-1);
+  const int64_t batch = std::max(ba, bb), m = a.size(-2), n = b.size(-1);
 
   // Untracked (batch, rows, cols) views, batch stride 0 where broadcast.
   auto as3d = [batch](const Tensor& t) {

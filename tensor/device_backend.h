@@ -40,6 +40,10 @@ struct DeviceBackend {
   void* (*record_event)(int index) = nullptr;
   double (*elapsed_ms)(void* start, void* end) = nullptr;
   void (*destroy_event)(void* event) = nullptr;
+  bool (*event_done)(void* event) = nullptr;  // whether the work before the event is done (no wait)
+  // The device's queue (a cudaStream_t), the device made current on the calling thread: for a
+  // library that queues its own work behind dsvd's kernels (NCCL, distributed/).
+  void* (*stream)(int index) = nullptr;
 };
 
 // Installs `backend` for `kind` (once, from the backend's own start-up code).

@@ -98,16 +98,17 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     a.audit_eval = o_.audit_eval;
     audit::enable(a);
   }
-  communicator_ = distributed::init_communicator(o_.dist_timeout);
-  if (communicator_->size() > 1)
-    DSVD_CHECK(o_.device == "cpu", "--device cuda with ", communicator_->size(), " ranks: the NCCL backend for GPUs is "
-               "not built yet; data parallelism runs on the CPU with MPI (docs/distributed.md)");
+  if (o_.device == "cuda") {
+    const int gpus = device_count(Device::Kind::CUDA);
+    device_ = Device::cuda(gpus > 0 ? distributed::launcher_local_rank() % gpus : 0);
+  }
+  communicator_ = distributed::init_communicator(o_.dist_timeout, device_);
   manual_seed(o_.seed);
   model_ = nn::make_model(o_.arch, o_.model);
   if (o_.device == "cuda") {
     set_tf32_conv(o_.tf32 != "none");
     set_tf32_matmul(o_.tf32 == "all");
-    model_->to(Device::cuda(0));  // before the optimizer sees the parameters
+    model_->to(device_);  // before the optimizer sees the parameters
   }
   if (audit::enabled()) audit::name_parameters(model_->named_parameters());
   for (const auto& [name, m] : model_->children())

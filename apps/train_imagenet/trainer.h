@@ -39,8 +39,9 @@ class Trainer {
   std::string best_path() const;
 
  private:
-  // Where the model and each batch live: --device cpu or cuda (GPU 0).
-  Device device() const { return o_.device == "cuda" ? Device::cuda(0) : Device::cpu(); }
+  // Where the model and each batch live: --device cpu, or cuda: GPU 0 in a single process, the
+  // GPU of the rank's local rank (modulo the GPUs it sees) under a launcher.
+  Device device() const { return device_; }
   void load_checkpoint(const std::string& path);
   // --resume from a PyTorch checkpoint of the reference project (weights, momentum, epoch, best).
   void load_torch_checkpoint(const std::string& path);
@@ -58,6 +59,7 @@ class Trainer {
                           int64_t next_epoch, size_t next_batch, size_t next_examples);
 
   TrainOptions o_;
+  Device device_ = Device::cpu();
   std::shared_ptr<const Dataset> train_set_, val_set_;
   std::unique_ptr<DataLoader> train_loader_, val_loader_;
   nn::ModulePtr model_;

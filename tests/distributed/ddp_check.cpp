@@ -6,6 +6,8 @@
 //                          The covariance head's overflow repairs with --repair-scope global: each
 //                          rank's half of a batch gets the gradient the whole batch gets in one
 //                          process; with the local scope it does not.
+//   ddp_check nccl         the same on the GPUs (rank r on GPU local-rank r) over NCCL: for a machine
+//                          with two or more GPUs.
 //   ddp_check dead-peer    rank 1 kills itself in the middle of the collectives: the job must end
 //                          with a non-zero exit instead of hanging.
 #include <csignal>
@@ -19,6 +21,7 @@
 #include "nn/models/model_options.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
+#include "tensor/device_backend.h"
 #include "tensor/random.h"
 
 using namespace dsvd;
@@ -26,6 +29,7 @@ using namespace dsvd;
 namespace {
 
 int failures = 0;
+Device device = Device::cpu();  // where the checks run: the CPU, or this rank's GPU (nccl)
 void expect(bool ok, const std::string& what, int rank) {
   if (!ok) {
     std::fprintf(stderr, "rank %d: FAILED: %s\n", rank, what.c_str());
@@ -39,7 +43,9 @@ std::shared_ptr<nn::Module> make_net() {
   o.width = 0.0625;
   o.small_stem = true;
   o.num_classes = 5;
-  return nn::make_model("resnet18", o);
+  auto net = nn::make_model("resnet18", o);
+  net->to(device);
+  return net;
 }
 
 // The gradients of one shard of the batch on a fresh copy of the network.
@@ -60,21 +66,29 @@ struct SqrtGradient {
   int64_t repairs;
 };
 SqrtGradient sqrt_gradient(const Tensor& sigma, const Tensor& weight, const ReplicaMax& across) {
-  Tensor s = sigma.clone();
+  Tensor s = sigma.to(device).clone();
   s.requires_grad_();
   MatrixSqrtOptions o;
   o.method = SqrtMethod::Original;
   o.report = std::make_shared<MatfnReport>();
   o.repair_across_replicas = across;
-  sum(mul(sqrtm(s, o), weight)).backward();
-  return {s.grad(), o.report->repairs.total()};
+  sum(mul(sqrtm(s, o), weight.to(device))).backward();
+  return {s.grad().to(Device::cpu()), o.report->repairs.total()};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "check";
-  auto comm = distributed::init_communicator(/*timeout_s=*/30);
+  if (mode == "nccl") {
+    const int gpus = device_count(Device::Kind::CUDA);
+    if (gpus < 1) {
+      std::fprintf(stderr, "ddp_check nccl: no CUDA device\n");
+      return 2;
+    }
+    device = Device::cuda(distributed::launcher_local_rank() % gpus);
+  }
+  auto comm = distributed::init_communicator(/*timeout_s=*/30, device);
   const int rank = comm->rank();
   if (comm->size() != 2) {
     std::fprintf(stderr, "ddp_check: run it with mpirun -np 2 (size %d)\n", comm->size());
@@ -88,16 +102,16 @@ int main(int argc, char** argv) {
   }
 
   // Collectives against closed forms.
-  Tensor v = from_vector({double(rank + 1), double(10 * rank)}, {2});
+  Tensor v = from_vector({double(rank + 1), double(10 * rank)}, {2}).to(device);
   comm->all_reduce(v, distributed::ReduceOp::Sum);
   expect(to_vector(v) == std::vector<double>{3, 10}, "all_reduce sum", rank);
-  Tensor m = from_vector({double(rank), -double(rank)}, {2});
+  Tensor m = from_vector({double(rank), -double(rank)}, {2}).to(device);
   comm->all_reduce(m, distributed::ReduceOp::Max);
   expect(to_vector(m) == std::vector<double>{1, 0}, "all_reduce max", rank);
-  Tensor b = from_vector({double(rank + 5)}, {1});
+  Tensor b = from_vector({double(rank + 5)}, {1}).to(device);
   comm->broadcast(b, 1);
   expect(b.item() == 6, "broadcast from rank 1", rank);
-  Tensor g = comm->all_gather(from_vector({double(rank), double(rank)}, {2}));
+  Tensor g = comm->all_gather(from_vector({double(rank), double(rank)}, {2}).to(device));
   expect(to_vector(g) == std::vector<double>{0, 0, 1, 1}, "all_gather", rank);
 
   // DataParallel: rank 1 starts from other weights; the broadcast makes them rank 0's.
@@ -115,8 +129,8 @@ int main(int argc, char** argv) {
            "weights broadcast: " + net->state_dict()[i].first, rank);
 
   manual_seed(7);
-  Tensor x = randn({4, 3, 12, 12});
-  Tensor y = from_vector({0, 3, 1, 4}, {4}).to(DType::Int64);
+  Tensor x = randn({4, 3, 12, 12}).to(device);
+  Tensor y = from_vector({0, 3, 1, 4}, {4}).to(DType::Int64).to(device);
   net->train();
   dp.prepare_backward();
   cross_entropy(net->forward(x.narrow(0, 2 * rank, 2)), y.narrow(0, 2 * rank, 2)).backward();
