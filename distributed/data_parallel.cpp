@@ -115,8 +115,11 @@ void DataParallel::reduce(Bucket& b) {
     copy_(b.slots[i++], g);
   }
   communicator_->all_reduce(b.flat, ReduceOp::Average);
+  // The averaged gradients stay where they are: each parameter's gradient becomes its view of
+  // the bucket (PyTorch's gradient_as_bucket_view), no copy back. The next step's reduce
+  // overwrites them, after the optimizer has read them.
   i = 0;
-  for (size_t k : b.parameters) copy_(parameters_[k].second.grad(), b.slots[i++]);
+  for (size_t k : b.parameters) parameters_[k].second.set_grad(b.slots[i++]);
 }
 
 void DataParallel::communication_loop() {

@@ -8,11 +8,15 @@
 //                          process; with the local scope it does not.
 //   ddp_check nccl         the same on the GPUs (rank r on GPU local-rank r) over NCCL: for a machine
 //                          with two or more GPUs.
+//   ddp_check hung-peer    rank 1 stops answering (sleeps) with a timeout of 2 s: rank 0 must end the
+//                          job, saying it waited past the timeout.
 //   ddp_check dead-peer    rank 1 kills itself in the middle of the collectives: the job must end
 //                          with a non-zero exit instead of hanging.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "distributed/communicator.h"
 #include "distributed/data_parallel.h"
@@ -88,11 +92,17 @@ int main(int argc, char** argv) {
     }
     device = Device::cuda(distributed::launcher_local_rank() % gpus);
   }
-  auto comm = distributed::init_communicator(/*timeout_s=*/30, device);
+  auto comm = distributed::init_communicator(/*timeout_s=*/mode == "hung-peer" ? 2 : 30, device);
   const int rank = comm->rank();
   if (comm->size() != 2) {
     std::fprintf(stderr, "ddp_check: run it with mpirun -np 2 (size %d)\n", comm->size());
     return 2;
+  }
+  if (mode == "hung-peer") {
+    comm->barrier();
+    if (rank == 1) std::this_thread::sleep_for(std::chrono::seconds(60));
+    comm->barrier();  // rank 0 waits here past the timeout
+    return 0;
   }
   if (mode == "dead-peer") {
     for (int i = 0; i < 3; ++i) comm->barrier();

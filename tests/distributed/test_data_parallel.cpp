@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "tests/test_util.h"
 
@@ -49,4 +50,19 @@ TEST_CASE("data parallel: a rank killed mid-run ends the job with a non-zero exi
   CHECK(status != 0);
   CHECK(status != 124);  // not the timeout of 120 s
   CHECK(seconds < 60);
+}
+
+TEST_CASE("data parallel: a rank that stops answering ends the job after the timeout, saying so") {
+  if (!have_mpirun()) {
+    MESSAGE("mpirun (openmpi-bin) or this build's ddp_check not here: skipped");
+    return;
+  }
+  auto [status, seconds] = mpirun_check("hung-peer");  // a timeout of 2 s; rank 1 sleeps 60 s
+  CHECK(status != 0);
+  CHECK(seconds < 30);
+  std::ifstream log("/tmp/dsvd_ddp_check_hung-peer.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  INFO(text);
+  CHECK(text.find("MPI_Barrier: rank 0 of 2 waited") != std::string::npos);
+  CHECK(text.find("the timeout") != std::string::npos);
 }
