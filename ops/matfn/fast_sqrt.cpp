@@ -57,4 +57,11 @@ FastSqrtForward mpa_sqrt_forward(const Tensor& a) {
   return {mul(x, sc.root_scale), sc.root_scale};
 }
 
+FastSqrtForward mpa_inverse_sqrt_forward(const Tensor& a) {
+  Scaled sc = normalised(a);
+  // 1/√(1 − z) ≈ Q(z)/P(z): one solve P X = Q.
+  Tensor x = solve(matrix_polynomial(sc.z, mpa_numerator()), matrix_polynomial(sc.z, mpa_denominator()));
+  return {div(x, sc.root_scale), sc.root_scale};
+}
+
 }  // namespace dsvd

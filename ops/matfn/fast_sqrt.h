@@ -6,6 +6,8 @@
 //   MTP (mtp-lya):  √(A/s) ≈ Σ_{k=0}^{10} a_k Z^k, a_k the Taylor coefficients of √(1 − z)
 //   MPA (mpa-lya):  √(A/s) ≈ Q(Z)⁻¹ P(Z), the [5/5] Padé approximant of √(1 − z) (a solve, no inverse)
 //   out = √s · (the approximation)
+//   MPA inverse (mpa-lya-inv, inverse_sqrtm.h):  (A/s)^{-1/2} ≈ P(Z)⁻¹ Q(Z), the same approximant
+//   upside down (one solve P X = Q); out = (the approximation) / √s
 #pragma once
 #include <array>
 
@@ -27,5 +29,7 @@ struct FastSqrtForward {
 // a (B, n, n) symmetric positive semi-definite, not zero (‖A‖_F = 0 gives 0/0).
 FastSqrtForward mtp_sqrt_forward(const Tensor& a);
 FastSqrtForward mpa_sqrt_forward(const Tensor& a);
+// ≈ A^{-1/2}; root_scale as above.
+FastSqrtForward mpa_inverse_sqrt_forward(const Tensor& a);
 
 }  // namespace dsvd
