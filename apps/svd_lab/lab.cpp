@@ -10,6 +10,7 @@
 #include "apps/svd_lab/json_writer.h"
 #include "apps/timing.h"
 #include "ops/matfn/covariance.h"
+#include "ops/matfn/inverse_sqrtm.h"
 #include "ops/matfn/symeig.h"
 #include "ops/matfn/k_rules.h"
 #include "ops/ops.h"
@@ -283,7 +284,61 @@ int command_layer(const CommandLine& cli) {
   return code;
 }
 
+// svd_lab matrix --function invsqrt: W ≈ S^{-1/2} by inverse_sqrtm (mpa-lya-inv or eig), full
+// output, the upstream gradient (B, n, n).
+int command_matrix_inverse(const CommandLine& cli) {
+  const std::string input = cli.require("input"), grad_path = cli.require("grad"), out = cli.require("out");
+  InverseSqrtOptions options;
+  options.method = parse_inverse_sqrt_method(cli.require("rule"));
+  if (cli.has("iters")) {
+    options.lya_iterations = cli.get_int("iters", 0);
+    DSVD_CHECK(options.lya_iterations >= 1, "--iters must be >= 1, got ", options.lya_iterations);
+  }
+  options.lya_tolerance = cli.get_double("tol", 0);
+  DSVD_CHECK(options.lya_tolerance >= 0, "--tol must be >= 0, got ", options.lya_tolerance);
+  Tensor s = load_npy(input);
+  check_matrices(s, input);
+  const DType dtype = dtype_option(cli, s.dtype());
+  const std::string output = cli.get("output", "full");
+  DSVD_CHECK(output == "full", "--function invsqrt: --output must be full (the inverse root is returned whole), got '",
+             output, "'");
+  enable_audit_from(cli, out);
+  cli.reject_unused();
+  Tensor g = checked_full_upstream(load_npy(grad_path), s.size(0), s.size(1), grad_path);
+  Tensor leaf = s.detach().clone().requires_grad_();
+  const double t0 = now_seconds();
+  Tensor w = inverse_sqrtm(leaf.to(dtype), options).to(s.dtype());
+  const double t1 = now_seconds();
+  w.backward(g.to(s.dtype()));
+  const double t2 = now_seconds();
+  const std::string name = inverse_sqrt_method_name(options.method);
+  std::filesystem::create_directories(out);
+  save_npy(out + "/output.npy", w.detach());
+  save_npy(out + "/grad_input.npy", leaf.grad());
+  JsonWriter j;
+  j.begin_object();
+  j.key("function").value("invsqrt").key("rule").value(name);
+  j.key("forward_ms").value((t1 - t0) * 1e3).key("backward_ms").value((t2 - t1) * 1e3);
+  j.end_object();
+  std::ofstream(out + "/report.json") << j.str() << "\n";
+  int64_t nan = 0;
+  for (const Tensor& t : {w.detach(), leaf.grad()})
+    for (double v : to_vector(t)) nan += std::isnan(v);
+  std::printf("invsqrt %s: output %s, forward %.2f ms, backward %.2f ms\n", name.c_str(),
+              shape_str(w.sizes()).c_str(), (t1 - t0) * 1e3, (t2 - t1) * 1e3);
+  std::printf("wrote %s/output.npy, %s/grad_input.npy, %s/report.json\n", out.c_str(), out.c_str(), out.c_str());
+  if (nan > 0) {
+    std::fprintf(stderr, "svd_lab: warning: the results hold NaN (%lld entries): S must be positive definite "
+                 "(the inverse root of a zero matrix divides by ‖S‖_F = 0)\n", (long long)nan);
+    return 1;
+  }
+  return 0;
+}
+
 int command_matrix(const CommandLine& cli) {
+  const std::string function = cli.get("function", "sqrt");
+  DSVD_CHECK(function == "sqrt" || function == "invsqrt", "--function must be sqrt or invsqrt, got '", function, "'");
+  if (function == "invsqrt") return command_matrix_inverse(cli);
   std::string input = cli.require("input"), grad_path = cli.require("grad"), rule = cli.require("rule");
   std::string out = cli.require("out");
   MatrixSqrtOptions options = rule_options(cli, rule);

@@ -22,6 +22,9 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       for the SVD rules; a (B,n,n) G selects full. output.npy and grad_input.npy (dL/dS as the rule
       returns it, not symmetrised) are in S's dtype. The eigenvalue floor is the compute dtype's
       machine epsilon (2^-52 in f64, 2^-23 in f32).
+  svd_lab matrix  --function invsqrt --input S.npy --grad G.npy --rule mpa-lya-inv|eig [--iters N] [--tol T] --out DIR
+      the inverse square root S^{-1/2} (B,n,n) instead: mpa-lya-inv (Padé forward, Lyapunov backward,
+      8 iterations) or eig (the eigendecomposition, exact gradient); G (B,n,n).
   svd_lab compare [--features X.npy | --input S.npy | --spectrum l1,l2,.. | --random B,C,H,W] [--grad G.npy] [--rules a,b]
                   [--format table|csv|json]
       every rule on one input: forward error, gradient error against the exact rule (float64),

@@ -1,9 +1,11 @@
 // svd_lab matrix end to end (apps/svd_lab/lab.cpp): --output full|triu, the default per rule, the
 // user's dtype kept from the input files to output.npy and grad_input.npy.
+#include <cmath>
 #include <filesystem>
 
 #include "apps/svd_lab/lab.h"
 #include "ops/ops.h"
+#include "ops/matfn/inverse_sqrtm.h"
 #include "tensor/npy.h"
 #include "tests/apps/svd_lab_test_util.h"
 #include "tests/matfn/matfn_test_util.h"
@@ -96,4 +98,46 @@ TEST_CASE("svd_lab matrix: --dtype f32 computes in float32 and writes the input'
   CHECK(to_vector(y) == std::vector<double>{double(std::sqrt(float(std::ldexp(1.0, -23)))), 0, 0,
                                             double(std::sqrt(float(std::ldexp(1.0, -23)))), 0,
                                             double(std::sqrt(float(std::ldexp(1.0, -23))))});
+}
+
+TEST_CASE("svd_lab matrix --function invsqrt: both methods, their gradients, and what it refuses") {
+  LabDir d("svd_lab_matrix");
+  Tensor sigma = spd_batch();
+  Generator gen(12);
+  Tensor g = randn({2, 4, 4}, DType::Float64, &gen);
+  save_npy(d / "s.npy", sigma);
+  save_npy(d / "g.npy", g);
+  save_npy(d / "g_triu.npy", randn({2, 10}, DType::Float64, &gen));
+  // The closed form: V diag(λ^{-1/2}) Vᵀ of each sample.
+  Tensor exact = cat({matrix_with_spectrum(random_orthogonal(4, 1), {1 / std::sqrt(3.0), 1 / std::sqrt(2.0), 1.0,
+                                                                      1 / std::sqrt(0.5)}),
+                      matrix_with_spectrum(random_orthogonal(4, 2), {1 / std::sqrt(2.5), 1 / std::sqrt(2.0),
+                                                                      1 / std::sqrt(1.5), 1.0})},
+                     0);
+  for (InverseSqrtMethod m : {InverseSqrtMethod::Eig, InverseSqrtMethod::MpaLyaInv}) {
+    const std::string name = inverse_sqrt_method_name(m), dir = d / name;
+    CAPTURE(name);
+    CHECK(run_svd_lab_matrix({"--function", "invsqrt", "--input", d / "s.npy", "--grad", d / "g.npy", "--rule", name,
+                              "--out", dir}) == 0);
+    Tensor out = load_npy(dir + "/output.npy"), grad = load_npy(dir + "/grad_input.npy");
+    CHECK(out.sizes() == Shape{2, 4, 4});
+    InverseSqrtOptions o;
+    o.method = m;
+    Tensor leaf = sigma.clone().requires_grad_();
+    Tensor w = inverse_sqrtm(leaf, o);
+    w.backward(g);
+    CHECK(to_vector(out) == to_vector(w));
+    CHECK(to_vector(grad) == to_vector(leaf.grad()));
+    // eig is the inverse root to rounding; the Padé approximant to its accuracy (λ/‖λ‖ ≥ 0.13).
+    CHECK(max_abs(sub(out, exact)) < (m == InverseSqrtMethod::Eig ? 1e-12 : 5e-2));
+  }
+  CHECK_THROWS_WITH_AS(run_svd_lab_matrix({"--function", "invsqrt", "--input", d / "s.npy", "--grad", d / "g_triu.npy",
+                                           "--rule", "eig", "--out", d / "x"}),
+                       doctest::Contains("expected the upstream gradient of the full square root"), Error);
+  CHECK_THROWS_WITH_AS(run_svd_lab_matrix({"--function", "invsqrt", "--input", d / "s.npy", "--grad", d / "g.npy",
+                                           "--rule", "pade", "--out", d / "x"}),
+                       doctest::Contains("unknown method 'pade'"), Error);
+  CHECK_THROWS_WITH_AS(run_svd_lab_matrix({"--function", "cbrt", "--input", d / "s.npy", "--grad", d / "g.npy", "--rule",
+                                           "eig", "--out", d / "x"}),
+                       doctest::Contains("--function must be sqrt or invsqrt"), Error);
 }
