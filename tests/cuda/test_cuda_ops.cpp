@@ -10,6 +10,7 @@
 #include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
+#include "ops/matfn/inverse_sqrtm.h"
 #include "ops/matfn/repair.h"
 #include "ops/matfn/sqrtm.h"
 #include "ops/matfn/symeig.h"
@@ -322,6 +323,16 @@ TEST_CASE("cuda ops: the overflow repairs count and replace on the GPU as on the
     CHECK(c.get("t.-inf") == 0);
     if (with_nan) CHECK((std::isnan(v[1]) && std::isnan(v[3])));
     else CHECK((v[1] == 5.0 && v[3] == 5.0));
+  }
+}
+
+TEST_CASE("cuda ops: the inverse square root, both methods, as on the CPU" * doctest::skip(!has_device())) {
+  Tensor a = random({3, 5, 5}, 211);
+  Tensor spd = add(matmul(a, a.transpose(1, 2)), mul(eye(5, DType::Float64), 0.5));
+  for (InverseSqrtMethod m : {InverseSqrtMethod::MpaLyaInv, InverseSqrtMethod::Eig}) {
+    InverseSqrtOptions o;
+    o.method = m;
+    check_op_on_gpu(inverse_sqrt_method_name(m), [o](auto& v) { return inverse_sqrtm(v[0], o); }, {spd}, 1e-9, 1e-7);
   }
 }
 
