@@ -30,6 +30,9 @@ const char* kUsage = R"(svd_lab: the matrix square root of covariance pooling, r
       every rule on one input: forward error, gradient error against the exact rule (float64),
       max |K|, eigenvalues at the floor, repaired entries, time. --spectrum: one matrix with these
       eigenvalues and random eigenvectors (--seed), e.g. a tie among non-null eigenvalues.
+  svd_lab compare --spectra paper [--rules a,b] [--format table|csv|json]
+      the same on the four kinds of spectrum the paper studies (n = 32): well conditioned,
+      ill conditioned, rank-deficient as covariance pooling makes them, exact ties.
   svd_lab experiment E1|E2|E3|E4 [--format table|csv|json]
       E1 Taylor/Pade vs 1/(1-r) [--r-from A --r-to B --points N: a sweep, 1-r log-spaced];
       E2 close eigenvalues [--gap-from A --gap-to B --points N: a sweep of the gap 1-λ₂];

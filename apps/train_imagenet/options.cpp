@@ -29,7 +29,8 @@ Data
 Model
   --arch A               alexnet | resnet18 | resnet34 | resnet50 | resnet101 | resnet152
   --head H               gap | isqrt | mtp-lya | mpa-lya | svd-pade | svd-taylor | svd-pi | svd-newton |
-                         svd-trunc | svd-topn | svd-original | svd-exact | svd-pi-deflation
+                         svd-trunc | svd-topn | svd-original | svd-exact | svd-pi-deflation |
+                         seb (the TPAMI'22 fine-grained head: Q + Q·‖Q Sᵀ‖_F, docs/matrix-functions.md §7)
   --head-dim N           the reduction block's width (default 256)
   --last-stride S        ResNet layer4 stride, 2 (DSVD) or 1 (iSQRT-COV)
   --stem standard|small  small: 3x3 stride-1 first conv and no first max-pool (28x28, 32x32 images)

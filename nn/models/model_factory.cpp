@@ -8,6 +8,7 @@ bool is_covariance_head(const std::string& head) { return head != "gap"; }
 
 // The heads without an eigendecomposition are named as their rule; the SVD rules as svd-<rule>.
 std::string head_name(SqrtMethod method) {
+  if (method == SqrtMethod::Seb) return "seb";  // a head of its own, not an SVD square-root rule
   return std::string(uses_eigendecomposition(method) ? "svd-" : "") + sqrt_method_name(method);
 }
 

@@ -32,6 +32,8 @@ struct SqrtRule {
   bool uses_eigendecomposition;   // its forward is the eigendecomposition (svd_forward)
   // The reference repairs ∂L/∂X after covariance pooling (docs/matrix-functions.md §2.2).
   bool repairs_feature_gradient;
+  // Its output approximates Σ^{1/2} (false for SEB, whose forward error is not measured).
+  bool square_root = true;
 
   // Forward, run without recording; Σ (B, n, n) float32/float64 is already checked.
   SqrtForward (*forward)(const Tensor& sigma, const MatrixSqrtOptions& options);
@@ -61,10 +63,12 @@ const SqrtRule& sqrt_rule(SqrtMethod method);
 // docs/matrix-functions.md §4.1: eigendecomposition, the clamp at the dtype's floor ε,
 // Q = V diag(√λ) Vᵀ. Saves "sigma", "eigenvectors" and "eigenvalues" (λ clamped); fills the
 // report's eigenvalues; in audit mode notes the spectrum (spectrum_notes). The transformed form
-// changes the descending |w| before the clamp (TopN).
+// changes the descending |w| before the clamp (TopN); `extend` then builds on the result (SEB's
+// branches) before the notes, so that they land on the sqrtm trace line.
 SqrtForward svd_forward(const Tensor& sigma, const MatrixSqrtOptions& options);
 SqrtForward svd_forward_transformed(const Tensor& sigma, const MatrixSqrtOptions& options,
-                                    Tensor (*transform)(const Tensor& values, const MatrixSqrtOptions& options));
+                                    Tensor (*transform)(const Tensor& values, const MatrixSqrtOptions& options),
+                                    void (*extend)(SqrtForward& forward) = nullptr);
 // The audit notes of svd_forward (most_negative_eigenvalue only when a sample is indefinite).
 const std::vector<std::string>& spectrum_notes();
 // The repair sites of a K̃ rule: Φ on K̃ (when fix_k), on `inner` and on G_Σ in the K step, then

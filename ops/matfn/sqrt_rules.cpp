@@ -7,12 +7,12 @@ namespace dsvd {
 
 // Each defined in its own file (the `file` field says which).
 extern const SqrtRule original_rule, trunc_rule, topn_rule, taylor_rule, pade_rule, pi_rule, pi_deflation_rule,
-    newton_rule, exact_rule, isqrt_rule, mtp_lya_rule, mpa_lya_rule;
+    newton_rule, exact_rule, isqrt_rule, mtp_lya_rule, mpa_lya_rule, seb_rule;
 
 const std::vector<const SqrtRule*>& sqrt_rules() {
   static const std::vector<const SqrtRule*> table = {
       &original_rule, &trunc_rule,  &topn_rule,  &taylor_rule, &pade_rule,    &pi_rule,
-      &pi_deflation_rule, &newton_rule, &exact_rule, &isqrt_rule, &mtp_lya_rule, &mpa_lya_rule,
+      &pi_deflation_rule, &newton_rule, &exact_rule, &isqrt_rule, &mtp_lya_rule, &mpa_lya_rule, &seb_rule,
   };
   return table;
 }
@@ -46,5 +46,6 @@ const std::vector<SqrtMethod>& all_sqrt_methods() {
 
 bool repairs_feature_gradient(SqrtMethod method) { return sqrt_rule(method).repairs_feature_gradient; }
 bool uses_eigendecomposition(SqrtMethod method) { return sqrt_rule(method).uses_eigendecomposition; }
+bool is_square_root(SqrtMethod method) { return sqrt_rule(method).square_root; }
 
 }  // namespace dsvd

@@ -17,7 +17,8 @@
 
 namespace dsvd {
 
-enum class SqrtMethod { Original, Trunc, TopN, Taylor, Pade, PI, PIDeflation, Newton, Exact, ISqrt, MtpLya, MpaLya };
+// Seb is not a square root: the SEB head's Q + Q·‖Q Sᵀ‖_F (seb.cpp), in the table for its plumbing.
+enum class SqrtMethod { Original, Trunc, TopN, Taylor, Pade, PI, PIDeflation, Newton, Exact, ISqrt, MtpLya, MpaLya, Seb };
 
 const char* sqrt_method_name(SqrtMethod method);
 // Accepts the names above (and "svd-<name>"); an unknown name throws, listing the valid ones.
@@ -27,6 +28,8 @@ const std::vector<SqrtMethod>& all_sqrt_methods();
 bool repairs_feature_gradient(SqrtMethod method);
 // Whether the rule's forward is an eigendecomposition (false for isqrt, mtp-lya, mpa-lya).
 bool uses_eigendecomposition(SqrtMethod method);
+// Whether the rule's output approximates Σ^{1/2} (all but seb).
+bool is_square_root(SqrtMethod method);
 // (The four above read the rule table.)
 
 struct MatrixSqrtOptions {

@@ -55,7 +55,8 @@ SqrtForward svd_forward(const Tensor& sigma, const MatrixSqrtOptions& options) {
 }
 
 SqrtForward svd_forward_transformed(const Tensor& sigma, const MatrixSqrtOptions& options,
-                                    Tensor (*transform)(const Tensor& values, const MatrixSqrtOptions& options)) {
+                                    Tensor (*transform)(const Tensor& values, const MatrixSqrtOptions& options),
+                                    void (*extend)(SqrtForward& forward)) {
   SymEig eig = symeig_descending(sigma);
   Tensor s = transform ? transform(eig.values, options) : eig.values;
   const double floor = clamp_floor(s.dtype());
@@ -66,8 +67,10 @@ SqrtForward svd_forward_transformed(const Tensor& sigma, const MatrixSqrtOptions
     options.report->eigenvalue_magnitudes = eig.values;  // read only when someone asks: no sync here
     options.report->smallest_eigenvalues = eig.smallest;
   }
+  SqrtForward result{out, {{"sigma", sigma}, {"eigenvectors", eig.vectors}, {"eigenvalues", lambda}}};
+  if (extend) extend(result);
   if (audit::enabled()) note_spectrum(lambda, eig);
-  return {out, {{"sigma", sigma}, {"eigenvectors", eig.vectors}, {"eigenvalues", lambda}}};
+  return result;
 }
 
 const std::vector<std::string>& spectrum_notes() {

@@ -143,6 +143,41 @@ TEST_CASE("svd_lab: experiments and compare print CSV and JSON for a plot; E1 sw
   fs::remove(log);
 }
 
+TEST_CASE("svd_lab compare --spectra paper: every square-root rule on the paper's four kinds of spectrum") {
+  const std::string log = (fs::temp_directory_path() / ("dsvd_lab_spectra_" + std::to_string(::getpid()))).string();
+  REQUIRE(std::system((test::svd_lab_program() + " compare --spectra paper --format json > " + log + " 2>/dev/null").c_str()) ==
+          0);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(log);
+  json::Value v = json::parse(text, "compare");
+  size_t square_roots = 0;
+  for (SqrtMethod m : all_sqrt_methods()) square_roots += is_square_root(m);
+  REQUIRE(v.array.size() == 4 * square_roots);  // seb is not a square root: not compared
+  auto cell = [&](const std::string& spectrum, const std::string& rule, const char* column) {
+    for (const auto& row : v.array)
+      if (row.find("spectrum")->string.rfind(spectrum, 0) == 0 && row.find("rule")->string == rule)
+        return row.find(column)->number;
+    FAIL("no row " << spectrum << " / " << rule);
+    return 0.0;
+  };
+  for (const char* spectrum : {"well", "ill", "rank", "exact ties"}) {
+    CAPTURE(spectrum);
+    CHECK(cell(spectrum, "exact", "grad_rel_err") == 0);
+    CHECK(cell(spectrum, "pade", "forward_err") == 0);  // the eigendecomposition's forward
+  }
+  // Distinct eigenvalues: Padé's K̃ is exact; MPA's forward beats MTP's.
+  CHECK(cell("well", "pade", "grad_rel_err") < 1e-12);
+  CHECK(cell("well", "mpa-lya", "forward_err") < cell("well", "mtp-lya", "forward_err"));
+  // Rank-deficient as covariance pooling makes it: 16 of 32 eigenvalues at the floor, repaired ties.
+  CHECK(cell("rank", "original", "at_floor") == 16);
+  CHECK(cell("rank", "original", "repaired") > 0);
+  // Exact ties: Original's repaired K̃ is far from the exact gradient, the exact rule is finite.
+  CHECK(cell("exact ties", "original", "repaired") > 0);
+  CHECK(cell("exact ties", "original", "grad_rel_err") > 0.1);
+  CHECK(std::system((test::svd_lab_program() + " compare --spectra paper --input x.npy > /dev/null 2>&1").c_str()) != 0);
+}
+
 TEST_CASE("svd_lab experiment E5: every rule timed on 64 SPD 48x48 matrices, relative to MPA-Lya") {
   const std::string log = (fs::temp_directory_path() / ("dsvd_lab_e5_" + std::to_string(::getpid()))).string();
   REQUIRE(std::system((test::svd_lab_program() + " experiment E5 --reps 1 --format csv > " + log + " 2>&1").c_str()) == 0);

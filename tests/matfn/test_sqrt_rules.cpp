@@ -58,7 +58,7 @@ const std::vector<std::string> kOptionNames = {"topn_drop",         "taylor_degr
 
 TEST_CASE("sqrt rules: one entry per method, in order, each with exactly one backward form and its file") {
   const auto& rules = sqrt_rules();
-  REQUIRE(rules.size() == size_t(SqrtMethod::MpaLya) + 1);
+  REQUIRE(rules.size() == size_t(SqrtMethod::Seb) + 1);
   std::set<std::string> names;
   for (size_t i = 0; i < rules.size(); ++i) {
     const SqrtRule& r = *rules[i];
