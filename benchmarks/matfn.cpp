@@ -6,6 +6,8 @@
 // sides on 2 threads. Rounds alternate dsvd and PyTorch; each side reports the median of its
 // repetitions per round and the table shows the median over rounds. Before timing, both sides
 // compute every rule on the same input and the gradients are compared (the peer writes .npy).
+// Then the inverse square root (mpa-lya-inv and eig) on SPD matrices (B=32, n=64) and (B=8, n=256),
+// the same way.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "apps/timing.h"
 #include "benchmarks/peer.h"
 #include "ops/cpu/blas_runtime.h"
+#include "ops/matfn/inverse_sqrtm.h"
 #include "ops/matfn/sqrtm.h"
 #include "ops/ops.h"
 #include "tensor/npy.h"
@@ -118,6 +121,79 @@ void cross_check(const std::string& script) {
   fs::remove_all(dir);
 }
 
+// --- The inverse square root (inverse_sqrtm: mpa-lya-inv and eig) on SPD matrices -----------------
+
+const InverseSqrtMethod kInverseMethods[] = {InverseSqrtMethod::MpaLyaInv, InverseSqrtMethod::Eig};
+
+Tensor run_inverse(const Tensor& a, const Tensor& g, InverseSqrtMethod m, Tensor* grad = nullptr) {
+  InverseSqrtOptions o;
+  o.method = m;
+  Tensor leaf = a.clone().requires_grad_();
+  Tensor w = inverse_sqrtm(leaf, o);
+  w.backward(g);
+  if (grad) *grad = leaf.grad();
+  return w;
+}
+
+std::string inverse_args(int64_t batch, int64_t n, DType dtype, int reps) {
+  return "invsqrt --batch " + std::to_string(batch) + " --n " + std::to_string(n) + " --dtype " +
+         (dtype == DType::Float64 ? "f64" : "f32") + " --reps " + std::to_string(reps);
+}
+
+void inverse_sqrt_section(const std::string& script, int rounds, int reps) {
+  // Cross-check on the peer's input.
+  fs::path dir = fs::temp_directory_path() / ("dsvd_invsqrt_check_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  if (run_peer(script, inverse_args(4, 32, DType::Float64, 1) + " --save " + dir.string() + " && echo done 1", "done")) {
+    Tensor a = load_npy((dir / "a.npy").string()), g = load_npy((dir / "g.npy").string());
+    std::printf("inverse square root, cross-check on (B=4, n=32) float64 SPD, same input: relative difference\n");
+    std::printf("%-13s %12s %12s\n", "method", "output", "input grad");
+    for (InverseSqrtMethod m : kInverseMethods) {
+      const std::string name = inverse_sqrt_method_name(m);
+      Tensor grad;
+      Tensor w = run_inverse(a, g, m, &grad);
+      std::printf("%-13s %12.2e %12.2e\n", name.c_str(), relative_difference(w, load_npy((dir / ("w_" + name + ".npy")).string())),
+                  relative_difference(grad, load_npy((dir / ("grad_" + name + ".npy")).string())));
+    }
+    std::printf("\n");
+  }
+  fs::remove_all(dir);
+  for (auto [batch, n] : {std::pair<int64_t, int64_t>{32, 64}, {8, 256}}) {
+    for (DType dtype : {DType::Float64, DType::Float32}) {
+      Generator gen(0);
+      Tensor x = randn({batch, n, 2 * n}, DType::Float64, &gen);
+      Tensor a = add(div(matmul(x, x.transpose(1, 2)), double(2 * n)), mul(eye(n, DType::Float64), 0.1)).to(dtype);
+      Tensor g = randn({batch, n, n}, DType::Float64, &gen).to(dtype);
+      std::map<std::string, std::vector<double>> ours, theirs;
+      for (int r = 0; r < rounds; ++r) {
+        for (InverseSqrtMethod m : kInverseMethods) {
+          std::vector<double> t;
+          for (int k = 0; k <= reps; ++k) {
+            const double t0 = now_seconds();
+            run_inverse(a, g, m);
+            if (k > 0) t.push_back((now_seconds() - t0) * 1e3);
+          }
+          ours[inverse_sqrt_method_name(m)].push_back(median(t));
+        }
+        for (InverseSqrtMethod m : kInverseMethods) {
+          const std::string name = inverse_sqrt_method_name(m);
+          if (auto v = run_peer(script, inverse_args(batch, n, dtype, reps) + " --methods " + name, "ms " + name))
+            theirs[name].push_back(*v);
+        }
+      }
+      std::printf("inverse square root, B=%lld n=%lld %s\n", (long long)batch, (long long)n, dtype_name(dtype));
+      std::printf("  %-13s %10s %10s %8s\n", "method", "dsvd ms", "torch ms", "ratio");
+      for (InverseSqrtMethod m : kInverseMethods) {
+        const std::string k = inverse_sqrt_method_name(m);
+        const double ms = median(ours[k]);
+        if (theirs[k].empty()) std::printf("  %-13s %10.2f %10s %8s\n", k.c_str(), ms, "n/a", "-");
+        else std::printf("  %-13s %10.2f %10.2f %8.2f\n", k.c_str(), ms, median(theirs[k]), ms / median(theirs[k]));
+      }
+      std::printf("\n");
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,5 +228,6 @@ int main(int argc, char** argv) {
       std::printf("\n");
     }
   }
+  inverse_sqrt_section(script, rounds, reps);
   return 0;
 }

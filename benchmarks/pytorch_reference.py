@@ -10,6 +10,7 @@ figure it prints on its last line. Only benchmarks may use PyTorch; the product 
       (warm-up: worker start-up and file cache).
 
   pytorch_reference.py matfn --batch B --channels N --positions M --dtype f64|f32 [--reps R]
+  pytorch_reference.py invsqrt --batch B --n N --dtype f64|f32 [--reps R] [--methods mpa-lya-inv,eig]
       covariance pooling -> matrix square root -> upper-triangle vectorisation, forward + backward,
       for every rule, written as in the reference (torch.linalg.eigh, a custom autograd.Function
       per rule with the formulas of docs/matrix-functions.md). Prints "ms <rule> X" per rule (median).
@@ -240,6 +241,113 @@ def _lyapunov_backward(y, g, root_scale, iterations=8):
     return 0.5 * c
 
 
+def _make_inverse_sqrt(method):
+    # The inverse square root (docs/matrix-functions.md §11): MPA-Lya-Inv (Pade forward upside down,
+    # Lyapunov backward scaled by the whole batch's ||W||_F) or the eigendecomposition's.
+    import torch
+
+    class InverseSqrt(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            if method == "mpa-lya-inv":
+                s = a.norm(dim=(1, 2), keepdim=True)
+                z = torch.eye(a.shape[1], dtype=a.dtype, device=a.device) - a / s
+                w = torch.linalg.solve(_matrix_polynomial(z, MPA_P), _matrix_polynomial(z, MPA_Q)) / s.sqrt()
+                ctx.save_for_backward(w)
+                return w
+            lam, v = torch.linalg.eigh(a)
+            lam = torch.where(lam <= EPS64, torch.full_like(lam, EPS64), lam)
+            ctx.save_for_backward(v, lam)
+            return (v * lam.rsqrt().unsqueeze(1)) @ v.transpose(1, 2)
+
+        @staticmethod
+        def backward(ctx, g):
+            if method == "mpa-lya-inv":
+                (w,) = ctx.saved_tensors
+                a_inv = w @ w
+                g_prime = -(a_inv @ g @ a_inv)
+                return _lyapunov_backward(w, g_prime, w.norm())
+            v, lam = ctx.saved_tensors
+            root = lam.sqrt()
+            ri, rj = root.unsqueeze(2), root.unsqueeze(1)
+            f = -1 / (ri * rj * (ri + rj))
+            vt = v.transpose(1, 2)
+            return v @ (f * (vt @ g @ v)) @ vt
+
+    return InverseSqrt.apply
+
+
+def invsqrt(args):
+    import torch
+    torch.set_num_threads(args.threads)
+    dtype = torch.float64 if args.dtype == "f64" else torch.float32
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch, args.n, 2 * args.n, generator=gen, dtype=torch.float64)
+    a = (x @ x.transpose(1, 2) / (2 * args.n) + 0.1 * torch.eye(args.n, dtype=torch.float64)).to(dtype)
+    g = torch.randn(args.batch, args.n, args.n, generator=gen, dtype=torch.float64).to(dtype)
+    if args.save:
+        import numpy as np
+        np.save(args.save + "/a.npy", a.numpy())
+        np.save(args.save + "/g.npy", g.numpy())
+    for method in args.methods.split(","):
+        fn = _make_inverse_sqrt(method)
+        if args.save:
+            import numpy as np
+            leaf = a.clone().requires_grad_()
+            w = fn(leaf)
+            w.backward(g)
+            np.save("%s/w_%s.npy" % (args.save, method), w.detach().numpy())
+            np.save("%s/grad_%s.npy" % (args.save, method), leaf.grad.numpy())
+            continue
+        times = []
+        for rep in range(args.reps + 1):
+            leaf = a.clone().requires_grad_()
+            start = time.perf_counter()
+            fn(leaf).backward(g)
+            if rep > 0:
+                times.append(time.perf_counter() - start)
+        times.sort()
+        print("ms %s %.4f" % (method, 1e3 * times[len(times) // 2]), flush=True)
+
+
+def _make_seb(pade):
+    # SEB (docs/matrix-functions.md §7) as the reference's SEB.py builds it: a custom Function for the
+    # eigendecomposition's two branches Q = V diag(sqrt(l)) V^T and S = V diag(exp(-l)) V^T, then
+    # plain autograd for A = Q S^T, F.normalize and the element-wise division.
+    import torch
+
+    class SebEig(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, sigma):
+            w, v = torch.linalg.eigh(sigma)
+            s, order = w.abs().sort(dim=1, descending=True)
+            v = v.gather(2, order.unsqueeze(1).expand_as(v))
+            lam = torch.where(s <= EPS64, torch.full_like(s, EPS64), s)
+            ctx.save_for_backward(v, lam)
+            vt = v.transpose(1, 2)
+            return (v * lam.sqrt().unsqueeze(1)) @ vt, (v * torch.exp(-lam).unsqueeze(1)) @ vt
+
+        @staticmethod
+        def backward(ctx, gq, gs):
+            v, lam = ctx.saved_tensors
+            vt = v.transpose(1, 2)
+            e = torch.exp(-lam)
+            grad_v = ((gq + gq.transpose(1, 2)) @ v) * lam.sqrt().unsqueeze(1) + ((gs + gs.transpose(1, 2)) @ v) * e.unsqueeze(1)
+            grad_lam = (0.5 * torch.diagonal(vt @ gq @ v, dim1=1, dim2=2) / lam.sqrt()
+                        - e * torch.diagonal(vt @ gs @ v, dim1=1, dim2=2))
+            k = _k_matrix("original", lam, pade)
+            inner = _fix_inf(k.transpose(1, 2) * (vt @ grad_v) + torch.diag_embed(grad_lam))
+            return _fix_inf(v @ inner @ vt)
+
+    def seb(sigma):
+        q, s = SebEig.apply(sigma)
+        a = q @ s.transpose(1, 2)
+        normalised = torch.nn.functional.normalize(a.reshape(a.shape[0], -1), dim=1).reshape(a.shape)
+        return q + q * (a / normalised)
+
+    return seb
+
+
 def _make_layer(rule, pade):
     import torch
 
@@ -257,7 +365,7 @@ def _make_layer(rule, pade):
         def backward(ctx, g):
             (xb,) = ctx.saved_tensors
             gx = (g + g.transpose(1, 2)) @ xb / xb.shape[2]
-            if rule in ("original", "trunc", "topn", "taylor", "pade", "pi"):
+            if rule in ("original", "trunc", "topn", "taylor", "pade", "pi"):  # not seb
                 gx = torch.nan_to_num(_fix_inf(gx), nan=0.0, posinf=float("inf"), neginf=float("-inf"))
             return gx.reshape(ctx.input_shape).to(ctx.input_dtype), None
 
@@ -330,8 +438,11 @@ def _make_layer(rule, pade):
             inner = _fix_inf(k.transpose(1, 2) * (vt @ grad_v) + torch.diag_embed(grad_lam))
             return _fix_inf(v @ inner @ vt)
 
+    seb = _make_seb(pade)
+
     def layer(x, dtype):
-        q = MatrixSqrt.apply(Covariance.apply(x, dtype))
+        sigma = Covariance.apply(x, dtype)
+        q = seb(sigma) if rule == "seb" else MatrixSqrt.apply(sigma)
         n = q.shape[1]
         rows, cols = torch.triu_indices(n, n, device=q.device)
         return q[:, rows, cols].to(torch.float32)
@@ -503,7 +614,15 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save", default="", help="write x, g and each rule's output and input gradient as .npy here")
-    p.add_argument("--rules", default="original,trunc,topn,taylor,pade,pi,pi-deflation,newton,exact,isqrt,mtp-lya,mpa-lya")
+    p.add_argument("--rules", default="original,trunc,topn,taylor,pade,pi,pi-deflation,newton,exact,isqrt,mtp-lya,mpa-lya,seb")
+    p = sub.add_parser("invsqrt")
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--dtype", choices=["f64", "f32"], default="f64")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--save", default="", help="write a, g and each method's output and input gradient as .npy here")
+    p.add_argument("--methods", default="mpa-lya-inv,eig")
     p = sub.add_parser("train_step")
     p.add_argument("--arch", required=True)
     p.add_argument("--batch", type=int, required=True)
@@ -527,7 +646,7 @@ def main():
     p = sub.add_parser("transforms_check")
     p.add_argument("--dir", required=True)
     args = parser.parse_args()
-    return {"data_loader": data_loader, "transforms_check": transforms_check, "matfn": matfn,
+    return {"data_loader": data_loader, "transforms_check": transforms_check, "matfn": matfn, "invsqrt": invsqrt,
             "train_step": train_step, "interop": interop, "ddp": ddp}[args.command](args)
 
 
