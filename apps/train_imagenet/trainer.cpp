@@ -16,6 +16,7 @@
 #include "nn/covariance_head.h"
 #include "nn/optim/clip_grad.h"
 #include "ops/cpu/blas_runtime.h"
+#include "ops/cpu/conv2d_kernels.h"
 #include "nn/optim/lr_schedule.h"
 #include "nn/optim/torch_sgd_state.h"
 #include "nn/safetensors.h"
@@ -80,8 +81,10 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   }
   if (o_.deterministic) {
     // The CPU kernels already reduce in a fixed order; OpenBLAS on one thread removes its
-    // partitioning from the picture (docs/auditing.md gives the cost).
+    // partitioning from the picture, and convolutions take im2col + GEMM, whose sums do not depend
+    // on the thread count as oneDNN's do (docs/auditing.md gives the cost).
     set_blas_threads(1);
+    cpu::set_cpu_conv_path(cpu::CpuConvPath::Im2col);
   }
   if (o_.audit_trace || o_.audit_stop_on_nonfinite || !o_.dump_modules.empty()) {
     audit::Config a;

@@ -1,5 +1,11 @@
 #include "ops/cpu/conv2d_kernels.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "ops/cpu/conv2d_onednn.h"
+
 #include <omp.h>
 
 #include <cstring>
@@ -200,15 +206,16 @@ void backward_impl(const Conv2dGeometry& g, const T* x, const T* w, const T* dy,
 
 }  // namespace
 
-void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+void im2col_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias,
+                           const Tensor& y) {
   DSVD_DISPATCH_FLOATING(x.dtype(), "conv2d", [&] {
     forward_impl<scalar_t>(g, x.data<scalar_t>(), w.data<scalar_t>(), bias.defined() ? bias.data<scalar_t>() : nullptr,
                            y.data<scalar_t>());
   });
 }
 
-void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+void im2col_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
   DSVD_DISPATCH_FLOATING(x.dtype(), "conv2d_backward", [&] {
     backward_impl<scalar_t>(g, x.data<scalar_t>(), w.data<scalar_t>(), grad_y.data<scalar_t>(),
                             grad_x.defined() ? grad_x.data<scalar_t>() : nullptr,
@@ -216,6 +223,46 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
                             grad_b.defined() ? grad_b.data<scalar_t>() : nullptr);
   });
 }
+
+namespace {
+std::atomic<int> pinned_path{-1};  // set_cpu_conv_path: -1 none, else a CpuConvPath
+}  // namespace
+
+void set_cpu_conv_path(CpuConvPath path) {
+  DSVD_CHECK(path == CpuConvPath::Im2col || onednn_available(), "conv2d: dsvd was built without oneDNN");
+  pinned_path = int(path);
+}
+
+CpuConvPath cpu_conv_path(DType dtype) {
+  if (dtype != DType::Float32) return CpuConvPath::Im2col;
+  if (pinned_path >= 0) return CpuConvPath(pinned_path.load());
+  static const bool im2col_forced = [] {
+    const char* v = std::getenv("DSVD_CPU_CONV");
+    const std::string path = v ? v : "";
+    DSVD_CHECK(path.empty() || path == "im2col" || path == "onednn", "DSVD_CPU_CONV must be im2col or onednn, got '",
+               path, "'");
+    DSVD_CHECK(path != "onednn" || onednn_available(), "DSVD_CPU_CONV=onednn, but dsvd was built without oneDNN");
+    return path == "im2col";
+  }();
+  return dtype == DType::Float32 && onednn_available() && !im2col_forced ? CpuConvPath::OneDnn : CpuConvPath::Im2col;
+}
+
+const char* cpu_conv_path_name(CpuConvPath path) { return path == CpuConvPath::OneDnn ? "onednn" : "im2col"; }
+
+namespace {
+
+void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  if (cpu_conv_path(x.dtype()) == CpuConvPath::OneDnn) onednn_conv2d_forward(g, x, w, bias, y);
+  else im2col_conv2d_forward(g, x, w, bias, y);
+}
+
+void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+  if (cpu_conv_path(x.dtype()) == CpuConvPath::OneDnn) onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
+  else im2col_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
+}
+
+}  // namespace
 
 }  // namespace dsvd::cpu
 

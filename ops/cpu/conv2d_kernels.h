@@ -1,5 +1,6 @@
-// CPU kernels of conv2d: im2col / col2im and the three GEMM passes (forward, grad input,
-// grad weight), float32 and float64, contiguous NCHW tensors.
+// CPU kernels of conv2d: the registered kernels choose between oneDNN (conv2d_onednn.h; float32)
+// and im2col / col2im with the three GEMM passes (forward, grad input, grad weight), float32 and
+// float64, contiguous NCHW tensors.
 //
 // Per sample and group: cols (C/g·kh·kw, OH·OW) = im2col(x); y = W_g · cols (+ bias).
 // Backward: dcols = W_gᵀ · dy, dx = col2im(dcols); dW_g += dy · colsᵀ; db = Σ dy.
@@ -13,9 +14,20 @@ namespace dsvd::cpu {
 
 using kernels::Conv2dGeometry;
 
-void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);
+// The reference path: im2col + GEMM (every dtype, every geometry).
+void im2col_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias,
+                           const Tensor& y);
 // Any of grad_x, grad_w, grad_b may be undefined (not needed).
-void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b);
+void im2col_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b);
+
+// Which CPU path conv2d takes for `dtype`: oneDNN (conv2d_onednn.h) for float32 when dsvd is built
+// with it, unless the environment says DSVD_CPU_CONV=im2col; im2col otherwise.
+enum class CpuConvPath { Im2col, OneDnn };
+CpuConvPath cpu_conv_path(DType dtype);
+const char* cpu_conv_path_name(CpuConvPath path);
+// Pins float32 conv2d to `path` for the rest of the process (train_imagenet --deterministic takes
+// im2col: its results do not depend on the thread count or on how a batch is split, oneDNN's do).
+void set_cpu_conv_path(CpuConvPath path);
 
 }  // namespace dsvd::cpu

@@ -1,5 +1,7 @@
 // conv2d against a naive direct convolution (every stride/padding/dilation/groups combination
 // below), and float64 gradchecks of input, weight and bias.
+#include "ops/cpu/conv2d_kernels.h"
+#include "ops/cpu/conv2d_onednn.h"
 #include "ops/nn_ops.h"
 #include "tests/test_util.h"
 
@@ -87,4 +89,66 @@ TEST_CASE("conv2d: gradcheck of input, weight and bias") {
                   {x1, randn({2, 3, 1, 1}, DType::Float64, &g), randn({2}, DType::Float64, &g)});
   CHECK_GRADCHECK(Fn([](auto& in) { return conv2d(in[0], in[1], in[2], {{1, 1}, {1, 1}}); }),
                   {x1, randn({2, 3, 3, 3}, DType::Float64, &g), randn({2}, DType::Float64, &g)});
+}
+
+TEST_CASE("conv2d: oneDNN's kernels equal the im2col reference, forward and both backwards") {
+  if (!cpu::onednn_available()) {
+    MESSAGE("dsvd built without oneDNN: skipped");
+    return;
+  }
+  struct Case {
+    int64_t batch, in_c, h, w, out_c, kh, kw, stride, pad, dilation, groups;
+    bool bias;
+  };
+  const Case cases[] = {
+      {2, 8, 9, 9, 16, 3, 3, 1, 1, 1, 1, true},     // 3x3, stride 1
+      {2, 8, 10, 10, 16, 3, 3, 2, 1, 1, 1, false},  // stride 2
+      {1, 6, 7, 5, 4, 3, 3, 1, 0, 1, 1, true},      // batch 1, odd sizes, no padding
+      {2, 16, 8, 8, 32, 1, 1, 1, 0, 1, 1, false},   // 1x1
+      {2, 16, 8, 8, 32, 1, 1, 2, 0, 1, 1, false},   // 1x1 stride 2 (ResNet's downsample)
+      {2, 3, 35, 35, 8, 11, 11, 4, 2, 1, 1, true},  // AlexNet's first layer
+      {2, 8, 13, 13, 12, 5, 5, 1, 2, 1, 1, true},   // 5x5
+      {2, 8, 11, 11, 8, 3, 3, 1, 2, 2, 1, true},    // dilation 2
+      {2, 8, 9, 9, 12, 3, 3, 1, 1, 1, 4, true},     // groups 4
+      {2, 8, 9, 9, 8, 3, 3, 2, 1, 1, 8, false},     // depthwise
+      {3, 5, 6, 9, 7, 2, 3, 2, 1, 1, 1, true},      // uneven kernel, output rows padded on one side
+  };
+  Generator gen(41);
+  for (const Case& c : cases) {
+    CAPTURE(c.in_c);
+    CAPTURE(c.kh);
+    CAPTURE(c.stride);
+    CAPTURE(c.groups);
+    kernels::Conv2dGeometry g{c.batch, c.in_c, c.h, c.w, c.out_c, c.kh, c.kw, c.stride, c.stride, c.pad, c.pad,
+                              c.dilation, c.dilation, c.groups, 0, 0};
+    g.out_h = (g.height + 2 * g.pad_h - g.dilation_h * (g.kernel_h - 1) - 1) / g.stride_h + 1;
+    g.out_w = (g.width + 2 * g.pad_w - g.dilation_w * (g.kernel_w - 1) - 1) / g.stride_w + 1;
+    Tensor x = randn({c.batch, c.in_c, c.h, c.w}, DType::Float32, &gen);
+    Tensor w = randn({c.out_c, c.in_c / c.groups, c.kh, c.kw}, DType::Float32, &gen);
+    Tensor b = c.bias ? randn({c.out_c}, DType::Float32, &gen) : Tensor();
+    Tensor dy = randn({c.batch, c.out_c, g.out_h, g.out_w}, DType::Float32, &gen);
+    auto close = [](const Tensor& got, const Tensor& want) {
+      const double scale = std::max(max(abs(want)).item(), 1.0);
+      return max(abs(sub(got, want))).item() / scale;
+    };
+    Tensor y_ref = empty(dy.sizes()), y = empty(dy.sizes());
+    cpu::im2col_conv2d_forward(g, x, w, b, y_ref);
+    cpu::onednn_conv2d_forward(g, x, w, b, y);
+    CHECK(close(y, y_ref) < 1e-5);
+    Tensor dx_ref = empty(x.sizes()), dw_ref = empty(w.sizes()), db_ref = empty({c.out_c});
+    Tensor dx = empty(x.sizes()), dw = empty(w.sizes()), db = empty({c.out_c});
+    cpu::im2col_conv2d_backward(g, x, w, dy, dx_ref, dw_ref, db_ref);
+    cpu::onednn_conv2d_backward(g, x, w, dy, dx, dw, db);
+    CHECK(close(dx, dx_ref) < 1e-5);
+    CHECK(close(dw, dw_ref) < 1e-5);
+    CHECK(close(db, db_ref) < 1e-5);
+    // Each gradient alone (the others not needed), as autograd asks when some inputs are frozen.
+    Tensor dx_only = empty(x.sizes()), dw_only = empty(w.sizes());
+    cpu::onednn_conv2d_backward(g, x, w, dy, dx_only, Tensor(), Tensor());
+    cpu::onednn_conv2d_backward(g, x, w, dy, Tensor(), dw_only, Tensor());
+    CHECK(to_vector(dx_only) == to_vector(dx));
+    CHECK(to_vector(dw_only) == to_vector(dw));
+  }
+  // float32 conv2d takes oneDNN unless DSVD_CPU_CONV=im2col; float64 always im2col (gradchecked).
+  CHECK(cpu::cpu_conv_path(DType::Float64) == cpu::CpuConvPath::Im2col);
 }

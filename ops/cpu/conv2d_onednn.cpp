@@ -1,0 +1,179 @@
+// conv2d on the CPU through oneDNN (docs/cpu-performance.md "Convolutions"): the engine PyTorch's
+// CPU convolutions run on, behind dsvd's conv2d kernels (conv2d_kernels.cpp chooses it for
+// float32 when dsvd is built with oneDNN; float64 and DSVD_CPU_CONV=im2col take the im2col path,
+// which the tests compare this one against).
+//
+// For each geometry a plan is made once and cached: the forward, backward-data and
+// backward-weights primitives, created with `any` memory formats so that oneDNN picks its
+// blocked layouts (nChw16c and the like) and its AVX-512/AVX2 JIT kernels. dsvd's tensors stay
+// NCHW: each call reorders what it reads into the chosen layout and the result back, through
+// buffers from dsvd's own allocator (which caches blocks, so the reorders fault no pages).
+#include "ops/cpu/conv2d_onednn.h"
+
+#include <dnnl.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "ops/cpu/flop_counter.h"
+#include "ops/ops.h"
+
+namespace dsvd::cpu {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+struct Plan {
+  dnnl::memory::desc src, weights, bias, dst;  // dsvd's layouts: NCHW, (G,)OIHW, O
+  dnnl::convolution_forward::primitive_desc forward_pd;
+  dnnl::convolution_forward forward;
+  dnnl::convolution_backward_data::primitive_desc data_pd;
+  dnnl::convolution_backward_data backward_data;
+  dnnl::convolution_backward_weights::primitive_desc weights_pd;  // with the bias gradient
+  dnnl::convolution_backward_weights backward_weights;
+};
+
+using Key = std::array<int64_t, 16>;
+
+Key key_of(const Conv2dGeometry& g) {
+  return {g.batch,  g.in_channels, g.height, g.width,  g.out_channels, g.kernel_h,   g.kernel_w,   g.stride_h,
+          g.stride_w, g.pad_h,     g.pad_w,  g.dilation_h, g.dilation_w, g.groups, g.out_h, g.out_w};
+}
+
+std::unique_ptr<Plan> make_plan(const Conv2dGeometry& g) {
+  auto plan = std::make_unique<Plan>();
+  const dnnl::memory::dims src_dims = {g.batch, g.in_channels, g.height, g.width};
+  const dnnl::memory::dims dst_dims = {g.batch, g.out_channels, g.out_h, g.out_w};
+  const dnnl::memory::dims weight_dims =
+      g.groups == 1 ? dnnl::memory::dims{g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}
+                    : dnnl::memory::dims{g.groups, g.out_channels / g.groups, g.in_channels / g.groups, g.kernel_h,
+                                         g.kernel_w};
+  plan->src = {src_dims, dt::f32, tag::nchw};
+  plan->dst = {dst_dims, dt::f32, tag::nchw};
+  plan->weights = {weight_dims, dt::f32, g.groups == 1 ? tag::oihw : tag::goihw};
+  plan->bias = {{g.out_channels}, dt::f32, tag::x};
+  const dnnl::memory::desc src_any(src_dims, dt::f32, tag::any), dst_any(dst_dims, dt::f32, tag::any),
+      weights_any(weight_dims, dt::f32, tag::any);
+  const dnnl::memory::dims strides = {g.stride_h, g.stride_w}, dilates = {g.dilation_h - 1, g.dilation_w - 1};
+  const dnnl::memory::dims pad_l = {g.pad_h, g.pad_w};
+  // The far padding that makes oneDNN's output size dsvd's (it may be smaller than pad_l).
+  const dnnl::memory::dims pad_r = {(g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1 - g.height - g.pad_h,
+                                    (g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1 - g.width - g.pad_w};
+  const auto algorithm = dnnl::algorithm::convolution_direct;
+  dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, algorithm, src_any, weights_any, plan->bias,
+                                          dst_any, strides, dilates, pad_l, pad_r);
+  plan->forward_pd = dnnl::convolution_forward::primitive_desc(forward, engine());
+  plan->forward = dnnl::convolution_forward(plan->forward_pd);
+  dnnl::convolution_backward_data::desc data(algorithm, src_any, weights_any, dst_any, strides, dilates, pad_l, pad_r);
+  plan->data_pd = dnnl::convolution_backward_data::primitive_desc(data, engine(), plan->forward_pd);
+  plan->backward_data = dnnl::convolution_backward_data(plan->data_pd);
+  dnnl::convolution_backward_weights::desc weights(algorithm, src_any, weights_any, plan->bias, dst_any, strides, dilates,
+                                                   pad_l, pad_r);
+  plan->weights_pd = dnnl::convolution_backward_weights::primitive_desc(weights, engine(), plan->forward_pd);
+  plan->backward_weights = dnnl::convolution_backward_weights(plan->weights_pd);
+  return plan;
+}
+
+Plan& plan_for(const Conv2dGeometry& g) {
+  static std::mutex mutex;
+  static std::map<Key, std::unique_ptr<Plan>> plans;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = plans[key_of(g)];
+  if (!slot) slot = make_plan(g);
+  return *slot;
+}
+
+// A tensor's data as oneDNN memory in `layout`, reordered into `wanted` (in a buffer from dsvd's
+// allocator, kept alive by `keep`) when the primitive chose another layout.
+dnnl::memory as_input(const dnnl::memory::desc& layout, const dnnl::memory::desc& wanted, void* data,
+                      dnnl::stream& stream, std::vector<Tensor>& keep) {
+  dnnl::memory user(layout, engine(), data);
+  if (wanted == layout) return user;
+  keep.push_back(empty({int64_t(wanted.get_size())}, DType::UInt8));
+  dnnl::memory converted(wanted, engine(), keep.back().data_ptr());
+  dnnl::reorder(user, converted).execute(stream, user, converted);
+  return converted;
+}
+
+// Where a primitive writes an output that dsvd wants in `layout` at `data`: there directly, or
+// into a buffer to be reordered by finish_output.
+struct Output {
+  dnnl::memory user, computed;
+};
+Output as_output(const dnnl::memory::desc& layout, const dnnl::memory::desc& produced, void* data,
+                 std::vector<Tensor>& keep) {
+  dnnl::memory user(layout, engine(), data);
+  if (produced == layout) return {user, user};
+  keep.push_back(empty({int64_t(produced.get_size())}, DType::UInt8));
+  return {user, dnnl::memory(produced, engine(), keep.back().data_ptr())};
+}
+void finish_output(Output& out, dnnl::stream& stream) {
+  if (out.computed.get() != out.user.get()) dnnl::reorder(out.computed, out.user).execute(stream, out.computed, out.user);
+}
+
+// The multiply-adds of one pass (forward, backward-data or backward-weights), counted as the
+// GEMM of the im2col path would count them: benchmarks report FLOP/s the same way for both paths.
+void count_pass(const Conv2dGeometry& g) {
+  count_gemm(g.out_channels, g.batch * g.out_h * g.out_w, g.in_channels / g.groups * g.kernel_h * g.kernel_w);
+}
+
+}  // namespace
+
+bool onednn_available() { return true; }
+
+void onednn_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias,
+                           const Tensor& y) {
+  Plan& p = plan_for(g);
+  dnnl::stream stream(engine());
+  std::vector<Tensor> keep;
+  dnnl::memory src = as_input(p.src, p.forward_pd.src_desc(), x.data_ptr(), stream, keep);
+  dnnl::memory weights = as_input(p.weights, p.forward_pd.weights_desc(), w.data_ptr(), stream, keep);
+  Tensor zero_bias;
+  if (!bias.defined()) zero_bias = zeros({g.out_channels});
+  dnnl::memory b(p.bias, engine(), bias.defined() ? bias.data_ptr() : zero_bias.data_ptr());
+  Output dst = as_output(p.dst, p.forward_pd.dst_desc(), y.data_ptr(), keep);
+  p.forward.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, b}, {DNNL_ARG_DST, dst.computed}});
+  finish_output(dst, stream);
+  stream.wait();
+  count_pass(g);
+}
+
+void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+  Plan& p = plan_for(g);
+  dnnl::stream stream(engine());
+  std::vector<Tensor> keep;
+  if (grad_x.defined()) {
+    dnnl::memory diff_dst = as_input(p.dst, p.data_pd.diff_dst_desc(), grad_y.data_ptr(), stream, keep);
+    dnnl::memory weights = as_input(p.weights, p.data_pd.weights_desc(), w.data_ptr(), stream, keep);
+    Output diff_src = as_output(p.src, p.data_pd.diff_src_desc(), grad_x.data_ptr(), keep);
+    p.backward_data.execute(stream,
+                            {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src.computed}});
+    finish_output(diff_src, stream);
+    count_pass(g);
+  }
+  if (grad_w.defined() || grad_b.defined()) {
+    Tensor w_out = grad_w.defined() ? grad_w : empty(w.sizes(), w.dtype());
+    Tensor b_out = grad_b.defined() ? grad_b : empty({g.out_channels});
+    dnnl::memory src = as_input(p.src, p.weights_pd.src_desc(), x.data_ptr(), stream, keep);
+    dnnl::memory diff_dst = as_input(p.dst, p.weights_pd.diff_dst_desc(), grad_y.data_ptr(), stream, keep);
+    Output diff_weights = as_output(p.weights, p.weights_pd.diff_weights_desc(), w_out.data_ptr(), keep);
+    dnnl::memory diff_bias(p.bias, engine(), b_out.data_ptr());
+    p.backward_weights.execute(stream, {{DNNL_ARG_SRC, src},
+                                        {DNNL_ARG_DIFF_DST, diff_dst},
+                                        {DNNL_ARG_DIFF_WEIGHTS, diff_weights.computed},
+                                        {DNNL_ARG_DIFF_BIAS, diff_bias}});
+    finish_output(diff_weights, stream);
+    count_pass(g);
+  }
+  stream.wait();
+}
+
+}  // namespace dsvd::cpu
