@@ -10,6 +10,7 @@
 #include "distributed/communicator.h"
 #include "tensor/device_backend.h"
 #include "ops/cpu/blas_runtime.h"
+#include "ops/cpu/conv2d_kernels.h"
 
 namespace {
 void on_interrupt(int) { dsvd::train::stop_requested() = true; }
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
     }
     std::printf("%s\n%s\n", blas_summary().c_str(), device_summary(Device::Kind::CUDA).c_str());
     train::Trainer trainer(options);
+    std::printf("CPU convolutions (float32): %s\n", cpu::cpu_conv_path_name(cpu::cpu_conv_path(DType::Float32)));
     std::printf("model %s, head %s (dim %lld), %lld parameters; data %s; out %s\n", options.arch.c_str(),
                 options.model.head.c_str(), (long long)options.model.head_dim, (long long)trainer.model().parameter_count(),
                 options.data.empty() ? "Fashion-MNIST" : options.data.c_str(), options.out.c_str());

@@ -236,30 +236,49 @@ void set_cpu_conv_path(CpuConvPath path) {
 CpuConvPath cpu_conv_path(DType dtype) {
   if (dtype != DType::Float32) return CpuConvPath::Im2col;
   if (pinned_path >= 0) return CpuConvPath(pinned_path.load());
-  static const bool im2col_forced = [] {
+  static const int chosen = [] {
     const char* v = std::getenv("DSVD_CPU_CONV");
     const std::string path = v ? v : "";
-    DSVD_CHECK(path.empty() || path == "im2col" || path == "onednn", "DSVD_CPU_CONV must be im2col or onednn, got '",
-               path, "'");
-    DSVD_CHECK(path != "onednn" || onednn_available(), "DSVD_CPU_CONV=onednn, but dsvd was built without oneDNN");
-    return path == "im2col";
+    DSVD_CHECK(path.empty() || path == "im2col" || path == "onednn" || path == "onednn-all",
+               "DSVD_CPU_CONV must be im2col, onednn or onednn-all, got '", path, "'");
+    DSVD_CHECK(path.empty() || path == "im2col" || onednn_available(), "DSVD_CPU_CONV=", path,
+               ", but dsvd was built without oneDNN");
+    if (path == "im2col") return int(CpuConvPath::Im2col);
+    if (path == "onednn-all") return int(CpuConvPath::OneDnnAll);
+    return onednn_available() ? int(CpuConvPath::OneDnn) : int(CpuConvPath::Im2col);
   }();
-  return dtype == DType::Float32 && onednn_available() && !im2col_forced ? CpuConvPath::OneDnn : CpuConvPath::Im2col;
+  return CpuConvPath(chosen);
 }
 
-const char* cpu_conv_path_name(CpuConvPath path) { return path == CpuConvPath::OneDnn ? "onednn" : "im2col"; }
+const char* cpu_conv_path_name(CpuConvPath path) {
+  switch (path) {
+    case CpuConvPath::Im2col: return "im2col";
+    case CpuConvPath::OneDnn: return "onednn (weight gradients: im2col)";
+    case CpuConvPath::OneDnnAll: return "onednn-all";
+  }
+  return "?";
+}
 
 namespace {
 
 void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
-  if (cpu_conv_path(x.dtype()) == CpuConvPath::OneDnn) onednn_conv2d_forward(g, x, w, bias, y);
-  else im2col_conv2d_forward(g, x, w, bias, y);
+  if (cpu_conv_path(x.dtype()) == CpuConvPath::Im2col) im2col_conv2d_forward(g, x, w, bias, y);
+  else onednn_conv2d_forward(g, x, w, bias, y);
 }
 
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
                      const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
-  if (cpu_conv_path(x.dtype()) == CpuConvPath::OneDnn) onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
-  else im2col_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
+  switch (cpu_conv_path(x.dtype())) {
+    case CpuConvPath::Im2col:
+      return im2col_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
+    case CpuConvPath::OneDnnAll:
+      return onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
+    case CpuConvPath::OneDnn:
+      // oneDNN for ∂L/∂x; the weights' gradient by im2col + GEMM (conv2d_kernels.h says why).
+      if (grad_x.defined()) onednn_conv2d_backward(g, x, w, grad_y, grad_x, Tensor(), Tensor());
+      if (grad_w.defined() || grad_b.defined()) im2col_conv2d_backward(g, x, w, grad_y, Tensor(), grad_w, grad_b);
+      return;
+  }
 }
 
 }  // namespace

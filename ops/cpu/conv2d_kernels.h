@@ -21,9 +21,14 @@ void im2col_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tenso
 void im2col_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
                             const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b);
 
-// Which CPU path conv2d takes for `dtype`: oneDNN (conv2d_onednn.h) for float32 when dsvd is built
-// with it, unless the environment says DSVD_CPU_CONV=im2col; im2col otherwise.
-enum class CpuConvPath { Im2col, OneDnn };
+// Which CPU path conv2d takes for `dtype` (docs/cpu-performance.md):
+//   OneDnn     float32 when dsvd is built with oneDNN: its forward and ∂L/∂x, and the weights'
+//              gradient by im2col + GEMM. oneDNN's backward-weights sums the batch in float32 with
+//              about 10x the rounding of the blocked GEMM (measured), and the default run trained
+//              0.5 points worse with it in two runs out of two; the split kept its accuracy.
+//   OneDnnAll  oneDNN for all three passes (DSVD_CPU_CONV=onednn-all): the fastest.
+//   Im2col     float64, builds without oneDNN, DSVD_CPU_CONV=im2col, train_imagenet --deterministic.
+enum class CpuConvPath { Im2col, OneDnn, OneDnnAll };
 CpuConvPath cpu_conv_path(DType dtype);
 const char* cpu_conv_path_name(CpuConvPath path);
 // Pins float32 conv2d to `path` for the rest of the process (train_imagenet --deterministic takes
