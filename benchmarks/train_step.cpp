@@ -178,7 +178,8 @@ int main(int argc, char** argv) {
   }
   std::printf("(off: one branch per op; stop: per-op NaN/Inf scan of outputs and gradients; trace: statistics of\n"
               " every input and output written to a JSONL file)\n");
-  std::printf("\nGEMM GFLOP/s: the GEMM work of one dsvd step (convolutions and matmuls, 2 flops per multiply-add)\n"
-              "divided by the whole step time, and its share of the sgemm peak above.\n");
+  std::printf("\nconv+GEMM GF/s: the convolution and matmul work of one dsvd step (2 flops per multiply-add; a\n"
+              "oneDNN pass counted as the GEMM of the im2col path) divided by the whole step time, and its share of the\n"
+              "sgemm peak above. Ratios: dsvd over torch, of the medians and of the minima; sp: a side's spread.\n");
   return 0;
 }
