@@ -24,6 +24,7 @@
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
 #include "ops/cpu/blas_runtime.h"
+#include "ops/cpu/conv2d_kernels.h"
 #include "ops/cpu/flop_counter.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
@@ -40,6 +41,8 @@ struct Config {
 };
 const Config kConfigs[] = {{"R18-64", "resnet18", 10, 32, 64}, {"ALEX-224", "alexnet", 1000, 16, 224},
                            {"R50-224", "resnet50", 1000, 8, 224}};
+
+double sgemm_peak();  // GFLOP/s of a 2048² sgemm here
 
 // Child mode: run one config, print "ms X", "gflop Y" (per step) and "peak_rss_mb Z". `audit_mode`:
 // "off", "trace" (every op to a trace file), "stop" (stop-on-nonfinite checks only) or "profile"
@@ -82,6 +85,30 @@ int run_config(const Config& c, int steps, const std::string& audit_mode) {
                         cross_entropy(model->forward(x), y).backward();
                         opt.step();
                       }, title).c_str());
+    // Per convolution shape and pass: ms per step and GFLOP/s against the sgemm peak (3 steps).
+    const double peak = sgemm_peak();
+    cpu::take_conv_profile_flops();
+    set_profiling(ProfileMode::Host);
+    for (int k = 0; k < 3; ++k) {
+      opt.zero_grad();
+      cross_entropy(model->forward(x), y).backward();
+      opt.step();
+    }
+    auto ranges = take_profile();
+    set_profiling(ProfileMode::Off);
+    auto flops = cpu::take_conv_profile_flops();
+    std::printf("convolutions of %s by shape and pass (%s; sgemm peak %.0f GFLOP/s):\n%9s %9s %7s  %s\n", c.name,
+                cpu::cpu_conv_path_name(cpu::cpu_conv_path(DType::Float32)), peak, "ms/step", "GFLOP/s", "of peak",
+                "pass in->out kernel/stride padding input batch");
+    double conv_ms = 0;
+    for (const auto& [name, ms] : ranges) {
+      auto f = flops.find(name);
+      if (f == flops.end()) continue;
+      const double gflops = f->second / (ms * 1e-3) * 1e-9;
+      conv_ms += ms / 3;
+      std::printf("%9.2f %9.1f %6.0f%%  %s\n", ms / 3, gflops, 100 * gflops / peak, name.substr(7).c_str());
+    }
+    std::printf("%9.2f ms per step in convolutions\n", conv_ms);
   }
   struct rusage usage {};
   getrusage(RUSAGE_SELF, &usage);

@@ -1,10 +1,14 @@
 #include "ops/cpu/conv2d_kernels.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "ops/cpu/conv2d_onednn.h"
+#include "tensor/profiler.h"
 
 #include <omp.h>
 
@@ -261,27 +265,77 @@ const char* cpu_conv_path_name(CpuConvPath path) {
 
 namespace {
 
+std::mutex profile_mutex;
+std::map<std::string, double> profile_flops;
+
+// "conv2d forward 64->64 3x3/2 p1 56x56 b8": the pass and the geometry.
+std::string profile_name(const char* pass, const Conv2dGeometry& g) {
+  char text[160];
+  std::snprintf(text, sizeof text, "conv2d %s %lld->%lld %lldx%lld/%lld p%lld%s %lldx%lld b%lld", pass,
+                (long long)g.in_channels, (long long)g.out_channels, (long long)g.kernel_h, (long long)g.kernel_w,
+                (long long)g.stride_h, (long long)g.pad_h, g.groups > 1 ? (" g" + std::to_string(g.groups)).c_str() : "",
+                (long long)g.height, (long long)g.width, (long long)g.batch);
+  return text;
+}
+
+void add_profile_flops(const std::string& name, const Conv2dGeometry& g, int passes) {
+  const double flops = 2.0 * passes * double(g.out_channels) * double(g.batch * g.out_h * g.out_w) *
+                       double(g.in_channels / g.groups * g.kernel_h * g.kernel_w);
+  std::lock_guard<std::mutex> lock(profile_mutex);
+  profile_flops[name] += flops;
+}
+
+// A profile range over `passes` passes of the same size, when profiling.
+struct PassRange {
+  std::optional<ProfileRange> range;
+  PassRange(const char* pass, const Conv2dGeometry& g, int passes = 1) {
+    if (!profiling()) return;
+    const std::string name = profile_name(pass, g);
+    add_profile_flops(name, g, passes);
+    range.emplace(name);
+  }
+};
+
 void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+  PassRange profile("forward", g);
   if (cpu_conv_path(x.dtype()) == CpuConvPath::Im2col) im2col_conv2d_forward(g, x, w, bias, y);
   else onednn_conv2d_forward(g, x, w, bias, y);
 }
 
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
                      const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+  const int passes = int(grad_x.defined()) + int(grad_w.defined());
   switch (cpu_conv_path(x.dtype())) {
-    case CpuConvPath::Im2col:
+    case CpuConvPath::Im2col: {
+      PassRange profile("backward", g, passes);
       return im2col_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
-    case CpuConvPath::OneDnnAll:
+    }
+    case CpuConvPath::OneDnnAll: {
+      PassRange profile("backward", g, passes);
       return onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
+    }
     case CpuConvPath::OneDnn:
       // oneDNN for ∂L/∂x; the weights' gradient by im2col + GEMM (conv2d_kernels.h says why).
-      if (grad_x.defined()) onednn_conv2d_backward(g, x, w, grad_y, grad_x, Tensor(), Tensor());
-      if (grad_w.defined() || grad_b.defined()) im2col_conv2d_backward(g, x, w, grad_y, Tensor(), grad_w, grad_b);
+      if (grad_x.defined()) {
+        PassRange profile("grad-input", g);
+        onednn_conv2d_backward(g, x, w, grad_y, grad_x, Tensor(), Tensor());
+      }
+      if (grad_w.defined() || grad_b.defined()) {
+        PassRange profile("grad-weight", g);
+        im2col_conv2d_backward(g, x, w, grad_y, Tensor(), grad_w, grad_b);
+      }
       return;
   }
 }
 
 }  // namespace
+
+std::map<std::string, double> take_conv_profile_flops() {
+  std::lock_guard<std::mutex> lock(profile_mutex);
+  std::map<std::string, double> out;
+  out.swap(profile_flops);
+  return out;
+}
 
 }  // namespace dsvd::cpu
 

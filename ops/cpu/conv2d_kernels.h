@@ -7,6 +7,9 @@
 // A 1×1, stride-1, unpadded convolution uses x itself as cols (no copy). Samples run in parallel
 // with one column buffer per thread, reused across calls.
 #pragma once
+#include <map>
+#include <string>
+
 #include "ops/kernels/nn.h"
 #include "tensor/tensor.h"
 
@@ -34,5 +37,10 @@ const char* cpu_conv_path_name(CpuConvPath path);
 // Pins float32 conv2d to `path` for the rest of the process (train_imagenet --deterministic takes
 // im2col: its results do not depend on the thread count or on how a batch is split, oneDNN's do).
 void set_cpu_conv_path(CpuConvPath path);
+
+// While profiling (tensor/profiler.h), each pass of each convolution is a profile range named
+// "conv2d <pass> <geometry>" and its multiply-adds are summed here under the same name (2 flops
+// each), so that a profile can give GFLOP/s per shape (benchmarks/train_step ... profile).
+std::map<std::string, double> take_conv_profile_flops();
 
 }  // namespace dsvd::cpu
