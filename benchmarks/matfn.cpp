@@ -43,6 +43,26 @@ Tensor run_layer(const Tensor& x, const Tensor& g, SqrtMethod m, DType dtype, Te
   return y;
 }
 
+// The median time in ms of `run` over `reps` calls after one warm-up call.
+template <typename Run>
+double median_ms(int reps, Run&& run) {
+  std::vector<double> t;
+  for (int r = 0; r <= reps; ++r) {
+    const double t0 = now_seconds();
+    run();
+    if (r > 0) t.push_back((now_seconds() - t0) * 1e3);
+  }
+  return median(t);
+}
+
+// "  name  ours  theirs  ratio  [extra]" with the medians of both sides' rounds; n/a without a peer.
+void print_ratio_row(const std::string& name, const std::vector<double>& ours, const std::vector<double>& theirs,
+                     const char* extra = "") {
+  const double a = median(ours);
+  if (theirs.empty()) std::printf("  %-13s %10.2f %10s %8s%s\n", name.c_str(), a, "n/a", "-", extra);
+  else std::printf("  %-13s %10.2f %10.2f %8.2f%s\n", name.c_str(), a, median(theirs), a / median(theirs), extra);
+}
+
 long minor_faults() {
   rusage u;
   getrusage(RUSAGE_SELF, &u);
@@ -59,16 +79,10 @@ std::map<std::string, double> dsvd_times(const Config& c, DType dtype, int reps)
   Tensor g = randn({c.batch, c.channels * (c.channels + 1) / 2}, DType::Float32, &gen);
   std::map<std::string, double> out;
   for (SqrtMethod m : all_sqrt_methods()) {
-    std::vector<double> t;
-    long f0 = 0;
-    for (int r = 0; r <= reps; ++r) {
-      if (r == 1) f0 = minor_faults();
-      double t0 = now_seconds();
-      run_layer(x, g, m, dtype);
-      if (r > 0) t.push_back((now_seconds() - t0) * 1e3);
-    }
-    out[sqrt_method_name(m)] = median(t);
-    faults_per_run[sqrt_method_name(m)] = double(minor_faults() - f0) / std::max(1, reps);
+    run_layer(x, g, m, dtype);  // the first call settles the allocator's cache, not counted
+    const long f0 = minor_faults();
+    out[sqrt_method_name(m)] = median_ms(reps, [&] { run_layer(x, g, m, dtype); });
+    faults_per_run[sqrt_method_name(m)] = double(minor_faults() - f0) / std::max(1, reps + 1);
   }
   return out;
 }
@@ -166,15 +180,8 @@ void inverse_sqrt_section(const std::string& script, int rounds, int reps) {
       Tensor g = randn({batch, n, n}, DType::Float64, &gen).to(dtype);
       std::map<std::string, std::vector<double>> ours, theirs;
       for (int r = 0; r < rounds; ++r) {
-        for (InverseSqrtMethod m : kInverseMethods) {
-          std::vector<double> t;
-          for (int k = 0; k <= reps; ++k) {
-            const double t0 = now_seconds();
-            run_inverse(a, g, m);
-            if (k > 0) t.push_back((now_seconds() - t0) * 1e3);
-          }
-          ours[inverse_sqrt_method_name(m)].push_back(median(t));
-        }
+        for (InverseSqrtMethod m : kInverseMethods)
+          ours[inverse_sqrt_method_name(m)].push_back(median_ms(reps, [&] { run_inverse(a, g, m); }));
         for (InverseSqrtMethod m : kInverseMethods) {
           const std::string name = inverse_sqrt_method_name(m);
           if (auto v = run_peer(script, inverse_args(batch, n, dtype, reps) + " --methods " + name, "ms " + name))
@@ -185,9 +192,7 @@ void inverse_sqrt_section(const std::string& script, int rounds, int reps) {
       std::printf("  %-13s %10s %10s %8s\n", "method", "dsvd ms", "torch ms", "ratio");
       for (InverseSqrtMethod m : kInverseMethods) {
         const std::string k = inverse_sqrt_method_name(m);
-        const double ms = median(ours[k]);
-        if (theirs[k].empty()) std::printf("  %-13s %10.2f %10s %8s\n", k.c_str(), ms, "n/a", "-");
-        else std::printf("  %-13s %10.2f %10.2f %8.2f\n", k.c_str(), ms, median(theirs[k]), ms / median(theirs[k]));
+        print_ratio_row(k, ours[k], theirs[k]);
       }
       std::printf("\n");
     }
@@ -216,14 +221,10 @@ int main(int argc, char** argv) {
                   dtype_name(dtype));
       std::printf("  %-13s %10s %10s %8s %12s\n", "rule", "dsvd ms", "torch ms", "ratio", "dsvd faults");
       for (SqrtMethod m : all_sqrt_methods()) {
-        std::string k = sqrt_method_name(m);
-        double a = median(ours[k]);
-        if (theirs[k].empty()) {
-          std::printf("  %-13s %10.2f %10s %8s %12.0f\n", k.c_str(), a, "n/a", "-", faults_per_run[k]);
-        } else {
-          double b = median(theirs[k]);
-          std::printf("  %-13s %10.2f %10.2f %8.2f %12.0f\n", k.c_str(), a, b, a / b, faults_per_run[k]);
-        }
+        const std::string k = sqrt_method_name(m);
+        char faults[32];
+        std::snprintf(faults, sizeof faults, " %12.0f", faults_per_run[k]);
+        print_ratio_row(k, ours[k], theirs[k], faults);
       }
       std::printf("\n");
     }

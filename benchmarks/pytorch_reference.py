@@ -277,6 +277,29 @@ def _make_inverse_sqrt(method):
     return InverseSqrt.apply
 
 
+def _save_or_time(args, name, fn, source, g, output_prefix):
+    """With --save, writes fn's output and the gradient of <output, g> for the input `source`
+    (<prefix>_<name>.npy, grad_<name>.npy); otherwise prints the median time of forward + backward
+    over args.reps runs after one warm-up ("ms <name> <value>")."""
+    if args.save:
+        import numpy as np
+        leaf = source.clone().requires_grad_()
+        out = fn(leaf)
+        out.backward(g)
+        np.save("%s/%s_%s.npy" % (args.save, output_prefix, name), out.detach().numpy())
+        np.save("%s/grad_%s.npy" % (args.save, name), leaf.grad.numpy())
+        return
+    times = []
+    for rep in range(args.reps + 1):
+        leaf = source.clone().requires_grad_()
+        start = time.perf_counter()
+        fn(leaf).backward(g)
+        if rep > 0:  # the first run warms up
+            times.append(time.perf_counter() - start)
+    times.sort()
+    print("ms %s %.4f" % (name, 1e3 * times[len(times) // 2]), flush=True)
+
+
 def invsqrt(args):
     import torch
     torch.set_num_threads(args.threads)
@@ -290,24 +313,7 @@ def invsqrt(args):
         np.save(args.save + "/a.npy", a.numpy())
         np.save(args.save + "/g.npy", g.numpy())
     for method in args.methods.split(","):
-        fn = _make_inverse_sqrt(method)
-        if args.save:
-            import numpy as np
-            leaf = a.clone().requires_grad_()
-            w = fn(leaf)
-            w.backward(g)
-            np.save("%s/w_%s.npy" % (args.save, method), w.detach().numpy())
-            np.save("%s/grad_%s.npy" % (args.save, method), leaf.grad.numpy())
-            continue
-        times = []
-        for rep in range(args.reps + 1):
-            leaf = a.clone().requires_grad_()
-            start = time.perf_counter()
-            fn(leaf).backward(g)
-            if rep > 0:
-                times.append(time.perf_counter() - start)
-        times.sort()
-        print("ms %s %.4f" % (method, 1e3 * times[len(times) // 2]), flush=True)
+        _save_or_time(args, method, _make_inverse_sqrt(method), a, g, "w")
 
 
 def _make_seb(pade):
@@ -465,23 +471,7 @@ def matfn(args):
         np.save(args.save + "/g.npy", g.numpy())
     for rule in args.rules.split(","):
         layer = _make_layer(rule, pade)
-        if args.save:
-            import numpy as np
-            leaf = x.clone().requires_grad_()
-            y = layer(leaf, dtype)
-            y.backward(g)
-            np.save("%s/y_%s.npy" % (args.save, rule), y.detach().numpy())
-            np.save("%s/grad_%s.npy" % (args.save, rule), leaf.grad.numpy())
-            continue
-        times = []
-        for rep in range(args.reps + 1):
-            leaf = x.clone().requires_grad_()
-            start = time.perf_counter()
-            layer(leaf, dtype).backward(g)
-            if rep > 0:  # the first run warms up
-                times.append(time.perf_counter() - start)
-        times.sort()
-        print("ms %s %.4f" % (rule, 1e3 * times[len(times) // 2]), flush=True)
+        _save_or_time(args, rule, lambda leaf: layer(leaf, dtype), x, g, "y")
 
 
 def train_step(args):

@@ -7,14 +7,18 @@
 
 namespace dsvd {
 
+SpectralGradients spectral_power_backward(const Tensor& grad_f, const Tensor& v, const Tensor& f_lambda) {
+  Tensor g_sym = add(grad_f, grad_f.transpose(1, 2));
+  Tensor grad_v = mul(matmul(g_sym, v), f_lambda.unsqueeze(1));  // (G + Gᵀ) V diag(f(λ))
+  Tensor vt_g_v = matmul(v.transpose(1, 2), matmul(grad_f, v));   // Vᵀ G V
+  Tensor projection = sum(mul(vt_g_v, eye(f_lambda.size(1), f_lambda.dtype(), f_lambda.device())), {2});
+  return {grad_v, projection};
+}
+
 PowerGradients power_backward(const Tensor& grad_q, const Tensor& v, const Tensor& lambda) {
   Tensor sqrt_lambda = sqrt(lambda);
-  Tensor g_sym = add(grad_q, grad_q.transpose(1, 2));
-  Tensor grad_v = mul(matmul(g_sym, v), sqrt_lambda.unsqueeze(1));  // (G + Gᵀ) V diag(√λ)
-  Tensor vt_g_v = matmul(v.transpose(1, 2), matmul(grad_q, v));      // Vᵀ G V
-  Tensor diagonal = sum(mul(vt_g_v, eye(lambda.size(1), lambda.dtype(), lambda.device())), {2});
-  Tensor grad_lambda = div(mul(diagonal, 0.5), sqrt_lambda);         // ½ λ^{-1/2} dg(Vᵀ G V)
-  return {grad_v, grad_lambda};
+  SpectralGradients g = spectral_power_backward(grad_q, v, sqrt_lambda);
+  return {g.grad_v, div(mul(g.projection, 0.5), sqrt_lambda)};  // g_λ = ½ λ^{-1/2} dg(Vᵀ G V)
 }
 
 Tensor k_rule_backward(const PowerGradients& power, const Tensor& v, Tensor k_tilde, bool fix_k, MatfnReport* report,

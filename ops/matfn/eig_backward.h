@@ -17,6 +17,16 @@ struct PowerGradients {
 };
 PowerGradients power_backward(const Tensor& grad_q, const Tensor& v, const Tensor& lambda);
 
+// The power step of any spectral function F = V diag(f(λ)) Vᵀ, given G = ∂L/∂F:
+//   grad_v     = (G + Gᵀ) V diag(f(λ))
+//   projection = dg(Vᵀ G V), so that g_λ = f'(λ) ∘ projection (the caller applies f').
+// power_backward is this with f = √·; SEB adds a second branch with f = e^{−·}.
+struct SpectralGradients {
+  Tensor grad_v;      // (B, n, n)
+  Tensor projection;  // (B, n)
+};
+SpectralGradients spectral_power_backward(const Tensor& grad_f, const Tensor& v, const Tensor& f_lambda);
+
 // The K step for a K̃ built by one of the rules of k_rules.h. `fix_k` applies Φ to K̃ first
 // (every K rule but Trunc). Repairs are counted under "K", "inner" and "grad_sigma", over the
 // global batch of a data-parallel job when across_replicas is set (repair.h).

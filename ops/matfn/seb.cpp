@@ -50,6 +50,7 @@ void add_branches(SqrtForward& f) {
   f.saved.push_back({"exp", s});
   f.saved.push_back({"a", a});
   f.saved.push_back({"norm", norm});
+  f.saved.push_back({"d", d});
 }
 
 SqrtForward forward(const Tensor& sigma, const MatrixSqrtOptions& options) {
@@ -63,22 +64,20 @@ Tensor backward(const Tensor& grad, const FunctionNode& saved, const MatrixSqrtO
   const Tensor& s = saved.saved_tensor("exp");
   const Tensor& a = saved.saved_tensor("a");
   const Tensor& norm = saved.saved_tensor("norm");
+  const Tensor& d = saved.saved_tensor("d");
   const Tensor zero = scalar_tensor(0.0, a.dtype());
   const Tensor is_zero = eq(a, zero);
-  const Tensor d = where(is_zero, scalar_tensor(NAN, a.dtype()), norm.expand(a.sizes()));
   // Through the norm (not where it sits at F.normalize's floor).
   Tensor g_norm = sum(where(is_zero, zero, mul(grad, q)), {1, 2}, true);
   g_norm = where(gt(norm, kNormalizeEps), g_norm, zero);
   Tensor g_a = mul(div(g_norm, norm), a);
   Tensor g_q = add(mul(grad, add(d, 1.0)), matmul(g_a, s));
   Tensor g_s = matmul(g_a.transpose(1, 2), q);
-  PowerGradients power = power_backward(g_q, v, lambda);
+  PowerGradients power = power_backward(g_q, v, lambda);  // the √λ branch
   Tensor e = exp(neg(lambda));
-  Tensor g_s_sym = add(g_s, g_s.transpose(1, 2));
-  power.grad_v = add(power.grad_v, mul(matmul(g_s_sym, v), e.unsqueeze(1)));
-  Tensor vt_gs_v = matmul(v.transpose(1, 2), matmul(g_s, v));
-  Tensor diagonal = sum(mul(vt_gs_v, eye(lambda.size(1), lambda.dtype(), lambda.device())), {2});
-  power.grad_lambda = sub(power.grad_lambda, mul(e, diagonal));
+  SpectralGradients exp_branch = spectral_power_backward(g_s, v, e);  // the e^{−λ} branch: f' = −e^{−λ}
+  power.grad_v = add(power.grad_v, exp_branch.grad_v);
+  power.grad_lambda = sub(power.grad_lambda, mul(e, exp_branch.projection));
   return k_rule_backward(power, v, k_original(lambda), /*fix_k=*/true, options.report.get(),
                          options.repair_across_replicas);
 }

@@ -6,6 +6,7 @@
 
 #include "ops/matfn/fast_sqrt.h"
 #include "ops/matfn/lyapunov.h"
+#include "tests/matfn/fast_sqrt_scalars.h"
 #include "tests/matfn/matfn_test_util.h"
 
 using namespace dsvd;
@@ -48,17 +49,13 @@ TEST_CASE("fast sqrt: the forward is the scalar formula applied to each eigenval
   const std::vector<double> lambda = {3.0, 1.0, 0.5, 0.1};
   Tensor v = random_orthogonal(4, 7);
   Tensor sigma = matrix_with_spectrum(v, lambda);
-  double s = 0;
-  for (double l : lambda) s += l * l;
-  s = std::sqrt(s);
+  const double s = spectrum_frobenius_norm(lambda);
   std::vector<double> mtp, mpa;
   for (double l : lambda) {
     const double z = 1 - l / s;
-    double poly = 0, num = 0, den = 0;
-    for (int k = 10; k >= 0; --k) poly = poly * z + mtp_coefficients()[size_t(k)];
-    for (int k = 5; k >= 0; --k) num = num * z + mpa_numerator()[size_t(k)], den = den * z + mpa_denominator()[size_t(k)];
-    mtp.push_back(std::sqrt(s) * poly);
-    mpa.push_back(std::sqrt(s) * num / den);
+    const RationalValue pq = mpa_scalar(z);
+    mtp.push_back(std::sqrt(s) * mtp_scalar(z));
+    mpa.push_back(std::sqrt(s) * pq.numerator / pq.denominator);
   }
   CHECK_CLOSE(mtp_sqrt_forward(sigma).out, matrix_with_spectrum(v, mtp), 1e-12, 1e-10);
   CHECK_CLOSE(mpa_sqrt_forward(sigma).out, matrix_with_spectrum(v, mpa), 1e-12, 1e-10);
@@ -85,9 +82,7 @@ TEST_CASE("fast sqrt: the Lyapunov backward equals the exact gradient of the squ
   // The iteration itself, at the true square root: 8 iterations suffice here.
   std::vector<double> roots;
   for (double l : lambda) roots.push_back(std::sqrt(l));
-  double s = 0;
-  for (double l : lambda) s += l * l;
-  Tensor root_scale = full({1, 1, 1}, std::sqrt(std::sqrt(s)), DType::Float64);
+  Tensor root_scale = full({1, 1, 1}, std::sqrt(spectrum_frobenius_norm(lambda)), DType::Float64);
   CHECK(error(lyapunov_sign_iteration(matrix_with_spectrum(v, roots), g, root_scale, 8, 0, false).x) < 1e-12);
   CHECK(error(lyapunov_sign_iteration(matrix_with_spectrum(v, roots), g, root_scale, 3, 0, false).x) > 1e-3);
   // The rules solve it at their own forward's Y: MPA's is accurate to ~1e-8 here, MTP's to ~1e-4.

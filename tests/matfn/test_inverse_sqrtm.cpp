@@ -6,6 +6,7 @@
 #include "ops/gradcheck.h"
 #include "ops/matfn/fast_sqrt.h"
 #include "ops/matfn/inverse_sqrtm.h"
+#include "tests/matfn/fast_sqrt_scalars.h"
 #include "tests/matfn/matfn_test_util.h"
 
 using namespace dsvd;
@@ -36,15 +37,11 @@ TEST_CASE("inverse sqrt: the forwards are the scalar formulas applied to each ei
   const std::vector<double> lambda = {3.0, 1.0, 0.5, 0.2};
   Tensor v = random_orthogonal(4, 17);
   Tensor a = matrix_with_spectrum(v, lambda);
-  double s = 0;
-  for (double l : lambda) s += l * l;
-  s = std::sqrt(s);
+  const double s = spectrum_frobenius_norm(lambda);
   std::vector<double> pade, exact;
   for (double l : lambda) {
-    const double z = 1 - l / s;
-    double num = 0, den = 0;
-    for (int k = 5; k >= 0; --k) num = num * z + mpa_numerator()[size_t(k)], den = den * z + mpa_denominator()[size_t(k)];
-    pade.push_back(den / num / std::sqrt(s));  // Q(z)/P(z) ≈ 1/√(1 − z)
+    const RationalValue pq = mpa_scalar(1 - l / s);
+    pade.push_back(pq.denominator / pq.numerator / std::sqrt(s));  // Q(z)/P(z) ≈ 1/√(1 − z)
     exact.push_back(1 / std::sqrt(l));
   }
   CHECK_CLOSE(inverse_sqrtm(a, with(InverseSqrtMethod::MpaLyaInv)), matrix_with_spectrum(v, pade), 1e-12, 1e-10);
