@@ -243,12 +243,12 @@ CpuConvPath cpu_conv_path(DType dtype) {
   static const int chosen = [] {
     const char* v = std::getenv("DSVD_CPU_CONV");
     const std::string path = v ? v : "";
-    DSVD_CHECK(path.empty() || path == "im2col" || path == "onednn" || path == "onednn-all",
-               "DSVD_CPU_CONV must be im2col, onednn or onednn-all, got '", path, "'");
+    DSVD_CHECK(path.empty() || path == "im2col" || path == "onednn" || path == "onednn-whole-batch",
+               "DSVD_CPU_CONV must be im2col, onednn or onednn-whole-batch, got '", path, "'");
     DSVD_CHECK(path.empty() || path == "im2col" || onednn_available(), "DSVD_CPU_CONV=", path,
                ", but dsvd was built without oneDNN");
     if (path == "im2col") return int(CpuConvPath::Im2col);
-    if (path == "onednn-all") return int(CpuConvPath::OneDnnAll);
+    if (path == "onednn-whole-batch") return int(CpuConvPath::OneDnnWholeBatch);
     return onednn_available() ? int(CpuConvPath::OneDnn) : int(CpuConvPath::Im2col);
   }();
   return CpuConvPath(chosen);
@@ -257,8 +257,8 @@ CpuConvPath cpu_conv_path(DType dtype) {
 const char* cpu_conv_path_name(CpuConvPath path) {
   switch (path) {
     case CpuConvPath::Im2col: return "im2col";
-    case CpuConvPath::OneDnn: return "onednn (weight gradients: im2col)";
-    case CpuConvPath::OneDnnAll: return "onednn-all";
+    case CpuConvPath::OneDnn: return "onednn (weight gradients in chunks of the batch)";
+    case CpuConvPath::OneDnnWholeBatch: return "onednn-whole-batch";
   }
   return "?";
 }
@@ -310,21 +310,19 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
       PassRange profile("backward", g, passes);
       return im2col_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
     }
-    case CpuConvPath::OneDnnAll: {
-      PassRange profile("backward", g, passes);
-      return onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
-    }
     case CpuConvPath::OneDnn:
-      // oneDNN for ∂L/∂x; the weights' gradient by im2col + GEMM (conv2d_kernels.h says why).
+    case CpuConvPath::OneDnnWholeBatch: {
+      const bool chunked = cpu_conv_path(x.dtype()) == CpuConvPath::OneDnn;
       if (grad_x.defined()) {
         PassRange profile("grad-input", g);
-        onednn_conv2d_backward(g, x, w, grad_y, grad_x, Tensor(), Tensor());
+        onednn_conv2d_backward(g, x, w, grad_y, grad_x, Tensor(), Tensor(), chunked);
       }
       if (grad_w.defined() || grad_b.defined()) {
         PassRange profile("grad-weight", g);
-        im2col_conv2d_backward(g, x, w, grad_y, Tensor(), grad_w, grad_b);
+        onednn_conv2d_backward(g, x, w, grad_y, Tensor(), grad_w, grad_b, chunked);
       }
       return;
+    }
   }
 }
 

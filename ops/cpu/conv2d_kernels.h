@@ -25,13 +25,14 @@ void im2col_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tens
                             const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b);
 
 // Which CPU path conv2d takes for `dtype` (docs/cpu-performance.md):
-//   OneDnn     float32 when dsvd is built with oneDNN: its forward and ∂L/∂x, and the weights'
-//              gradient by im2col + GEMM. oneDNN's backward-weights sums the batch in float32 with
-//              about 10x the rounding of the blocked GEMM (measured), and the default run trained
-//              0.5 points worse with it in two runs out of two; the split kept its accuracy.
-//   OneDnnAll  oneDNN for all three passes (DSVD_CPU_CONV=onednn-all): the fastest.
-//   Im2col     float64, builds without oneDNN, DSVD_CPU_CONV=im2col, train_imagenet --deterministic.
-enum class CpuConvPath { Im2col, OneDnn, OneDnnAll };
+//   OneDnn            float32 when dsvd is built with oneDNN: all three passes on oneDNN, the
+//                     weights' gradient summed over chunks of the batch (conv2d_onednn.cpp), which
+//                     keeps its rounding at the im2col GEMM's.
+//   OneDnnWholeBatch  the same with oneDNN's weights' gradient over the whole batch
+//                     (DSVD_CPU_CONV=onednn-whole-batch): 2–7x the rounding, no faster (measured).
+//   Im2col            float64, builds without oneDNN, DSVD_CPU_CONV=im2col, train_imagenet
+//                     --deterministic.
+enum class CpuConvPath { Im2col, OneDnn, OneDnnWholeBatch };
 CpuConvPath cpu_conv_path(DType dtype);
 const char* cpu_conv_path_name(CpuConvPath path);
 // Pins float32 conv2d to `path` for the rest of the process (train_imagenet --deterministic takes

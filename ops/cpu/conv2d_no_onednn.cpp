@@ -10,7 +10,7 @@ void onednn_conv2d_forward(const Conv2dGeometry&, const Tensor&, const Tensor&, 
 }
 
 void onednn_conv2d_backward(const Conv2dGeometry&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                            const Tensor&, const Tensor&) {
+                            const Tensor&, const Tensor&, bool) {
   fail("conv2d: dsvd was built without oneDNN (install libdnnl-dev, e.g. through tools/bootstrap, and rebuild)");
 }
 

@@ -12,6 +12,7 @@
 
 #include <dnnl.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -124,6 +125,60 @@ void count_pass(const Conv2dGeometry& g) {
   count_gemm(g.out_channels, g.batch * g.out_h * g.out_w, g.in_channels / g.groups * g.kernel_h * g.kernel_w);
 }
 
+// total += part, float32, element by element.
+void add_into(const Tensor& total, const Tensor& part) {
+  float* t = total.data<float>();
+  const float* q = part.data<float>();
+  for (int64_t i = 0, n = total.numel(); i < n; ++i) t[i] += q[i];
+}
+
+}  // namespace
+
+namespace {
+
+// The weights' gradient sums N·OH·OW products per weight. oneDNN's kernel runs that sum over the
+// whole batch in float32 chains, with 4–7x the rounding of the im2col GEMM at batch 128 (measured
+// against float64: docs/cpu-performance.md). `chunked` runs it on chunks of at most
+// kReductionPositions positions (the im2col path's own chunk) and adds the chunks' results, which
+// brings the rounding back to the GEMM's.
+void onednn_weight_gradient(const Conv2dGeometry& g, const Tensor& x, const Tensor& grad_y, const Tensor& grad_w,
+                            const Tensor& grad_b, bool chunked) {
+  constexpr int64_t kReductionPositions = 2048;
+  const int64_t positions = g.out_h * g.out_w;
+  const int64_t chunk = chunked ? std::clamp<int64_t>(kReductionPositions / positions, 1, g.batch) : g.batch;
+  const int64_t x_sample = g.in_channels * g.height * g.width, dy_sample = g.out_channels * positions;
+  const Shape w_shape = {g.out_channels, g.in_channels / g.groups, g.kernel_h, g.kernel_w};
+  Tensor w_out = grad_w.defined() ? grad_w : empty(w_shape);
+  Tensor b_out = grad_b.defined() ? grad_b : empty({g.out_channels});
+  Tensor w_part, b_part;  // a later chunk's results, added to the first's
+  dnnl::stream stream(engine());
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    Conv2dGeometry gc = g;
+    gc.batch = std::min(chunk, g.batch - n0);
+    Plan& p = plan_for(gc);
+    const bool first = n0 == 0;
+    if (!first && !w_part.defined()) w_part = empty(w_shape), b_part = empty({g.out_channels});
+    std::vector<Tensor> keep;
+    dnnl::memory src = as_input(p.src, p.weights_pd.src_desc(), x.data<float>() + n0 * x_sample, stream, keep);
+    dnnl::memory diff_dst =
+        as_input(p.dst, p.weights_pd.diff_dst_desc(), grad_y.data<float>() + n0 * dy_sample, stream, keep);
+    Output diff_weights =
+        as_output(p.weights, p.weights_pd.diff_weights_desc(), (first ? w_out : w_part).data_ptr(), keep);
+    dnnl::memory diff_bias(p.bias, engine(), (first ? b_out : b_part).data_ptr());
+    p.backward_weights.execute(stream, {{DNNL_ARG_SRC, src},
+                                        {DNNL_ARG_DIFF_DST, diff_dst},
+                                        {DNNL_ARG_DIFF_WEIGHTS, diff_weights.computed},
+                                        {DNNL_ARG_DIFF_BIAS, diff_bias}});
+    finish_output(diff_weights, stream);
+    stream.wait();
+    if (!first) {
+      if (grad_w.defined()) add_into(w_out, w_part);
+      if (grad_b.defined()) add_into(b_out, b_part);
+    }
+  }
+  count_pass(g);
+}
+
 }  // namespace
 
 bool onednn_available() { return true; }
@@ -146,7 +201,7 @@ void onednn_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tenso
 }
 
 void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b, bool chunked_weights) {
   Plan& p = plan_for(g);
   dnnl::stream stream(engine());
   std::vector<Tensor> keep;
@@ -159,21 +214,8 @@ void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tens
     finish_output(diff_src, stream);
     count_pass(g);
   }
-  if (grad_w.defined() || grad_b.defined()) {
-    Tensor w_out = grad_w.defined() ? grad_w : empty(w.sizes(), w.dtype());
-    Tensor b_out = grad_b.defined() ? grad_b : empty({g.out_channels});
-    dnnl::memory src = as_input(p.src, p.weights_pd.src_desc(), x.data_ptr(), stream, keep);
-    dnnl::memory diff_dst = as_input(p.dst, p.weights_pd.diff_dst_desc(), grad_y.data_ptr(), stream, keep);
-    Output diff_weights = as_output(p.weights, p.weights_pd.diff_weights_desc(), w_out.data_ptr(), keep);
-    dnnl::memory diff_bias(p.bias, engine(), b_out.data_ptr());
-    p.backward_weights.execute(stream, {{DNNL_ARG_SRC, src},
-                                        {DNNL_ARG_DIFF_DST, diff_dst},
-                                        {DNNL_ARG_DIFF_WEIGHTS, diff_weights.computed},
-                                        {DNNL_ARG_DIFF_BIAS, diff_bias}});
-    finish_output(diff_weights, stream);
-    count_pass(g);
-  }
   stream.wait();
+  if (grad_w.defined() || grad_b.defined()) onednn_weight_gradient(g, x, grad_y, grad_w, grad_b, chunked_weights);
 }
 
 }  // namespace dsvd::cpu

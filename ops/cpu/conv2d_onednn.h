@@ -12,8 +12,9 @@ using kernels::Conv2dGeometry;
 bool onednn_available();
 void onednn_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias,
                            const Tensor& y);
-// Any of grad_x, grad_w, grad_b may be undefined (not needed).
+// Any of grad_x, grad_w, grad_b may be undefined (not needed). With `chunked_weights` the
+// weights' and bias' gradients are summed over chunks of the batch (conv2d_onednn.cpp says why).
 void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b);
+                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b, bool chunked_weights);
 
 }  // namespace dsvd::cpu

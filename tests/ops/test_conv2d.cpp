@@ -112,6 +112,7 @@ TEST_CASE("conv2d: oneDNN's kernels equal the im2col reference, forward and both
       {2, 8, 9, 9, 12, 3, 3, 1, 1, 1, 4, true},     // groups 4
       {2, 8, 9, 9, 8, 3, 3, 2, 1, 1, 8, false},     // depthwise
       {3, 5, 6, 9, 7, 2, 3, 2, 1, 1, 1, true},      // uneven kernel, output rows padded on one side
+      {5, 4, 32, 32, 8, 3, 3, 1, 1, 1, 1, true},    // 1024 positions: weights' gradient in chunks 2, 2, 1
   };
   Generator gen(41);
   for (const Case& c : cases) {
@@ -138,17 +139,52 @@ TEST_CASE("conv2d: oneDNN's kernels equal the im2col reference, forward and both
     Tensor dx_ref = empty(x.sizes()), dw_ref = empty(w.sizes()), db_ref = empty({c.out_c});
     Tensor dx = empty(x.sizes()), dw = empty(w.sizes()), db = empty({c.out_c});
     cpu::im2col_conv2d_backward(g, x, w, dy, dx_ref, dw_ref, db_ref);
-    cpu::onednn_conv2d_backward(g, x, w, dy, dx, dw, db);
-    CHECK(close(dx, dx_ref) < 1e-5);
-    CHECK(close(dw, dw_ref) < 1e-5);
-    CHECK(close(db, db_ref) < 1e-5);
-    // Each gradient alone (the others not needed), as autograd asks when some inputs are frozen.
-    Tensor dx_only = empty(x.sizes()), dw_only = empty(w.sizes());
-    cpu::onednn_conv2d_backward(g, x, w, dy, dx_only, Tensor(), Tensor());
-    cpu::onednn_conv2d_backward(g, x, w, dy, Tensor(), dw_only, Tensor());
-    CHECK(to_vector(dx_only) == to_vector(dx));
-    CHECK(to_vector(dw_only) == to_vector(dw));
+    for (bool chunked : {true, false}) {
+      CAPTURE(chunked);
+      cpu::onednn_conv2d_backward(g, x, w, dy, dx, dw, db, chunked);
+      CHECK(close(dx, dx_ref) < 1e-5);
+      CHECK(close(dw, dw_ref) < 1e-5);
+      CHECK(close(db, db_ref) < 1e-5);
+      // Each gradient alone (the others not needed), as autograd asks when some inputs are frozen.
+      Tensor dx_only = empty(x.sizes()), dw_only = empty(w.sizes()), db_only = empty({c.out_c});
+      cpu::onednn_conv2d_backward(g, x, w, dy, dx_only, Tensor(), Tensor(), chunked);
+      cpu::onednn_conv2d_backward(g, x, w, dy, Tensor(), dw_only, Tensor(), chunked);
+      cpu::onednn_conv2d_backward(g, x, w, dy, Tensor(), Tensor(), db_only, chunked);
+      CHECK(to_vector(dx_only) == to_vector(dx));
+      CHECK(to_vector(dw_only) == to_vector(dw));
+      CHECK(to_vector(db_only) == to_vector(db));
+    }
   }
   // float32 conv2d takes oneDNN unless DSVD_CPU_CONV=im2col; float64 always im2col (gradchecked).
   CHECK(cpu::cpu_conv_path(DType::Float64) == cpu::CpuConvPath::Im2col);
+}
+
+TEST_CASE("conv2d: oneDNN's weights' gradient in chunks rounds like the im2col GEMM") {
+  // Against a float64 reference, batch 64 at 16² (16,384 products per weight). Measured at batch
+  // 128 (docs/cpu-performance.md): im2col 2.4–3.9e-7, oneDNN over the whole batch 0.9–2.8e-6,
+  // in chunks of 2048 positions 2.4–6.9e-7.
+  if (!cpu::onednn_available()) {
+    MESSAGE("dsvd built without oneDNN: skipped");
+    return;
+  }
+  Generator gen(7);
+  kernels::Conv2dGeometry g{64, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 16, 16};
+  Tensor x = relu(randn({64, 32, 16, 16}, DType::Float32, &gen));
+  Tensor w = randn({32, 32, 3, 3}, DType::Float32, &gen);
+  Tensor dy = randn({64, 32, 16, 16}, DType::Float32, &gen);
+  Tensor reference = empty(w.sizes(), DType::Float64);
+  cpu::im2col_conv2d_backward(g, x.to(DType::Float64), w.to(DType::Float64), dy.to(DType::Float64), Tensor(), reference,
+                              Tensor());
+  auto error = [&](const Tensor& dw) {
+    Tensor d = sub(dw.to(DType::Float64), reference);
+    return std::sqrt(sum(mul(d, d)).item() / sum(mul(reference, reference)).item());
+  };
+  Tensor im2col = empty(w.sizes()), chunked = empty(w.sizes()), whole = empty(w.sizes());
+  cpu::im2col_conv2d_backward(g, x, w, dy, Tensor(), im2col, Tensor());
+  cpu::onednn_conv2d_backward(g, x, w, dy, Tensor(), chunked, Tensor(), true);
+  cpu::onednn_conv2d_backward(g, x, w, dy, Tensor(), whole, Tensor(), false);
+  MESSAGE("relative error against float64: im2col " << error(im2col) << ", oneDNN in chunks " << error(chunked)
+                                                       << ", oneDNN over the whole batch " << error(whole));
+  CHECK(error(chunked) < 3 * error(im2col));
+  CHECK(error(chunked) < 1e-6);
 }
