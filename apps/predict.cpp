@@ -18,6 +18,7 @@
 #include "apps/exit_on_error.h"
 #include "apps/audit_cli.h"
 #include "apps/model_cli.h"
+#include "nn/fold_batch_norm.h"
 #include "apps/predict_input.h"
 #include "datasets/image.h"
 #include "datasets/transforms.h"
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     Tensor logits;
     {
       NoGradGuard no_grad;
+      nn::FoldBatchNorms folded(*model);  // conv -> BN as one convolution (not while auditing)
       logits = model->forward(x).contiguous();
     }
     if (!output.empty()) save_npy(output, logits);

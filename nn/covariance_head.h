@@ -21,9 +21,14 @@ class CovarianceHead : public Module {
   // The batch the reference's overflow repairs range over (ops/matfn/repair.h): set by
   // distributed/global_repairs.h for --repair-scope global; empty (the default) is this process's.
   void set_repair_across_replicas(ReplicaMax across) { pooling_.sqrt.repair_across_replicas = std::move(across); }
+  ConvBatchNormPairs conv_bn_pairs() const override;
 
  private:
+  // conv_dr_block = Sequential(conv, bn, ReLU) for the names; the forward runs conv, then bn and the
+  // ReLU as one fused op (BatchNorm2d::forward_relu).
   std::shared_ptr<Sequential> reduce_;
+  std::shared_ptr<Conv2d> reduce_conv_;
+  std::shared_ptr<BatchNorm2d> reduce_bn_;
   CovariancePoolingOptions pooling_;
   int64_t n_;
 };

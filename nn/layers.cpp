@@ -18,7 +18,10 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Pair kernel, Conv2dOpt
   if (with_bias) bias = register_parameter("bias", init::default_uniform({out_channels}, fan_in));
 }
 
-Tensor Conv2d::forward_impl(const Tensor& x) { return conv2d(x, weight, bias, options); }
+Tensor Conv2d::forward_impl(const Tensor& x) {
+  if (folded_weight.defined() && !is_training()) return conv2d(x, folded_weight, folded_bias, options);
+  return conv2d(x, weight, bias, options);
+}
 
 BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_)
     : Module("BatchNorm2d"), eps(eps_), momentum(momentum_) {
@@ -34,7 +37,19 @@ Tensor BatchNorm2d::forward_impl(const Tensor& x) {
     add_(num_batches_tracked, 1.0);  // on its device, as PyTorch's += 1
   }
   if (is_training() && sum_over_replicas) return synchronised_forward(x);
+  if (folded_into_conv && !is_training()) return x;
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+Tensor BatchNorm2d::forward_relu(const Tensor& x, const Tensor& residual) {
+  return forward_scoped(x, [&](const Tensor& in) {
+    if ((is_training() && sum_over_replicas) || (folded_into_conv && !is_training())) {
+      Tensor y = forward_impl(in);
+      return relu(residual.defined() ? add(y, residual) : y);
+    }
+    if (is_training()) add_(num_batches_tracked, 1.0);
+    return batch_norm_relu(in, residual, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  });
 }
 
 // Batch norm over the global batch, composed of differentiable ops: the replicas' per-channel

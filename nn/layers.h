@@ -25,18 +25,28 @@ class Conv2d : public Module {
   Tensor forward_impl(const Tensor& x) override;
   Tensor weight, bias;
   Conv2dOptions options;
+  // Set by nn::FoldBatchNorms for evaluation: the weight and bias with the following batch norm
+  // folded in, used instead of weight and bias while the module is not training.
+  Tensor folded_weight, folded_bias;
 };
 
 class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
   Tensor forward_impl(const Tensor& x) override;
+  // max(0, forward(x) + residual) (residual may be undefined): the BN -> (add) -> ReLU of a ResNet
+  // block as one fused op in training (batch_norm_relu). The module's audited output is the
+  // ReLU's.
+  Tensor forward_relu(const Tensor& x, const Tensor& residual = Tensor());
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   double eps, momentum;
   // Synchronised batch norm (--sync-bn): when set, training-mode statistics are those of the
   // whole global batch. It must return the sum of its argument over every replica, differentiably
   // (distributed/sync_batch_norm.h sets it); the layer sums per-channel Σx, Σx² and the count.
   std::function<Tensor(const Tensor&)> sum_over_replicas;
+  // Set by nn::FoldBatchNorms: the convolution before this layer applies it, so in evaluation the
+  // layer passes its input through (forward_relu still adds and rectifies).
+  bool folded_into_conv = false;
 
  private:
   Tensor synchronised_forward(const Tensor& x);

@@ -10,11 +10,15 @@
 namespace dsvd::nn {
 
 Tensor Module::forward(const Tensor& x) {
+  return forward_scoped(x, [this](const Tensor& in) { return forward_impl(in); });
+}
+
+Tensor Module::forward_scoped(const Tensor& x, const std::function<Tensor(const Tensor&)>& impl) {
   std::optional<ProfileRange> range;  // leaf modules: their ops' time under their type
   if (profiling() && children_.empty()) range.emplace(type_name_ + " forward");
-  if (!audit::enabled()) return forward_impl(x);
+  if (!audit::enabled()) return impl(x);
   audit::ModuleScope scope(local_name_);
-  return audit::probe_module(forward_impl(audit::probe_module_input(x)));
+  return audit::probe_module(impl(audit::probe_module_input(x)));
 }
 
 void Module::check_name(const std::string& name) const {

@@ -4,6 +4,7 @@
 // same state_dict keys as torchvision ("layer1.0.conv1.weight", "bn1.running_mean",
 // "features.0.weight"), so checkpoints move between dsvd and PyTorch.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -14,6 +15,9 @@
 namespace dsvd::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+class Conv2d;
+class BatchNorm2d;
+using ConvBatchNormPairs = std::vector<std::pair<std::shared_ptr<Conv2d>, std::shared_ptr<BatchNorm2d>>>;
 
 class Module : public std::enable_shared_from_this<Module> {
  public:
@@ -37,6 +41,10 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<Tensor> parameters() const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules(const std::string& prefix = "") const;
   int64_t parameter_count() const;
+  // The (Conv2d, BatchNorm2d) pairs of this module's own forward in which the batch norm reads the
+  // convolution's output and nothing else does: what evaluation may fold into one convolution
+  // (nn/fold_batch_norm.h). Models declare theirs; none by default.
+  virtual ConvBatchNormPairs conv_bn_pairs() const { return {}; }
 
   void train(bool on = true);
   void eval() { train(false); }
@@ -53,6 +61,9 @@ class Module : public std::enable_shared_from_this<Module> {
   void load_tensor(const std::string& dotted_name, const Tensor& value);
 
  protected:
+  // Runs impl(x) as forward() runs forward_impl: under the module's profile range and audit scope
+  // (for a layer's forward with more inputs than x, e.g. BatchNorm2d::forward_relu).
+  Tensor forward_scoped(const Tensor& x, const std::function<Tensor(const Tensor&)>& impl);
   Tensor register_parameter(const std::string& name, Tensor value);
   Tensor register_buffer(const std::string& name, Tensor value);
   virtual Tensor forward_impl(const Tensor& x) = 0;

@@ -1,4 +1,5 @@
-// batch_norm: per-channel normalisation over (N, H, W). Training mode runs the fused kernels of
+// batch_norm: per-channel normalisation over (N, H, W); batch_norm_relu: the same fused with the
+// residual add and the ReLU that follow it in a ResNet block. Training mode runs the fused kernels of
 // the table (ops/cpu/batch_norm_kernels.cpp, cuDNN), evaluation its own pair of kernels, each with
 // a hand-written backward. With n = N·H·W values per channel, x̂ = (x − μ)·s, s = 1/√(σ² + ε):
 //   training:   y = γ·x̂ + β with the batch mean μ and biased variance σ²;
@@ -7,6 +8,9 @@
 //               dx = γ·s·(dy − mean(dy) − x̂·mean(dy·x̂))
 //   evaluation: μ, σ² are the running statistics (constants): dx = γ·s·dy
 //   both:       dγ = Σ dy·x̂,  dβ = Σ dy
+// batch_norm_relu (training): y = max(0, BN(x) + r); backward with g = dy where y > 0 or y is
+// NaN, else 0 (ReLU's rule on the saved y): dr = g, and dx, dγ, dβ as above from g. One pass
+// over memory each way instead of three (BN, add, ReLU), and no intermediate tensor kept.
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/nn.h"
@@ -34,10 +38,9 @@ Tensor record_batch_norm(const Tensor& y, const std::vector<Tensor>& inputs, std
                    })[0];
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
+// The checks both ops make.
+void check_batch_norm_arguments(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                                const Tensor& running_var, bool training) {
   DSVD_CHECK(x.dim() == 2 || x.dim() == 4, "batch_norm: input must be (N, C) or (N, C, H, W), got shape ",
              shape_str(x.sizes()));
   DSVD_CHECK(is_floating(x.dtype()), "batch_norm: expects float32 or float64, got ", dtype_name(x.dtype()));
@@ -61,6 +64,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   for (const Tensor* t : {&weight, &bias, &running_mean, &running_var})
     DSVD_CHECK(!t->defined() || t->device() == x.device(), "batch_norm: the input is on ", x.device().str(),
                ", a parameter or running statistic on ", t->device().str());
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  check_batch_norm_arguments(x, weight, bias, running_mean, running_var, training);
+  const int64_t channels = x.size(1);
   Tensor xc = detail::contiguous_raw(x);
   Tensor w = weight.defined() ? detail::contiguous_raw(weight) : Tensor();
   Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
@@ -76,6 +87,49 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                                                                   mean, invstd);
   return record_batch_norm<kernels::BatchNormBackwardKernel>(
       y, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"mean", mean}, {"invstd", invstd}}, channels, eps);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training, double momentum,
+                       double eps) {
+  check_batch_norm_arguments(x, weight, bias, running_mean, running_var, training);
+  if (residual.defined()) {
+    DSVD_CHECK(residual.sizes() == x.sizes(), "batch_norm_relu: the residual has shape ", shape_str(residual.sizes()),
+               ", the input ", shape_str(x.sizes()));
+    DSVD_CHECK(residual.dtype() == x.dtype() && residual.device() == x.device(), "batch_norm_relu: the residual is ",
+               dtype_name(residual.dtype()), " on ", residual.device().str(), ", the input ", dtype_name(x.dtype()),
+               " on ", x.device().str());
+  }
+  // Evaluation, and devices without the fused kernels: the three ops (the same values).
+  if (!training || !kernels::has_kernel<kernels::BatchNormReluTrainingKernel>(x.device().kind)) {
+    Tensor y = batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps);
+    return relu(residual.defined() ? add(y, residual) : y);
+  }
+  const int64_t channels = x.size(1);
+  Tensor xc = detail::contiguous_raw(x);
+  Tensor rc = residual.defined() ? detail::contiguous_raw(residual) : Tensor();
+  Tensor w = weight.defined() ? detail::contiguous_raw(weight) : Tensor();
+  Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
+  Tensor y = empty(x.sizes(), x.dtype(), x.device());
+  Tensor mean, invstd;  // allocated by the kernel, in its statistics dtype
+  kernels::dispatch<kernels::BatchNormReluTrainingKernel>(x.device())(xc, rc, w, b, running_mean, running_var, momentum,
+                                                                      eps, y, mean, invstd);
+  return record_op(
+      "batch_norm_relu", {y}, {x, weight, bias, residual},
+      {{"input", xc}, {"output", y}, {"weight", w}, {"mean", mean}, {"invstd", invstd}},
+      [channels, eps](const std::vector<Tensor>& g, FunctionNode& node) {
+        const Tensor& xs = node.saved_tensor("input");
+        const Device dev = xs.device();
+        Tensor dy = detail::contiguous_raw(g[0]);
+        Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+        Tensor dw = node.needs_input_grad(1) ? empty({channels}, xs.dtype(), dev) : Tensor();
+        Tensor db = node.needs_input_grad(2) ? empty({channels}, xs.dtype(), dev) : Tensor();
+        Tensor dr = node.needs_input_grad(3) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+        kernels::dispatch<kernels::BatchNormReluBackwardKernel>(dev)(
+            xs, node.saved_tensor("output"), dy, node.saved_tensor("weight"), node.saved_tensor("mean"),
+            node.saved_tensor("invstd"), eps, dx, dw, db, dr);
+        return std::vector<Tensor>{dx, dw, db, dr};
+      })[0];
 }
 
 }  // namespace dsvd

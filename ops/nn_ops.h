@@ -4,7 +4,7 @@
 //   conv2d ............................ ops/conv2d.cpp      kernels ops/cpu/conv2d_kernels.cpp
 //   max_pool2d avg_pool2d
 //   adaptive_avg_pool2d ............... ops/pooling.cpp
-//   batch_norm ........................ ops/batch_norm.cpp
+//   batch_norm, batch_norm_relu ....... ops/batch_norm.cpp
 //   dropout ........................... ops/dropout.cpp
 //   linear ............................ ops/linear.cpp
 //   log_softmax cross_entropy topk .... ops/loss.cpp
@@ -50,6 +50,12 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size);
 // weight/bias (C) may be undefined (no affine); running stats may be undefined in training.
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// max(0, batch_norm(x) + residual) (residual may be undefined): in training mode one fused op and
+// kernel, one pass over memory each way; in evaluation (and on a device without the fused
+// kernels) the same three ops composed.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training, double momentum = 0.1,
+                       double eps = 1e-5);
 
 // Zeroes each element with probability p and scales the rest by 1/(1−p) in training; the
 // identity in evaluation. The mask comes from `gen` (or the default generator).

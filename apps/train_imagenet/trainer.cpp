@@ -14,6 +14,7 @@
 #include "apps/train_imagenet/curves.h"
 #include "autograd/audit.h"
 #include "nn/covariance_head.h"
+#include "nn/fold_batch_norm.h"
 #include "nn/optim/clip_grad.h"
 #include "ops/cpu/blas_runtime.h"
 #include "ops/cpu/conv2d_kernels.h"
@@ -303,6 +304,7 @@ void Trainer::load_checkpoint(const std::string& path) {
 Evaluation Trainer::validate() {
   model_->eval();
   NoGradGuard no_grad;
+  nn::FoldBatchNorms folded(*model_);  // conv -> BN as one convolution while validating
   audit::PhaseScope phase(audit::Phase::Eval);  // not traced unless --audit-eval
   Evaluation e;
   double loss_sum = 0;

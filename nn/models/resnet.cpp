@@ -12,9 +12,25 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride,
                                   ConvInit::KaimingFanOut);
 }
 
-std::shared_ptr<Sequential> downsample_if_needed(int64_t in, int64_t out, int64_t stride) {
-  if (stride == 1 && in == out) return nullptr;
-  return std::make_shared<Sequential>(std::initializer_list<ModulePtr>{conv(in, out, 1, stride, 0), std::make_shared<BatchNorm2d>(out)});
+struct Downsample {
+  std::shared_ptr<Sequential> sequence;
+  std::shared_ptr<Conv2d> conv;
+  std::shared_ptr<BatchNorm2d> bn;
+};
+
+// torchvision's downsample branch (1x1 conv, batch norm) when the block changes the shape.
+Downsample downsample_if_needed(int64_t in, int64_t out, int64_t stride) {
+  if (stride == 1 && in == out) return {};
+  Downsample d{nullptr, conv(in, out, 1, stride, 0), std::make_shared<BatchNorm2d>(out)};
+  d.sequence = std::make_shared<Sequential>(std::initializer_list<ModulePtr>{d.conv, d.bn});
+  return d;
+}
+
+// The block's own pairs plus its downsample's.
+ConvBatchNormPairs with_downsample(ConvBatchNormPairs pairs, const std::shared_ptr<Conv2d>& conv,
+                                   const std::shared_ptr<BatchNorm2d>& bn) {
+  if (conv) pairs.emplace_back(conv, bn);
+  return pairs;
 }
 
 }  // namespace
@@ -24,13 +40,20 @@ BasicBlock::BasicBlock(int64_t in, int64_t planes, int64_t stride) : Module("Bas
   bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(planes));
   conv2_ = register_module("conv2", conv(planes, planes, 3, 1, 1));
   bn2_ = register_module("bn2", std::make_shared<BatchNorm2d>(planes));
-  if (auto d = downsample_if_needed(in, planes, stride)) downsample_ = register_module("downsample", d);
+  if (Downsample d = downsample_if_needed(in, planes, stride); d.sequence) {
+    downsample_ = register_module("downsample", d.sequence);
+    downsample_conv_ = d.conv, downsample_bn_ = d.bn;
+  }
 }
 
+ConvBatchNormPairs BasicBlock::conv_bn_pairs() const {
+  return with_downsample({{conv1_, bn1_}, {conv2_, bn2_}}, downsample_conv_, downsample_bn_);
+}
+
+// Each BN -> (add) -> ReLU is one fused op in training (BatchNorm2d::forward_relu).
 Tensor BasicBlock::forward_impl(const Tensor& x) {
-  Tensor out = relu(bn1_->forward(conv1_->forward(x)));
-  out = bn2_->forward(conv2_->forward(out));
-  return relu(add(out, downsample_ ? downsample_->forward(x) : x));
+  Tensor out = bn1_->forward_relu(conv1_->forward(x));
+  return bn2_->forward_relu(conv2_->forward(out), downsample_ ? downsample_->forward(x) : x);
 }
 
 Bottleneck::Bottleneck(int64_t in, int64_t planes, int64_t stride) : Module("Bottleneck") {
@@ -40,14 +63,20 @@ Bottleneck::Bottleneck(int64_t in, int64_t planes, int64_t stride) : Module("Bot
   bn2_ = register_module("bn2", std::make_shared<BatchNorm2d>(planes));
   conv3_ = register_module("conv3", conv(planes, planes * kExpansion, 1, 1, 0));
   bn3_ = register_module("bn3", std::make_shared<BatchNorm2d>(planes * kExpansion));
-  if (auto d = downsample_if_needed(in, planes * kExpansion, stride)) downsample_ = register_module("downsample", d);
+  if (Downsample d = downsample_if_needed(in, planes * kExpansion, stride); d.sequence) {
+    downsample_ = register_module("downsample", d.sequence);
+    downsample_conv_ = d.conv, downsample_bn_ = d.bn;
+  }
+}
+
+ConvBatchNormPairs Bottleneck::conv_bn_pairs() const {
+  return with_downsample({{conv1_, bn1_}, {conv2_, bn2_}, {conv3_, bn3_}}, downsample_conv_, downsample_bn_);
 }
 
 Tensor Bottleneck::forward_impl(const Tensor& x) {
-  Tensor out = relu(bn1_->forward(conv1_->forward(x)));
-  out = relu(bn2_->forward(conv2_->forward(out)));
-  out = bn3_->forward(conv3_->forward(out));
-  return relu(add(out, downsample_ ? downsample_->forward(x) : x));
+  Tensor out = bn1_->forward_relu(conv1_->forward(x));
+  out = bn2_->forward_relu(conv2_->forward(out));
+  return bn3_->forward_relu(conv3_->forward(out), downsample_ ? downsample_->forward(x) : x);
 }
 
 ResNet::ResNet(bool bottleneck, const std::vector<int64_t>& blocks, const ModelOptions& o) : Module("ResNet") {
@@ -83,8 +112,10 @@ ResNet::ResNet(bool bottleneck, const std::vector<int64_t>& blocks, const ModelO
   fc_ = register_module("fc", std::make_shared<Linear>(features, o.num_classes));
 }
 
+ConvBatchNormPairs ResNet::conv_bn_pairs() const { return {{conv1_, bn1_}}; }
+
 Tensor ResNet::forward_impl(const Tensor& x) {
-  Tensor y = relu(bn1_->forward(conv1_->forward(x)));
+  Tensor y = bn1_->forward_relu(conv1_->forward(x));
   if (maxpool_) y = maxpool_->forward(y);
   for (auto& layer : layers_) y = layer->forward(y);
   return fc_->forward(head_->forward(y).flatten(1));

@@ -14,8 +14,15 @@ class BasicBlock : public Module {
   BasicBlock(int64_t in, int64_t planes, int64_t stride);
   Tensor forward_impl(const Tensor& x) override;
 
+  ConvBatchNormPairs conv_bn_pairs() const override;
+
  private:
-  std::shared_ptr<Module> conv1_, bn1_, conv2_, bn2_, downsample_;
+  std::shared_ptr<Conv2d> conv1_, conv2_;
+  std::shared_ptr<BatchNorm2d> bn1_, bn2_;
+  // "downsample" (a Sequential of a 1x1 conv and a batch norm) when the block changes the shape.
+  std::shared_ptr<Sequential> downsample_;
+  std::shared_ptr<Conv2d> downsample_conv_;
+  std::shared_ptr<BatchNorm2d> downsample_bn_;
 };
 
 class Bottleneck : public Module {
@@ -24,8 +31,15 @@ class Bottleneck : public Module {
   Bottleneck(int64_t in, int64_t planes, int64_t stride);
   Tensor forward_impl(const Tensor& x) override;
 
+  ConvBatchNormPairs conv_bn_pairs() const override;
+
  private:
-  std::shared_ptr<Module> conv1_, bn1_, conv2_, bn2_, conv3_, bn3_, downsample_;
+  std::shared_ptr<Conv2d> conv1_, conv2_, conv3_;
+  std::shared_ptr<BatchNorm2d> bn1_, bn2_, bn3_;
+  // "downsample" (a Sequential of a 1x1 conv and a batch norm) when the block changes the shape.
+  std::shared_ptr<Sequential> downsample_;
+  std::shared_ptr<Conv2d> downsample_conv_;
+  std::shared_ptr<BatchNorm2d> downsample_bn_;
 };
 
 class ResNet : public Module {
@@ -33,8 +47,12 @@ class ResNet : public Module {
   ResNet(bool bottleneck, const std::vector<int64_t>& blocks, const ModelOptions& options);
   Tensor forward_impl(const Tensor& x) override;
 
+  ConvBatchNormPairs conv_bn_pairs() const override;
+
  private:
-  ModulePtr conv1_, bn1_, maxpool_, head_, fc_;
+  std::shared_ptr<Conv2d> conv1_;
+  std::shared_ptr<BatchNorm2d> bn1_;
+  ModulePtr maxpool_, head_, fc_;
   std::vector<ModulePtr> layers_;
 };
 

@@ -1,9 +1,12 @@
-// The CPU kernels of batch norm (ops/kernels/nn.h): one pass per channel for
-// the statistics, one for y; sums per channel in float64, channels in parallel, so results do not
-// depend on the thread count. The saved statistics are float64.
+// The CPU kernels of batch norm (ops/kernels/nn.h), plain and fused with the residual add and the
+// ReLU after it: one pass per channel for the statistics, one for y; sums per channel in float64,
+// channels in parallel, so results do not depend on the thread count. The saved statistics are
+// float64. The fused kernels are the plain ones with the ReLU (math::unary<Relu>, and
+// math::relu_backward on the saved output) applied inside the same loops.
 #include <cmath>
 
 #include "ops/kernel_table.h"
+#include "ops/math/elementwise.h"
 #include "ops/kernels/nn.h"
 #include "tensor/parallel.h"
 
@@ -16,9 +19,11 @@ struct Layout {
   int64_t at(int64_t n, int64_t c) const { return (n * channels + c) * plane; }
 };
 
+// y = γ·x̂ + β, or with `relu` max(0, γ·x̂ + β (+ residual when not null)).
 template <typename T>
 void forward_kernel(const Layout& l, const T* x, const T* gamma, const T* beta, bool training, const double* run_mean,
-                    const double* run_var, double eps, T* y, double* mean_out, double* invstd_out, double* var_out) {
+                    const double* run_var, double eps, T* y, double* mean_out, double* invstd_out, double* var_out,
+                    bool relu = false, const T* residual = nullptr) {
   parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
     double mu, var;
     if (training) {
@@ -47,7 +52,15 @@ void forward_kernel(const Layout& l, const T* x, const T* gamma, const T* beta, 
     for (int64_t n = 0; n < l.batch; ++n) {
       const T* p = x + l.at(n, c);
       T* q = y + l.at(n, c);
-      for (int64_t i = 0; i < l.plane; ++i) q[i] = p[i] * scale + shift;
+      if (!relu) {
+        for (int64_t i = 0; i < l.plane; ++i) q[i] = p[i] * scale + shift;
+      } else if (!residual) {
+        for (int64_t i = 0; i < l.plane; ++i) q[i] = math::unary<math::UnaryOp::Relu>(T(p[i] * scale + shift), 0, 0);
+      } else {
+        const T* r = residual + l.at(n, c);
+        for (int64_t i = 0; i < l.plane; ++i)
+          q[i] = math::unary<math::UnaryOp::Relu>(T(T(p[i] * scale + shift) + r[i]), 0, 0);
+      }
     }
     mean_out[c] = mu;
     invstd_out[c] = invstd;
@@ -55,18 +68,31 @@ void forward_kernel(const Layout& l, const T* x, const T* gamma, const T* beta, 
   });
 }
 
+// dx, dγ, dβ from dy; with `y` (the fused forward's output) dy is first masked by the ReLU
+// (g = relu_backward(y, dy)), and g is also the residual's gradient when d_residual is not null.
 template <typename T>
 void backward_kernel(const Layout& l, const T* x, const T* gamma, const T* dy, const double* mean, const double* invstd,
-                     bool training, T* dx, T* dgamma, T* dbeta) {
+                     bool training, T* dx, T* dgamma, T* dbeta, const T* y = nullptr, T* d_residual = nullptr) {
   parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
     const double mu = mean[c], s = invstd[c];
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int64_t n = 0; n < l.batch; ++n) {
       const T* p = x + l.at(n, c);
       const T* g = dy + l.at(n, c);
-      for (int64_t i = 0; i < l.plane; ++i) {
-        sum_dy += double(g[i]);
-        sum_dy_xhat += double(g[i]) * (double(p[i]) - mu) * s;
+      if (y) {
+        const T* r = y + l.at(n, c);
+        T* dr = d_residual ? d_residual + l.at(n, c) : nullptr;
+        for (int64_t i = 0; i < l.plane; ++i) {
+          const T gi = math::relu_backward(r[i], g[i]);
+          if (dr) dr[i] = gi;
+          sum_dy += double(gi);
+          sum_dy_xhat += double(gi) * (double(p[i]) - mu) * s;
+        }
+      } else {
+        for (int64_t i = 0; i < l.plane; ++i) {
+          sum_dy += double(g[i]);
+          sum_dy_xhat += double(g[i]) * (double(p[i]) - mu) * s;
+        }
       }
     }
     if (dgamma) dgamma[c] = T(sum_dy_xhat);
@@ -74,12 +100,16 @@ void backward_kernel(const Layout& l, const T* x, const T* gamma, const T* dy, c
     if (!dx) return;
     const double gs = (gamma ? double(gamma[c]) : 1.0) * s;
     const double inv_n = 1.0 / double(l.count());
+    const double a = sum_dy * inv_n, b = sum_dy_xhat * inv_n;
     for (int64_t n = 0; n < l.batch; ++n) {
       const T* p = x + l.at(n, c);
       const T* g = dy + l.at(n, c);
+      const T* r = y ? y + l.at(n, c) : nullptr;
       T* out = dx + l.at(n, c);
-      if (training) {
-        const double a = sum_dy * inv_n, b = sum_dy_xhat * inv_n;
+      if (training && r) {
+        for (int64_t i = 0; i < l.plane; ++i)
+          out[i] = T(gs * (double(math::relu_backward(r[i], g[i])) - a - (double(p[i]) - mu) * s * b));
+      } else if (training) {
         for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(g[i]) - a - (double(p[i]) - mu) * s * b));
       } else {
         for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * double(g[i]));
@@ -88,9 +118,10 @@ void backward_kernel(const Layout& l, const T* x, const T* gamma, const T* dy, c
   });
 }
 
-void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                         const Tensor& running_var, double momentum, double eps, const Tensor& y, Tensor& save_mean,
-                         Tensor& save_invstd) {
+// Training forward, plain (relu false) or fused; updates the running statistics in place.
+void training_forward(const Tensor& x, const Tensor& residual, bool relu, const Tensor& gamma, const Tensor& beta,
+                      const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
+                      const Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
   const int64_t channels = x.size(1);
   const Layout l{x.size(0), channels, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
   save_mean = empty({channels}, DType::Float64);
@@ -100,7 +131,7 @@ void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& bet
     forward_kernel<scalar_t>(l, x.data<scalar_t>(), gamma.defined() ? gamma.data<scalar_t>() : nullptr,
                              beta.defined() ? beta.data<scalar_t>() : nullptr, true, nullptr, nullptr, eps,
                              y.data<scalar_t>(), save_mean.data<double>(), save_invstd.data<double>(),
-                             variance.data<double>());
+                             variance.data<double>(), relu, residual.defined() ? residual.data<scalar_t>() : nullptr);
   });
   if (running_mean.defined() && running_var.defined()) {
     // The buffers are updated in place, as in PyTorch.
@@ -116,17 +147,47 @@ void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& bet
   }
 }
 
-void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
-                         const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
-                         const Tensor& grad_beta) {
+void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                         const Tensor& running_var, double momentum, double eps, const Tensor& y, Tensor& save_mean,
+                         Tensor& save_invstd) {
+  training_forward(x, Tensor(), false, gamma, beta, running_mean, running_var, momentum, eps, y, save_mean,
+                   save_invstd);
+}
+
+void batch_norm_relu_training(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
+                              const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
+                              const Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  training_forward(x, residual, true, gamma, beta, running_mean, running_var, momentum, eps, y, save_mean,
+                   save_invstd);
+}
+
+// Training backward; `y` (the fused forward's output) defined for the fused op.
+void training_backward(const Tensor& x, const Tensor& y, const Tensor& grad_y, const Tensor& gamma,
+                       const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
+                       const Tensor& grad_gamma, const Tensor& grad_beta, const Tensor& grad_residual) {
   const Layout l{x.size(0), x.size(1), x.dim() == 4 ? x.size(2) * x.size(3) : 1};
   DSVD_DISPATCH_FLOATING(x.dtype(), "batch_norm_backward", [&] {
     backward_kernel<scalar_t>(l, x.data<scalar_t>(), gamma.defined() ? gamma.data<scalar_t>() : nullptr,
                               grad_y.data<scalar_t>(), save_mean.data<double>(), save_invstd.data<double>(), true,
                               grad_x.defined() ? grad_x.data<scalar_t>() : nullptr,
                               grad_gamma.defined() ? grad_gamma.data<scalar_t>() : nullptr,
-                              grad_beta.defined() ? grad_beta.data<scalar_t>() : nullptr);
+                              grad_beta.defined() ? grad_beta.data<scalar_t>() : nullptr,
+                              y.defined() ? y.data<scalar_t>() : nullptr,
+                              grad_residual.defined() ? grad_residual.data<scalar_t>() : nullptr);
   });
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
+                         const Tensor& save_invstd, double /*eps*/, const Tensor& grad_x, const Tensor& grad_gamma,
+                         const Tensor& grad_beta) {
+  training_backward(x, Tensor(), grad_y, gamma, save_mean, save_invstd, grad_x, grad_gamma, grad_beta, Tensor());
+}
+
+void batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& grad_y, const Tensor& gamma,
+                              const Tensor& save_mean, const Tensor& save_invstd, double /*eps*/,
+                              const Tensor& grad_x, const Tensor& grad_gamma, const Tensor& grad_beta,
+                              const Tensor& grad_residual) {
+  training_backward(x, y, grad_y, gamma, save_mean, save_invstd, grad_x, grad_gamma, grad_beta, grad_residual);
 }
 
 // Evaluation: the same kernels with the running statistics (in float64) as μ and σ².
@@ -169,5 +230,7 @@ DSVD_REGISTER_KERNEL(kernels::BatchNormInferenceKernel, CPU, batch_norm_inferenc
 DSVD_REGISTER_KERNEL(kernels::BatchNormInferenceBackwardKernel, CPU, batch_norm_inference_backward);
 DSVD_REGISTER_KERNEL(kernels::BatchNormTrainingKernel, CPU, batch_norm_training);
 DSVD_REGISTER_KERNEL(kernels::BatchNormBackwardKernel, CPU, batch_norm_backward);
+DSVD_REGISTER_KERNEL(kernels::BatchNormReluTrainingKernel, CPU, batch_norm_relu_training);
+DSVD_REGISTER_KERNEL(kernels::BatchNormReluBackwardKernel, CPU, batch_norm_relu_backward);
 
 }  // namespace dsvd::cpu

@@ -47,6 +47,25 @@ struct BatchNormBackwardKernel {
                   const Tensor& grad_beta);
 };
 
+// Batch norm fused with the residual add and the ReLU that follow it in a ResNet block, training
+// mode: y = max(0, BN(x) + residual), one pass over memory forward and one backward (the ReLU's
+// mask read from y). residual may be undefined (y = max(0, BN(x))). Statistics and running
+// statistics as BatchNormTrainingKernel's.
+struct BatchNormReluTrainingKernel {
+  static constexpr const char* name = "batch_norm_relu";
+  using Fn = void(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
+                  const Tensor& running_mean, const Tensor& running_var, double momentum, double eps, const Tensor& y,
+                  Tensor& save_mean, Tensor& save_invstd);
+};
+// dx, dγ, dβ and d(residual) (= dy where y > 0 or y is NaN, else 0) from the saved input, output
+// and statistics; any output may be undefined.
+struct BatchNormReluBackwardKernel {
+  static constexpr const char* name = "batch_norm_relu_backward";
+  using Fn = void(const Tensor& x, const Tensor& y, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
+                  const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
+                  const Tensor& grad_beta, const Tensor& grad_residual);
+};
+
 // Batch norm in evaluation: y = γ·(x − μ)/√(σ² + ε) + β with the running statistics (constants;
 // any float dtype); its backward dx = γ·s·dy, dγ = Σ dy·x̂, dβ = Σ dy (any output undefined
 // when not needed).
