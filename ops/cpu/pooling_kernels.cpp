@@ -3,6 +3,7 @@
 // add into grad_x plane by plane (a plane belongs to one thread), so results do not depend on the
 // thread count.
 #include <algorithm>
+#include <vector>
 
 #include "ops/kernel_table.h"
 #include "ops/kernels/nn.h"
@@ -14,20 +15,64 @@ namespace {
 
 using kernels::PoolWindows;
 
+// One output row at a time, the window positions outermost and the outputs of the row innermost:
+// each output's running maximum is its own chain, so the row's chains overlap (one window after
+// the other, the chain's compare-and-select latency bounds the loop at ~6 cycles an element).
+// The scan order within each window, and so the result, is math::max_window_offset's.
+// One output row at a time, the window positions outermost and the outputs of the row innermost:
+// each output's running maximum is its own chain, so the row's chains overlap (one window after
+// the other, the chain's compare-and-select latency bounds the loop at ~6 cycles an element).
+// The scan order within each window, and so the result, is math::max_window_offset's. The row's
+// maxima and offsets live in per-thread buffers of their own types, so that stores to them cannot
+// alias the window geometry (which the compiler would otherwise reload every element).
 template <typename I>
 void max_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices) {
+  const int64_t height = w.height, width = w.width, out_h = w.out_h, out_w = w.out_w;
+  const int64_t kernel_h = w.kernel_h, kernel_w = w.kernel_w, stride_h = w.stride_h, stride_w = w.stride_w;
+  const int64_t pad_h = w.pad_h, pad_w = w.pad_w;
   DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
     const scalar_t* src = x.data<scalar_t>();
     scalar_t* dst = y.data<scalar_t>();
     I* idx = static_cast<I*>(indices.data_ptr());
     parallel_for(0, w.planes, y.numel() > kParallelGrain / 4, [&](int64_t plane) {
-      const scalar_t* p = src + plane * w.height * w.width;
-      for (int64_t oy = 0; oy < w.out_h; ++oy)
-        for (int64_t ox = 0; ox < w.out_w; ++ox) {
-          const int64_t k = (plane * w.out_h + oy) * w.out_w + ox;
-          const int64_t best = math::max_window(w, p, oy, ox, &dst[k]);
-          idx[k] = math::encode_argmax<I>(w, oy, ox, best);
+      static thread_local std::vector<scalar_t> maxima;
+      static thread_local std::vector<int32_t> offsets;  // in the window; -1 before the first value
+      maxima.resize(size_t(out_w));
+      offsets.resize(size_t(out_w));
+      scalar_t* __restrict m = maxima.data();
+      int32_t* __restrict best = offsets.data();
+      const scalar_t* p = src + plane * height * width;
+      for (int64_t oy = 0; oy < out_h; ++oy) {
+        std::fill(best, best + out_w, int32_t(-1));
+        for (int64_t ky = 0; ky < kernel_h; ++ky) {
+          const int64_t iy = oy * stride_h - pad_h + ky;
+          if (iy < 0 || iy >= height) continue;
+          const scalar_t* __restrict row = p + iy * width;
+          for (int64_t kx = 0; kx < kernel_w; ++kx) {
+            // The outputs whose column ox·stride − pad + kx lies inside the row.
+            const int64_t shift = kx - pad_w;
+            const int64_t lo = shift >= 0 ? 0 : (-shift + stride_w - 1) / stride_w;
+            const int64_t hi = std::min(out_w, (width - 1 - shift) / stride_w + 1);
+            const int32_t code = int32_t(ky * kernel_w + kx);
+            for (int64_t ox = lo; ox < hi; ++ox) {
+              const scalar_t v = row[ox * stride_w + shift];
+              const bool take = (best[ox] < 0) | math::replaces_max(v, m[ox]);
+              m[ox] = take ? v : m[ox];
+              best[ox] = take ? code : best[ox];
+            }
+          }
         }
+        const int64_t k0 = (plane * out_h + oy) * out_w;
+        for (int64_t ox = 0; ox < out_w; ++ox) {
+          dst[k0 + ox] = m[ox];
+          const int64_t offset = best[ox];
+          if constexpr (sizeof(I) == 1) {
+            idx[k0 + ox] = I(offset);  // the byte code is the window offset
+          } else {
+            idx[k0 + ox] = I((oy * stride_h - pad_h + offset / kernel_w) * width + ox * stride_w - pad_w + offset % kernel_w);
+          }
+        }
+      }
     });
   });
 }
@@ -43,13 +88,25 @@ void max_backward(const PoolWindows& w, const Tensor& grad_y, const Tensor& indi
   DSVD_DISPATCH_FLOATING(grad_y.dtype(), "max_pool2d_backward", [&] {
     const scalar_t* pg = grad_y.data<scalar_t>();
     scalar_t* px = grad_x.data<scalar_t>();
+    // Byte codes: the code's offset in the plane from the window's start, one table per call
+    // (decode_argmax's division per output otherwise).
+    std::vector<int64_t> code_offset;
+    if constexpr (sizeof(I) == 1) {
+      for (int64_t code = 0; code < w.kernel_h * w.kernel_w; ++code)
+        code_offset.push_back(code / w.kernel_w * w.width + code % w.kernel_w);
+    }
     parallel_for(0, w.planes, grad_y.numel() > kParallelGrain / 4, [&](int64_t plane) {
       scalar_t* dst = px + plane * w.height * w.width;
       std::fill(dst, dst + w.height * w.width, scalar_t(0));
       for (int64_t oy = 0; oy < w.out_h; ++oy)
         for (int64_t ox = 0; ox < w.out_w; ++ox) {
           const int64_t k = (plane * w.out_h + oy) * w.out_w + ox;
-          dst[math::decode_argmax<I>(w, oy, ox, idx[k])] += pg[k];
+          if constexpr (sizeof(I) == 1) {
+            const int64_t start = (oy * w.stride_h - w.pad_h) * w.width + ox * w.stride_w - w.pad_w;
+            dst[start + code_offset[idx[k]]] += pg[k];
+          } else {
+            dst[math::decode_argmax<I>(w, oy, ox, idx[k])] += pg[k];
+          }
         }
     });
   });

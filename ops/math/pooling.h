@@ -9,27 +9,43 @@
 
 namespace dsvd::math {
 
-// Max pooling of output (oy, ox) over `plane` (H·W values): the maximum (the first one; NaN
-// wins, as in PyTorch) into *value, and its flat position in the plane.
+// Max pooling's rule, in scan order: a value replaces the running maximum m when it is larger, or
+// when it is the first NaN (NaN wins, as in PyTorch; ties keep the first).
 template <typename T>
-DSVD_HOST_DEVICE int64_t max_window(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox, T* value) {
-  int64_t y0 = oy * w.stride_h - w.pad_h, x0 = ox * w.stride_w - w.pad_w;
-  const int64_t y1 = y0 + w.kernel_h < w.height ? y0 + w.kernel_h : w.height;
-  const int64_t x1 = x0 + w.kernel_w < w.width ? x0 + w.kernel_w : w.width;
-  y0 = y0 > 0 ? y0 : 0;
-  x0 = x0 > 0 ? x0 : 0;
-  int64_t best = y0 * w.width + x0;
-  T m = plane[best];
-  for (int64_t y = y0; y < y1; ++y)
-    for (int64_t x = x0; x < x1; ++x) {
-      const T v = plane[y * w.width + x];
-      if (v > m || (v != v && m == m)) {
-        m = v;
-        best = y * w.width + x;
-      }
+DSVD_HOST_DEVICE bool replaces_max(T v, T m) {
+  return (v > m) | ((v != v) & (m == m));
+}
+
+// Max pooling of output (oy, ox) over `plane` (H·W values): the maximum (the first one; NaN
+// wins, as in PyTorch) into *value, and its offset ky·kw + kx inside the unclipped window. The
+// comparison is a select, not a branch (a branch mispredicts on random data), and no division.
+template <typename T>
+DSVD_HOST_DEVICE int64_t max_window_offset(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox,
+                                           T* value) {
+  const int64_t ys = oy * w.stride_h - w.pad_h, xs = ox * w.stride_w - w.pad_w;  // unclipped window start
+  const int64_t ky0 = ys < 0 ? -ys : 0, kx0 = xs < 0 ? -xs : 0;
+  const int64_t ky1 = w.kernel_h < w.height - ys ? w.kernel_h : w.height - ys;
+  const int64_t kx1 = w.kernel_w < w.width - xs ? w.kernel_w : w.width - xs;
+  int64_t best = ky0 * w.kernel_w + kx0;
+  T m = plane[(ys + ky0) * w.width + xs + kx0];
+  for (int64_t ky = ky0; ky < ky1; ++ky) {
+    const T* row = plane + (ys + ky) * w.width + xs;
+    for (int64_t kx = kx0; kx < kx1; ++kx) {
+      const T v = row[kx];
+      const bool take = replaces_max(v, m);
+      m = take ? v : m;
+      best = take ? ky * w.kernel_w + kx : best;
     }
+  }
   *value = m;
   return best;
+}
+
+// The same maximum with its flat position in the plane.
+template <typename T>
+DSVD_HOST_DEVICE int64_t max_window(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox, T* value) {
+  const int64_t offset = max_window_offset(w, plane, oy, ox, value);
+  return (oy * w.stride_h - w.pad_h + offset / w.kernel_w) * w.width + ox * w.stride_w - w.pad_w + offset % w.kernel_w;
 }
 
 // The argmax kept for the backward: its offset ky·kw + kx inside the (unclipped) window in one

@@ -33,6 +33,56 @@ TEST_CASE("pooling: max, avg and adaptive avg match hand-computed windows") {
   CHECK_THROWS_WITH_AS(max_pool2d(x, {{3, 3}, {1, 1}, {2, 2}}), doctest::Contains("at most half the kernel"), Error);
 }
 
+TEST_CASE("pooling: max equals a naive scan (first maximum, NaN wins) in value and gradient routing") {
+  // Small integers make ties common; a NaN and -inf sit in the first plane. Geometries: ResNet's
+  // stem pool, strides 1 and 3, ceil_mode, uneven kernels, and a 17x17 window (int64 indices).
+  struct Case {
+    Pool2dOptions o;
+    int64_t h, w;
+  };
+  const Case cases[] = {{{{3, 3}, {2, 2}, {1, 1}}, 9, 11},  {{{2, 2}, {1, 1}, {1, 1}}, 6, 7},
+                        {{{3, 2}, {3, 1}, {1, 0}, true}, 10, 8}, {{{2, 3}, {2, 2}, {0, 1}, true}, 7, 9},
+                        {{{17, 17}, {1, 1}, {8, 8}}, 18, 19}};
+  Generator gen(12);
+  for (const Case& c : cases) {
+    for (DType dtype : {DType::Float32, DType::Float64}) {
+      CAPTURE(c.o.kernel[0]);
+      CAPTURE(c.o.stride[0]);
+      std::vector<double> xs = to_vector(rand({2, 3, c.h, c.w}, DType::Float64, &gen));
+      for (double& v : xs) v = std::floor(v * 4);
+      xs[5] = NAN, xs[7] = -INFINITY;
+      Tensor x = from_vector(xs, {2, 3, c.h, c.w}).to(dtype).requires_grad_();
+      Tensor y = max_pool2d(x, c.o);
+      const int64_t oh = y.size(2), ow = y.size(3);
+      Tensor g = rand(y.sizes(), dtype, &gen);
+      y.backward(g);
+      // The naive scan, row by row over each clipped window.
+      std::vector<double> want(size_t(y.numel())), grad(xs.size(), 0.0), gs = to_vector(g);
+      for (int64_t plane = 0; plane < 6; ++plane)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            int64_t arg = -1;
+            double m = 0;
+            for (int64_t ky = 0; ky < c.o.kernel[0]; ++ky)
+              for (int64_t kx = 0; kx < c.o.kernel[1]; ++kx) {
+                const int64_t iy = oy * c.o.stride[0] - c.o.padding[0] + ky, ix = ox * c.o.stride[1] - c.o.padding[1] + kx;
+                if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                const int64_t at = (plane * c.h + iy) * c.w + ix;
+                const double v = xs[size_t(at)];
+                if (arg < 0 || v > m || (std::isnan(v) && !std::isnan(m))) arg = at, m = v;
+              }
+            const int64_t k = (plane * oh + oy) * ow + ox;
+            want[size_t(k)] = m;
+            grad[size_t(arg)] += gs[size_t(k)];
+          }
+      auto got = to_vector(y);
+      for (size_t k = 0; k < want.size(); ++k)
+        CHECK((got[k] == want[k] || (std::isnan(got[k]) && std::isnan(want[k]))));
+      CHECK_CLOSE(x.grad(), from_vector(grad, x.sizes()).to(dtype), 1e-6, 1e-6);
+    }
+  }
+}
+
 TEST_CASE("pooling: gradchecks, including ceil_mode and padding") {
   Generator g(53);
   Tensor x = randn({2, 3, 7, 6}, DType::Float64, &g);
