@@ -155,6 +155,16 @@ int main(int argc, char** argv) {
   }
   int rounds = argc > 1 ? std::atoi(argv[1]) : 5;
   int steps = argc > 2 ? std::atoi(argv[2]) : 5;
+  const std::string only = argc > 3 ? "," + std::string(argv[3]) + "," : "";
+  for (size_t at = 1; at + 1 < only.size();) {  // every name in the list must be a configuration
+    const size_t end = only.find(',', at);
+    const std::string name = only.substr(at, end - at);
+    if (std::none_of(std::begin(kConfigs), std::end(kConfigs), [&](const Config& c) { return name == c.name; })) {
+      std::fprintf(stderr, "train_step: unknown configuration '%s' (R18-64, ALEX-224 or R50-224)\n", name.c_str());
+      return 2;
+    }
+    at = end + 1;
+  }
   std::string self = fs::canonical("/proc/self/exe").string();
   std::string script = (fs::path(self).parent_path() / "../../benchmarks/pytorch_reference.py").string();
   if (const char* s = std::getenv("DSVD_PEER_SCRIPT")) script = s;
@@ -166,6 +176,7 @@ int main(int argc, char** argv) {
   std::printf("%-9s %9s %9s %7s %9s %9s %7s %7s %7s %8s %8s %13s\n", "config", "dsvd ms", "torch ms", "ratio", "dsvd min",
               "torch min", "ratio", "dsvd sp", "torch sp", "dsvd MB", "torch MB", "conv+GEMM GF/s");
   for (const Config& c : kConfigs) {
+    if (!only.empty() && only.find("," + std::string(c.name) + ",") == std::string::npos) continue;
     std::vector<double> ours, theirs, rss_ours, rss_theirs;
     double gflop = 0;
     for (int r = 0; r < rounds; ++r) {
@@ -195,6 +206,7 @@ int main(int argc, char** argv) {
                 median(rss_ours), median(rss_theirs), gflop / a * 1e3, 100.0 * gflop / a * 1e3 / peak,
                 noisy ? "  (noisy: a spread over 20%)" : "");
   }
+  if (!only.empty()) return 0;
   // The cost of the audit mode, on the smallest config.
   std::printf("\naudit cost, R18-64 (dsvd ms per step, median over rounds):\n");
   for (const char* mode : {"off", "stop", "trace"}) {
