@@ -313,6 +313,9 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
     case CpuConvPath::OneDnn:
     case CpuConvPath::OneDnnWholeBatch: {
       const bool chunked = cpu_conv_path(x.dtype()) == CpuConvPath::OneDnn;
+      // One call for both gradients (the weights' gradient reuses dy's reorder); separate calls
+      // while profiling, so that each pass is timed on its own.
+      if (!profiling()) return onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b, chunked);
       if (grad_x.defined()) {
         PassRange profile("grad-input", g);
         onednn_conv2d_backward(g, x, w, grad_y, grad_x, Tensor(), Tensor(), chunked);

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "ops/cpu/flop_counter.h"
 #include "ops/ops.h"
@@ -125,24 +126,46 @@ void count_pass(const Conv2dGeometry& g) {
   count_gemm(g.out_channels, g.batch * g.out_h * g.out_w, g.in_channels / g.groups * g.kernel_h * g.kernel_w);
 }
 
-// total += part, float32, element by element.
-void add_into(const Tensor& total, const Tensor& part) {
-  float* t = total.data<float>();
-  const float* q = part.data<float>();
-  for (int64_t i = 0, n = total.numel(); i < n; ++i) t[i] += q[i];
-}
-
 }  // namespace
 
 namespace {
+
+// dy already in a primitive's layout for the whole batch (the input gradient's reorder), which a
+// chunk of the weights' gradient can read in place when its own layout is that one's slice.
+struct ReorderedGrad {
+  dnnl::memory::desc desc;
+  void* data = nullptr;
+};
+
+// The chunk [n0, n0 + chunk desc's batch) of `whole` as memory in `wanted`, when `wanted` is
+// exactly that slice's layout (the batch outermost and unblocked, as in nChw16c); else null.
+std::optional<dnnl::memory> slice_of(const ReorderedGrad& whole, const dnnl::memory::desc& wanted, int64_t n0) {
+  if (!whole.data || whole.desc.data.format_kind != dnnl_blocked) return std::nullopt;
+  dnnl::memory::dims dims = wanted.dims(), zero(dims.size(), 0);
+  dnnl::memory::desc slice;
+  try {
+    slice = whole.desc.submemory_desc(dims, zero);
+  } catch (const dnnl::error&) {
+    return std::nullopt;  // not expressible as a slice (a blocked batch dimension)
+  }
+  if (slice != wanted) return std::nullopt;
+  const int64_t sample_bytes = whole.desc.data.format_desc.blocking.strides[0] * int64_t(sizeof(float));
+  return dnnl::memory(wanted, engine(), static_cast<char*>(whole.data) + n0 * sample_bytes);
+}
+
+// total += part over n floats.
+void add_floats(float* total, const float* part, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) total[i] += part[i];
+}
 
 // The weights' gradient sums N·OH·OW products per weight. oneDNN's kernel runs that sum over the
 // whole batch in float32 chains, with 4–7x the rounding of the im2col GEMM at batch 128 (measured
 // against float64: docs/cpu-performance.md). `chunked` runs it on chunks of at most
 // kReductionPositions positions (the im2col path's own chunk) and adds the chunks' results, which
-// brings the rounding back to the GEMM's.
+// brings the rounding back to the GEMM's. The chunks add up in the kernel's own weight layout and
+// are reordered to OIHW once; dy is read from `reordered_dy` where that fits.
 void onednn_weight_gradient(const Conv2dGeometry& g, const Tensor& x, const Tensor& grad_y, const Tensor& grad_w,
-                            const Tensor& grad_b, bool chunked) {
+                            const Tensor& grad_b, bool chunked, const ReorderedGrad& reordered_dy) {
   constexpr int64_t kReductionPositions = 2048;
   const int64_t positions = g.out_h * g.out_w;
   const int64_t chunk = chunked ? std::clamp<int64_t>(kReductionPositions / positions, 1, g.batch) : g.batch;
@@ -150,32 +173,54 @@ void onednn_weight_gradient(const Conv2dGeometry& g, const Tensor& x, const Tens
   const Shape w_shape = {g.out_channels, g.in_channels / g.groups, g.kernel_h, g.kernel_w};
   Tensor w_out = grad_w.defined() ? grad_w : empty(w_shape);
   Tensor b_out = grad_b.defined() ? grad_b : empty({g.out_channels});
-  Tensor w_part, b_part;  // a later chunk's results, added to the first's
+  Tensor b_part;
   dnnl::stream stream(engine());
+  // The sum in the first chunk's weight layout (w_out itself when that is OIHW).
+  Conv2dGeometry first_geometry = g;
+  first_geometry.batch = chunk;
+  const Plan& first_plan = plan_for(first_geometry);
+  const dnnl::memory::desc sum_desc = first_plan.weights_pd.diff_weights_desc();
+  std::vector<Tensor> keep_sum;
+  Output sum = as_output(first_plan.weights, sum_desc, w_out.data_ptr(), keep_sum);
+  Tensor part;  // a later chunk's weights' gradient
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
     Conv2dGeometry gc = g;
     gc.batch = std::min(chunk, g.batch - n0);
     Plan& p = plan_for(gc);
     const bool first = n0 == 0;
-    if (!first && !w_part.defined()) w_part = empty(w_shape), b_part = empty({g.out_channels});
     std::vector<Tensor> keep;
     dnnl::memory src = as_input(p.src, p.weights_pd.src_desc(), x.data<float>() + n0 * x_sample, stream, keep);
-    dnnl::memory diff_dst =
-        as_input(p.dst, p.weights_pd.diff_dst_desc(), grad_y.data<float>() + n0 * dy_sample, stream, keep);
-    Output diff_weights =
-        as_output(p.weights, p.weights_pd.diff_weights_desc(), (first ? w_out : w_part).data_ptr(), keep);
+    std::optional<dnnl::memory> diff_dst = slice_of(reordered_dy, p.weights_pd.diff_dst_desc(), n0);
+    if (!diff_dst)
+      diff_dst = as_input(p.dst, p.weights_pd.diff_dst_desc(), grad_y.data<float>() + n0 * dy_sample, stream, keep);
+    const dnnl::memory::desc part_desc = p.weights_pd.diff_weights_desc();
+    dnnl::memory diff_weights = sum.computed;
+    if (!first) {
+      if (!part.defined()) part = empty({int64_t(part_desc.get_size())}, DType::UInt8);
+      diff_weights = dnnl::memory(part_desc, engine(), part.data_ptr());
+      if (!b_part.defined()) b_part = empty({g.out_channels});
+    }
     dnnl::memory diff_bias(p.bias, engine(), (first ? b_out : b_part).data_ptr());
     p.backward_weights.execute(stream, {{DNNL_ARG_SRC, src},
-                                        {DNNL_ARG_DIFF_DST, diff_dst},
-                                        {DNNL_ARG_DIFF_WEIGHTS, diff_weights.computed},
+                                        {DNNL_ARG_DIFF_DST, *diff_dst},
+                                        {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
                                         {DNNL_ARG_DIFF_BIAS, diff_bias}});
-    finish_output(diff_weights, stream);
+    if (!first && part_desc != sum_desc) {  // an uneven last chunk whose kernel chose another layout
+      keep.push_back(empty({int64_t(sum_desc.get_size())}, DType::UInt8));
+      dnnl::memory converted(sum_desc, engine(), keep.back().data_ptr());
+      dnnl::reorder(diff_weights, converted).execute(stream, diff_weights, converted);
+      diff_weights = converted;
+    }
     stream.wait();
     if (!first) {
-      if (grad_w.defined()) add_into(w_out, w_part);
-      if (grad_b.defined()) add_into(b_out, b_part);
+      if (grad_w.defined())
+        add_floats(static_cast<float*>(sum.computed.get_data_handle()), static_cast<const float*>(diff_weights.get_data_handle()),
+                   int64_t(sum_desc.get_size() / sizeof(float)));
+      if (grad_b.defined()) add_floats(b_out.data<float>(), b_part.data<float>(), g.out_channels);
     }
   }
+  finish_output(sum, stream);
+  stream.wait();
   count_pass(g);
 }
 
@@ -205,6 +250,7 @@ void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tens
   Plan& p = plan_for(g);
   dnnl::stream stream(engine());
   std::vector<Tensor> keep;
+  ReorderedGrad reordered_dy;  // dy in the input gradient's layout, for the weights' gradient to reuse
   if (grad_x.defined()) {
     dnnl::memory diff_dst = as_input(p.dst, p.data_pd.diff_dst_desc(), grad_y.data_ptr(), stream, keep);
     dnnl::memory weights = as_input(p.weights, p.data_pd.weights_desc(), w.data_ptr(), stream, keep);
@@ -213,9 +259,11 @@ void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tens
                             {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src.computed}});
     finish_output(diff_src, stream);
     count_pass(g);
+    if (diff_dst.get_data_handle() != grad_y.data_ptr()) reordered_dy = {p.data_pd.diff_dst_desc(), diff_dst.get_data_handle()};
   }
   stream.wait();
-  if (grad_w.defined() || grad_b.defined()) onednn_weight_gradient(g, x, grad_y, grad_w, grad_b, chunked_weights);
+  if (grad_w.defined() || grad_b.defined())
+    onednn_weight_gradient(g, x, grad_y, grad_w, grad_b, chunked_weights, reordered_dy);
 }
 
 }  // namespace dsvd::cpu
