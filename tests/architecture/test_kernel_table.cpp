@@ -1,5 +1,6 @@
 // The kernel table (ops/kernel_table.h): every family has a CPU kernel, and a CUDA one in a CUDA
-// build; a missing entry is an error that names the device and the family.
+// build; a fused op's optional families have a CPU kernel (other devices compose the unfused ops);
+// a missing entry is an error that names the device and the family.
 #include "dsvd_config.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/elementwise.h"
@@ -32,6 +33,13 @@ std::vector<std::string> missing_kernels(Device::Kind kind) {
                  AdaptiveAvgPool2dBackwardKernel, DropoutKernel, SgdUpdateKernel>(kind);
 }
 
+// The families of fused ops, which an op uses only where the device has them (has_kernel) and
+// otherwise composes from the unfused ops (docs/architecture.md "Fused ops").
+std::vector<std::string> missing_fused_kernels(Device::Kind kind) {
+  using namespace kernels;
+  return missing<BatchNormReluTrainingKernel, BatchNormReluBackwardKernel>(kind);
+}
+
 struct UnregisteredFamily {
   static constexpr const char* name = "an unregistered family";
   using Fn = void();
@@ -45,6 +53,15 @@ TEST_CASE("kernel table: every family has a CPU kernel, and a CUDA one where CUD
 #if DSVD_HAVE_CUDA
   for (const auto& name : missing_kernels(Device::Kind::CUDA)) MESSAGE("no CUDA kernel for " << name);
   CHECK(missing_kernels(Device::Kind::CUDA).empty());
+#endif
+}
+
+TEST_CASE("kernel table: every fused op's families have a CPU kernel (the reference the fallbacks equal)") {
+  for (const auto& name : missing_fused_kernels(Device::Kind::CPU)) MESSAGE("no CPU kernel for " << name);
+  CHECK(missing_fused_kernels(Device::Kind::CPU).empty());
+#if DSVD_HAVE_CUDA
+  for (const auto& name : missing_fused_kernels(Device::Kind::CUDA))
+    MESSAGE("CUDA composes the unfused ops for " << name);
 #endif
 }
 

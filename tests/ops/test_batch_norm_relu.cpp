@@ -1,6 +1,8 @@
 // batch_norm_relu (the fused BN + residual add + ReLU of a ResNet block) against the three ops it
 // replaces (each tested against naive references in test_nn_ops.cpp and test_unary.cpp), and
 // float64 gradchecks of every input.
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
 #include "tests/test_util.h"
 
@@ -82,4 +84,26 @@ TEST_CASE("batch_norm_relu: a residual of another shape, dtype or device is name
                        doctest::Contains("the residual has shape [2, 3, 4, 5]"), Error);
   CHECK_THROWS_WITH_AS(batch_norm_relu(x, zeros({2, 3, 4, 4}, DType::Float64), Tensor(), Tensor(), Tensor(), Tensor(), true),
                        doctest::Contains("the residual is float64"), Error);
+}
+
+TEST_CASE("batch_norm_relu: on a device without the fused kernels, the three ops (the fallback path)") {
+  // The CPU's fused kernels taken out of the table for the test, as on a device that has none.
+  using Forward = kernels::Table<kernels::BatchNormReluTrainingKernel>;
+  auto* saved = Forward::slot[size_t(Device::Kind::CPU)];
+  Generator gen(9);
+  Tensor x = randn({4, 3, 5, 5}, DType::Float32, &gen), r = randn({4, 3, 5, 5}, DType::Float32, &gen);
+  Tensor w = randn({3}, DType::Float32, &gen), b = randn({3}, DType::Float32, &gen), g = randn({4, 3, 5, 5}, DType::Float32, &gen);
+  Forward::slot[size_t(Device::Kind::CPU)] = nullptr;
+  Results fallback;
+  try {
+    fallback = run(true, x, r, w, b, g);
+  } catch (...) {
+    Forward::slot[size_t(Device::Kind::CPU)] = saved;
+    throw;
+  }
+  Forward::slot[size_t(Device::Kind::CPU)] = saved;
+  Results composed = run(false, x, r, w, b, g);
+  CHECK(to_vector(fallback.y) == to_vector(composed.y));
+  CHECK(to_vector(fallback.dx) == to_vector(composed.dx));
+  CHECK(to_vector(fallback.dr) == to_vector(composed.dr));
 }
