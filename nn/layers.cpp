@@ -32,18 +32,21 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_)
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::Int64));
 }
 
+bool BatchNorm2d::runs_batch_norm_op() const {
+  return !(is_training() && sum_over_replicas) && !(folded_into_conv && !is_training());
+}
+
 Tensor BatchNorm2d::forward_impl(const Tensor& x) {
   if (is_training()) {
     add_(num_batches_tracked, 1.0);  // on its device, as PyTorch's += 1
   }
-  if (is_training() && sum_over_replicas) return synchronised_forward(x);
-  if (folded_into_conv && !is_training()) return x;
-  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  if (runs_batch_norm_op()) return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  return is_training() ? synchronised_forward(x) : x;  // synchronised, or folded into the conv before
 }
 
 Tensor BatchNorm2d::forward_relu(const Tensor& x, const Tensor& residual) {
   return forward_scoped(x, [&](const Tensor& in) {
-    if ((is_training() && sum_over_replicas) || (folded_into_conv && !is_training())) {
+    if (!runs_batch_norm_op()) {
       Tensor y = forward_impl(in);
       return relu(residual.defined() ? add(y, residual) : y);
     }

@@ -49,6 +49,8 @@ class BatchNorm2d : public Module {
   bool folded_into_conv = false;
 
  private:
+  // Whether this forward is the batch_norm op itself: not synchronised, not folded into a conv.
+  bool runs_batch_norm_op() const;
   Tensor synchronised_forward(const Tensor& x);
 };
 

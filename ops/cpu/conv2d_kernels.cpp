@@ -305,14 +305,15 @@ void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, c
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
                      const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
   const int passes = int(grad_x.defined()) + int(grad_w.defined());
-  switch (cpu_conv_path(x.dtype())) {
+  const CpuConvPath path = cpu_conv_path(x.dtype());
+  switch (path) {
     case CpuConvPath::Im2col: {
       PassRange profile("backward", g, passes);
       return im2col_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);
     }
     case CpuConvPath::OneDnn:
     case CpuConvPath::OneDnnWholeBatch: {
-      const bool chunked = cpu_conv_path(x.dtype()) == CpuConvPath::OneDnn;
+      const bool chunked = path == CpuConvPath::OneDnn;
       // One call for both gradients (the weights' gradient reuses dy's reorder); separate calls
       // while profiling, so that each pass is timed on its own.
       if (!profiling()) return onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b, chunked);

@@ -126,10 +126,6 @@ void count_pass(const Conv2dGeometry& g) {
   count_gemm(g.out_channels, g.batch * g.out_h * g.out_w, g.in_channels / g.groups * g.kernel_h * g.kernel_w);
 }
 
-}  // namespace
-
-namespace {
-
 // dy already in a primitive's layout for the whole batch (the input gradient's reorder), which a
 // chunk of the weights' gradient can read in place when its own layout is that one's slice.
 struct ReorderedGrad {

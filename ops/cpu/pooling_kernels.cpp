@@ -18,10 +18,6 @@ using kernels::PoolWindows;
 // One output row at a time, the window positions outermost and the outputs of the row innermost:
 // each output's running maximum is its own chain, so the row's chains overlap (one window after
 // the other, the chain's compare-and-select latency bounds the loop at ~6 cycles an element).
-// The scan order within each window, and so the result, is math::max_window_offset's.
-// One output row at a time, the window positions outermost and the outputs of the row innermost:
-// each output's running maximum is its own chain, so the row's chains overlap (one window after
-// the other, the chain's compare-and-select latency bounds the loop at ~6 cycles an element).
 // The scan order within each window, and so the result, is math::max_window_offset's. The row's
 // maxima and offsets live in per-thread buffers of their own types, so that stores to them cannot
 // alias the window geometry (which the compiler would otherwise reload every element).
@@ -69,7 +65,7 @@ void max_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const T
           if constexpr (sizeof(I) == 1) {
             idx[k0 + ox] = I(offset);  // the byte code is the window offset
           } else {
-            idx[k0 + ox] = I((oy * stride_h - pad_h + offset / kernel_w) * width + ox * stride_w - pad_w + offset % kernel_w);
+            idx[k0 + ox] = I(math::window_position(w, oy, ox, offset));
           }
         }
       }
@@ -93,7 +89,7 @@ void max_backward(const PoolWindows& w, const Tensor& grad_y, const Tensor& indi
     std::vector<int64_t> code_offset;
     if constexpr (sizeof(I) == 1) {
       for (int64_t code = 0; code < w.kernel_h * w.kernel_w; ++code)
-        code_offset.push_back(code / w.kernel_w * w.width + code % w.kernel_w);
+        code_offset.push_back(math::window_position(w, 0, 0, code) - math::window_position(w, 0, 0, 0));
     }
     parallel_for(0, w.planes, grad_y.numel() > kParallelGrain / 4, [&](int64_t plane) {
       scalar_t* dst = px + plane * w.height * w.width;
@@ -102,8 +98,7 @@ void max_backward(const PoolWindows& w, const Tensor& grad_y, const Tensor& indi
         for (int64_t ox = 0; ox < w.out_w; ++ox) {
           const int64_t k = (plane * w.out_h + oy) * w.out_w + ox;
           if constexpr (sizeof(I) == 1) {
-            const int64_t start = (oy * w.stride_h - w.pad_h) * w.width + ox * w.stride_w - w.pad_w;
-            dst[start + code_offset[idx[k]]] += pg[k];
+            dst[math::window_position(w, oy, ox, 0) + code_offset[idx[k]]] += pg[k];
           } else {
             dst[math::decode_argmax<I>(w, oy, ox, idx[k])] += pg[k];
           }

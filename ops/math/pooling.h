@@ -16,9 +16,14 @@ DSVD_HOST_DEVICE bool replaces_max(T v, T m) {
   return (v > m) | ((v != v) & (m == m));
 }
 
+// The flat position in the plane of offset ky·kw + kx inside output (oy, ox)'s unclipped window.
+DSVD_HOST_DEVICE int64_t window_position(const kernels::PoolWindows& w, int64_t oy, int64_t ox, int64_t offset) {
+  return (oy * w.stride_h - w.pad_h + offset / w.kernel_w) * w.width + ox * w.stride_w - w.pad_w + offset % w.kernel_w;
+}
+
 // Max pooling of output (oy, ox) over `plane` (H·W values): the maximum (the first one; NaN
-// wins, as in PyTorch) into *value, and its offset ky·kw + kx inside the unclipped window. The
-// comparison is a select, not a branch (a branch mispredicts on random data), and no division.
+// wins, as in PyTorch) into *value, and its offset ky·kw + kx inside the unclipped window (the
+// CPU kernel runs the same scan row-vectorised: ops/cpu/pooling_kernels.cpp).
 template <typename T>
 DSVD_HOST_DEVICE int64_t max_window_offset(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox,
                                            T* value) {
@@ -44,8 +49,7 @@ DSVD_HOST_DEVICE int64_t max_window_offset(const kernels::PoolWindows& w, const 
 // The same maximum with its flat position in the plane.
 template <typename T>
 DSVD_HOST_DEVICE int64_t max_window(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox, T* value) {
-  const int64_t offset = max_window_offset(w, plane, oy, ox, value);
-  return (oy * w.stride_h - w.pad_h + offset / w.kernel_w) * w.width + ox * w.stride_w - w.pad_w + offset % w.kernel_w;
+  return window_position(w, oy, ox, max_window_offset(w, plane, oy, ox, value));
 }
 
 // The argmax kept for the backward: its offset ky·kw + kx inside the (unclipped) window in one
@@ -65,9 +69,7 @@ DSVD_HOST_DEVICE I encode_argmax(const kernels::PoolWindows& w, int64_t oy, int6
 template <typename I>
 DSVD_HOST_DEVICE int64_t decode_argmax(const kernels::PoolWindows& w, int64_t oy, int64_t ox, I code) {
   if constexpr (sizeof(I) == 1) {
-    const int64_t y = oy * w.stride_h - w.pad_h + int64_t(code) / w.kernel_w;
-    const int64_t x = ox * w.stride_w - w.pad_w + int64_t(code) % w.kernel_w;
-    return y * w.width + x;
+    return window_position(w, oy, ox, int64_t(code));
   } else {
     return int64_t(code);
   }
