@@ -100,6 +100,10 @@ bool op_selected(const Config& c, const std::string& op, const std::string& modu
 // A fast scan for the stop mode: x − x is 0 for finite x and NaN for NaN or ±Inf.
 bool has_nonfinite(const Tensor& t) {
   if (!t.defined() || !is_floating(t.dtype())) return false;
+  if (is_reduced_float(t.dtype())) {
+    const TensorStats st = tensor_stats(t);
+    return st.nan + st.inf > 0;
+  }
   Tensor c = on_host(t).contiguous();
   const int64_t n = c.numel();
   return DSVD_DISPATCH_FLOATING(c.dtype(), "audit", [&] {
@@ -184,10 +188,10 @@ TensorStats tensor_stats(const Tensor& t) {
   st.count = c.numel();
   bool first = true;
   double sum = 0, sq = 0;
-  DSVD_DISPATCH_ALL(c.dtype(), "audit", [&] {
+  DSVD_DISPATCH_STORAGE(c.dtype(), "audit", [&] {
     const scalar_t* p = static_cast<const scalar_t*>(c.data_ptr());
     for (int64_t i = 0; i < st.count; ++i) {
-      const double x = double(p[i]);
+      const double x = value_cast<double>(p[i]);
       if (std::isnan(x)) { ++st.nan; continue; }
       if (std::isinf(x)) { ++st.inf; continue; }
       if (first || x < st.min) st.min = x;

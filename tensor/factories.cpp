@@ -27,9 +27,9 @@ Tensor zeros(const Shape& sizes, DType dtype, Device device) { return full(sizes
 Tensor full(const Shape& sizes, double value, DType dtype) {
   Tensor out = empty(sizes, dtype);
   int64_t n = out.numel();
-  DSVD_DISPATCH_ALL(dtype, "full", [&] {
+  DSVD_DISPATCH_STORAGE(dtype, "full", [&] {
     auto* p = out.data<scalar_t>();
-    scalar_t v = static_cast<scalar_t>(value);
+    scalar_t v = value_cast<scalar_t>(value);
     parallel_for(0, n, n > kParallelGrain, [&](int64_t i) { p[i] = v; });
   });
   return out;
@@ -182,12 +182,12 @@ std::vector<double> to_vector(const Tensor& t) {
   out.reserve(size_t(t.numel()));
   int64_t nd = t.dim();
   Shape index(size_t(nd), 0);
-  DSVD_DISPATCH_ALL(t.dtype(), "to_vector", [&] {
+  DSVD_DISPATCH_STORAGE(t.dtype(), "to_vector", [&] {
     const auto* base = static_cast<const scalar_t*>(t.data_ptr());
     for (int64_t i = 0; i < t.numel(); ++i) {
       int64_t off = 0;
       for (int64_t d = 0; d < nd; ++d) off += index[d] * t.strides()[d];
-      out.push_back(double(base[off]));
+      out.push_back(value_cast<double>(base[off]));
       for (int64_t d = nd - 1; d >= 0; --d) {
         if (++index[d] < t.sizes()[d]) break;
         index[d] = 0;

@@ -50,8 +50,8 @@ class Printer {
   }
 
   double value_at(int64_t offset) const {
-    return DSVD_DISPATCH_ALL(t_.dtype(), "print", [&] {
-      return double(static_cast<const scalar_t*>(base_)[offset]);
+    return DSVD_DISPATCH_STORAGE(t_.dtype(), "print", [&] {
+      return value_cast<double>(static_cast<const scalar_t*>(base_)[offset]);
     });
   }
 

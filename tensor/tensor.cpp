@@ -96,7 +96,7 @@ double Tensor::item() const {
   DSVD_CHECK(numel() == 1, "item(): only a tensor with one element can be converted to a number, "
              "this one has shape ", shape_str(sizes()));
   if (!device().is_cpu()) return to(Device::cpu()).item();
-  return DSVD_DISPATCH_ALL(dtype(), "item", [&] { return double(*static_cast<scalar_t*>(data_ptr())); });
+  return DSVD_DISPATCH_STORAGE(dtype(), "item", [&] { return value_cast<double>(*static_cast<scalar_t*>(data_ptr())); });
 }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }

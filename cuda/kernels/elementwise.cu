@@ -43,7 +43,7 @@ __global__ void copy_kernel(Geometry<2> g, D* out, const S* in) {
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
-    out[off[0]] = D(in[off[1]]);
+    out[off[0]] = value_cast<D>(in[off[1]]);
   }
 }
 
@@ -61,7 +61,7 @@ __global__ void transpose_kernel(int64_t rows, int64_t cols, D* out, int64_t obs
   __syncthreads();
   for (int k = threadIdx.y; k < 32; k += blockDim.y) {
     const int64_t r = r0 + k, c = c0 + threadIdx.x;
-    if (r < rows && c < cols) out[b * obs + r * cols + c] = D(tile[threadIdx.x][k]);
+    if (r < rows && c < cols) out[b * obs + r * cols + c] = value_cast<D>(tile[threadIdx.x][k]);
   }
 }
 
@@ -245,7 +245,7 @@ template <typename S>
 void copy_from(const char* op, Geometry<2> g, const Tensor& dst, const S* src, cudaStream_t s) {
   int64_t batch, rows, cols, obs, ibs, ics;
   const bool transpose = as_transpose(g, batch, rows, cols, obs, ibs, ics);
-  DSVD_DISPATCH_ALL(dst.dtype(), op, [&] {
+  DSVD_DISPATCH_STORAGE(dst.dtype(), op, [&] {
     if (transpose) {
       dim3 grid(unsigned((cols + 31) / 32), unsigned((rows + 31) / 32), unsigned(batch));
       transpose_kernel<scalar_t, S><<<grid, dim3(32, 8), 0, s>>>(rows, cols, static_cast<scalar_t*>(dst.data_ptr()), obs, src, ibs, ics);
@@ -265,7 +265,7 @@ void copy_on_device(const Tensor& dst, const Tensor& src) {
   Geometry<2> g = make_geometry<2>(ops, "copy");
   cudaStream_t s = stream_of(dst);
   launch_checked("copy", [&] {
-    DSVD_DISPATCH_ALL(src.dtype(), "copy", [&] { copy_from<scalar_t>("copy", g, dst, static_cast<const scalar_t*>(src.data_ptr()), s); });
+    DSVD_DISPATCH_STORAGE(src.dtype(), "copy", [&] { copy_from<scalar_t>("copy", g, dst, static_cast<const scalar_t*>(src.data_ptr()), s); });
   });
 }
 
@@ -275,8 +275,9 @@ void fill(const Tensor& out, double value) {
   const Tensor* ops[1] = {&out};
   Geometry<1> g = make_geometry<1>(ops, "fill");
   launch_checked("fill", [&] {
-    DSVD_DISPATCH_ALL(out.dtype(), "fill", [&] {
-      fill_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(g, static_cast<scalar_t*>(out.data_ptr()), scalar_t(value));
+    DSVD_DISPATCH_STORAGE(out.dtype(), "fill", [&] {
+      fill_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(g, static_cast<scalar_t*>(out.data_ptr()),
+                                                                               value_cast<scalar_t>(value));
     });
   });
 }
