@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "autograd/audit.h"
+#include "autograd/autocast_mode.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "autograd/function.h"
@@ -22,6 +23,7 @@ namespace dsvd {
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
   DSVD_CHECK(roots.size() == grads.size(), "backward: ", roots.size(), " tensors but ", grads.size(), " gradients");
   NoGradGuard no_grad;
+  AutocastScope no_autocast(std::nullopt);  // backward ops compute in the dtypes their forward saved
 
   struct Pending {
     std::vector<Tensor> grads;  // one slot per output of the node

@@ -13,26 +13,35 @@
 // over memory each way instead of three (BN, add, ReLU), and no intermediate tensor kept.
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
 
 namespace dsvd {
 namespace {
 
+// γ and β are the input's dtype, or float32 for a bfloat16/float16 input (mixed precision keeps
+// parameters in float32; the kernels compute in float32 and round y once).
+DType batch_norm_parameter_dtype(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (weight.defined()) return weight.dtype();
+  return bias.defined() ? bias.dtype() : x.dtype();
+}
+
 // Records batch norm's backward: the kernel of `BackwardFamily` (training or evaluation) on the
 // saved input, weight and two per-channel statistics.
 template <typename BackwardFamily>
 Tensor record_batch_norm(const Tensor& y, const std::vector<Tensor>& inputs, std::vector<Saved> saved, int64_t channels,
                          double eps) {
+  const DType parameter_dtype = batch_norm_parameter_dtype(inputs[0], inputs[1], inputs[2]);
   return record_op("batch_norm", {y}, inputs, std::move(saved),
-                   [channels, eps](const std::vector<Tensor>& g, FunctionNode& node) {
+                   [channels, eps, parameter_dtype](const std::vector<Tensor>& g, FunctionNode& node) {
                      const Tensor& xs = node.saved_tensor(0);
                      const Device dev = xs.device();
                      Tensor dy = detail::contiguous_raw(g[0]);
                      Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
-                     Tensor dw = node.needs_input_grad(1) ? empty({channels}, xs.dtype(), dev) : Tensor();
-                     Tensor db = node.needs_input_grad(2) ? empty({channels}, xs.dtype(), dev) : Tensor();
-                     kernels::dispatch<BackwardFamily>(dev)(xs, dy, node.saved_tensor(1), node.saved_tensor(2),
+                     Tensor dw = node.needs_input_grad(1) ? empty({channels}, parameter_dtype, dev) : Tensor();
+                     Tensor db = node.needs_input_grad(2) ? empty({channels}, parameter_dtype, dev) : Tensor();
+                     kernels::call<BackwardFamily>(dev, xs, dy, node.saved_tensor(1), node.saved_tensor(2),
                                                             node.saved_tensor(3), eps, dx, dw, db);
                      return std::vector<Tensor>{dx, dw, db};
                    })[0];
@@ -43,14 +52,16 @@ void check_batch_norm_arguments(const Tensor& x, const Tensor& weight, const Ten
                                 const Tensor& running_var, bool training) {
   DSVD_CHECK(x.dim() == 2 || x.dim() == 4, "batch_norm: input must be (N, C) or (N, C, H, W), got shape ",
              shape_str(x.sizes()));
-  DSVD_CHECK(is_floating(x.dtype()), "batch_norm: expects float32 or float64, got ", dtype_name(x.dtype()));
+  DSVD_CHECK(is_floating(x.dtype()), "batch_norm: expects a floating input, got ", dtype_name(x.dtype()));
   const int64_t channels = x.size(1);
   auto check_vector = [&](const Tensor& t, const char* name, bool same_dtype) {
     if (!t.defined()) return;
     DSVD_CHECK(t.dim() == 1 && t.size(0) == channels, "batch_norm: ", name, " must have shape [", channels, "], got ",
                shape_str(t.sizes()));
-    DSVD_CHECK(!same_dtype || t.dtype() == x.dtype(), "batch_norm: ", name, " is ", dtype_name(t.dtype()),
-               ", the input is ", dtype_name(x.dtype()));
+    const bool mixed = is_reduced_float(x.dtype()) && t.dtype() == DType::Float32;
+    DSVD_CHECK(!same_dtype || t.dtype() == x.dtype() || mixed, "batch_norm: ", name, " is ", dtype_name(t.dtype()),
+               ", the input is ", dtype_name(x.dtype()), " (parameters share the input's dtype, or are float32 for a "
+               "bfloat16/float16 input)");
   };
   check_vector(weight, "weight", true);
   check_vector(bias, "bias", true);
@@ -78,12 +89,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   Tensor y = empty(x.sizes(), x.dtype(), x.device());
   if (!training) {
     Tensor rm = detail::contiguous_raw(running_mean), rv = detail::contiguous_raw(running_var);
-    kernels::dispatch<kernels::BatchNormInferenceKernel>(x.device())(xc, w, b, rm, rv, eps, y);
+    kernels::call<kernels::BatchNormInferenceKernel>(x.device(), xc, w, b, rm, rv, eps, y);
     return record_batch_norm<kernels::BatchNormInferenceBackwardKernel>(
         y, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"running_mean", rm}, {"running_var", rv}}, channels, eps);
   }
   Tensor mean, invstd;  // allocated by the kernel, in its statistics dtype
-  kernels::dispatch<kernels::BatchNormTrainingKernel>(x.device())(xc, w, b, running_mean, running_var, momentum, eps, y,
+  kernels::call<kernels::BatchNormTrainingKernel>(x.device(), xc, w, b, running_mean, running_var, momentum, eps, y,
                                                                   mean, invstd);
   return record_batch_norm<kernels::BatchNormBackwardKernel>(
       y, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"mean", mean}, {"invstd", invstd}}, channels, eps);
@@ -112,20 +123,21 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& residual, const Tensor& we
   Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
   Tensor y = empty(x.sizes(), x.dtype(), x.device());
   Tensor mean, invstd;  // allocated by the kernel, in its statistics dtype
-  kernels::dispatch<kernels::BatchNormReluTrainingKernel>(x.device())(xc, rc, w, b, running_mean, running_var, momentum,
+  kernels::call<kernels::BatchNormReluTrainingKernel>(x.device(), xc, rc, w, b, running_mean, running_var, momentum,
                                                                       eps, y, mean, invstd);
   return record_op(
       "batch_norm_relu", {y}, {x, weight, bias, residual},
       {{"input", xc}, {"output", y}, {"weight", w}, {"mean", mean}, {"invstd", invstd}},
-      [channels, eps](const std::vector<Tensor>& g, FunctionNode& node) {
+      [channels, eps, parameter_dtype = batch_norm_parameter_dtype(x, weight, bias)](const std::vector<Tensor>& g,
+                                                                                      FunctionNode& node) {
         const Tensor& xs = node.saved_tensor("input");
         const Device dev = xs.device();
         Tensor dy = detail::contiguous_raw(g[0]);
         Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
-        Tensor dw = node.needs_input_grad(1) ? empty({channels}, xs.dtype(), dev) : Tensor();
-        Tensor db = node.needs_input_grad(2) ? empty({channels}, xs.dtype(), dev) : Tensor();
+        Tensor dw = node.needs_input_grad(1) ? empty({channels}, parameter_dtype, dev) : Tensor();
+        Tensor db = node.needs_input_grad(2) ? empty({channels}, parameter_dtype, dev) : Tensor();
         Tensor dr = node.needs_input_grad(3) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
-        kernels::dispatch<kernels::BatchNormReluBackwardKernel>(dev)(
+        kernels::call<kernels::BatchNormReluBackwardKernel>(dev,
             xs, node.saved_tensor("output"), dy, node.saved_tensor("weight"), node.saved_tensor("mean"),
             node.saved_tensor("invstd"), eps, dx, dw, db, dr);
         return std::vector<Tensor>{dx, dw, db, dr};

@@ -7,6 +7,7 @@
 //   div: da = g / b,    db = -g * a / b^2
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/elementwise.h"
 
 namespace dsvd {
@@ -31,14 +32,14 @@ Tensor binary_forward(const char* name, BinaryOp op, DType dtype, DType out_dtyp
     const double value = (a_number ? a : b).item();
     Tensor tx = detail::convert_raw(t, dtype);
     Tensor out = empty(t.sizes(), out_dtype, t.device());
-    kernels::dispatch<kernels::BinaryScalarKernel>(t.device())(op, out, tx, value, a_number);
+    kernels::call<kernels::BinaryScalarKernel>(t.device(), op, out, tx, value, a_number);
     return out;
   }
   Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
   Tensor out = empty(shape, out_dtype, a.device());
-  kernels::dispatch<kernels::BinaryKernel>(a.device())(op, out, ax, bx);
+  kernels::call<kernels::BinaryKernel>(a.device(), op, out, ax, bx);
   return out;
 }
 
@@ -108,7 +109,7 @@ Tensor sum_gradients(const Tensor& a, const Tensor& b) { return add(a, b); }
 void add_(const Tensor& t, double value) {
   DSVD_CHECK(t.defined(), "add_: an undefined tensor");
   DSVD_CHECK(!t.requires_grad(), "add_: in place on a tensor that requires grad");
-  kernels::dispatch<kernels::BinaryScalarKernel>(t.device())(BinaryOp::Add, t, t, value, false);
+  kernels::call<kernels::BinaryScalarKernel>(t.device(), BinaryOp::Add, t, t, value, false);
 }
 
 Tensor add(const Tensor& a, double b) { return add(a, detail::scalar_like(a, b)); }

@@ -2,14 +2,20 @@
 //
 // Backward, per sample and group with cols = im2col(x):
 //   dW = dy · colsᵀ,   dx = col2im(Wᵀ · dy),   db = Σ_{n,y,x} dy.
+#include "ops/autocast.h"
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
 
 namespace dsvd {
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o) {
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, const Conv2dOptions& o) {
+  const Tensor x = autocast::input("conv2d", x_in);
+  const Tensor weight = autocast::input("conv2d", weight_in);
+  const Tensor bias = autocast::input("conv2d", bias_in);
+
   DSVD_CHECK(x.dim() == 4, "conv2d: input must be (N, C, H, W), got shape ", shape_str(x.sizes()));
   DSVD_CHECK(weight.dim() == 4, "conv2d: weight must be (O, C/groups, kh, kw), got shape ", shape_str(weight.sizes()));
   DSVD_CHECK(x.dtype() == weight.dtype() && is_floating(x.dtype()), "conv2d: input and weight must share a float "
@@ -37,7 +43,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   DSVD_CHECK(x.device() == weight.device() && (!bias.defined() || bias.device() == x.device()), "conv2d: input, weight "
              "and bias must be on one device (input on ", x.device().str(), ", weight on ", weight.device().str(), ")");
   Tensor y = empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype(), x.device());
-  kernels::dispatch<kernels::Conv2dForwardKernel>(x.device())(g, xc, wc, bc, y);
+  kernels::call<kernels::Conv2dForwardKernel>(x.device(), g, xc, wc, bc, y);
   return record_op("conv2d", {y}, {x, weight, bias}, {{"input", xc}, {"weight", wc}},
                    [g](const std::vector<Tensor>& grads, FunctionNode& node) {
                      const Tensor& xs = node.saved_tensor(0);
@@ -47,7 +53,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
                      Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
                      Tensor dw = node.needs_input_grad(1) ? empty(ws.sizes(), ws.dtype(), dev) : Tensor();
                      Tensor db = node.needs_input_grad(2) ? empty({g.out_channels}, ws.dtype(), dev) : Tensor();
-                     kernels::dispatch<kernels::Conv2dBackwardKernel>(dev)(g, xs, ws, dy, dx, dw, db);
+                     kernels::call<kernels::Conv2dBackwardKernel>(dev, g, xs, ws, dy, dx, dw, db);
                      return std::vector<Tensor>{dx, dw, db};
                    })[0];
 }

@@ -4,6 +4,7 @@
 // instead of storing it. Backward: g · mask / (1 − p).
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
 
@@ -18,11 +19,11 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   const uint64_t seed = g.seed(), draw = g.next_draw();
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
-  kernels::dispatch<kernels::DropoutKernel>(x.device())(out, in, seed, draw, p);
+  kernels::call<kernels::DropoutKernel>(x.device(), out, in, seed, draw, p);
   return record_op("dropout", {out}, {x}, {}, [seed, draw, p](const std::vector<Tensor>& grads, FunctionNode&) {
     Tensor gy = detail::contiguous_raw(grads[0]);
     Tensor gx = empty(gy.sizes(), gy.dtype(), gy.device());
-    kernels::dispatch<kernels::DropoutKernel>(gy.device())(gx, gy, seed, draw, p);
+    kernels::call<kernels::DropoutKernel>(gy.device(), gx, gy, seed, draw, p);
     return std::vector<Tensor>{gx};
   })[0];
 }

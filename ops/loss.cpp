@@ -6,6 +6,7 @@
 //     backward: ∂L/∂logits = (softmax − q)/N · g, q = (1 − ε)·onehot(t) + ε/C
 #include <algorithm>
 
+#include "ops/autocast.h"
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/reduce.h"
@@ -13,7 +14,9 @@
 
 namespace dsvd {
 
-Tensor log_softmax(const Tensor& x, int64_t dim) {
+Tensor log_softmax(const Tensor& x_in, int64_t dim) {
+  const Tensor x = autocast::input("log_softmax", x_in);
+
   DSVD_CHECK(is_floating(x.dtype()), "log_softmax: expects float32 or float64, got ", dtype_name(x.dtype()));
   DSVD_CHECK(x.dim() >= 1, "log_softmax: expects at least one dimension");
   int64_t d = wrap_dim(dim, x.dim(), "log_softmax");
@@ -28,7 +31,9 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   })[0];
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_smoothing) {
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets, double label_smoothing) {
+  const Tensor logits = autocast::input("cross_entropy", logits_in);
+
   DSVD_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, C), got ", shape_str(logits.sizes()));
   DSVD_CHECK(targets.dim() == 1 && targets.size(0) == logits.size(0) && targets.dtype() == DType::Int64,
              "cross_entropy: targets must be int64 of shape [", logits.size(0), "], got ", dtype_name(targets.dtype()),

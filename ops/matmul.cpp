@@ -4,13 +4,18 @@
 // broadcast over the other's batch. Backward, with g = dL/dC of C = A·B:
 //   dA = g · Bᵀ,   dB = Aᵀ · g      (summed over the batch for a broadcast operand)
 // The transposes are views that BLAS reads with its transpose flag: no copies.
+#include "ops/autocast.h"
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/linalg.h"
 
 namespace dsvd {
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  const Tensor a = autocast::input("matmul", a_in);
+  const Tensor b = autocast::input("matmul", b_in);
+
   DSVD_CHECK(a.defined() && b.defined(), "matmul: an operand is an undefined tensor");
   DSVD_CHECK((a.dim() == 2 || a.dim() == 3) && (b.dim() == 2 || b.dim() == 3), "matmul: expects 2-D or 3-D "
              "tensors, got shapes ", shape_str(a.sizes()), " and ", shape_str(b.sizes()));
@@ -34,7 +39,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   DSVD_CHECK(a.device() == b.device(), "matmul: operands are on different devices (", a.device().str(), " and ",
              b.device().str(), ")");
   Tensor out = empty({batch, m, n}, a.dtype(), a.device());
-  kernels::dispatch<kernels::BatchedGemmKernel>(a.device())(as3d(a), as3d(b), out);
+  kernels::call<kernels::BatchedGemmKernel>(a.device(), as3d(a), as3d(b), out);
   if (!batched) out = make_view(out, {m, n}, {n, 1}, 0);
 
   Shape sa = a.sizes(), sb = b.sizes();

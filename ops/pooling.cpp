@@ -9,6 +9,7 @@
 // The window arithmetic every device follows is in ops/math/pooling.h.
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
 
@@ -59,12 +60,12 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device());
   Tensor indices = empty(out.sizes(), w.byte_codes() ? DType::UInt8 : DType::Int64, x.device());
-  kernels::dispatch<kernels::MaxPool2dForwardKernel>(x.device())(w, in, out, indices);
+  kernels::call<kernels::MaxPool2dForwardKernel>(x.device(), w, in, out, indices);
   Shape input_shape = x.sizes();
   return record_op("max_pool2d", {out}, {x}, {{"indices", indices}}, [input_shape, w](const std::vector<Tensor>& g, FunctionNode& node) {
     Tensor gy = detail::contiguous_raw(g[0]);
     Tensor gx = empty(input_shape, gy.dtype(), gy.device());
-    kernels::dispatch<kernels::MaxPool2dBackwardKernel>(gy.device())(w, gy, node.saved_tensor(0), gx);
+    kernels::call<kernels::MaxPool2dBackwardKernel>(gy.device(), w, gy, node.saved_tensor(0), gx);
     return std::vector<Tensor>{gx};
   })[0];
 }
@@ -75,12 +76,12 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
   const kernels::PoolWindows kw = kernel_windows(w);
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device());
-  kernels::dispatch<kernels::AvgPool2dForwardKernel>(x.device())(kw, include_pad, in, out);
+  kernels::call<kernels::AvgPool2dForwardKernel>(x.device(), kw, include_pad, in, out);
   Shape input_shape = x.sizes();
   return record_op("avg_pool2d", {out}, {x}, {}, [input_shape, kw, include_pad](const std::vector<Tensor>& g, FunctionNode&) {
     Tensor gy = detail::contiguous_raw(g[0]);
     Tensor gx = empty(input_shape, gy.dtype(), gy.device());
-    kernels::dispatch<kernels::AvgPool2dBackwardKernel>(gy.device())(kw, include_pad, gy, gx);
+    kernels::call<kernels::AvgPool2dBackwardKernel>(gy.device(), kw, include_pad, gy, gx);
     return std::vector<Tensor>{gx};
   })[0];
 }
@@ -91,12 +92,12 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
   DSVD_CHECK(is_floating(x.dtype()), "adaptive_avg_pool2d: expects float32 or float64, got ", dtype_name(x.dtype()));
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty({x.size(0), x.size(1), output_size[0], output_size[1]}, x.dtype(), x.device());
-  kernels::dispatch<kernels::AdaptiveAvgPool2dForwardKernel>(x.device())(in, out);
+  kernels::call<kernels::AdaptiveAvgPool2dForwardKernel>(x.device(), in, out);
   Shape input_shape = x.sizes();
   return record_op("adaptive_avg_pool2d", {out}, {x}, {}, [input_shape](const std::vector<Tensor>& g, FunctionNode&) {
     Tensor gy = detail::contiguous_raw(g[0]);
     Tensor gx = empty(input_shape, gy.dtype(), gy.device());
-    kernels::dispatch<kernels::AdaptiveAvgPool2dBackwardKernel>(gy.device())(gy, gx);
+    kernels::call<kernels::AdaptiveAvgPool2dBackwardKernel>(gy.device(), gy, gx);
     return std::vector<Tensor>{gx};
   })[0];
 }

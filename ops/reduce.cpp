@@ -9,8 +9,10 @@
 //   max:  g at the position of the (first) maximum, 0 elsewhere
 #include <algorithm>
 
+#include "ops/autocast.h"
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/reduce.h"
 
 namespace dsvd {
@@ -57,11 +59,13 @@ using Grads = std::vector<Tensor>;
 
 }  // namespace
 
-Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
+Tensor sum(const Tensor& x_in, const Shape& dims, bool keepdim) {
+  const Tensor x = autocast::input("sum", x_in);
+
   RowPlan p = plan_rows(x, dims, keepdim, "sum");
   DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::Int64;
   Tensor out = empty(p.out_shape, out_dtype, x.device());
-  kernels::dispatch<kernels::SumRowsKernel>(x.device())(p.rows, p.outer, p.inner, out);
+  kernels::call<kernels::SumRowsKernel>(x.device(), p.rows, p.outer, p.inner, out);
   Shape input_shape = x.sizes(), keep = p.keepdim_shape;
   return record_op("sum", {out}, {x}, {}, [input_shape, keep](const Grads& g, FunctionNode&) {
     return Grads{g[0].reshape(keep).expand(input_shape)};
@@ -70,7 +74,9 @@ Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
 
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 
-Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+Tensor mean(const Tensor& x_in, const Shape& dims, bool keepdim) {
+  const Tensor x = autocast::input("mean", x_in);
+
   DSVD_CHECK(is_floating(x.dtype()), "mean: expected a float32 or float64 tensor, got ", dtype_name(x.dtype()),
              "; convert with .to(DType::Float32) first");
   RowPlan p = plan_rows(x, dims, keepdim, "mean");
@@ -79,12 +85,14 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
-Tensor var(const Tensor& x, const Shape& dims, int64_t correction, bool keepdim) {
+Tensor var(const Tensor& x_in, const Shape& dims, int64_t correction, bool keepdim) {
+  const Tensor x = autocast::input("var", x_in);
+
   DSVD_CHECK(is_floating(x.dtype()), "var: expected a float32 or float64 tensor, got ", dtype_name(x.dtype()));
   DSVD_CHECK(correction >= 0, "var: correction must be non-negative, got ", correction);
   RowPlan p = plan_rows(x, dims, keepdim, "var");
   Tensor out = empty(p.out_shape, x.dtype(), x.device());
-  kernels::dispatch<kernels::VarRowsKernel>(x.device())(p.rows, p.outer, p.inner, correction, out);
+  kernels::call<kernels::VarRowsKernel>(x.device(), p.rows, p.outer, p.inner, correction, out);
   Shape keep = p.keepdim_shape, reduce_dims = dims;
   int64_t n = p.inner;
   return record_op("var", {out}, {x}, {{"self", x}}, [=](const Grads& g, FunctionNode& node) {
@@ -104,7 +112,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
   RowPlan p = plan_rows(x, {d}, keepdim, "max");
   Tensor values = empty(p.out_shape, x.dtype(), x.device());
   Tensor indices = empty(p.out_shape, DType::Int64, x.device());
-  kernels::dispatch<kernels::MaxRowsKernel>(x.device())(p.rows, p.outer, p.inner, values, indices);
+  kernels::call<kernels::MaxRowsKernel>(x.device(), p.rows, p.outer, p.inner, values, indices);
   Shape permuted_sizes;
   for (int64_t k : p.permutation) permuted_sizes.push_back(x.size(k));
   Shape inverse(p.permutation.size());
@@ -113,8 +121,8 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
   auto out = record_op("max", {values, indices}, {x}, {{"indices", indices}},
                        [=](const Grads& g, FunctionNode& node) {
                          Tensor grad_rows = zeros({outer, inner}, g[0].dtype(), g[0].device());
-                         kernels::dispatch<kernels::ScatterRowsKernel>(g[0].device())(
-                             detail::contiguous_raw(g[0]), node.saved_tensor(0), outer, inner, grad_rows);
+                         kernels::call<kernels::ScatterRowsKernel>(
+                             g[0].device(), detail::contiguous_raw(g[0]), node.saved_tensor(0), outer, inner, grad_rows);
                          return Grads{grad_rows.view(permuted_sizes).permute(inverse).contiguous()};
                        });
   return {out[0], out[1]};

@@ -6,6 +6,7 @@
 
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/elementwise.h"
 
 namespace dsvd {
@@ -32,7 +33,7 @@ Tensor where(const Tensor& mask, const Tensor& a_in, const Tensor& b_in) {
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, "where");
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, "where");
   Tensor out = empty(shape, dtype, mask.device());
-  kernels::dispatch<kernels::WhereKernel>(mask.device())(out, m, ax, bx);
+  kernels::call<kernels::WhereKernel>(mask.device(), out, m, ax, bx);
   Shape sa = a.sizes(), sb = b.sizes();
   DType da = a.dtype(), db = b.dtype();
   return record_op("where", {out}, {mask, a_in, b_in}, {{"mask", mask}},

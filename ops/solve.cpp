@@ -24,7 +24,7 @@ Tensor solve(const Tensor& a, const Tensor& b) {
   DSVD_CHECK(a.defined() && b.defined(), "solve: an operand is an undefined tensor");
   DSVD_CHECK(a.dim() == b.dim() && (a.dim() == 2 || a.dim() == 3), "solve: expects A (n, n) and B (n, m), or batches "
              "(B, n, n) and (B, n, m); got shapes ", shape_str(a.sizes()), " and ", shape_str(b.sizes()));
-  DSVD_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()), "solve: expects two float32 or two float64 operands, got ",
+  DSVD_CHECK(a.dtype() == b.dtype() && is_floating(a.dtype()) && !is_reduced_float(a.dtype()), "solve: expects two float32 or two float64 operands, got ",
              dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
   DSVD_CHECK(a.device() == b.device(), "solve: operands are on different devices (", a.device().str(), " and ",
              b.device().str(), ")");

@@ -8,6 +8,7 @@
 //   tanh:    g * (1 - r^2)          sign:    no gradient
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/float32_compute.h"
 #include "ops/kernels/elementwise.h"
 
 namespace dsvd {
@@ -21,7 +22,7 @@ Tensor unary_forward(const char* name, UnaryOp op, const Tensor& x, bool signed_
   DSVD_CHECK(signed_ok ? x.dtype() != DType::UInt8 : is_floating(x.dtype()), name, ": not defined for ",
              dtype_name(x.dtype()), " tensors");
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
-  kernels::dispatch<kernels::UnaryKernel>(x.device())(op, out, x, p0, p1);
+  kernels::call<kernels::UnaryKernel>(x.device(), op, out, x, p0, p1);
   return out;
 }
 
@@ -92,7 +93,7 @@ Tensor out = unary_forward("relu", UnaryOp::Relu, x, true);
     // One fused pass: g where the result is positive or NaN, 0 where it is 0.
     const Tensor& r = n.saved_tensor(0);
     Tensor gx = empty(r.sizes(), r.dtype(), r.device());
-    kernels::dispatch<kernels::ReluBackwardKernel>(r.device())(gx, r, g[0].to(r.dtype()));
+    kernels::call<kernels::ReluBackwardKernel>(r.device(), gx, r, g[0].to(r.dtype()));
     return Grads{gx};
   })[0];
 }

@@ -21,12 +21,14 @@ struct CopyKernel {
 // out = f(in; p0, p1), same shape and dtype.
 struct UnaryKernel {
   static constexpr const char* name = "unary";
+  static constexpr unsigned float32_outputs = 1u << 1;  // ops/kernels/float32_compute.h
   using Fn = void(math::UnaryOp op, const Tensor& out, const Tensor& in, double p0, double p1);
 };
 
 // out = a (op) b; out has the operands' dtype, or uint8 for a comparison.
 struct BinaryKernel {
   static constexpr const char* name = "binary";
+  static constexpr unsigned float32_outputs = 1u << 1;  // ops/kernels/float32_compute.h
   using Fn = void(math::BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b);
 };
 
@@ -34,18 +36,21 @@ struct BinaryKernel {
 // PyTorch), so that `x * 2.0` costs no copy to the device.
 struct BinaryScalarKernel {
   static constexpr const char* name = "binary (tensor and number)";
+  static constexpr unsigned float32_outputs = 1u << 1;  // ops/kernels/float32_compute.h
   using Fn = void(math::BinaryOp op, const Tensor& out, const Tensor& a, double s, bool scalar_first);
 };
 
 // ReLU's backward in one pass: out = math::relu_backward(result, grad), same shapes and dtype.
 struct ReluBackwardKernel {
   static constexpr const char* name = "relu_backward";
+  static constexpr unsigned float32_outputs = 1u << 0;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& out, const Tensor& result, const Tensor& grad);
 };
 
 // out = mask ? a : b, mask uint8.
 struct WhereKernel {
   static constexpr const char* name = "where";
+  static constexpr unsigned float32_outputs = 1u << 0;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& out, const Tensor& mask, const Tensor& a, const Tensor& b);
 };
 

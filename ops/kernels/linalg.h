@@ -12,6 +12,7 @@ namespace dsvd::kernels {
 // out contiguous.
 struct BatchedGemmKernel {
   static constexpr const char* name = "matmul";
+  static constexpr unsigned float32_outputs = 1u << 2;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& a, const Tensor& b, const Tensor& out);
 };
 

@@ -19,11 +19,13 @@ struct Conv2dGeometry {
 };
 struct Conv2dForwardKernel {
   static constexpr const char* name = "conv2d";
+  static constexpr unsigned float32_outputs = 1u << 4;  // ops/kernels/float32_compute.h
   using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);
 };
 // Any of grad_x, grad_w, grad_b may be undefined (not needed).
 struct Conv2dBackwardKernel {
   static constexpr const char* name = "conv2d_backward";
+  static constexpr unsigned float32_outputs = 1u << 4 | 1u << 5 | 1u << 6;  // ops/kernels/float32_compute.h
   using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y, const Tensor& grad_x,
                   const Tensor& grad_w, const Tensor& grad_b);
 };
@@ -35,6 +37,7 @@ struct Conv2dBackwardKernel {
 // beta may be undefined.
 struct BatchNormTrainingKernel {
   static constexpr const char* name = "batch_norm";
+  static constexpr unsigned float32_outputs = 1u << 7;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, double momentum, double eps, const Tensor& y, Tensor& save_mean,
                   Tensor& save_invstd);
@@ -42,6 +45,7 @@ struct BatchNormTrainingKernel {
 // dx, dγ, dβ of training mode from the saved statistics; any output may be undefined.
 struct BatchNormBackwardKernel {
   static constexpr const char* name = "batch_norm_backward";
+  static constexpr unsigned float32_outputs = 1u << 6 | 1u << 7 | 1u << 8;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
                   const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
                   const Tensor& grad_beta);
@@ -53,6 +57,7 @@ struct BatchNormBackwardKernel {
 // statistics as BatchNormTrainingKernel's.
 struct BatchNormReluTrainingKernel {
   static constexpr const char* name = "batch_norm_relu";
+  static constexpr unsigned float32_outputs = 1u << 8;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps, const Tensor& y,
                   Tensor& save_mean, Tensor& save_invstd);
@@ -61,6 +66,7 @@ struct BatchNormReluTrainingKernel {
 // and statistics; any output may be undefined.
 struct BatchNormReluBackwardKernel {
   static constexpr const char* name = "batch_norm_relu_backward";
+  static constexpr unsigned float32_outputs = 1u << 7 | 1u << 8 | 1u << 9 | 1u << 10;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& x, const Tensor& y, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
                   const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
                   const Tensor& grad_beta, const Tensor& grad_residual);
@@ -71,11 +77,13 @@ struct BatchNormReluBackwardKernel {
 // when not needed).
 struct BatchNormInferenceKernel {
   static constexpr const char* name = "batch_norm (evaluation)";
+  static constexpr unsigned float32_outputs = 1u << 6;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, double eps, const Tensor& y);
 };
 struct BatchNormInferenceBackwardKernel {
   static constexpr const char* name = "batch_norm_backward (evaluation)";
+  static constexpr unsigned float32_outputs = 1u << 6 | 1u << 7 | 1u << 8;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& running_mean,
                   const Tensor& running_var, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
                   const Tensor& grad_beta);
@@ -91,26 +99,32 @@ struct PoolWindows {
 };
 struct MaxPool2dForwardKernel {
   static constexpr const char* name = "max_pool2d";
+  static constexpr unsigned float32_outputs = 1u << 2;  // ops/kernels/float32_compute.h
   using Fn = void(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices);
 };
 struct MaxPool2dBackwardKernel {  // grad_x allocated, not zeroed, by the op
   static constexpr const char* name = "max_pool2d_backward";
+  static constexpr unsigned float32_outputs = 1u << 3;  // ops/kernels/float32_compute.h
   using Fn = void(const PoolWindows& w, const Tensor& grad_y, const Tensor& indices, const Tensor& grad_x);
 };
 struct AvgPool2dForwardKernel {
   static constexpr const char* name = "avg_pool2d";
+  static constexpr unsigned float32_outputs = 1u << 3;  // ops/kernels/float32_compute.h
   using Fn = void(const PoolWindows& w, bool count_include_pad, const Tensor& x, const Tensor& y);
 };
 struct AvgPool2dBackwardKernel {  // grad_x allocated, not zeroed, by the op
   static constexpr const char* name = "avg_pool2d_backward";
+  static constexpr unsigned float32_outputs = 1u << 3;  // ops/kernels/float32_compute.h
   using Fn = void(const PoolWindows& w, bool count_include_pad, const Tensor& grad_y, const Tensor& grad_x);
 };
 struct AdaptiveAvgPool2dForwardKernel {
   static constexpr const char* name = "adaptive_avg_pool2d";
+  static constexpr unsigned float32_outputs = 1u << 1;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& x, const Tensor& y);
 };
 struct AdaptiveAvgPool2dBackwardKernel {  // grad_x allocated, not zeroed, by the op
   static constexpr const char* name = "adaptive_avg_pool2d_backward";
+  static constexpr unsigned float32_outputs = 1u << 1;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& grad_y, const Tensor& grad_x);
 };
 
@@ -119,6 +133,7 @@ struct AdaptiveAvgPool2dBackwardKernel {  // grad_x allocated, not zeroed, by th
 // on every device, recomputed in forward and backward, never stored. in, out contiguous.
 struct DropoutKernel {
   static constexpr const char* name = "dropout";
+  static constexpr unsigned float32_outputs = 1u << 0;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p);
 };
 

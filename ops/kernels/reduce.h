@@ -11,21 +11,27 @@ namespace dsvd::kernels {
 // out[o] = Σ_i rows[o, i]; out float (float input) or int64.
 struct SumRowsKernel {
   static constexpr const char* name = "sum";
+  static constexpr unsigned float32_outputs = 1u << 3;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& rows, int64_t outer, int64_t inner, const Tensor& out);
 };
 // out[o] = Σ_i (rows[o, i] − mean_o)² / (inner − correction).
 struct VarRowsKernel {
   static constexpr const char* name = "var";
+  static constexpr unsigned float32_outputs = 1u << 4;  // ops/kernels/float32_compute.h
+  static constexpr bool float32_outputs_accumulate = true;  // adds into the op's zeros
   using Fn = void(const Tensor& rows, int64_t outer, int64_t inner, int64_t correction, const Tensor& out);
 };
 // values[o] = max_i rows[o, i], indices[o] = the first argmax (NaN wins, as in PyTorch).
 struct MaxRowsKernel {
   static constexpr const char* name = "max";
+  static constexpr unsigned float32_outputs = 1u << 3;  // ops/kernels/float32_compute.h
   using Fn = void(const Tensor& rows, int64_t outer, int64_t inner, const Tensor& values, const Tensor& indices);
 };
 // max's backward: out (outer, inner), zeroed by the op, gets out[o, indices[o]] = g[o].
 struct ScatterRowsKernel {
   static constexpr const char* name = "max_backward";
+  static constexpr unsigned float32_outputs = 1u << 4;  // ops/kernels/float32_compute.h
+  static constexpr bool float32_outputs_accumulate = true;  // adds into the op's zeros
   using Fn = void(const Tensor& g, const Tensor& indices, int64_t outer, int64_t inner, const Tensor& out);
 };
 

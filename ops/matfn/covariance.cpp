@@ -1,11 +1,16 @@
 #include "ops/matfn/covariance.h"
 
+#include "autograd/autocast_mode.h"
+#include "ops/autocast.h"
 #include "autograd/audit.h"
 #include "ops/internal.h"
 
 namespace dsvd {
 
-Tensor covariance_pool(const Tensor& x, const CovarianceOptions& options) {
+Tensor covariance_pool(const Tensor& x_in, const CovarianceOptions& options) {
+  const Tensor x = autocast::input("covariance_pool", x_in);
+  AutocastScope full_precision(std::nullopt);  // its inner products stay in its dtype
+
   DSVD_CHECK(x.dim() == 3 || x.dim() == 4, "covariance_pool: expects features (B, n, H, W) or (B, n, M), got shape ",
              shape_str(x.sizes()));
   DSVD_CHECK(is_floating(x.dtype()) && is_floating(options.dtype), "covariance_pool: expects float features and a float "

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "autograd/autocast_mode.h"
+#include "ops/autocast.h"
 #include "autograd/audit.h"
 #include "ops/internal.h"
 #include "ops/matfn/fast_sqrt.h"
@@ -50,10 +52,13 @@ InverseSqrtMethod parse_inverse_sqrt_method(const std::string& name) {
   fail("inverse square root: unknown method '", name, "' (mpa-lya-inv, or eig: the eigendecomposition's)");
 }
 
-Tensor inverse_sqrtm(const Tensor& a, const InverseSqrtOptions& options) {
+Tensor inverse_sqrtm(const Tensor& a_in, const InverseSqrtOptions& options) {
+  const Tensor a = autocast::input("inverse_sqrtm", a_in);
+  AutocastScope full_precision(std::nullopt);  // its inner products stay in its dtype
+
   DSVD_CHECK(a.dim() == 3 && a.size(1) == a.size(2), "inverse_sqrtm: expects square matrices (B, n, n), got shape ",
              shape_str(a.sizes()));
-  DSVD_CHECK(is_floating(a.dtype()), "inverse_sqrtm: expects float32 or float64, got ", dtype_name(a.dtype()));
+  DSVD_CHECK(is_floating(a.dtype()) && !is_reduced_float(a.dtype()), "inverse_sqrtm: expects float32 or float64, got ", dtype_name(a.dtype()));
   DSVD_CHECK(options.lya_iterations >= 1, "inverse_sqrtm: lya_iterations must be >= 1, got ", options.lya_iterations);
   DSVD_CHECK(options.lya_tolerance >= 0, "inverse_sqrtm: lya_tolerance must be >= 0, got ", options.lya_tolerance);
   const std::string name = std::string("inverse_sqrtm[") + inverse_sqrt_method_name(options.method) + "]";

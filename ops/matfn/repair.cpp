@@ -49,7 +49,7 @@ double MatfnReport::max_abs_k() const { return max_abs_k_.defined() ? max_abs_k_
 
 void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts, const ReplicaMax& across_replicas) {
   DSVD_CHECK(t.is_contiguous(), "repair_infinities: expects a contiguous tensor");
-  DSVD_CHECK(is_floating(t.dtype()), "repair_infinities: expects float32 or float64, got ", dtype_name(t.dtype()));
+  DSVD_CHECK(is_floating(t.dtype()) && !is_reduced_float(t.dtype()), "repair_infinities: expects float32 or float64, got ", dtype_name(t.dtype()));
   auto& scan = kernels::dispatch<kernels::InfinityScanKernel>(t.device());
   auto& replace = kernels::dispatch<kernels::ReplaceInfinityKernel>(t.device());
   RepairCounts unused;
@@ -64,7 +64,7 @@ void repair_infinities(Tensor& t, const std::string& site, RepairCounts* counts,
 
 void repair_nan_to_zero(Tensor& t, const std::string& site, RepairCounts* counts) {
   DSVD_CHECK(t.is_contiguous(), "repair_nan_to_zero: expects a contiguous tensor");
-  DSVD_CHECK(is_floating(t.dtype()), "repair_nan_to_zero: expects float32 or float64, got ", dtype_name(t.dtype()));
+  DSVD_CHECK(is_floating(t.dtype()) && !is_reduced_float(t.dtype()), "repair_nan_to_zero: expects float32 or float64, got ", dtype_name(t.dtype()));
   RepairCounts unused;
   RepairCounts& c = counts ? *counts : unused;
   kernels::dispatch<kernels::ReplaceNanWithZeroKernel>(t.device())(t, c.counter(site + ".nan", t.device()));

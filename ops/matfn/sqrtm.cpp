@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "autograd/autocast_mode.h"
+#include "ops/autocast.h"
 #include "autograd/audit.h"
 #include "ops/internal.h"
 #include "ops/matfn/covariance.h"
@@ -22,10 +24,13 @@ double frobenius_norm(const Tensor& t) { return std::sqrt(sum(mul(t, t)).item())
 
 }  // namespace
 
-Tensor sqrtm(const Tensor& sigma, const MatrixSqrtOptions& options) {
+Tensor sqrtm(const Tensor& sigma_in, const MatrixSqrtOptions& options) {
+  const Tensor sigma = autocast::input("sqrtm", sigma_in);
+  AutocastScope full_precision(std::nullopt);  // its inner products stay in its dtype
+
   DSVD_CHECK(sigma.dim() == 3 && sigma.size(1) == sigma.size(2), "sqrtm: expects square matrices (B, n, n), got "
              "shape ", shape_str(sigma.sizes()));
-  DSVD_CHECK(is_floating(sigma.dtype()), "sqrtm: expects float32 or float64, got ", dtype_name(sigma.dtype()));
+  DSVD_CHECK(is_floating(sigma.dtype()) && !is_reduced_float(sigma.dtype()), "sqrtm: expects float32 or float64, got ", dtype_name(sigma.dtype()));
   check_iterations("pi_iterations", options.pi_iterations);
   check_iterations("newton_iterations", options.newton_iterations);
   check_iterations("isqrt_iterations", options.isqrt_iterations);

@@ -1,15 +1,20 @@
 #include "ops/matfn/symeig.h"
 
+#include "autograd/autocast_mode.h"
+#include "ops/autocast.h"
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/linalg.h"
 
 namespace dsvd {
 
-SymEig symeig_descending(const Tensor& sigma) {
+SymEig symeig_descending(const Tensor& sigma_in) {
+  const Tensor sigma = autocast::input("symeig", sigma_in);
+  AutocastScope full_precision(std::nullopt);  // its inner products stay in its dtype
+
   DSVD_CHECK(sigma.dim() == 3 && sigma.size(1) == sigma.size(2), "symeig: expects a batch of square matrices (B, n, n), "
              "got shape ", shape_str(sigma.sizes()));
-  DSVD_CHECK(is_floating(sigma.dtype()), "symeig: expects float32 or float64, got ", dtype_name(sigma.dtype()));
+  DSVD_CHECK(is_floating(sigma.dtype()) && !is_reduced_float(sigma.dtype()), "symeig: expects float32 or float64, got ", dtype_name(sigma.dtype()));
   return kernels::dispatch<kernels::SymeigDescendingKernel>(sigma.device())(detail::contiguous_raw(sigma));
 }
 
