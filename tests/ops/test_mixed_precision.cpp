@@ -5,12 +5,19 @@
 // PyTorch's do) and is covered by the autocast tests below. Each op on 16-bit tensors must give (a) exactly its float32 computation on the widened inputs,
 // rounded once, forward and backward (the widening contract), and (b) the float64 computation on
 // the same inputs within one 16-bit rounding (the math).
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 
 #include "autograd/autocast_mode.h"
 #include "ops/autocast.h"
+#include "ops/matfn/covariance.h"
+#include "ops/matfn/inverse_sqrtm.h"
+#include "ops/matfn/sqrtm.h"
+#include "ops/matfn/symeig.h"
 #include "ops/nn_ops.h"
 #include "tests/test_util.h"
 
@@ -128,6 +135,124 @@ TEST_CASE("mixed precision: every op on 16-bit tensors is its float32 computatio
         const std::string err = within_one_rounding(low.grads[i], exact.grads[i], expected);
         CHECK_MESSAGE(err == "", err);
       }
+    }
+  }
+}
+
+namespace {
+
+// One call of each op of the autocast policy table, on inputs of `dtype`; returns its output.
+std::map<std::string, std::function<Tensor(DType)>> policy_probes() {
+  auto gen = std::make_shared<Generator>(9);
+  auto r = [gen](const Shape& s, DType d) { return randn(s, DType::Float32, gen.get()).to(d); };
+  auto spd = [gen](DType d) {  // symmetric positive definite 2x4x4
+    Tensor a = randn({2, 4, 6}, DType::Float64, gen.get());
+    return add(matmul(a, a.transpose(1, 2)), mul(eye(4, DType::Float64), 0.5)).to(d);
+  };
+  return {
+      {"conv2d", [=](DType d) { return conv2d(r({2, 3, 5, 5}, d), r({4, 3, 3, 3}, d), r({4}, d)); }},
+      {"linear", [=](DType d) { return linear(r({3, 6}, d), r({2, 6}, d), r({2}, d)); }},
+      {"matmul", [=](DType d) { return matmul(r({3, 6}, d), r({6, 2}, d)); }},
+      {"log_softmax", [=](DType d) { return log_softmax(r({3, 5}, d), 1); }},
+      {"cross_entropy",
+       [=](DType d) { return cross_entropy(r({3, 5}, d), from_vector({0, 4, 2}, {3}, DType::Int64), 0.0); }},
+      {"sum", [=](DType d) { return sum(r({3, 5}, d), {1}, false); }},
+      {"mean", [=](DType d) { return mean(r({3, 5}, d), {1}, false); }},
+      {"var", [=](DType d) { return var(r({3, 5}, d), {1}, 1, false); }},
+      // Σ in float32 (float64 for float64 features): never in a 16-bit dtype.
+      {"covariance_pool",
+       [=](DType d) { return covariance_pool(r({2, 4, 3, 3}, d), {d == DType::Float64 ? d : DType::Float32}); }},
+      {"sqrtm", [=](DType d) { return sqrtm(spd(d)); }},
+      {"symeig", [=](DType d) { return symeig_descending(spd(d)).values; }},
+      {"inverse_sqrtm", [=](DType d) { return inverse_sqrtm(spd(d)); }},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("autocast: each op of the policy table runs in its policy's dtype") {
+  auto probes = policy_probes();
+  // Every op of the table has a probe, and only those: a new entry needs its check here.
+  std::vector<std::string> table_ops, probed_ops;
+  for (const auto& e : autocast::policy_table()) table_ops.push_back(e.op);
+  for (const auto& [name, fn] : probes) probed_ops.push_back(name);
+  std::sort(table_ops.begin(), table_ops.end());
+  CHECK(table_ops == probed_ops);
+
+  for (DType low : {DType::BFloat16, DType::Float16}) {
+    AutocastScope amp(low);
+    for (const auto& e : autocast::policy_table()) {
+      const std::string where = std::string(e.op) + " under " + dtype_name(low);
+      CAPTURE(where);
+      if (e.policy == autocast::Policy::LowPrecision) {
+        CHECK(probes[e.op](DType::Float32).dtype() == low);                // float32 inputs lowered
+        CHECK(probes[e.op](DType::Float64).dtype() == DType::Float64);     // float64 never lowered (as PyTorch)
+      } else {
+        REQUIRE(e.policy == autocast::Policy::Float32);
+        CHECK(probes[e.op](low).dtype() == DType::Float32);                // 16-bit inputs raised
+        CHECK(probes[e.op](DType::Float64).dtype() == DType::Float64);
+      }
+    }
+    // Ops outside the table keep their input's dtype.
+    Tensor x = randn({2, 3, 6, 6}, DType::Float32).to(low);
+    Tensor w = ones({3}, DType::Float32), b = zeros({3}, DType::Float32);
+    CHECK(autocast::policy_of("relu") == autocast::Policy::InputDtype);
+    CHECK(relu(x).dtype() == low);
+    CHECK(add(x, x).dtype() == low);
+    CHECK(add(x, randn({6}, DType::Float32)).dtype() == DType::Float32);  // promotion, as PyTorch
+    CHECK(max_pool2d(x, {{2, 2}}).dtype() == low);
+    CHECK(adaptive_avg_pool2d(x, {1, 1}).dtype() == low);
+    CHECK(batch_norm(x, w, b, Tensor(), Tensor(), true, 0.1, 1e-5).dtype() == low);
+    CHECK(batch_norm_relu(x, x, w, b, Tensor(), Tensor(), true, 0.1, 1e-5).dtype() == low);
+  }
+  // Outside a scope nothing is cast.
+  CHECK(conv2d(randn({1, 1, 3, 3}), randn({1, 1, 2, 2})).dtype() == DType::Float32);
+  CHECK(sum(randn({4}).to(DType::BFloat16)).dtype() == DType::BFloat16);
+  CHECK_THROWS_WITH(set_autocast_dtype(DType::Float64), doctest::Contains("must be bfloat16 or float16"));
+}
+
+TEST_CASE("autocast: gradients reach float32 parameters in float32 and match a float32 step within 16-bit rounding") {
+  // A small conv -> batch norm + ReLU -> pool -> linear -> cross-entropy step, as a network runs it.
+  Generator gen(21);
+  Tensor x = randn({4, 3, 8, 8}, DType::Float32, &gen);
+  Tensor targets = from_vector({1, 0, 2, 1}, {4}, DType::Int64);
+  Tensor conv_w = mul(randn({6, 3, 3, 3}, DType::Float32, &gen), 0.3);
+  Tensor fc_w = mul(randn({3, 6}, DType::Float32, &gen), 0.3), fc_b = zeros({3}, DType::Float32);
+  auto step = [&](std::optional<DType> low) {
+    std::vector<Tensor> p = {conv_w.clone().requires_grad_(), ones({6}, DType::Float32).requires_grad_(),
+                             zeros({6}, DType::Float32).requires_grad_(), fc_w.clone().requires_grad_(),
+                             fc_b.clone().requires_grad_()};
+    Tensor loss;
+    {
+      AutocastScope amp(low);
+      Tensor h = conv2d(x, p[0], Tensor(), {{1, 1}, {1, 1}});
+      if (low) CHECK(h.dtype() == *low);
+      h = batch_norm_relu(h, Tensor(), p[1], p[2], Tensor(), Tensor(), true, 0.1, 1e-5);
+      h = adaptive_avg_pool2d(h, {1, 1}).reshape({4, 6});
+      Tensor logits = linear(h, p[3], p[4]);
+      loss = cross_entropy(logits, targets, 0.0);
+    }
+    CHECK(loss.dtype() == DType::Float32);
+    loss.backward();
+    std::vector<Tensor> grads;
+    for (const Tensor& t : p) grads.push_back(t.grad());
+    return std::make_pair(loss.item(), grads);
+  };
+  const auto [loss32, grads32] = step(std::nullopt);
+  for (DType low : {DType::BFloat16, DType::Float16}) {
+    CAPTURE(dtype_name(low));
+    const auto [loss16, grads16] = step(low);
+    // Inputs and weights rounded to 8 (11) significant bits, through four ops: a few roundings.
+    const double tol = 8 * machine_epsilon(low);
+    CHECK(std::fabs(loss16 - loss32) <= tol * std::fabs(loss32));
+    for (size_t i = 0; i < grads32.size(); ++i) {
+      CAPTURE(i);
+      CHECK(grads16[i].dtype() == DType::Float32);
+      const std::vector<double> a = to_vector(grads16[i]), e = to_vector(grads32[i]);
+      double scale = 0;
+      for (double v : e) scale = std::max(scale, std::fabs(v));
+      const std::string err = test::compare_values(a, e, tol * scale, 0);
+      CHECK_MESSAGE(err == "", err);
     }
   }
 }
