@@ -1,5 +1,6 @@
 #include "nn/covariance_head.h"
 
+#include "autograd/autocast_mode.h"
 #include "nn/init.h"
 
 namespace dsvd::nn {
@@ -20,7 +21,11 @@ CovarianceHead::CovarianceHead(int64_t in_channels, int64_t dim, MatrixSqrtOptio
 Tensor CovarianceHead::forward_impl(const Tensor& x) {
   // A fresh report per call, so it describes exactly this step's forward and backward.
   pooling_.sqrt.report = std::make_shared<MatfnReport>();
-  Tensor features = reduce_ ? reduce_bn_->forward_relu(reduce_conv_->forward(x)) : x;
+  // Under mixed precision the head stays in float32 (its matrix functions in their own dtype): the
+  // precision of the square root is the paper's subject, so autocast never lowers it.
+  AutocastScope full_precision(std::nullopt);
+  const Tensor input = is_reduced_float(x.dtype()) ? x.to(DType::Float32) : x;
+  Tensor features = reduce_ ? reduce_bn_->forward_relu(reduce_conv_->forward(input)) : input;
   return covariance_sqrt_pooling(features, pooling_);
 }
 

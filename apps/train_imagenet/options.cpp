@@ -58,6 +58,9 @@ Fine-tuning
                          AlexNet: features.0, features.1, ...)
 Run
   --seed S  --device cpu|cuda  --print-freq N  --out DIR (default runs/default)
+  --amp off|bf16|fp16    mixed precision (docs/mixed-precision.md): convolutions and matrix products
+                         in the 16-bit dtype with float32 accumulation, float32 weights, optimizer,
+                         loss and covariance head; fp16 with dynamic loss scaling (default off)
   --tf32 T               GPU float32 math in TF32: conv (convolutions only, PyTorch's default) |
                          all (also matmul) | none
   --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:
@@ -201,6 +204,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.seed = uint64_t(cli.get_int("seed", 0));
   o.device = cli.get("device", "cpu");
   o.tf32 = cli.get("tf32", o.tf32);
+  o.amp = cli.get("amp", o.amp);
   o.print_freq = cli.get_int("print-freq", int(o.print_freq));
   o.resume = cli.get("resume");
   o.evaluate = cli.has("evaluate");
@@ -264,6 +268,8 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   DSVD_CHECK(o.image_size >= 8, "--image-size must be >= 8, got ", o.image_size);
   DSVD_CHECK(o.device == "cpu" || o.device == "cuda", "--device must be cpu or cuda, got '", o.device, "'");
   DSVD_CHECK(o.tf32 == "conv" || o.tf32 == "all" || o.tf32 == "none", "--tf32 must be conv, all or none, got '", o.tf32,
+             "'");
+  DSVD_CHECK(o.amp == "off" || o.amp == "bf16" || o.amp == "fp16", "--amp must be off, bf16 or fp16, got '", o.amp,
              "'");
   if (o.device == "cuda") {
     std::string why;

@@ -36,6 +36,8 @@ struct TrainOptions {
   uint64_t seed = 0;
   // run
   std::string device = "cpu";
+  // Mixed precision (docs/mixed-precision.md): off | bf16 | fp16. fp16 adds dynamic loss scaling.
+  std::string amp = "off";
   std::string tf32 = "conv";  // where float32 math may use TF32 on the GPU: conv (PyTorch's default) | all | none
   int64_t print_freq = 50;
   std::string resume;

@@ -13,6 +13,7 @@
 #include "apps/timing.h"
 #include "apps/train_imagenet/curves.h"
 #include "autograd/audit.h"
+#include "autograd/autocast_mode.h"
 #include "nn/covariance_head.h"
 #include "nn/fold_batch_norm.h"
 #include "nn/optim/clip_grad.h"
@@ -39,6 +40,7 @@ std::atomic<bool>& stop_requested() {
 namespace {
 
 constexpr const char* kOptimizerPrefix = "optimizer.";
+constexpr const char* kScalerPrefix = "grad_scaler.";  // GradScaler::state()'s names
 
 std::string format_seconds(double s) {
   char buf[32];
@@ -120,6 +122,13 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   nn::SgdOptions sgd{o_.lr, o_.momentum, 0.0, o_.weight_decay, false, o_.no_bn_weight_decay};
   prepare_fine_tuning();
   optimizer_ = std::make_unique<nn::Sgd>(model_->named_parameters(), sgd);
+  if (o_.amp != "off") {
+    amp_dtype_ = o_.amp == "bf16" ? DType::BFloat16 : DType::Float16;
+    if (*amp_dtype_ == DType::Float16) scaler_ = std::make_unique<nn::GradScaler>();
+    if (main_rank())
+      std::printf("mixed precision: %s convolutions and matrix products, float32 weights, loss and head%s\n",
+                  dtype_name(*amp_dtype_), scaler_ ? "; dynamic loss scaling from 2^16" : "");
+  }
   if (o_.classifier_factor != 1) {
     const std::string classifier = o_.arch == "alexnet" ? "classifier." : "fc.";
     const int64_t n = optimizer_->set_lr_factor(classifier, o_.classifier_factor);
@@ -230,6 +239,8 @@ std::string Trainer::best_path() const { return (fs::path(o_.out) / "model_best.
 void Trainer::save_checkpoint(const std::string& path, int64_t epoch, size_t batch, size_t examples) {
   nn::NamedTensors tensors = model_->state_dict();
   for (auto& [name, t] : optimizer_->state()) tensors.emplace_back(kOptimizerPrefix + name, t);
+  if (scaler_)
+    for (auto& [name, t] : scaler_->state()) tensors.emplace_back(name, t);
   std::map<std::string, std::string> meta = {
       {"format", "dsvd-checkpoint-1"},
       {"arch", o_.arch},
@@ -259,8 +270,10 @@ void Trainer::load_checkpoint(const std::string& path) {
   DSVD_CHECK(meta("arch") == o_.arch, "--resume: ", path, " is a checkpoint of ", meta("arch"), ", not --arch ", o_.arch);
   const bool same_head = meta("head") == o_.model.head;
   nn::NamedTensors weights, optimizer_state;
+  nn::NamedTensors scaler_state;
   for (auto& [name, t] : file.tensors) {
-    if (name.rfind(kOptimizerPrefix, 0) == 0) optimizer_state.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
+    if (name.rfind(kScalerPrefix, 0) == 0) scaler_state.emplace_back(name, t);
+    else if (name.rfind(kOptimizerPrefix, 0) == 0) optimizer_state.emplace_back(name.substr(std::string(kOptimizerPrefix).size()), t);
     else weights.emplace_back(name, t);
   }
   if (same_head) {
@@ -283,6 +296,7 @@ void Trainer::load_checkpoint(const std::string& path) {
     std::printf("resume: head %s -> %s (hybrid training): loaded %lld shared tensors, %lld start fresh\n",
                 meta("head").c_str(), o_.model.head.c_str(), (long long)loaded, (long long)kept);
   }
+  if (scaler_ && !scaler_state.empty()) scaler_->load_state(scaler_state);  // else it starts at 2^16
   start_epoch_ = std::stoll(meta("epoch"));
   start_batch_ = size_t(std::stoll(meta("batch")));
   if (file.metadata.count("examples")) {
@@ -312,6 +326,7 @@ Evaluation Trainer::validate() {
   val_loader_->start_epoch(0);
   while (auto b = val_loader_->next()) {
     Tensor images = b->images.to(device()), labels = b->labels.to(device());
+    AutocastScope amp(amp_dtype_);  // validation computes as training does
     Tensor logits = model_->forward(images);
     const int64_t n = labels.numel();
     loss_sum += cross_entropy(logits, labels).item() * double(n);
@@ -342,16 +357,16 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
   DSVD_CHECK(out.good(), "cannot append to ", path);
   if (fresh) out << "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s,"
                    "head_condition_mean,head_repairs_per_step,head_condition_max,head_condition_max_step,"
-                   "head_condition_max_sample,steps,val_images\n";
+                   "head_condition_max_sample,steps,val_images,amp_loss_scale,amp_skipped_steps\n";
   char val[96] = ",,";  // --no-eval: empty validation columns
   if (e.images > 0) std::snprintf(val, sizeof val, "%.5f,%.3f,%.3f", e.loss, e.top1, e.top5);
-  char line[480];
-  std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%s,%.1f,%.1f,%.6g,%.6g,%.6g,%lld,%lld,%lld,%lld\n", (long long)epoch,
+  char line[520];
+  std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%s,%.1f,%.1f,%.6g,%.6g,%.6g,%lld,%lld,%lld,%lld,%.6g,%lld\n", (long long)epoch,
                 lr, train_loss, train_top1, val, seconds, images_per_s,
                 condition_count_ ? condition_sum_ / double(condition_count_) : 0.0,
                 steps_in_epoch_ ? repairs_sum_ / double(steps_in_epoch_) : 0.0, condition_max_,
                 (long long)condition_max_step_, (long long)condition_max_sample_, (long long)steps_in_epoch_,
-                (long long)e.images);
+                (long long)e.images, scaler_ ? scaler_->current_scale() : 1.0, (long long)amp_skipped_in_epoch_);
   out << line;
   out.close();
   write_curves(path, (fs::path(o_.out) / "curves.svg").string());
@@ -420,6 +435,7 @@ RunResult Trainer::run() {
       return std::min(base_examples + (batch_index - first) * per_step, train_loader_->global_epoch_size());
     };
     condition_sum_ = repairs_sum_ = condition_max_ = 0;
+    amp_skipped_in_epoch_ = 0;
     condition_count_ = steps_in_epoch_ = 0;
     condition_max_step_ = condition_max_sample_ = -1;
     double loss_sum = 0, t0 = now_seconds();
@@ -442,8 +458,9 @@ RunResult Trainer::run() {
       Tensor logits, loss;
       const Tensor labels = b->labels.to(device());
       try {
+        AutocastScope amp(amp_dtype_);
         logits = model_->forward(b->images.to(device()));
-        loss = cross_entropy(logits, labels, o_.label_smoothing);
+        loss = cross_entropy(logits, labels, o_.label_smoothing);  // float32 under autocast
       } catch (const audit::NonFiniteError& e) {
         return stop(e, 3);
       } catch (const Error& e) {
@@ -461,7 +478,7 @@ RunResult Trainer::run() {
       optimizer_->zero_grad();
       try {
         if (data_parallel_) data_parallel_->prepare_backward();
-        loss.backward();
+        (scaler_ ? scaler_->scale(loss) : loss).backward();
         if (data_parallel_) data_parallel_->finish_backward();  // every rank now holds the average
       } catch (const audit::NonFiniteError& e) {
         return stop(e, 3);
@@ -486,8 +503,16 @@ RunResult Trainer::run() {
           repairs_sum_ += double(report->repairs.total());
         }
       }
-      if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);
-      optimizer_->step();
+      // float16: gradients unscaled before clipping; a step with inf/NaN in them is skipped (every
+      // rank sees the same averaged gradients, so every rank skips it).
+      const bool finite = !scaler_ || !scaler_->unscale(params);
+      if (finite) {
+        if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);
+        optimizer_->step();
+      } else {
+        ++amp_skipped_in_epoch_;
+      }
+      if (scaler_) scaler_->update();
       ++global_step_;
       ++batch_index;
       ++steps_in_epoch_;

@@ -4,12 +4,14 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "apps/train_imagenet/options.h"
 #include "datasets/data_loader.h"
 #include "distributed/communicator.h"
 #include "distributed/data_parallel.h"
 #include "nn/covariance_head.h"
+#include "nn/optim/grad_scaler.h"
 #include "nn/optim/sgd.h"
 
 namespace dsvd::train {
@@ -65,6 +67,10 @@ class Trainer {
   nn::ModulePtr model_;
   std::shared_ptr<nn::CovarianceHead> head_;  // the model's covariance head, if it has one
   std::unique_ptr<nn::Sgd> optimizer_;
+  // --amp: the 16-bit dtype of the forward's autocast (none: float32), and float16's loss scaler.
+  std::optional<DType> amp_dtype_;
+  std::unique_ptr<nn::GradScaler> scaler_;
+  int64_t amp_skipped_in_epoch_ = 0;
   // Data parallelism (docs/distributed.md): the communicator (size 1 in a single process) and,
   // with several ranks, the gradient averaging. Rank 0 alone prints and writes files.
   std::shared_ptr<distributed::Communicator> communicator_;

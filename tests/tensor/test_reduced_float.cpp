@@ -48,6 +48,26 @@ TEST_CASE("reduced floats: rounding from float32 matches PyTorch bit for bit") {
   }
   CHECK(bf16_wrong == 0);
   CHECK(f16_wrong == 0);
+
+  // The copy kernel's conversions of whole tensors (F16C runs for float16 where the CPU has it)
+  // round the same way, and widen back exactly.
+  std::vector<double> values;
+  for (const auto& k : cases) values.push_back(double(as_float(k.f32)));
+  Tensor x = from_vector(values, {int64_t(values.size())}, DType::Float32);
+  const std::vector<double> as_bf16 = to_vector(x.to(DType::BFloat16)), as_f16 = to_vector(x.to(DType::Float16));
+  Tensor back = x.to(DType::Float16).to(DType::Float32);
+  const std::vector<double> widened = to_vector(back);
+  int tensor_wrong = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    if (std::isnan(values[i])) {
+      tensor_wrong += !std::isnan(as_f16[i]) || !std::isnan(as_bf16[i]);
+      continue;
+    }
+    tensor_wrong += as_bf16[i] != double(float(bfloat16::from_bits(cases[i].bf16)));
+    tensor_wrong += as_f16[i] != double(float(float16::from_bits(cases[i].f16)));
+    tensor_wrong += widened[i] != as_f16[i];
+  }
+  CHECK(tensor_wrong == 0);
 }
 
 TEST_CASE("reduced floats: widening is exact (every 16-bit pattern round-trips)") {
