@@ -39,9 +39,14 @@ void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
   Operand A = as_column_major_transpose(a), B = as_column_major_transpose(b);
   DeviceContext& c = context(out.device().index);
   const bool f64 = out.dtype() == DType::Float64;
-  const cudaDataType type = f64 ? CUDA_R_64F : CUDA_R_32F;
+  // The 16-bit dtypes accumulate in float32 (tensor cores), float32 as TF32 when allowed.
+  const cudaDataType type = f64                                   ? CUDA_R_64F
+                            : out.dtype() == DType::BFloat16      ? CUDA_R_16BF
+                            : out.dtype() == DType::Float16       ? CUDA_R_16F
+                                                                  : CUDA_R_32F;
   const cublasComputeType_t compute =
-      f64 ? CUBLAS_COMPUTE_64F : (tf32_matmul() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F);
+      f64 ? CUBLAS_COMPUTE_64F
+          : (is_reduced_float(out.dtype()) || !tf32_matmul() ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32);
   const double one64 = 1, zero64 = 0;
   const float one32 = 1, zero32 = 0;
   const void* alpha = f64 ? static_cast<const void*>(&one64) : &one32;
@@ -110,7 +115,7 @@ void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {  // an
   copy_into(out, rhs.transpose(1, 2));
 }
 
-DSVD_REGISTER_KERNEL(kernels::BatchedGemmKernel, CUDA, batched_gemm);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BatchedGemmKernel, CUDA, batched_gemm);
 DSVD_REGISTER_KERNEL(kernels::BatchedSolveKernel, CUDA, batched_solve);
 
 }  // namespace dsvd::cuda

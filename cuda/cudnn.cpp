@@ -24,9 +24,17 @@ namespace {
 constexpr size_t kWorkspaceLimit = size_t(1) << 30;
 
 cudnnDataType_t dnn_type(DType t) {
-  DSVD_CHECK(t == DType::Float32 || t == DType::Float64, "cuDNN: expects float32 or float64, got ", dtype_name(t));
-  return t == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  switch (t) {
+    case DType::Float32: return CUDNN_DATA_FLOAT;
+    case DType::Float64: return CUDNN_DATA_DOUBLE;
+    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
+    case DType::Float16: return CUDNN_DATA_HALF;
+    default: fail("cuDNN: expects a float dtype, got ", dtype_name(t));
+  }
 }
+
+// The type cuDNN accumulates a convolution in: float32 for the 16-bit dtypes (mixed precision).
+cudnnDataType_t dnn_compute_type(DType t) { return is_reduced_float(t) ? CUDNN_DATA_FLOAT : dnn_type(t); }
 
 struct TensorDesc {
   cudnnTensorDescriptor_t d = nullptr;
@@ -80,10 +88,14 @@ ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
                                                        int(g.in_channels / g.groups), int(g.kernel_h), int(g.kernel_w)));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateConvolutionDescriptor(&made->conv));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolution2dDescriptor(made->conv, int(g.pad_h), int(g.pad_w), int(g.stride_h), int(g.stride_w),
-                                                            int(g.dilation_h), int(g.dilation_w), CUDNN_CROSS_CORRELATION, dt));
+                                                            int(g.dilation_h), int(g.dilation_w), CUDNN_CROSS_CORRELATION,
+                                                            dnn_compute_type(t)));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolutionGroupCount(made->conv, int(g.groups)));
-  const bool tensor_ops = t == DType::Float32 && tf32_conv();
-  DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolutionMathType(made->conv, tensor_ops ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  // Tensor cores: always for the 16-bit dtypes, for float32 as TF32 when allowed.
+  const cudnnMathType_t math = is_reduced_float(t)                  ? CUDNN_TENSOR_OP_MATH
+                               : t == DType::Float32 && tf32_conv() ? CUDNN_DEFAULT_MATH
+                                                                    : CUDNN_FMA_MATH;
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolutionMathType(made->conv, math));
   p = made;
   return *p;
 }
@@ -122,7 +134,8 @@ void choose_algorithm(bool& chosen, Algo& algo, size_t& ws, const char* what, Me
   chosen = true;
 }
 
-// The alpha = 1, beta = 0 factors of cuDNN calls, in the compute type of `t`.
+// The alpha = 1, beta = 0 factors of cuDNN calls, in the compute type of `t` (float for the
+// 16-bit dtypes).
 struct Factors {
   const void* one;
   const void* zero;
@@ -240,8 +253,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
       dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr()));
 }
 
-DSVD_REGISTER_KERNEL(kernels::Conv2dForwardKernel, CUDA, conv2d_forward);
-DSVD_REGISTER_KERNEL(kernels::Conv2dBackwardKernel, CUDA, conv2d_backward);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::Conv2dForwardKernel, CUDA, conv2d_forward);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::Conv2dBackwardKernel, CUDA, conv2d_backward);
 DSVD_REGISTER_KERNEL(kernels::BatchNormTrainingKernel, CUDA, batch_norm_training);
 DSVD_REGISTER_KERNEL(kernels::BatchNormBackwardKernel, CUDA, batch_norm_backward);
 

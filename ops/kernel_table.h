@@ -24,6 +24,9 @@ inline constexpr size_t kDeviceKinds = 2;  // Device::Kind::CPU, Device::Kind::C
 template <typename Family>
 struct Table {
   static inline std::array<typename Family::Fn*, kDeviceKinds> slot{};
+  // Whether the device's kernel computes bfloat16/float16 itself (cuDNN, cuBLAS) instead of
+  // through kernels::call's float32 widening (ops/kernels/float32_compute.h).
+  static inline std::array<bool, kDeviceKinds> native_reduced_float{};
 };
 
 template <typename Family>
@@ -39,8 +42,16 @@ typename Family::Fn& dispatch(Device device) {
 }
 
 template <typename Family>
+bool has_native_reduced_float(Device::Kind kind) {
+  return Table<Family>::native_reduced_float[size_t(kind)];
+}
+
+template <typename Family>
 struct Registration {
-  Registration(Device::Kind kind, typename Family::Fn* fn) { Table<Family>::slot[size_t(kind)] = fn; }
+  Registration(Device::Kind kind, typename Family::Fn* fn, bool native_reduced_float = false) {
+    Table<Family>::slot[size_t(kind)] = fn;
+    Table<Family>::native_reduced_float[size_t(kind)] = native_reduced_float;
+  }
 };
 
 }  // namespace dsvd::kernels
@@ -51,3 +62,7 @@ struct Registration {
 #define DSVD_REGISTER_KERNEL(Family, DeviceKind, function)                                                   \
   static const ::dsvd::kernels::Registration<Family> DSVD_KERNEL_CONCAT(dsvd_kernel_registration_, __LINE__)( \
       ::dsvd::Device::Kind::DeviceKind, &function)
+// A kernel that takes bfloat16 and float16 tensors itself (no float32 widening around it).
+#define DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(Family, DeviceKind, function)                            \
+  static const ::dsvd::kernels::Registration<Family> DSVD_KERNEL_CONCAT(dsvd_kernel_registration_, __LINE__)( \
+      ::dsvd::Device::Kind::DeviceKind, &function, true)

@@ -86,6 +86,8 @@ Tensor eye(int64_t n, DType dtype, Device device) {
 // Element i of a draw depends only on (seed, draw, i); the loops below go block by block so each
 // Philox block is computed once, and split blocks over threads (results do not depend on it).
 Tensor rand(const Shape& sizes, DType dtype, Generator* gen) {
+  // bfloat16/float16: float32's draws, rounded (the same values a float32 call gives, rounded).
+  if (is_reduced_float(dtype)) return rand(sizes, DType::Float32, gen).to(dtype);
   Generator& g = gen ? *gen : default_generator();
   Tensor out = empty(sizes, dtype);
   const int64_t n = out.numel();
@@ -107,6 +109,7 @@ Tensor rand(const Shape& sizes, DType dtype, Generator* gen) {
 }
 
 Tensor randn(const Shape& sizes, DType dtype, Generator* gen) {
+  if (is_reduced_float(dtype)) return randn(sizes, DType::Float32, gen).to(dtype);
   Generator& g = gen ? *gen : default_generator();
   Tensor out = empty(sizes, dtype);
   const int64_t n = out.numel();

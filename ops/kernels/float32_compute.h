@@ -6,8 +6,9 @@
 // floats through kernels::call: each 16-bit input is widened to a float32 copy (exact), each
 // 16-bit output gets a float32 stand-in, the family's float32 kernel runs, and the stand-ins are
 // rounded into the outputs (round-to-nearest-even, tensor/reduced_float.h). This is what a
-// tensor-core kernel does with float32 accumulation, on every device at once; a device that
-// computes 16-bit floats natively can later replace the widening for its own kernel. Arguments
+// tensor-core kernel does with float32 accumulation, on every device at once. A device kernel
+// registered with DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT gets the 16-bit tensors as they are
+// (cuDNN's convolutions and cuBLAS's products, on tensor cores). Arguments
 // the kernel allocates (`Tensor&`) and tensors of other dtypes pass through untouched. A family
 // whose kernel adds into an output the op has filled declares `float32_outputs_accumulate`: its
 // stand-ins start as the outputs' widened contents.
@@ -68,7 +69,7 @@ template <typename Family, typename... Args>
 void call(Device device, Args&&... args) {
   typename Family::Fn& fn = dispatch<Family>(device);
   if constexpr (requires { Family::float32_outputs; }) {
-    if ((widening::is_reduced(args) || ...)) {
+    if (!has_native_reduced_float<Family>(device.kind) && (widening::is_reduced(args) || ...)) {
       using Params = typename widening::Parameters<typename Family::Fn>::type;
       static_assert(std::tuple_size_v<Params> == sizeof...(Args), "kernels::call: wrong number of arguments");
       widening::Rounding rounding;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 
+#include "autograd/autocast_mode.h"
 #include "ops/precision.h"
 #include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
@@ -385,6 +386,71 @@ TEST_CASE("cuda ops: a ResNet trains on the GPU as on the CPU (one SGD step, sam
       INFO(cpu_state[i].first);
       CHECK(gpu_state[i].second.device() == kGpu);
       CHECK_CLOSE(gpu_state[i].second, cpu_state[i].second, 2e-4, 2e-3);
+    }
+  }
+}
+
+TEST_CASE("cuda ops: bfloat16 and float16 ops (cuDNN, cuBLAS natively; the rest widened) as on the CPU" *
+          doctest::skip(!has_device())) {
+  // The CPU computes 16-bit ops in float32 and rounds once; the GPU's tensor cores accumulate in
+  // float32 in another order: the two agree within two roundings of the 16-bit dtype.
+  const Conv2dOptions strided{{2, 1}, {1, 1}, {1, 1}, 1};
+  for (DType dtype : {DType::BFloat16, DType::Float16}) {
+    INFO(dtype_name(dtype));
+    const double rtol = 2.01 * machine_epsilon(dtype);
+    auto rounded = [&](const Shape& s, uint64_t seed) { return random(s, seed, DType::Float32).to(dtype); };
+    check_op_on_gpu("conv2d", [&](const auto& v) { return conv2d(v[0], v[1], v[2], strided); },
+                    {rounded({2, 3, 9, 8}, 201), rounded({5, 3, 3, 3}, 202), rounded({5}, 203)}, 1e-2, rtol);
+    check_op_on_gpu("matmul", [](const auto& v) { return matmul(v[0], v[1]); },
+                    {rounded({3, 7, 40}, 204), rounded({3, 40, 6}, 205)}, 1e-2, rtol);
+    check_op_on_gpu("linear", [](const auto& v) { return linear(v[0], v[1], v[2]); },
+                    {rounded({7, 40}, 206), rounded({6, 40}, 207), rounded({6}, 208)}, 1e-2, rtol);
+    check_op_on_gpu("relu + max_pool2d", [](const auto& v) { return max_pool2d(relu(v[0]), {{3, 3}, {2, 2}}); },
+                    {rounded({2, 3, 9, 8}, 209)}, 1e-2, rtol);
+    check_op_on_gpu("batch_norm (float32 parameters)",
+                    [](const auto& v) { return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5); },
+                    {rounded({4, 3, 5, 5}, 210), random({3}, 211, DType::Float32), random({3}, 212, DType::Float32)},
+                    1e-2, rtol);
+  }
+  Tensor x = random({5, 7}, 213, DType::Float32);
+  CHECK(to_vector(x.to(DType::BFloat16).to(kGpu).to(DType::Float32)) == to_vector(x.to(DType::BFloat16)));
+  CHECK(to_vector(x.to(kGpu).to(DType::Float16).to(Device::cpu())) == to_vector(x.to(DType::Float16)));
+}
+
+TEST_CASE("cuda ops: a ResNet step under bf16 autocast on the GPU follows the CPU's" * doctest::skip(!has_device())) {
+  for (const char* head : {"gap", "svd-pade"}) {
+    INFO("head " << head);
+    nn::ModelOptions o;
+    o.num_classes = 5;
+    o.small_stem = true;
+    o.width = 0.125;
+    o.head = head;
+    o.head_dim = 8;
+    manual_seed(3);
+    auto cpu_model = nn::make_model("resnet18", o);
+    manual_seed(3);
+    auto gpu_model = nn::make_model("resnet18", o);
+    gpu_model->to(kGpu);
+    Tensor x = random({4, 3, 16, 16}, 120, DType::Float32);
+    Tensor y = from_vector({0, 1, 4, 2}, {4}, DType::Int64);
+    Tensor cpu_loss, gpu_loss;
+    {
+      AutocastScope amp(DType::BFloat16);
+      cpu_loss = cross_entropy((*cpu_model)(x), y);
+      gpu_loss = cross_entropy((*gpu_model)(x.to(kGpu)), y.to(kGpu));
+    }
+    CHECK(gpu_loss.dtype() == DType::Float32);
+    CHECK(std::fabs(gpu_loss.item() - cpu_loss.item()) <= 0.05 * std::fabs(cpu_loss.item()));
+    cpu_loss.backward();
+    gpu_loss.backward();
+    auto cpu_params = cpu_model->named_parameters(), gpu_params = gpu_model->named_parameters();
+    for (size_t i = 0; i < cpu_params.size(); ++i) {
+      INFO(cpu_params[i].first);
+      CHECK(gpu_params[i].second.grad().dtype() == DType::Float32);
+      const std::vector<double> a = to_vector(gpu_params[i].second.grad()), e = to_vector(cpu_params[i].second.grad());
+      double scale = 0;
+      for (double v : e) scale = std::max(scale, std::fabs(v));
+      CHECK_MESSAGE(test::compare_values(a, e, 0.1 * scale + 1e-6, 0) == "", test::compare_values(a, e, 0.1 * scale + 1e-6, 0));
     }
   }
 }

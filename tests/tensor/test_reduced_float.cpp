@@ -112,6 +112,8 @@ TEST_CASE("reduced floats: dtypes, promotion, tensors and copies") {
   for (size_t i = 0; i < xs.size(); ++i) CHECK(got_b[i] == double(float(bfloat16(float(xs[i])))));
   CHECK(got_h == std::vector<double>{1.0, 1.0 + std::ldexp(1.0, -8), 65504.0, INFINITY, -std::ldexp(1.0, -24), double(float(float16(1.0f / 3)))});
   CHECK(b.to(DType::Float16).to(DType::Float64).t().dtype() == DType::Float64);
+  Generator g1(3), g2(3);
+  CHECK(to_vector(randn({9}, DType::BFloat16, &g1)) == to_vector(randn({9}, DType::Float32, &g2).to(DType::BFloat16)));
   CHECK(full({}, 0.1, DType::BFloat16).item() == double(float(bfloat16(0.1f))));
   CHECK(full({2}, -2.5, DType::Float16).str().find("-2.5") != std::string::npos);
 }
