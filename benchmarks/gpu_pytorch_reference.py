@@ -7,12 +7,16 @@ explicitly: on for cuDNN convolutions, off for matmul (--tf32-matmul turns the l
 
   gpu_pytorch_reference.py train_step --arch resnet50|alexnet --head gap|svd-pade
                                       --batch B [--size 224] [--classes 1000] [--steps N]
+                                      [--amp] [--channels-last] [--compile]
       torchvision model (head gap) or the covariance-pooling ResNet of docs/models-and-training.md
       (head svd-pade: reduction 1x1 conv 2048->256 + BN + ReLU, float64 covariance, eigh, square
       root, Padé backward, upper triangle, fc 32896 -> classes), forward + cross-entropy +
       backward + SGD(momentum 0.9) on random float32 data already on the GPU. Prints
       "images_per_s X" (median step over N after 3 warm-ups), "ms X" and "peak_mem_mb Y"
       (torch.cuda.max_memory_allocated); with --profile, then a kernel-time table of 3 more steps.
+      --amp: the forward under torch.autocast("cuda", torch.bfloat16), the covariance head kept in
+      float32 as dsvd keeps it; --channels-last: model and input in torch.channels_last;
+      --compile: torch.compile(model) (default mode; compiled during the warm-up steps).
 
   gpu_pytorch_reference.py eigh --batch 64 --n 256 --dtype f32|f64 [--reps 20]
       torch.linalg.eigh of a batch of random symmetric positive definite matrices; prints
@@ -51,8 +55,10 @@ def _covariance_resnet(arch, classes):
             self.fc = torch.nn.Linear(256 * 257 // 2, classes)
 
         def forward(self, x):
-            x = torch.relu(self.bn(self.conv(x)))
-            return self.fc(sqrt_layer(x, torch.float64))
+            # The head stays float32 under autocast (as dsvd's --amp keeps it).
+            with torch.autocast("cuda", enabled=False):
+                x = torch.relu(self.bn(self.conv(x.float())))
+                return self.fc(sqrt_layer(x, torch.float64))
 
     body = torch.nn.Sequential(base.conv1, base.bn1, base.relu, base.maxpool,
                                base.layer1, base.layer2, base.layer3, base.layer4)
@@ -76,6 +82,10 @@ def train_step(args):
     model = model.to(dev).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(args.batch, 3, args.size, args.size, device=dev)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    forward = torch.compile(model) if args.compile else model
     y = torch.randint(0, args.classes, (args.batch,), device=dev)
     torch.cuda.reset_peak_memory_stats()
     times = []
@@ -83,7 +93,8 @@ def train_step(args):
         torch.cuda.synchronize()
         start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(x), y)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.amp):
+            loss = torch.nn.functional.cross_entropy(forward(x), y)
         loss.backward()
         opt.step()
         torch.cuda.synchronize()
@@ -138,6 +149,9 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--tf32-matmul", action="store_true")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--amp", action="store_true")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true")
     p = sub.add_parser("eigh")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--n", type=int, default=256)

@@ -16,7 +16,10 @@
 // synchronisation); peak memory is the caching allocator's peak of bytes in live tensors against
 // torch.cuda.max_memory_allocated, both measured from after the model and the batch were made.
 // Prints a table after the line "== table" (tools/gpu-check shows it).
-//   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|eigh|sqrt] [--profile]
+//   AMP rows (--only amp): the three training configs with --amp bf16 against PyTorch eager under
+//     torch.autocast(bfloat16) + channels-last, and against torch.compile of the same
+//
+//   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|amp|eigh|sqrt] [--profile]
 // --profile also prints, per config, the GPU time of 3 more steps by leaf module, backward node
 // and optimizer step (tensor/profiler.h).
 #include <algorithm>
@@ -29,6 +32,7 @@
 #include <vector>
 
 #include "benchmarks/peer.h"
+#include "autograd/autocast_mode.h"
 #include "ops/precision.h"
 #include "tensor/device_backend.h"
 #include "tensor/profiler.h"
@@ -50,10 +54,16 @@ struct Config {
   const char* head;
   int64_t batch;
   bool cudnn_find = false;  // dsvd measures cuDNN's algorithms (DSVD_CUDNN_BENCHMARK=1) instead of its heuristics
+  std::optional<DType> amp;  // dsvd's forward under autocast (--amp); the peer under torch.autocast
 };
 const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},      {"R50-PADE", "resnet50", "svd-pade", 64},
                            {"ALEX", "alexnet", "gap", 128},         {"R50-GAP find", "resnet50", "gap", 64, true},
                            {"ALEX find", "alexnet", "gap", 128, true}};
+// --only amp: bfloat16 mixed precision against PyTorch's autocast + channels-last, eager and
+// torch.compile (the covariance head in float32 on both sides).
+const Config kAmpConfigs[] = {{"R50-GAP bf16", "resnet50", "gap", 64, false, DType::BFloat16},
+                              {"R50-PADE bf16", "resnet50", "svd-pade", 64, false, DType::BFloat16},
+                              {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16}};
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -95,7 +105,11 @@ Measured run_dsvd(const Config& c, int steps) {
   for (int step = 0; step < steps + 3; ++step) {
     double start = now_ms();
     opt.zero_grad();
-    Tensor loss = cross_entropy((*model)(x), y);
+    Tensor loss;
+    {
+      AutocastScope amp(c.amp);
+      loss = cross_entropy((*model)(x), y);
+    }
     loss.backward();
     opt.step();
     double queued = now_ms();
@@ -110,7 +124,12 @@ Measured run_dsvd(const Config& c, int steps) {
     const std::string title = "== profile " + std::string(c.name) + " (GPU, of a " + fmt(m.ms, "%.2f") + " ms step)";
     std::printf("%s", profile_report(ProfileMode::Gpu, 3, [&] {
                         opt.zero_grad();
-                        cross_entropy((*model)(x), y).backward();
+                        Tensor loss;
+                        {
+                          AutocastScope amp(c.amp);
+                          loss = cross_entropy((*model)(x), y);
+                        }
+                        loss.backward();
                         opt.step();
                       }, title).c_str());
   }
@@ -166,7 +185,7 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--profile") g_profile = true;
     else {
-      std::fprintf(stderr, "usage: gpu_train_step [--peer SCRIPT] [--steps N] [--only train|eigh|sqrt] [--profile]\n");
+      std::fprintf(stderr, "usage: gpu_train_step [--peer SCRIPT] [--steps N] [--only train|amp|eigh|sqrt] [--profile]\n");
       return 2;
     }
   }
@@ -210,6 +229,40 @@ int main(int argc, char** argv) {
                   value.c_str(), m.ms, m.host_ms);
       std::fflush(stdout);
       char line[512];
+      std::snprintf(line, sizeof line, "%-44s %s", row.c_str(), value.c_str());
+      rows.push_back(line);
+    }
+  }
+  if (only == "amp") {
+    for (const Config& c : kAmpConfigs) {
+      Measured m;
+      std::string error;
+      try {
+        m = run_dsvd(c, steps);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      empty_cache(Device::cuda());
+      const std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
+                               std::to_string(c.batch) + " --steps " + std::to_string(steps) + " --amp --channels-last";
+      const auto eager = command_output(peer_python() + " " + peer + " " + args);
+      const auto compiled = command_output(peer_python() + " " + peer + " " + args + " --compile");
+      auto eager_ips = eager ? output_field(*eager, "images_per_s") : std::nullopt;
+      auto compiled_ips = compiled ? output_field(*compiled, "images_per_s") : std::nullopt;
+      auto eager_mb = eager ? output_field(*eager, "peak_mem_mb") : std::nullopt;
+      const double ips = m.ms > 0 ? double(c.batch) * 1e3 / m.ms : 0;
+      auto ratio = [&](const std::optional<double>& peer_ips) {
+        return peer_ips ? fmt(*peer_ips) + " | " + fmt(ips / *peer_ips, "%.2f") : std::string("- | -");
+      };
+      const std::string row = std::string(c.name) + " b" + std::to_string(c.batch) +
+                              " img/s dsvd | torch autocast+CL | ratio | torch.compile | ratio; peak MB dsvd | torch";
+      const std::string value = !error.empty() ? "dsvd failed: " + error
+                                               : fmt(ips) + " | " + ratio(eager_ips) + " | " + ratio(compiled_ips) + "; " +
+                                                     fmt(m.peak_mb, "%.0f") + " | " + (eager_mb ? fmt(*eager_mb, "%.0f") : "-");
+      std::printf("%s: %s (dsvd %.2f ms per step, %.2f ms queued by the host)\n", row.c_str(), value.c_str(), m.ms,
+                  m.host_ms);
+      std::fflush(stdout);
+      char line[640];
       std::snprintf(line, sizeof line, "%-44s %s", row.c_str(), value.c_str());
       rows.push_back(line);
     }
