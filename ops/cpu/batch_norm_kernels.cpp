@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/cpu/multiversion.h"
 #include "ops/kernel_table.h"
 #include "ops/math/elementwise.h"
 #include "ops/kernels/nn.h"
@@ -38,52 +39,61 @@ inline void add_terms(Lanes& lanes, int64_t n, Term term) {
   for (int64_t k = 0; i < n; ++i, ++k) lanes.v[k] += term(i);
 }
 
-// y = γ·x̂ + β, or with `relu` max(0, γ·x̂ + β (+ residual when not null)).
+// Channel c of y = γ·x̂ + β, or with `relu` max(0, γ·x̂ + β (+ residual when not null)).
+template <typename T>
+DSVD_CPU_MULTIVERSION void forward_channel(const Layout& l, int64_t c, const T* x, const T* gamma, const T* beta,
+                                           bool training, const double* run_mean, const double* run_var, double eps,
+                                           T* y, double* mean_out, double* invstd_out, double* var_out, bool relu,
+                                           const T* residual) {
+  double mu, var;
+  if (training) {
+    Lanes sum;
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      add_terms(sum, l.plane, [p](int64_t i) { return double(p[i]); });
+    }
+    mu = sum.total() / double(l.count());
+    Lanes squares;  // of the deviations: the two-pass variance, no cancellation
+    for (int64_t n = 0; n < l.batch; ++n) {
+      const T* p = x + l.at(n, c);
+      add_terms(squares, l.plane, [p, mu](int64_t i) {
+        const double d = double(p[i]) - mu;
+        return d * d;
+      });
+    }
+    var = squares.total() / double(l.count());
+  } else {
+    mu = run_mean[c];
+    var = run_var[c];
+  }
+  const double invstd = 1.0 / std::sqrt(var + eps);
+  const T scale = T(invstd * (gamma ? double(gamma[c]) : 1.0));
+  const T shift = T((beta ? double(beta[c]) : 0.0) - mu * invstd * (gamma ? double(gamma[c]) : 1.0));
+  for (int64_t n = 0; n < l.batch; ++n) {
+    const T* p = x + l.at(n, c);
+    T* q = y + l.at(n, c);
+    if (!relu) {
+      for (int64_t i = 0; i < l.plane; ++i) q[i] = p[i] * scale + shift;
+    } else if (!residual) {
+      for (int64_t i = 0; i < l.plane; ++i) q[i] = math::unary<math::UnaryOp::Relu>(T(p[i] * scale + shift), 0, 0);
+    } else {
+      const T* r = residual + l.at(n, c);
+      for (int64_t i = 0; i < l.plane; ++i)
+        q[i] = math::unary<math::UnaryOp::Relu>(T(T(p[i] * scale + shift) + r[i]), 0, 0);
+    }
+  }
+  mean_out[c] = mu;
+  invstd_out[c] = invstd;
+  var_out[c] = var;
+}
+
 template <typename T>
 void forward_kernel(const Layout& l, const T* x, const T* gamma, const T* beta, bool training, const double* run_mean,
                     const double* run_var, double eps, T* y, double* mean_out, double* invstd_out, double* var_out,
                     bool relu = false, const T* residual = nullptr) {
   parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
-    double mu, var;
-    if (training) {
-      Lanes sum;
-      for (int64_t n = 0; n < l.batch; ++n) {
-        const T* p = x + l.at(n, c);
-        add_terms(sum, l.plane, [p](int64_t i) { return double(p[i]); });
-      }
-      mu = sum.total() / double(l.count());
-      Lanes squares;  // of the deviations: the two-pass variance, no cancellation
-      for (int64_t n = 0; n < l.batch; ++n) {
-        const T* p = x + l.at(n, c);
-        add_terms(squares, l.plane, [p, mu](int64_t i) {
-          const double d = double(p[i]) - mu;
-          return d * d;
-        });
-      }
-      var = squares.total() / double(l.count());
-    } else {
-      mu = run_mean[c];
-      var = run_var[c];
-    }
-    const double invstd = 1.0 / std::sqrt(var + eps);
-    const T scale = T(invstd * (gamma ? double(gamma[c]) : 1.0));
-    const T shift = T((beta ? double(beta[c]) : 0.0) - mu * invstd * (gamma ? double(gamma[c]) : 1.0));
-    for (int64_t n = 0; n < l.batch; ++n) {
-      const T* p = x + l.at(n, c);
-      T* q = y + l.at(n, c);
-      if (!relu) {
-        for (int64_t i = 0; i < l.plane; ++i) q[i] = p[i] * scale + shift;
-      } else if (!residual) {
-        for (int64_t i = 0; i < l.plane; ++i) q[i] = math::unary<math::UnaryOp::Relu>(T(p[i] * scale + shift), 0, 0);
-      } else {
-        const T* r = residual + l.at(n, c);
-        for (int64_t i = 0; i < l.plane; ++i)
-          q[i] = math::unary<math::UnaryOp::Relu>(T(T(p[i] * scale + shift) + r[i]), 0, 0);
-      }
-    }
-    mean_out[c] = mu;
-    invstd_out[c] = invstd;
-    var_out[c] = var;
+    forward_channel(l, c, x, gamma, beta, training, run_mean, run_var, eps, y, mean_out, invstd_out, var_out, relu,
+                    residual);
   });
 }
 
@@ -104,40 +114,47 @@ const T* relu_masked(const T* y, const T* dy, int64_t n, T* into) {
 // dx, dγ, dβ from dy; with `y` (the fused forward's output) dy is first masked by the ReLU
 // (g = relu_backward(y, dy)), and g is also the residual's gradient when d_residual is not null.
 template <typename T>
+DSVD_CPU_MULTIVERSION void backward_channel(const Layout& l, int64_t c, const T* x, const T* gamma, const T* dy,
+                                            const double* mean, const double* invstd, bool training, T* dx, T* dgamma,
+                                            T* dbeta, const T* y, T* d_residual) {
+  const double mu = mean[c], s = invstd[c];
+  Lanes grads, centred;  // Σ dy and Σ dy·(x − μ)
+  for (int64_t n = 0; n < l.batch; ++n) {
+    const T* p = x + l.at(n, c);
+    const T* g = dy + l.at(n, c);
+    if (y) g = relu_masked(y + l.at(n, c), g, l.plane, d_residual ? d_residual + l.at(n, c) : nullptr);
+    add_terms(grads, l.plane, [g](int64_t i) { return double(g[i]); });
+    add_terms(centred, l.plane, [g, p, mu](int64_t i) { return double(g[i]) * (double(p[i]) - mu); });
+  }
+  const double sum_dy = grads.total(), sum_dy_xhat = centred.total() * s;
+  if (dgamma) dgamma[c] = T(sum_dy_xhat);
+  if (dbeta) dbeta[c] = T(sum_dy);
+  if (!dx) return;
+  const double gs = (gamma ? double(gamma[c]) : 1.0) * s;
+  const double inv_n = 1.0 / double(l.count());
+  const double a = sum_dy * inv_n, b = sum_dy_xhat * inv_n;
+  for (int64_t n = 0; n < l.batch; ++n) {
+    const T* p = x + l.at(n, c);
+    const T* g = dy + l.at(n, c);
+    const T* r = y ? y + l.at(n, c) : nullptr;
+    T* out = dx + l.at(n, c);
+    if (training && r) {
+      // The residual's gradient is the masked dy (written by the sums' pass); else mask again.
+      const T* masked = d_residual ? d_residual + l.at(n, c) : relu_masked(r, g, l.plane, static_cast<T*>(nullptr));
+      for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(masked[i]) - a - (double(p[i]) - mu) * s * b));
+    } else if (training) {
+      for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(g[i]) - a - (double(p[i]) - mu) * s * b));
+    } else {
+      for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * double(g[i]));
+    }
+  }
+}
+
+template <typename T>
 void backward_kernel(const Layout& l, const T* x, const T* gamma, const T* dy, const double* mean, const double* invstd,
                      bool training, T* dx, T* dgamma, T* dbeta, const T* y = nullptr, T* d_residual = nullptr) {
   parallel_for(0, l.channels, l.batch * l.channels * l.plane > kParallelGrain, [&](int64_t c) {
-    const double mu = mean[c], s = invstd[c];
-    Lanes grads, centred;  // Σ dy and Σ dy·(x − μ)
-    for (int64_t n = 0; n < l.batch; ++n) {
-      const T* p = x + l.at(n, c);
-      const T* g = dy + l.at(n, c);
-      if (y) g = relu_masked(y + l.at(n, c), g, l.plane, d_residual ? d_residual + l.at(n, c) : nullptr);
-      add_terms(grads, l.plane, [g](int64_t i) { return double(g[i]); });
-      add_terms(centred, l.plane, [g, p, mu](int64_t i) { return double(g[i]) * (double(p[i]) - mu); });
-    }
-    const double sum_dy = grads.total(), sum_dy_xhat = centred.total() * s;
-    if (dgamma) dgamma[c] = T(sum_dy_xhat);
-    if (dbeta) dbeta[c] = T(sum_dy);
-    if (!dx) return;
-    const double gs = (gamma ? double(gamma[c]) : 1.0) * s;
-    const double inv_n = 1.0 / double(l.count());
-    const double a = sum_dy * inv_n, b = sum_dy_xhat * inv_n;
-    for (int64_t n = 0; n < l.batch; ++n) {
-      const T* p = x + l.at(n, c);
-      const T* g = dy + l.at(n, c);
-      const T* r = y ? y + l.at(n, c) : nullptr;
-      T* out = dx + l.at(n, c);
-      if (training && r) {
-        // The residual's gradient is the masked dy (written by the sums' pass); else mask again.
-        const T* masked = d_residual ? d_residual + l.at(n, c) : relu_masked(r, g, l.plane, static_cast<T*>(nullptr));
-        for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(masked[i]) - a - (double(p[i]) - mu) * s * b));
-      } else if (training) {
-        for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(g[i]) - a - (double(p[i]) - mu) * s * b));
-      } else {
-        for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * double(g[i]));
-      }
-    }
+    backward_channel(l, c, x, gamma, dy, mean, invstd, training, dx, dgamma, dbeta, y, d_residual);
   });
 }
 
