@@ -243,13 +243,14 @@ CpuConvPath cpu_conv_path(DType dtype) {
   static const int chosen = [] {
     const char* v = std::getenv("DSVD_CPU_CONV");
     const std::string path = v ? v : "";
-    DSVD_CHECK(path.empty() || path == "im2col" || path == "onednn" || path == "onednn-whole-batch",
-               "DSVD_CPU_CONV must be im2col, onednn or onednn-whole-batch, got '", path, "'");
+    DSVD_CHECK(path.empty() || path == "auto" || path == "im2col" || path == "onednn" || path == "onednn-whole-batch",
+               "DSVD_CPU_CONV must be auto, im2col, onednn or onednn-whole-batch, got '", path, "'");
     DSVD_CHECK(path.empty() || path == "im2col" || onednn_available(), "DSVD_CPU_CONV=", path,
                ", but dsvd was built without oneDNN");
     if (path == "im2col") return int(CpuConvPath::Im2col);
     if (path == "onednn-whole-batch") return int(CpuConvPath::OneDnnWholeBatch);
-    return onednn_available() ? int(CpuConvPath::OneDnn) : int(CpuConvPath::Im2col);
+    if (path == "onednn") return int(CpuConvPath::OneDnn);
+    return onednn_available() ? int(CpuConvPath::Auto) : int(CpuConvPath::Im2col);
   }();
   return CpuConvPath(chosen);
 }
@@ -259,11 +260,26 @@ const char* cpu_conv_path_name(CpuConvPath path) {
     case CpuConvPath::Im2col: return "im2col";
     case CpuConvPath::OneDnn: return "onednn (weight gradients in chunks of the batch)";
     case CpuConvPath::OneDnnWholeBatch: return "onednn-whole-batch";
+    case CpuConvPath::Auto: return "auto (oneDNN; pointwise convolutions on planes of 28x28 or more on the im2col GEMM)";
   }
   return "?";
 }
 
+// Measured on R50-224 (docs/cpu-performance.md): at 56x56 the GEMM beats oneDNN plus its reorders
+// on every pointwise convolution (36 -> 23 ms a step for the backward of 64->256), at 28x28 it is
+// level or ahead, at 7x7 oneDNN is ahead (its reorders are small there, its kernel faster).
+bool gemm_for_pointwise(const Conv2dGeometry& g) {
+  return g.is_pointwise() && g.groups == 1 && g.dilation_h == 1 && g.dilation_w == 1 && g.out_h * g.out_w >= 28 * 28;
+}
+
 namespace {
+
+// The path of one geometry: Auto resolved.
+CpuConvPath path_for(const Conv2dGeometry& g, DType dtype) {
+  const CpuConvPath path = cpu_conv_path(dtype);
+  if (path != CpuConvPath::Auto) return path;
+  return gemm_for_pointwise(g) ? CpuConvPath::Im2col : CpuConvPath::OneDnn;
+}
 
 std::mutex profile_mutex;
 std::map<std::string, double> profile_flops;
@@ -298,15 +314,16 @@ struct PassRange {
 
 void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
   PassRange profile("forward", g);
-  if (cpu_conv_path(x.dtype()) == CpuConvPath::Im2col) im2col_conv2d_forward(g, x, w, bias, y);
+  if (path_for(g, x.dtype()) == CpuConvPath::Im2col) im2col_conv2d_forward(g, x, w, bias, y);
   else onednn_conv2d_forward(g, x, w, bias, y);
 }
 
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
                      const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
   const int passes = int(grad_x.defined()) + int(grad_w.defined());
-  const CpuConvPath path = cpu_conv_path(x.dtype());
+  const CpuConvPath path = path_for(g, x.dtype());
   switch (path) {
+    case CpuConvPath::Auto:  // resolved by path_for
     case CpuConvPath::Im2col: {
       PassRange profile("backward", g, passes);
       return im2col_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b);

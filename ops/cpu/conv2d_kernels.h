@@ -25,15 +25,21 @@ void im2col_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tens
                             const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b);
 
 // Which CPU path conv2d takes for `dtype` (docs/cpu-performance.md):
-//   OneDnn            float32 when dsvd is built with oneDNN: all three passes on oneDNN, the
+//   Auto              float32 when dsvd is built with oneDNN: OneDnn, except the pointwise
+//                     convolutions (1x1, stride 1, no groups) on planes of 28x28 or more, which take
+//                     Im2col: there the GEMM reads NCHW as it is, where oneDNN pays a reorder to its
+//                     blocked layout and back for each tensor (gemm_for_pointwise below).
+//   OneDnn            all three passes on oneDNN (DSVD_CPU_CONV=onednn), the
 //                     weights' gradient summed over chunks of the batch (conv2d_onednn.cpp), which
 //                     keeps its rounding at the im2col GEMM's.
 //   OneDnnWholeBatch  the same with oneDNN's weights' gradient over the whole batch
 //                     (DSVD_CPU_CONV=onednn-whole-batch): 2–7x the rounding, no faster (measured).
 //   Im2col            float64, builds without oneDNN, DSVD_CPU_CONV=im2col, train_imagenet
 //                     --deterministic.
-enum class CpuConvPath { Im2col, OneDnn, OneDnnWholeBatch };
+enum class CpuConvPath { Im2col, OneDnn, OneDnnWholeBatch, Auto };
 CpuConvPath cpu_conv_path(DType dtype);
+// Auto's choice for one geometry: true where the im2col GEMM takes it.
+bool gemm_for_pointwise(const kernels::Conv2dGeometry& g);
 const char* cpu_conv_path_name(CpuConvPath path);
 // Pins float32 conv2d to `path` for the rest of the process (train_imagenet --deterministic takes
 // im2col: its results do not depend on the thread count or on how a batch is split, oneDNN's do).

@@ -159,6 +159,49 @@ TEST_CASE("conv2d: oneDNN's kernels equal the im2col reference, forward and both
   CHECK(cpu::cpu_conv_path(DType::Float64) == cpu::CpuConvPath::Im2col);
 }
 
+TEST_CASE("conv2d: the auto path gives pointwise convolutions on large planes to the GEMM, the rest to oneDNN") {
+  if (!cpu::onednn_available()) {
+    MESSAGE("dsvd built without oneDNN: skipped");
+    return;
+  }
+  auto geometry = [](int64_t in_c, int64_t out_c, int64_t size, int64_t k, int64_t stride, int64_t groups) {
+    kernels::Conv2dGeometry g{2, in_c, size, size, out_c, k, k, stride, stride, k / 2, k / 2, 1, 1, groups, 0, 0};
+    g.out_h = (g.height + 2 * g.pad_h - (g.kernel_h - 1) - 1) / g.stride_h + 1;
+    g.out_w = g.out_h;
+    return g;
+  };
+  CHECK(cpu::gemm_for_pointwise(geometry(64, 256, 56, 1, 1, 1)));
+  CHECK(cpu::gemm_for_pointwise(geometry(16, 8, 28, 1, 1, 1)));
+  CHECK_FALSE(cpu::gemm_for_pointwise(geometry(512, 2048, 7, 1, 1, 1)));   // small plane: oneDNN
+  CHECK_FALSE(cpu::gemm_for_pointwise(geometry(64, 256, 56, 1, 2, 1)));   // stride 2: oneDNN
+  CHECK_FALSE(cpu::gemm_for_pointwise(geometry(64, 64, 56, 3, 1, 1)));    // 3x3: oneDNN
+  CHECK_FALSE(cpu::gemm_for_pointwise(geometry(64, 64, 56, 1, 1, 2)));    // groups: oneDNN
+  // Through the op: bit for bit the chosen path's kernels.
+  const cpu::CpuConvPath before = cpu::cpu_conv_path(DType::Float32);
+  cpu::set_cpu_conv_path(cpu::CpuConvPath::Auto);
+  Generator gen(17);
+  for (const auto& [g, gemm] : {std::pair{geometry(8, 16, 28, 1, 1, 1), true}, std::pair{geometry(8, 16, 28, 3, 1, 1), false}}) {
+    CAPTURE(g.kernel_h);
+    Tensor x = randn({g.batch, g.in_channels, g.height, g.width}, DType::Float32, &gen).requires_grad_();
+    Tensor w = randn({g.out_channels, g.in_channels, g.kernel_h, g.kernel_w}, DType::Float32, &gen).requires_grad_();
+    Tensor dy = randn({g.batch, g.out_channels, g.out_h, g.out_w}, DType::Float32, &gen);
+    Tensor y = conv2d(x, w, Tensor(), {{1, 1}, {g.pad_h, g.pad_w}});
+    y.backward(dy);
+    Tensor y_ref = empty(y.sizes()), dx_ref = empty(x.sizes()), dw_ref = empty(w.sizes());
+    if (gemm) {
+      cpu::im2col_conv2d_forward(g, x.detach(), w.detach(), Tensor(), y_ref);
+      cpu::im2col_conv2d_backward(g, x.detach(), w.detach(), dy, dx_ref, dw_ref, Tensor());
+    } else {
+      cpu::onednn_conv2d_forward(g, x.detach(), w.detach(), Tensor(), y_ref);
+      cpu::onednn_conv2d_backward(g, x.detach(), w.detach(), dy, dx_ref, dw_ref, Tensor(), true);
+    }
+    CHECK(to_vector(y) == to_vector(y_ref));
+    CHECK(to_vector(x.grad()) == to_vector(dx_ref));
+    CHECK(to_vector(w.grad()) == to_vector(dw_ref));
+  }
+  cpu::set_cpu_conv_path(before);
+}
+
 TEST_CASE("conv2d: oneDNN's weights' gradient in chunks rounds like the im2col GEMM") {
   // Against a float64 reference, batch 64 at 16² (16,384 products per weight). Measured at batch
   // 128 (docs/cpu-performance.md): im2col 2.4–3.9e-7, oneDNN over the whole batch 0.9–2.8e-6,
