@@ -154,7 +154,9 @@ void* ptr(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
 }  // namespace
 
-void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+// No workspace: cuDNN reads NCHW as it is (x_workspace stays undefined).
+void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                    Tensor& /*x_workspace*/) {
   DeviceContext& c = context(x.device().index);
   ConvPlan& p = plan_for(g, x.dtype(), c.device);
   choose_algorithm<CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnConvolutionFwdAlgoPerf_t>(
@@ -169,7 +171,7 @@ void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, c
 }
 
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b, const Tensor& /*x_workspace*/) {
   DeviceContext& c = context(x.device().index);
   ConvPlan& p = plan_for(g, x.dtype(), c.device);
   const auto [one, zero] = factors(x.dtype());

@@ -43,8 +43,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   DSVD_CHECK(x.device() == weight.device() && (!bias.defined() || bias.device() == x.device()), "conv2d: input, weight "
              "and bias must be on one device (input on ", x.device().str(), ", weight on ", weight.device().str(), ")");
   Tensor y = empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype(), x.device());
-  kernels::call<kernels::Conv2dForwardKernel>(x.device(), g, xc, wc, bc, y);
-  return record_op("conv2d", {y}, {x, weight, bias}, {{"input", xc}, {"weight", wc}},
+  Tensor workspace;  // the input in the kernel's own layout, if it made one (kept for the backward)
+  kernels::call<kernels::Conv2dForwardKernel>(x.device(), g, xc, wc, bc, y, workspace);
+  return record_op("conv2d", {y}, {x, weight, bias}, {{"input", xc}, {"weight", wc}, {"input_workspace", workspace}},
                    [g](const std::vector<Tensor>& grads, FunctionNode& node) {
                      const Tensor& xs = node.saved_tensor(0);
                      const Tensor& ws = node.saved_tensor(1);
@@ -53,7 +54,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
                      Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
                      Tensor dw = node.needs_input_grad(1) ? empty(ws.sizes(), ws.dtype(), dev) : Tensor();
                      Tensor db = node.needs_input_grad(2) ? empty({g.out_channels}, ws.dtype(), dev) : Tensor();
-                     kernels::call<kernels::Conv2dBackwardKernel>(dev, g, xs, ws, dy, dx, dw, db);
+                     kernels::call<kernels::Conv2dBackwardKernel>(dev, g, xs, ws, dy, dx, dw, db,
+                                                                  node.saved_tensor(2));
                      return std::vector<Tensor>{dx, dw, db};
                    })[0];
 }

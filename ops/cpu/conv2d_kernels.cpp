@@ -312,14 +312,15 @@ struct PassRange {
   }
 };
 
-void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y) {
+void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                    Tensor& x_workspace) {
   PassRange profile("forward", g);
   if (path_for(g, x.dtype()) == CpuConvPath::Im2col) im2col_conv2d_forward(g, x, w, bias, y);
-  else onednn_conv2d_forward(g, x, w, bias, y);
+  else onednn_conv2d_forward(g, x, w, bias, y, &x_workspace);
 }
 
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b) {
+                     const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b, const Tensor& x_workspace) {
   const int passes = int(grad_x.defined()) + int(grad_w.defined());
   const CpuConvPath path = path_for(g, x.dtype());
   switch (path) {
@@ -333,14 +334,14 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
       const bool chunked = path == CpuConvPath::OneDnn;
       // One call for both gradients (the weights' gradient reuses dy's reorder); separate calls
       // while profiling, so that each pass is timed on its own.
-      if (!profiling()) return onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b, chunked);
+      if (!profiling()) return onednn_conv2d_backward(g, x, w, grad_y, grad_x, grad_w, grad_b, chunked, x_workspace);
       if (grad_x.defined()) {
         PassRange profile("grad-input", g);
         onednn_conv2d_backward(g, x, w, grad_y, grad_x, Tensor(), Tensor(), chunked);
       }
       if (grad_w.defined() || grad_b.defined()) {
         PassRange profile("grad-weight", g);
-        onednn_conv2d_backward(g, x, w, grad_y, Tensor(), grad_w, grad_b, chunked);
+        onednn_conv2d_backward(g, x, w, grad_y, Tensor(), grad_w, grad_b, chunked, x_workspace);
       }
       return;
     }

@@ -126,16 +126,17 @@ void count_pass(const Conv2dGeometry& g) {
   count_gemm(g.out_channels, g.batch * g.out_h * g.out_w, g.in_channels / g.groups * g.kernel_h * g.kernel_w);
 }
 
-// dy already in a primitive's layout for the whole batch (the input gradient's reorder), which a
-// chunk of the weights' gradient can read in place when its own layout is that one's slice.
-struct ReorderedGrad {
+// A whole batch already in a primitive's layout — dy in the input gradient's, x in the forward's
+// (its workspace) — which a chunk of the weights' gradient can read in place when its own layout
+// is that one's slice.
+struct Reordered {
   dnnl::memory::desc desc;
   void* data = nullptr;
 };
 
 // The chunk [n0, n0 + chunk desc's batch) of `whole` as memory in `wanted`, when `wanted` is
 // exactly that slice's layout (the batch outermost and unblocked, as in nChw16c); else null.
-std::optional<dnnl::memory> slice_of(const ReorderedGrad& whole, const dnnl::memory::desc& wanted, int64_t n0) {
+std::optional<dnnl::memory> slice_of(const Reordered& whole, const dnnl::memory::desc& wanted, int64_t n0) {
   if (!whole.data || whole.desc.data.format_kind != dnnl_blocked) return std::nullopt;
   dnnl::memory::dims dims = wanted.dims(), zero(dims.size(), 0);
   dnnl::memory::desc slice;
@@ -159,9 +160,11 @@ void add_floats(float* total, const float* part, int64_t n) {
 // against float64: docs/cpu-performance.md). `chunked` runs it on chunks of at most
 // kReductionPositions positions (the im2col path's own chunk) and adds the chunks' results, which
 // brings the rounding back to the GEMM's. The chunks add up in the kernel's own weight layout and
-// are reordered to OIHW once; dy is read from `reordered_dy` where that fits.
+// are reordered to OIHW once; x and dy are read from `reordered_x` and `reordered_dy` where that
+// fits.
 void onednn_weight_gradient(const Conv2dGeometry& g, const Tensor& x, const Tensor& grad_y, const Tensor& grad_w,
-                            const Tensor& grad_b, bool chunked, const ReorderedGrad& reordered_dy) {
+                            const Tensor& grad_b, bool chunked, const Reordered& reordered_x,
+                            const Reordered& reordered_dy) {
   constexpr int64_t kReductionPositions = 2048;
   const int64_t positions = g.out_h * g.out_w;
   const int64_t chunk = chunked ? std::clamp<int64_t>(kReductionPositions / positions, 1, g.batch) : g.batch;
@@ -185,7 +188,8 @@ void onednn_weight_gradient(const Conv2dGeometry& g, const Tensor& x, const Tens
     Plan& p = plan_for(gc);
     const bool first = n0 == 0;
     std::vector<Tensor> keep;
-    dnnl::memory src = as_input(p.src, p.weights_pd.src_desc(), x.data<float>() + n0 * x_sample, stream, keep);
+    std::optional<dnnl::memory> src = slice_of(reordered_x, p.weights_pd.src_desc(), n0);
+    if (!src) src = as_input(p.src, p.weights_pd.src_desc(), x.data<float>() + n0 * x_sample, stream, keep);
     std::optional<dnnl::memory> diff_dst = slice_of(reordered_dy, p.weights_pd.diff_dst_desc(), n0);
     if (!diff_dst)
       diff_dst = as_input(p.dst, p.weights_pd.diff_dst_desc(), grad_y.data<float>() + n0 * dy_sample, stream, keep);
@@ -197,7 +201,7 @@ void onednn_weight_gradient(const Conv2dGeometry& g, const Tensor& x, const Tens
       if (!b_part.defined()) b_part = empty({g.out_channels});
     }
     dnnl::memory diff_bias(p.bias, engine(), (first ? b_out : b_part).data_ptr());
-    p.backward_weights.execute(stream, {{DNNL_ARG_SRC, src},
+    p.backward_weights.execute(stream, {{DNNL_ARG_SRC, *src},
                                         {DNNL_ARG_DIFF_DST, *diff_dst},
                                         {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
                                         {DNNL_ARG_DIFF_BIAS, diff_bias}});
@@ -225,11 +229,12 @@ void onednn_weight_gradient(const Conv2dGeometry& g, const Tensor& x, const Tens
 bool onednn_available() { return true; }
 
 void onednn_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias,
-                           const Tensor& y) {
+                           const Tensor& y, Tensor* x_workspace) {
   Plan& p = plan_for(g);
   dnnl::stream stream(engine());
   std::vector<Tensor> keep;
   dnnl::memory src = as_input(p.src, p.forward_pd.src_desc(), x.data_ptr(), stream, keep);
+  if (x_workspace) *x_workspace = src.get_data_handle() != x.data_ptr() ? keep.front() : Tensor();
   dnnl::memory weights = as_input(p.weights, p.forward_pd.weights_desc(), w.data_ptr(), stream, keep);
   Tensor zero_bias;
   if (!bias.defined()) zero_bias = zeros({g.out_channels});
@@ -242,11 +247,12 @@ void onednn_conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tenso
 }
 
 void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b, bool chunked_weights) {
+                            const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b, bool chunked_weights,
+                            const Tensor& x_workspace) {
   Plan& p = plan_for(g);
   dnnl::stream stream(engine());
   std::vector<Tensor> keep;
-  ReorderedGrad reordered_dy;  // dy in the input gradient's layout, for the weights' gradient to reuse
+  Reordered reordered_dy;  // dy in the input gradient's layout, for the weights' gradient to reuse
   if (grad_x.defined()) {
     dnnl::memory diff_dst = as_input(p.dst, p.data_pd.diff_dst_desc(), grad_y.data_ptr(), stream, keep);
     dnnl::memory weights = as_input(p.weights, p.data_pd.weights_desc(), w.data_ptr(), stream, keep);
@@ -258,8 +264,15 @@ void onednn_conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tens
     if (diff_dst.get_data_handle() != grad_y.data_ptr()) reordered_dy = {p.data_pd.diff_dst_desc(), diff_dst.get_data_handle()};
   }
   stream.wait();
-  if (grad_w.defined() || grad_b.defined())
-    onednn_weight_gradient(g, x, grad_y, grad_w, grad_b, chunked_weights, reordered_dy);
+  if (grad_w.defined() || grad_b.defined()) {
+    // The forward's x in its own layout (checked against this plan's: a workspace from another
+    // geometry or path is ignored).
+    Reordered reordered_x;
+    const dnnl::memory::desc x_layout = p.forward_pd.src_desc();
+    if (x_workspace.defined() && x_workspace.dtype() == DType::UInt8 && size_t(x_workspace.numel()) == x_layout.get_size())
+      reordered_x = {x_layout, x_workspace.data_ptr()};
+    onednn_weight_gradient(g, x, grad_y, grad_w, grad_b, chunked_weights, reordered_x, reordered_dy);
+  }
 }
 
 }  // namespace dsvd::cpu

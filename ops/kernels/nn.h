@@ -17,17 +17,22 @@ struct Conv2dGeometry {
     return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0;
   }
 };
+// x_workspace: the kernel may leave there (allocated by it; else undefined) the input as it
+// computed with it in its own layout (oneDNN's blocked copy of x), which the op saves for the
+// backward kernel: the weights' gradient then reads it instead of converting x again.
 struct Conv2dForwardKernel {
   static constexpr const char* name = "conv2d";
   static constexpr unsigned float32_outputs = 1u << 4;  // ops/kernels/float32_compute.h
-  using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y);
+  using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                  Tensor& x_workspace);
 };
-// Any of grad_x, grad_w, grad_b may be undefined (not needed).
+// Any of grad_x, grad_w, grad_b may be undefined (not needed); x_workspace is the forward's (may
+// be undefined).
 struct Conv2dBackwardKernel {
   static constexpr const char* name = "conv2d_backward";
   static constexpr unsigned float32_outputs = 1u << 4 | 1u << 5 | 1u << 6;  // ops/kernels/float32_compute.h
   using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y, const Tensor& grad_x,
-                  const Tensor& grad_w, const Tensor& grad_b);
+                  const Tensor& grad_w, const Tensor& grad_b, const Tensor& x_workspace);
 };
 
 // Batch norm over (N, H, W) per channel, training mode: y, and the batch mean and 1/√(σ² + ε)
