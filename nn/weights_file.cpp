@@ -47,6 +47,10 @@ bool has_name(const Module& model, const std::string& name) {
 
 }  // namespace
 
+bool is_training_state_name(const std::string& name) {
+  return starts_with(name, kOptimizerStatePrefix) || starts_with(name, kGradScalerStatePrefix);
+}
+
 bool is_torch_save_file(const std::string& path) { return serialization::looks_like_torch_file(head_bytes(path, 16)); }
 
 WeightsFile read_weights_file(const std::string& path, const Module& model) {
@@ -54,9 +58,14 @@ WeightsFile read_weights_file(const std::string& path, const Module& model) {
   if (!is_torch_save_file(path)) {
     SafetensorsFile st = load_safetensors(path);  // refuses anything that is not safetensors, naming the file
     out.format = "safetensors";
-    out.layout = "dsvd";
-    out.tensors = st.tensors;
-    for (const auto& [n, t] : st.tensors) out.original_names.push_back(n);
+    const auto format = st.metadata.find("format");
+    const bool checkpoint = format != st.metadata.end() && format->second == kCheckpointFormat;
+    out.layout = checkpoint ? "dsvd training checkpoint (its optimizer state left out)" : "dsvd";
+    for (const auto& [n, t] : st.tensors) {
+      if (checkpoint && is_training_state_name(n)) continue;
+      out.tensors.emplace_back(n, t);
+      out.original_names.push_back(n);
+    }
     return out;
   }
   serialization::TorchFile tf = serialization::load_torch_file(path);

@@ -31,6 +31,14 @@ struct WeightsFile {
   std::vector<std::string> original_names;  // parallel to `tensors`: the names in the file
 };
 
+// A train_imagenet checkpoint (safetensors with metadata format "dsvd-checkpoint-1") holds the
+// training state beside the weights, under these prefixes: SGD's momentum buffers and float16's
+// loss scaler. Reading it as weights (predict, --pretrained) leaves them out.
+inline constexpr const char* kCheckpointFormat = "dsvd-checkpoint-1";
+inline constexpr const char* kOptimizerStatePrefix = "optimizer.";
+inline constexpr const char* kGradScalerStatePrefix = "grad_scaler.";
+bool is_training_state_name(const std::string& name);
+
 // Reads `path` and maps its names for `model` (which decides the ResNet/AlexNet mapping).
 WeightsFile read_weights_file(const std::string& path, const Module& model);
 bool is_torch_save_file(const std::string& path);

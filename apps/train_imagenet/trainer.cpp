@@ -39,8 +39,8 @@ std::atomic<bool>& stop_requested() {
 
 namespace {
 
-constexpr const char* kOptimizerPrefix = "optimizer.";
-constexpr const char* kScalerPrefix = "grad_scaler.";  // GradScaler::state()'s names
+constexpr const char* kOptimizerPrefix = nn::kOptimizerStatePrefix;
+constexpr const char* kScalerPrefix = nn::kGradScalerStatePrefix;  // GradScaler::state()'s names
 
 std::string format_seconds(double s) {
   char buf[32];
@@ -242,7 +242,7 @@ void Trainer::save_checkpoint(const std::string& path, int64_t epoch, size_t bat
   if (scaler_)
     for (auto& [name, t] : scaler_->state()) tensors.emplace_back(name, t);
   std::map<std::string, std::string> meta = {
-      {"format", "dsvd-checkpoint-1"},
+      {"format", nn::kCheckpointFormat},
       {"arch", o_.arch},
       {"head", o_.model.head},
       {"epoch", std::to_string(epoch)},

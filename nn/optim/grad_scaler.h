@@ -38,7 +38,8 @@ class GradScaler {
 
   double current_scale() const { return scale_; }
   int64_t skipped_steps() const { return skipped_; }  // since construction or the last load
-  // For checkpoints: "grad_scaler.scale" and "grad_scaler.growth_tracker" (float64 scalars).
+  // For checkpoints: "grad_scaler.scale" and "grad_scaler.growth_tracker" (float64 scalars;
+  // the prefix is nn::kGradScalerStatePrefix, which weight loading skips).
   NamedTensors state() const;
   void load_state(const NamedTensors& state);
 

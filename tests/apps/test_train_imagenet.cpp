@@ -10,6 +10,7 @@
 #include "datasets/image.h"
 #include "nn/models/model_options.h"
 #include "nn/safetensors.h"
+#include "nn/weights_file.h"
 #include "serialization/torch_file.h"
 #include "datasets/warnings.h"
 #include "tensor/device_backend.h"
@@ -247,6 +248,17 @@ TEST_CASE("train_imagenet --amp: bf16 and fp16 train like float32; fp16's scaler
   Trainer t2(options(rest));
   REQUIRE(t2.run().exit_code == 0);
   CHECK(final_weights(t2) == final_weights(straight));
+  // The checkpoint read as weights (predict --weights, --pretrained): the optimizer's and the
+  // scaler's entries are left out, every weight loads.
+  const auto summary = nn::load_weights_file(split + "/checkpoint.safetensors", t2.model(), false);
+  CHECK(summary.loaded == int64_t(t2.model().state_dict().size()));
+  CHECK(summary.layout.find("training checkpoint") != std::string::npos);
+  // A plain weights file with such a name is still refused (not a checkpoint: nothing is skipped).
+  auto weights = t2.model().state_dict();
+  weights.emplace_back("grad_scaler.scale", scalar_tensor(1.0, DType::Float64));
+  nn::save_safetensors(split + "/weights.safetensors", weights, {});
+  CHECK_THROWS_WITH(nn::load_weights_file(split + "/weights.safetensors", t2.model(), false),
+                    doctest::Contains("unexpected tensor 'grad_scaler.scale'"));
   set_dataset_warnings_printed(true);
 }
 
