@@ -113,6 +113,8 @@ const T* relu_masked(const T* y, const T* dy, int64_t n, T* into) {
 
 // dx, dγ, dβ from dy; with `y` (the fused forward's output) dy is first masked by the ReLU
 // (g = relu_backward(y, dy)), and g is also the residual's gradient when d_residual is not null.
+// The sums' pass writes g where the second pass reads it: into d_residual, else into dx itself
+// (which the second pass then overwrites in place), so the mask is computed once.
 template <typename T>
 DSVD_CPU_MULTIVERSION void backward_channel(const Layout& l, int64_t c, const T* x, const T* gamma, const T* dy,
                                             const double* mean, const double* invstd, bool training, T* dx, T* dgamma,
@@ -122,7 +124,10 @@ DSVD_CPU_MULTIVERSION void backward_channel(const Layout& l, int64_t c, const T*
   for (int64_t n = 0; n < l.batch; ++n) {
     const T* p = x + l.at(n, c);
     const T* g = dy + l.at(n, c);
-    if (y) g = relu_masked(y + l.at(n, c), g, l.plane, d_residual ? d_residual + l.at(n, c) : nullptr);
+    if (y) {
+      T* keep = d_residual ? d_residual + l.at(n, c) : (dx && training ? dx + l.at(n, c) : nullptr);
+      g = relu_masked(y + l.at(n, c), g, l.plane, keep);
+    }
     add_terms(grads, l.plane, [g](int64_t i) { return double(g[i]); });
     add_terms(centred, l.plane, [g, p, mu](int64_t i) { return double(g[i]) * (double(p[i]) - mu); });
   }
@@ -139,8 +144,8 @@ DSVD_CPU_MULTIVERSION void backward_channel(const Layout& l, int64_t c, const T*
     const T* r = y ? y + l.at(n, c) : nullptr;
     T* out = dx + l.at(n, c);
     if (training && r) {
-      // The residual's gradient is the masked dy (written by the sums' pass); else mask again.
-      const T* masked = d_residual ? d_residual + l.at(n, c) : relu_masked(r, g, l.plane, static_cast<T*>(nullptr));
+      // The masked dy, as the sums' pass left it (in the residual's gradient, or in dx: in place).
+      const T* masked = d_residual ? d_residual + l.at(n, c) : out;
       for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(masked[i]) - a - (double(p[i]) - mu) * s * b));
     } else if (training) {
       for (int64_t i = 0; i < l.plane; ++i) out[i] = T(gs * (double(g[i]) - a - (double(p[i]) - mu) * s * b));
