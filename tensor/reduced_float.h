@@ -81,32 +81,24 @@ DSVD_HOST_DEVICE float float_from_float16(uint16_t h) {
 
 }  // namespace reduced_float_bits
 
-// A bfloat16 value: conversions are explicit, as every arithmetic happens in float32.
-// No member initialiser: the type stays trivial, so that CUDA shared memory can hold it.
-struct bfloat16 {
+// A 16-bit float value, kept as its bits; conversions are explicit, as every arithmetic happens
+// in float32. No member initialiser: the type stays trivial, so that CUDA shared memory can hold
+// it. The two formats differ only in their conversions.
+template <uint16_t (*FromFloat)(float), float (*ToFloat)(uint16_t)>
+struct ReducedFloat {
   uint16_t bits;
-  bfloat16() = default;
-  DSVD_HOST_DEVICE explicit bfloat16(float f) : bits(reduced_float_bits::bfloat16_from_float(f)) {}
-  DSVD_HOST_DEVICE explicit operator float() const { return reduced_float_bits::float_from_bfloat16(bits); }
-  DSVD_HOST_DEVICE static bfloat16 from_bits(uint16_t b) {
-    bfloat16 v;
+  ReducedFloat() = default;
+  DSVD_HOST_DEVICE explicit ReducedFloat(float f) : bits(FromFloat(f)) {}
+  DSVD_HOST_DEVICE explicit operator float() const { return ToFloat(bits); }
+  DSVD_HOST_DEVICE static ReducedFloat from_bits(uint16_t b) {
+    ReducedFloat v;
     v.bits = b;
     return v;
   }
 };
 
-// An IEEE binary16 value.
-struct float16 {
-  uint16_t bits;
-  float16() = default;
-  DSVD_HOST_DEVICE explicit float16(float f) : bits(reduced_float_bits::float16_from_float(f)) {}
-  DSVD_HOST_DEVICE explicit operator float() const { return reduced_float_bits::float_from_float16(bits); }
-  DSVD_HOST_DEVICE static float16 from_bits(uint16_t b) {
-    float16 v;
-    v.bits = b;
-    return v;
-  }
-};
+using bfloat16 = ReducedFloat<reduced_float_bits::bfloat16_from_float, reduced_float_bits::float_from_bfloat16>;
+using float16 = ReducedFloat<reduced_float_bits::float16_from_float, reduced_float_bits::float_from_float16>;
 
 static_assert(sizeof(bfloat16) == 2 && sizeof(float16) == 2, "16-bit storage types");
 

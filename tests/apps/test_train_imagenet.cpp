@@ -69,6 +69,13 @@ std::vector<std::string> head_extra_args(const std::string& head) {
   return {};
 }
 
+// Every tensor of a trained model, for bit-for-bit comparisons of two runs.
+std::vector<std::vector<double>> final_weights(Trainer& t) {
+  std::vector<std::vector<double>> w;
+  for (const auto& [name, tensor] : t.model().state_dict()) w.push_back(to_vector(tensor));
+  return w;
+}
+
 std::vector<double> csv_column(const std::string& path, int column) {
   std::ifstream in(path);
   std::vector<double> values;
@@ -159,11 +166,6 @@ TEST_CASE("train_imagenet --device cuda: every head trains on the GPU; the check
 TEST_CASE("train_imagenet: a resumed run is bit-identical to an uninterrupted one") {
   set_dataset_warnings_printed(false);
   TinyData data;
-  auto final_weights = [](Trainer& t) {
-    std::vector<std::vector<double>> w;
-    for (const auto& [name, tensor] : t.model().state_dict()) w.push_back(to_vector(tensor));
-    return w;
-  };
   std::string straight = (data.root / "straight").string();
   auto a = tiny_args(data, straight, "svd-pade");
   a.insert(a.end(), {"--epochs", "2"});
@@ -205,11 +207,6 @@ TEST_CASE("train_imagenet: a resumed run is bit-identical to an uninterrupted on
 TEST_CASE("train_imagenet --amp: bf16 and fp16 train like float32; fp16's scaler state resumes bit-identically") {
   set_dataset_warnings_printed(false);
   TinyData data;
-  auto final_weights = [](Trainer& t) {
-    std::vector<std::vector<double>> w;
-    for (const auto& [name, tensor] : t.model().state_dict()) w.push_back(to_vector(tensor));
-    return w;
-  };
   std::map<std::string, std::vector<double>> losses;
   for (const std::string amp : {"off", "bf16", "fp16"}) {
     CAPTURE(amp);

@@ -66,6 +66,22 @@ Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::Float64) {
   return randn(shape, dtype, &g);
 }
 
+// Two equal small ResNet-18s (5 classes, 16x16 inputs) with `head`: one on the CPU, one on the GPU.
+std::pair<nn::ModulePtr, nn::ModulePtr> twin_resnets(const char* head) {
+  nn::ModelOptions o;
+  o.num_classes = 5;
+  o.small_stem = true;
+  o.width = 0.125;
+  o.head = head;
+  o.head_dim = 8;
+  manual_seed(3);
+  auto cpu_model = nn::make_model("resnet18", o);
+  manual_seed(3);
+  auto gpu_model = nn::make_model("resnet18", o);
+  gpu_model->to(kGpu);
+  return {cpu_model, gpu_model};
+}
+
 // TF32 off for the float32 cases, restored after.
 struct NoTf32 {
   bool conv = tf32_conv(), mm = tf32_matmul();
@@ -353,17 +369,7 @@ TEST_CASE("cuda ops: solve on cuBLAS's batched LU, and a singular sample named" 
 TEST_CASE("cuda ops: a ResNet trains on the GPU as on the CPU (one SGD step, same weights after)" * doctest::skip(!has_device())) {
   for (const char* head : {"gap", "svd-pade"}) {
     INFO("head " << head);
-    nn::ModelOptions o;
-    o.num_classes = 5;
-    o.small_stem = true;
-    o.width = 0.125;
-    o.head = head;
-    o.head_dim = 8;
-    manual_seed(3);
-    auto cpu_model = nn::make_model("resnet18", o);
-    manual_seed(3);
-    auto gpu_model = nn::make_model("resnet18", o);
-    gpu_model->to(kGpu);
+    auto [cpu_model, gpu_model] = twin_resnets(head);
     nn::SgdOptions so;
     so.lr = 0.05;
     so.momentum = 0.9;
@@ -420,17 +426,7 @@ TEST_CASE("cuda ops: bfloat16 and float16 ops (cuDNN, cuBLAS natively; the rest 
 TEST_CASE("cuda ops: a ResNet step under bf16 autocast on the GPU follows the CPU's" * doctest::skip(!has_device())) {
   for (const char* head : {"gap", "svd-pade"}) {
     INFO("head " << head);
-    nn::ModelOptions o;
-    o.num_classes = 5;
-    o.small_stem = true;
-    o.width = 0.125;
-    o.head = head;
-    o.head_dim = 8;
-    manual_seed(3);
-    auto cpu_model = nn::make_model("resnet18", o);
-    manual_seed(3);
-    auto gpu_model = nn::make_model("resnet18", o);
-    gpu_model->to(kGpu);
+    auto [cpu_model, gpu_model] = twin_resnets(head);
     Tensor x = random({4, 3, 16, 16}, 120, DType::Float32);
     Tensor y = from_vector({0, 1, 4, 2}, {4}, DType::Int64);
     Tensor cpu_loss, gpu_loss;
