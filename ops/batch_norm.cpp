@@ -42,7 +42,7 @@ Tensor record_batch_norm(const Tensor& y, const std::vector<Tensor>& inputs, std
                      Tensor dw = node.needs_input_grad(1) ? empty({channels}, parameter_dtype, dev) : Tensor();
                      Tensor db = node.needs_input_grad(2) ? empty({channels}, parameter_dtype, dev) : Tensor();
                      kernels::call<BackwardFamily>(dev, xs, dy, node.saved_tensor(1), node.saved_tensor(2),
-                                                            node.saved_tensor(3), eps, dx, dw, db);
+                                                   node.saved_tensor(3), eps, dx, dw, db);
                      return std::vector<Tensor>{dx, dw, db};
                    })[0];
 }
@@ -95,7 +95,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   }
   Tensor mean, invstd;  // allocated by the kernel, in its statistics dtype
   kernels::call<kernels::BatchNormTrainingKernel>(x.device(), xc, w, b, running_mean, running_var, momentum, eps, y,
-                                                                  mean, invstd);
+                                                  mean, invstd);
   return record_batch_norm<kernels::BatchNormBackwardKernel>(
       y, {x, weight, bias}, {{"input", xc}, {"weight", w}, {"mean", mean}, {"invstd", invstd}}, channels, eps);
 }
@@ -124,7 +124,7 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& residual, const Tensor& we
   Tensor y = empty(x.sizes(), x.dtype(), x.device());
   Tensor mean, invstd;  // allocated by the kernel, in its statistics dtype
   kernels::call<kernels::BatchNormReluTrainingKernel>(x.device(), xc, rc, w, b, running_mean, running_var, momentum,
-                                                                      eps, y, mean, invstd);
+                                                      eps, y, mean, invstd);
   return record_op(
       "batch_norm_relu", {y}, {x, weight, bias, residual},
       {{"input", xc}, {"output", y}, {"weight", w}, {"mean", mean}, {"invstd", invstd}},
@@ -137,8 +137,8 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& residual, const Tensor& we
         Tensor dw = node.needs_input_grad(1) ? empty({channels}, parameter_dtype, dev) : Tensor();
         Tensor db = node.needs_input_grad(2) ? empty({channels}, parameter_dtype, dev) : Tensor();
         Tensor dr = node.needs_input_grad(3) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
-        kernels::call<kernels::BatchNormReluBackwardKernel>(dev,
-            xs, node.saved_tensor("output"), dy, node.saved_tensor("weight"), node.saved_tensor("mean"),
+        kernels::call<kernels::BatchNormReluBackwardKernel>(
+            dev, xs, node.saved_tensor("output"), dy, node.saved_tensor("weight"), node.saved_tensor("mean"),
             node.saved_tensor("invstd"), eps, dx, dw, db, dr);
         return std::vector<Tensor>{dx, dw, db, dr};
       })[0];
