@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -349,15 +350,50 @@ Evaluation Trainer::validate() {
   return e;
 }
 
+namespace {
+
+constexpr const char* kMetricsHeader =
+    "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s,head_condition_mean,"
+    "head_repairs_per_step,head_condition_max,head_condition_max_step,head_condition_max_sample,steps,val_images,"
+    "amp_loss_scale,amp_skipped_steps";
+
+// A metrics.csv that an earlier dsvd wrote with fewer columns (a run continued in the same --out
+// after an upgrade) gets the current header, its rows padded with empty cells, atomically; one with
+// another header is refused before any training, so that no epoch's row lands in a file that
+// cannot hold it.
+void prepare_metrics_file(const std::string& path) {
+  if (!fs::exists(path)) return;
+  std::ifstream in(path);
+  std::string header, line;
+  std::getline(in, header);
+  if (header == kMetricsHeader) return;
+  const std::string current = kMetricsHeader;
+  DSVD_CHECK(!header.empty() && current.rfind(header + ",", 0) == 0, path, " has the columns '", header,
+             "', which are not the start of this version's; move it away or choose another --out");
+  const size_t missing = size_t(std::count(current.begin(), current.end(), ',') - std::count(header.begin(), header.end(), ','));
+  std::string upgraded = current + "\n";
+  while (std::getline(in, line)) upgraded += line + std::string(missing, ',') + "\n";
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << upgraded;
+    out.close();
+    DSVD_CHECK(out.good(), "cannot write ", temporary);
+  }
+  fs::rename(temporary, path);
+  std::printf("%s: written by an earlier version; now with this version's %zu more column(s), empty in old rows\n",
+              path.c_str(), missing);
+}
+
+}  // namespace
+
 void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e,
                              double seconds, double images_per_s) {
   std::string path = (fs::path(o_.out) / "metrics.csv").string();
   const bool fresh = !fs::exists(path);
   std::ofstream out(path, std::ios::app);
   DSVD_CHECK(out.good(), "cannot append to ", path);
-  if (fresh) out << "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s,"
-                   "head_condition_mean,head_repairs_per_step,head_condition_max,head_condition_max_step,"
-                   "head_condition_max_sample,steps,val_images,amp_loss_scale,amp_skipped_steps\n";
+  if (fresh) out << kMetricsHeader << "\n";
   char val[96] = ",,";  // --no-eval: empty validation columns
   if (e.images > 0) std::snprintf(val, sizeof val, "%.5f,%.3f,%.3f", e.loss, e.top1, e.top5);
   char line[520];
@@ -407,6 +443,7 @@ RunResult Trainer::run() {
     result.last_eval = e;
     return result;
   }
+  if (main_rank()) prepare_metrics_file((fs::path(o_.out) / "metrics.csv").string());
   const nn::LrSchedule schedule = schedule_for(o_);
   const bool tty = isatty(fileno(stdout));
   const auto params = model_->parameters();

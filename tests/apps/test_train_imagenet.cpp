@@ -385,6 +385,38 @@ TEST_CASE("train_imagenet: --max-steps writes the metrics row of the stopped epo
   CHECK((sample >= 0 && sample <= 3));
 }
 
+TEST_CASE("train_imagenet: a metrics.csv from an earlier version is extended, a foreign one refused before training") {
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  const std::string out = (data.root / "old").string();
+  fs::create_directories(out);
+  const std::string old_header =
+      "epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s,head_condition_mean,"
+      "head_repairs_per_step,head_condition_max,head_condition_max_step,head_condition_max_sample,steps,val_images";
+  write_file(out + "/metrics.csv", old_header + "\n0,0.1,1.5,40,1.2,50,100,3.0,100,0,0,0,-1,-1,4,9\n");
+  auto args = tiny_args(data, out, "gap");
+  args.insert(args.end(), {"--epochs", "1"});
+  Trainer t(options(args));
+  REQUIRE(t.run().exit_code == 0);
+  std::ifstream in(out + "/metrics.csv");
+  std::string header, old_row, new_row;
+  std::getline(in, header);
+  std::getline(in, old_row);
+  std::getline(in, new_row);
+  CHECK(header == old_header + ",amp_loss_scale,amp_skipped_steps");
+  CHECK(old_row == "0,0.1,1.5,40,1.2,50,100,3.0,100,0,0,0,-1,-1,4,9,,");
+  CHECK(std::count(new_row.begin(), new_row.end(), ',') == 17);
+  CHECK(csv_column(out + "/metrics.csv", 2).size() == 2);
+
+  const std::string foreign = (data.root / "foreign").string();
+  fs::create_directories(foreign);
+  write_file(foreign + "/metrics.csv", "step,loss\n1,2.0\n");
+  Trainer f(options(tiny_args(data, foreign, "gap")));
+  CHECK_THROWS_WITH(f.run(), doctest::Contains("are not the start of this version's; move it away"));
+  CHECK(!fs::exists(foreign + "/checkpoint.safetensors"));  // refused before any training
+  set_dataset_warnings_printed(true);
+}
+
 TEST_CASE("train_imagenet: the final line lists only the files that exist, and steps count from 0") {
   TinyData data;
   const std::string out = (data.root / "final").string(), log = (data.root / "final.txt").string();
