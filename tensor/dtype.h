@@ -46,47 +46,36 @@ template <> struct dtype_of<float16> { static constexpr DType value = DType::Flo
     return __VA_ARGS__();                   \
   }
 
-#define DSVD_DISPATCH_FLOATING(DT, NAME, ...)                                    \
+// One switch over a list of dtype cases; the lists nest (floating < all < storage), so that each
+// dtype's case is written once.
+#define DSVD_DISPATCH_SWITCH(DT, NAME, EXPECTED, CASES, ...)                     \
   [&] {                                                                         \
     switch (DT) {                                                               \
-      DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                           \
-      DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)                          \
-      default: ::dsvd::fail_dtype(NAME, DT, "float32 or float64");              \
+      CASES(__VA_ARGS__)                                                        \
+      default: ::dsvd::fail_dtype(NAME, DT, EXPECTED);                          \
     }                                                                           \
   }()
 
-#define DSVD_DISPATCH_ALL(DT, NAME, ...)                                         \
-  [&] {                                                                         \
-    switch (DT) {                                                               \
-      DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                           \
-      DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)                          \
-      DSVD_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                           \
-      DSVD_DISPATCH_CASE(UInt8, uint8_t, __VA_ARGS__)                           \
-      default: ::dsvd::fail_dtype(NAME, DT, "a known dtype");                   \
-    }                                                                           \
-  }()
+#define DSVD_CASES_FLOATING(...)                                                 \
+  DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                               \
+  DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)
+#define DSVD_CASES_SIGNED(...)                                                   \
+  DSVD_CASES_FLOATING(__VA_ARGS__)                                              \
+  DSVD_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)
+#define DSVD_CASES_ALL(...)                                                      \
+  DSVD_CASES_SIGNED(__VA_ARGS__)                                                \
+  DSVD_DISPATCH_CASE(UInt8, uint8_t, __VA_ARGS__)
+#define DSVD_CASES_STORAGE(...)                                                  \
+  DSVD_CASES_ALL(__VA_ARGS__)                                                   \
+  DSVD_DISPATCH_CASE(BFloat16, ::dsvd::bfloat16, __VA_ARGS__)                   \
+  DSVD_DISPATCH_CASE(Float16, ::dsvd::float16, __VA_ARGS__)
 
+#define DSVD_DISPATCH_FLOATING(DT, NAME, ...) \
+  DSVD_DISPATCH_SWITCH(DT, NAME, "float32 or float64", DSVD_CASES_FLOATING, __VA_ARGS__)
+#define DSVD_DISPATCH_SIGNED(DT, NAME, ...) \
+  DSVD_DISPATCH_SWITCH(DT, NAME, "float32, float64 or int64", DSVD_CASES_SIGNED, __VA_ARGS__)
+#define DSVD_DISPATCH_ALL(DT, NAME, ...) DSVD_DISPATCH_SWITCH(DT, NAME, "a known dtype", DSVD_CASES_ALL, __VA_ARGS__)
 // Every storage dtype, the 16-bit floats included: for copies, fills and reads of single values,
 // which convert with value_cast (tensor/reduced_float.h).
-#define DSVD_DISPATCH_STORAGE(DT, NAME, ...)                                     \
-  [&] {                                                                         \
-    switch (DT) {                                                               \
-      DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                           \
-      DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)                          \
-      DSVD_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                           \
-      DSVD_DISPATCH_CASE(UInt8, uint8_t, __VA_ARGS__)                           \
-      DSVD_DISPATCH_CASE(BFloat16, ::dsvd::bfloat16, __VA_ARGS__)               \
-      DSVD_DISPATCH_CASE(Float16, ::dsvd::float16, __VA_ARGS__)                 \
-      default: ::dsvd::fail_dtype(NAME, DT, "a known dtype");                   \
-    }                                                                           \
-  }()
-
-#define DSVD_DISPATCH_SIGNED(DT, NAME, ...)                                      \
-  [&] {                                                                         \
-    switch (DT) {                                                               \
-      DSVD_DISPATCH_CASE(Float32, float, __VA_ARGS__)                           \
-      DSVD_DISPATCH_CASE(Float64, double, __VA_ARGS__)                          \
-      DSVD_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                           \
-      default: ::dsvd::fail_dtype(NAME, DT, "float32, float64 or int64");       \
-    }                                                                           \
-  }()
+#define DSVD_DISPATCH_STORAGE(DT, NAME, ...) \
+  DSVD_DISPATCH_SWITCH(DT, NAME, "a known dtype", DSVD_CASES_STORAGE, __VA_ARGS__)
