@@ -32,19 +32,6 @@ std::string solver_for(int64_t n) {
   return n <= 32 ? "jacobi" : "batched";
 }
 
-// info: one int per matrix on the device; read after the stream has finished.
-void check_info(cudaStream_t stream, const void* info, int64_t count, const char* solver) {
-  std::vector<int> host(static_cast<size_t>(count));
-  DSVD_CUDA_CHECK("symeig", cudaStreamSynchronize(stream));
-  DSVD_CUDA_CHECK("symeig", cudaMemcpy(host.data(), info, host.size() * sizeof(int), cudaMemcpyDeviceToHost));
-  int device = 0;
-  DSVD_CUDA_CHECK("symeig", cudaGetDevice(&device));
-  raise_deferred_errors(device, false);  // a NaN/Inf input (defer_finite_check) before cuSOLVER's verdict
-  for (size_t i = 0; i < host.size(); ++i)
-    DSVD_CHECK(host[i] == 0, "symeig (cuSOLVER ", solver, "): matrix ", i, " ",
-               host[i] > 0 ? "did not converge" : "had an invalid argument", " (info ", host[i], ")");
-}
-
 }  // namespace
 
 void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvectors) {
@@ -82,7 +69,7 @@ void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvecto
                                                           static_cast<int*>(info.data_ptr()), params, int(batch)));
     }
     cusolverDnDestroySyevjInfo(params);
-    check_info(c.stream, info.data_ptr(), batch, "jacobi");
+    defer_info_check(info, batch, "jacobi");  // read at the next synchronisation: the step does not wait
   } else {
     cusolverDnParams_t params = nullptr;
     DSVD_CUSOLVER_CHECK("symeig", cusolverDnCreateParams(&params));
@@ -109,7 +96,9 @@ void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvecto
                                                       dev_buf.data_ptr(), dev_bytes, host_buf.data(), host_bytes, I));
     }
     cusolverDnDestroyParams(params);
-    check_info(c.stream, info.data_ptr(), batch, solver.c_str());
+    // cuSOLVER may use its host workspace until the stream gets there: then wait, as before.
+    if (host_bytes > 0) DSVD_CUDA_CHECK("symeig", cudaStreamSynchronize(c.stream));
+    defer_info_check(info, batch, solver.c_str());
   }
   if (!eigenvalues.is_contiguous()) copy_into(eigenvalues, w);
   copy_into(eigenvectors, work.transpose(1, 2));
@@ -121,7 +110,7 @@ namespace {
 // (as on the CPU), cuSOLVER (ascending eigenvalues), then the reorder on the device.
 SymEig symeig_descending(const Tensor& sigma) {
   const int64_t batch = sigma.size(0), n = sigma.size(1);
-  defer_finite_check(sigma, "symeig");  // raised by check_info's synchronisation, before cuSOLVER's verdict
+  defer_finite_check(sigma, "symeig");  // queued before cuSOLVER's verdict: raised first
   const Device d = sigma.device();
   Tensor w = empty({batch, n}, sigma.dtype(), d), v = empty({batch, n, n}, sigma.dtype(), d);
   symeig(sigma, w, v);

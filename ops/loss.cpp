@@ -88,4 +88,15 @@ std::vector<int64_t> topk_correct(const Tensor& logits, const Tensor& targets, c
   return correct;
 }
 
+Tensor top1_correct(const Tensor& logits, const Tensor& targets) {
+  DSVD_CHECK(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0) &&
+                 targets.dtype() == DType::Int64,
+             "top1_correct: expects logits (N, C) and int64 targets (N), got ", shape_str(logits.sizes()), " and ",
+             shape_str(targets.sizes()));
+  NoGradGuard no_grad;
+  // argmax takes the first of equal largest logits: the target counts only when no class before
+  // it ties with it, topk_correct's rank rule for k = 1.
+  return sum(eq(argmax(logits, 1), targets));
+}
+
 }  // namespace dsvd

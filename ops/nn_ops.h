@@ -70,5 +70,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_smoothing = 0.0);
 // How many rows have their target among the k largest logits, for each k in `ks`.
 std::vector<int64_t> topk_correct(const Tensor& logits, const Tensor& targets, const std::vector<int64_t>& ks);
+// How many rows have their target as the first largest logit (topk_correct's k = 1), counted on
+// the logits' device: an int64 scalar there, nothing read back.
+Tensor top1_correct(const Tensor& logits, const Tensor& targets);
 
 }  // namespace dsvd

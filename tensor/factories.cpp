@@ -181,6 +181,7 @@ Tensor from_vector(const std::vector<double>& values, const Shape& sizes, DType 
 
 std::vector<double> to_vector(const Tensor& t) {
   if (!t.device().is_cpu()) return to_vector(t.detach().to(Device::cpu()));
+  detail::count_host_value_read();
   std::vector<double> out;
   out.reserve(size_t(t.numel()));
   int64_t nd = t.dim();

@@ -2,6 +2,7 @@
 // live in ops/shape.cpp, conversions in ops/convert.cpp, printing in tensor/print.cpp.
 #include "tensor/tensor.h"
 
+#include <atomic>
 #include <cstring>
 #include <ostream>
 
@@ -92,10 +93,21 @@ Tensor Tensor::detach() const {
   return Tensor(out);
 }
 
+namespace {
+std::atomic<uint64_t> host_value_read_count{0};
+}  // namespace
+
+namespace detail {
+void count_host_value_read() { host_value_read_count.fetch_add(1, std::memory_order_relaxed); }
+}  // namespace detail
+
+uint64_t host_value_reads() { return host_value_read_count.load(std::memory_order_relaxed); }
+
 double Tensor::item() const {
   DSVD_CHECK(numel() == 1, "item(): only a tensor with one element can be converted to a number, "
              "this one has shape ", shape_str(sizes()));
   if (!device().is_cpu()) return to(Device::cpu()).item();
+  detail::count_host_value_read();
   return DSVD_DISPATCH_STORAGE(dtype(), "item", [&] { return value_cast<double>(*static_cast<scalar_t*>(data_ptr())); });
 }
 

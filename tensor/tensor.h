@@ -148,4 +148,12 @@ Tensor from_vector(const std::vector<double>& values, const Shape& sizes, DType 
 // Reads every element (any layout, any dtype, any device) as double, in row-major order.
 std::vector<double> to_vector(const Tensor& t);
 
+// How many times this process has read tensor values into host numbers (item(), to_vector()).
+// On a GPU every such read waits until the device has run all the work queued before it, so the
+// training step keeps them out of its path; the tests count them to hold it to that.
+uint64_t host_value_reads();
+namespace detail {
+void count_host_value_read();  // item() and to_vector() call it once per read
+}  // namespace detail
+
 }  // namespace dsvd

@@ -387,8 +387,8 @@ void prepare_metrics_file(const std::string& path) {
 
 }  // namespace
 
-void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e,
-                             double seconds, double images_per_s) {
+void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const StepFigures& f,
+                             const Evaluation& e, double seconds, double images_per_s) {
   std::string path = (fs::path(o_.out) / "metrics.csv").string();
   const bool fresh = !fs::exists(path);
   std::ofstream out(path, std::ios::app);
@@ -399,24 +399,25 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
   char line[520];
   std::snprintf(line, sizeof line, "%lld,%.6g,%.5f,%.3f,%s,%.1f,%.1f,%.6g,%.6g,%.6g,%lld,%lld,%lld,%lld,%.6g,%lld\n", (long long)epoch,
                 lr, train_loss, train_top1, val, seconds, images_per_s,
-                condition_count_ ? condition_sum_ / double(condition_count_) : 0.0,
-                steps_in_epoch_ ? repairs_sum_ / double(steps_in_epoch_) : 0.0, condition_max_,
-                (long long)condition_max_step_, (long long)condition_max_sample_, (long long)steps_in_epoch_,
-                (long long)e.images, scaler_ ? scaler_->current_scale() : 1.0, (long long)amp_skipped_in_epoch_);
+                f.condition_count ? f.condition_sum / double(f.condition_count) : 0.0,
+                f.steps ? f.repairs_sum / double(f.steps) : 0.0, f.condition_max, (long long)f.condition_max_step,
+                (long long)f.condition_max_sample, (long long)f.steps, (long long)e.images,
+                scaler_ ? scaler_->current_scale() : 1.0, (long long)amp_skipped_in_epoch_);
   out << line;
   out.close();
   write_curves(path, (fs::path(o_.out) / "curves.svg").string());
 }
 
-Evaluation Trainer::finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen,
-                                  double seconds, int64_t next_epoch, size_t next_batch, size_t next_examples) {
-  double totals[3] = {loss_sum, double(correct), double(seen)};
+Evaluation Trainer::finish_epoch(int64_t epoch, double lr, const StepFigures& f, double seconds, int64_t next_epoch,
+                                  size_t next_batch, size_t next_examples) {
+  double totals[3] = {f.loss_sum, double(f.correct), double(f.seen)};
   sum_over_ranks(totals, 3);  // the epoch's training figures over every rank
-  loss_sum = totals[0], correct = int64_t(totals[1]), seen = int64_t(totals[2]);
+  const double loss_sum = totals[0];
+  const int64_t correct = int64_t(totals[1]), seen = int64_t(totals[2]);
   const double rate = double(seen) / std::max(seconds, 1e-9);
   Evaluation e = o_.no_eval ? Evaluation{} : validate();
   const double train_loss = seen ? loss_sum / double(seen) : 0, train_top1 = seen ? 100.0 * double(correct) / double(seen) : 0;
-  if (main_rank()) append_metrics(epoch, lr, train_loss, train_top1, e, seconds, rate);
+  if (main_rank()) append_metrics(epoch, lr, train_loss, train_top1, f, e, seconds, rate);
   char val[160] = "no validation (--no-eval)";
   if (e.images > 0)
     std::snprintf(val, sizeof val, "val loss %.4f top-1 %.2f%% top-5 %.2f%%%s", e.loss, e.top1, e.top5,
@@ -447,7 +448,6 @@ RunResult Trainer::run() {
   const nn::LrSchedule schedule = schedule_for(o_);
   const bool tty = isatty(fileno(stdout));
   const auto params = model_->parameters();
-  bool first_loss = true;
   for (int64_t epoch = start_epoch_; epoch < o_.epochs; ++epoch) {
     const double lr = schedule.lr_at(o_.lr, double(epoch));
     optimizer_->set_lr(lr);
@@ -471,21 +471,45 @@ RunResult Trainer::run() {
     auto examples_done = [&](size_t batch_index) {
       return std::min(base_examples + (batch_index - first) * per_step, train_loader_->global_epoch_size());
     };
-    condition_sum_ = repairs_sum_ = condition_max_ = 0;
+    StepStatistics stats(device());
     amp_skipped_in_epoch_ = 0;
-    condition_count_ = steps_in_epoch_ = 0;
-    condition_max_step_ = condition_max_sample_ = -1;
-    double loss_sum = 0, t0 = now_seconds();
-    int64_t seen = 0, correct = 0;
+    const int64_t epoch_first_step = global_step_;
+    const double t0 = now_seconds();
     size_t batch_index = first;
+    // The figures are read at progress lines, stops and the end of the epoch, not every step: a
+    // non-finite loss is found there, and the run stops naming the step that had it (the weights
+    // in memory went on with it; the checkpoint on disk is from before). Every rank decides alike.
+    auto nonfinite_stop = [&](const StepFigures& f, bool collective) {
+      double anywhere = f.first_nonfinite_step >= 0 ? 1 : 0;
+      if (collective) sum_over_ranks(&anywhere, 1);
+      if (anywhere == 0) return false;
+      if (f.first_nonfinite_step >= 0)
+        std::fprintf(stderr, "\nstopped: non-finite loss (%g) at epoch %lld, batch %lld (step %lld). Last good checkpoint: %s\n",
+                     f.nonfinite_loss, (long long)epoch, (long long)(first + size_t(f.first_nonfinite_step - epoch_first_step)),
+                     (long long)f.first_nonfinite_step, fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+      else
+        std::fprintf(stderr, "\nstopped: another rank had a non-finite loss. Last good checkpoint: %s\n",
+                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+      result.exit_code = 3;
+      return true;
+    };
+    auto note_losses = [&](const StepFigures& f) {
+      if (f.steps == 0) return;
+      if (result.steps == f.steps) result.first_train_loss = f.first_loss;
+      result.last_train_loss = f.last_loss;
+    };
     while (auto b = train_loader_->next()) {
       // Set every step: a cosine schedule anneals within the epoch.
       optimizer_->set_lr(schedule.lr_at(o_.lr, double(epoch) + double(batch_index) / double(batches)));
       audit::set_step(global_step_);
       // A stop inside a step names the step and the checkpoint to go back to: the audit's
       // non-finite stop (exit 3), or any other error (a NaN that reached the eigendecomposition, say;
-      // exit 2).
+      // exit 2) — unless an earlier step's loss was already non-finite, the cause to report.
       auto stop = [&](const Error& e, int exit_code) {
+        try {
+          if (nonfinite_stop(stats.read(), false)) return result;
+        } catch (const Error&) {
+        }
         std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
                      (long long)epoch, batch_index, (long long)global_step_, e.what(),
                      fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
@@ -503,15 +527,6 @@ RunResult Trainer::run() {
       } catch (const Error& e) {
         return stop(e, 2);
       }
-      const double value = loss.item();
-      if (!std::isfinite(value)) {
-        std::fprintf(stderr,
-                     "\nstopped: non-finite loss (%g) at epoch %lld, batch %zu (step %lld). Last good checkpoint: %s\n",
-                     value, (long long)epoch, batch_index, (long long)global_step_,
-                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
-        result.exit_code = 3;
-        return result;
-      }
       optimizer_->zero_grad();
       try {
         if (data_parallel_) data_parallel_->prepare_backward();
@@ -522,23 +537,11 @@ RunResult Trainer::run() {
       } catch (const Error& e) {
         return stop(e, 2);
       }
+      stats.add_step(global_step_, loss, logits, labels);
       if (head_) {
         auto report = head_->last_report();
-        if (report && report->eigenvalues.defined()) {
-          auto l = to_vector(report->eigenvalues);
-          const int64_t n = report->eigenvalues.size(1), rows = report->eigenvalues.size(0);
-          for (int64_t r = 0; r < rows; ++r) {
-            const double condition = l[size_t(r * n)] / l[size_t(r * n + n - 1)];
-            condition_sum_ += condition;
-            if (condition > condition_max_) {
-              condition_max_ = condition;
-              condition_max_step_ = global_step_;
-              condition_max_sample_ = r;
-            }
-          }
-          condition_count_ += rows;
-          repairs_sum_ += double(report->repairs.total());
-        }
+        if (report && report->eigenvalues.defined())
+          stats.add_head(global_step_, report->eigenvalues, report->repairs.total_count(device()));
       }
       // float16: gradients unscaled before clipping; a step with inf/NaN in them is skipped (every
       // rank sees the same averaged gradients, so every rank skips it).
@@ -552,41 +555,35 @@ RunResult Trainer::run() {
       if (scaler_) scaler_->update();
       ++global_step_;
       ++batch_index;
-      ++steps_in_epoch_;
-      const int64_t n = b->labels.numel();
-      loss_sum += value * double(n);
-      {
-        NoGradGuard no_grad;
-        correct += topk_correct(logits, labels, {1})[0];
-      }
-      seen += n;
-      if (first_loss) {
-        result.first_train_loss = value;
-        first_loss = false;
-      }
-      result.last_train_loss = value;
       result.steps++;
-      const double elapsed = now_seconds() - t0;
-      if (batch_index % size_t(o_.print_freq) == 0 || batch_index == batches) {
-        const double rate = double(seen) / std::max(elapsed, 1e-9);
+      const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
+      const bool stopping = (stop_requested() || step_limit) && batch_index < batches;
+      if (batch_index % size_t(o_.print_freq) == 0 || batch_index == batches || stopping) {
+        const StepFigures f = stats.read();
+        if (nonfinite_stop(f, true)) return result;
+        note_losses(f);
+        const double elapsed = now_seconds() - t0;
+        const double rate = double(f.seen) / std::max(elapsed, 1e-9);
         const double eta = double(batches - batch_index) * elapsed / double(batch_index - first);
         std::printf("%sEpoch [%lld][%zu/%zu]  loss %.4f (%.4f)  top-1 %.2f%%  %.1f img/s  ETA %s%s", tty ? "\r" : "",
-                    (long long)epoch, batch_index, batches, value, loss_sum / double(seen), 100.0 * double(correct) / double(seen),
-                    rate, format_seconds(eta).c_str(), tty ? "   " : "\n");
+                    (long long)epoch, batch_index, batches, f.last_loss, f.loss_sum / double(f.seen),
+                    100.0 * double(f.correct) / double(f.seen), rate, format_seconds(eta).c_str(), tty ? "   " : "\n");
         std::fflush(stdout);
-      }
-      const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
-      if ((stop_requested() || step_limit) && batch_index < batches) {
-        // Steps count from 0 in the audit trace: the last one run is global_step_ − 1.
-        std::printf("%sstopped after training step %lld (%lld steps run; %s)\n", tty ? "\n" : "",
-                    (long long)(global_step_ - 1), (long long)result.steps, step_limit ? "--max-steps" : "interrupted");
-        result.last_eval =
-            finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch, batch_index, examples_done(batch_index));
-        return result;
+        if (stopping) {
+          // Steps count from 0 in the audit trace: the last one run is global_step_ − 1.
+          std::printf("%sstopped after training step %lld (%lld steps run; %s)\n", tty ? "\n" : "",
+                      (long long)(global_step_ - 1), (long long)result.steps, step_limit ? "--max-steps" : "interrupted");
+          result.last_eval =
+              finish_epoch(epoch, lr, f, now_seconds() - t0, epoch, batch_index, examples_done(batch_index));
+          return result;
+        }
       }
     }
+    const StepFigures f = stats.read();
+    if (nonfinite_stop(f, true)) return result;
+    note_losses(f);
     if (tty) std::printf("\n");
-    result.last_eval = finish_epoch(epoch, lr, loss_sum, correct, seen, now_seconds() - t0, epoch + 1, 0, 0);
+    result.last_eval = finish_epoch(epoch, lr, f, now_seconds() - t0, epoch + 1, 0, 0);
     const bool step_limit = o_.max_steps > 0 && result.steps >= o_.max_steps;
     if ((stop_requested() || step_limit) && epoch + 1 < o_.epochs) {
       std::printf("stopped after epoch %lld (%s); checkpoint %s\n", (long long)epoch,

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "apps/train_imagenet/options.h"
+#include "apps/train_imagenet/step_statistics.h"
 #include "datasets/data_loader.h"
 #include "distributed/communicator.h"
 #include "distributed/data_parallel.h"
@@ -52,13 +53,13 @@ class Trainer {
   // Where a resume continues: `epoch`, after its first `examples` examples in the epoch's global
   // order (batch `batch` of this run's layout; another rank count or batch size goes by examples).
   void save_checkpoint(const std::string& path, int64_t epoch, size_t batch, size_t examples);
-  void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const Evaluation& e, double seconds,
-                      double images_per_s);
+  void append_metrics(int64_t epoch, double lr, double train_loss, double train_top1, const StepFigures& f,
+                      const Evaluation& e, double seconds, double images_per_s);
   // The end of an epoch, or of a stopped one: validation (unless --no-eval), the metrics row, the
   // epoch line, the checkpoint (`next_epoch`, `next_batch`, `next_examples`: where a resume
   // continues) and the best.
-  Evaluation finish_epoch(int64_t epoch, double lr, double loss_sum, int64_t correct, int64_t seen, double seconds,
-                          int64_t next_epoch, size_t next_batch, size_t next_examples);
+  Evaluation finish_epoch(int64_t epoch, double lr, const StepFigures& f, double seconds, int64_t next_epoch,
+                          size_t next_batch, size_t next_examples);
 
   TrainOptions o_;
   Device device_ = Device::cpu();
@@ -86,10 +87,6 @@ class Trainer {
   int64_t start_examples_ = -1;
   double best_top1_ = -1;
   int64_t num_classes_ = 0;
-  // Per-epoch statistics of the covariance head (metrics.csv): mean and largest λmax/λmin (with
-  // the step and the sample in its batch that had it), repairs per step.
-  double condition_sum_ = 0, repairs_sum_ = 0, condition_max_ = 0;
-  int64_t condition_count_ = 0, steps_in_epoch_ = 0, condition_max_step_ = -1, condition_max_sample_ = -1;
 };
 
 }  // namespace dsvd::train

@@ -40,6 +40,12 @@ __global__ void nonfinite_kernel(const T* p, int64_t batch, int64_t per_sample, 
     if (!isfinite(p[i])) atomicMin(first, (unsigned long long)(i / per_sample));
 }
 
+// first[0] <- the smallest index of a matrix whose solver info is not 0 (left as it is when none).
+__global__ void failed_info_kernel(const int* info, int64_t count, unsigned long long* first) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
+    if (info[i] != 0) atomicMin(first, (unsigned long long)i);
+}
+
 // A scan's partial result, oriented as the summary is (ops/kernels/linalg.h): the extreme is the
 // largest other entry (positive) or minus the smallest, so that partials combine by max.
 struct Partial {
@@ -160,6 +166,21 @@ void defer_finite_check(const Tensor& t, const char* op) {
   DSVD_CUDA_CHECK(op, cudaGetLastError());
   const std::string name = op;
   defer_check(first, [name](int64_t sample) { return name + ": sample " + std::to_string(sample) + " holds NaN or Inf"; });
+}
+
+void defer_info_check(const Tensor& info, int64_t count, const char* solver) {
+  if (count == 0) return;
+  Tensor first = full({1}, -1.0, DType::Int64, info.device());  // all bits set: none yet
+  failed_info_kernel<<<blocks_for(count), kThreads, 0, stream_of(info)>>>(
+      static_cast<const int*>(info.data_ptr()), count, static_cast<unsigned long long*>(first.data_ptr()));
+  DSVD_CUDA_CHECK("symeig", cudaGetLastError());
+  const std::string name = solver;
+  defer_check(first, [info, name](int64_t matrix) {  // `info` stays alive until the verdict is read
+    int value = 0;
+    cudaMemcpy(&value, static_cast<const int*>(info.data_ptr()) + matrix, sizeof value, cudaMemcpyDeviceToHost);
+    return "symeig (cuSOLVER " + name + "): matrix " + std::to_string(matrix) + " " +
+           (value > 0 ? "did not converge" : "had an invalid argument") + " (info " + std::to_string(value) + ")";
+  });
 }
 
 // The reference's rule (ops/matfn/repair.h) in its two kernels, both queued on the stream: the

@@ -53,7 +53,10 @@ void cross_entropy_backward(const Tensor& logp, const Tensor& targets, double ep
                             const Tensor& grad) {
   const int64_t n = logp.size(0), c = logp.size(1);
   const int64_t* tg = targets.data<int64_t>();
-  const double scale = grad_loss.item() / double(n);
+  // The upstream gradient read where it lies, as any input of a CPU kernel (item() is for the host).
+  const double g = DSVD_DISPATCH_FLOATING(grad_loss.dtype(), "cross_entropy_backward",
+                                          [&] { return double(*grad_loss.data<scalar_t>()); });
+  const double scale = g / double(n);
   DSVD_DISPATCH_FLOATING(logp.dtype(), "cross_entropy_backward", [&] {
     const scalar_t* p = logp.data<scalar_t>();
     scalar_t* o = grad.data<scalar_t>();

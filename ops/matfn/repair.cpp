@@ -33,6 +33,13 @@ int64_t RepairCounts::total() const {
   return t;
 }
 
+Tensor RepairCounts::total_count(Device device) const {
+  NoGradGuard no_grad;
+  Tensor total = zeros({}, DType::Int64, device);
+  for (const auto& [key, count] : counters_) total = add(total, count.reshape({}));
+  return total;
+}
+
 std::map<std::string, int64_t> RepairCounts::read() const {
   std::map<std::string, int64_t> out;
   for (const auto& [key, count] : counters_) out[key] = int64_t(count.item());

@@ -33,6 +33,9 @@ class RepairCounts {
   void merge(const RepairCounts& other);
   int64_t get(const std::string& key) const;  // 0 for a key never counted
   int64_t total() const;
+  // Every counter added up where they live, without reading them: an int64 scalar (zero on
+  // `device` when nothing was counted).
+  Tensor total_count(Device device) const;
   std::map<std::string, int64_t> read() const;  // every key counted so far
 
  private:

@@ -320,6 +320,35 @@ TEST_CASE("train_imagenet: a non-finite loss stops the run; a stop request check
   set_dataset_warnings_printed(true);
 }
 
+// On a GPU every read of a tensor value by the host waits for the device; a training step makes
+// none (the loss, top-1, the head's condition numbers and repairs add up on the device and are
+// read at progress lines and the end of the epoch). Counted here as runs of 1 and 3 steps that
+// differ only in their length: the same number of reads.
+TEST_CASE("train_imagenet: a training step reads no tensor value back to the host") {
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  auto reads_of_run = [&](const std::string& steps, const std::vector<std::string>& extra) {
+    const std::string out = (data.root / ("reads" + steps)).string();
+    auto args = tiny_args(data, out, "svd-pade");
+    args.insert(args.end(), {"--no-eval", "--max-steps", steps, "--clip-grad", "5"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    Trainer trainer(options(args));
+    const uint64_t before = host_value_reads();
+    RunResult r = trainer.run();
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(r.steps == std::stoll(steps));
+    CHECK(std::isfinite(r.first_train_loss));
+    CHECK(std::isfinite(r.last_train_loss));
+    fs::remove_all(out);
+    return host_value_reads() - before;
+  };
+  CHECK(reads_of_run("1", {}) == reads_of_run("3", {}));
+  CHECK(reads_of_run("1", {"--amp", "bf16"}) == reads_of_run("3", {"--amp", "bf16"}));
+  // The count sees reads: a progress line every step reads the figures each time.
+  CHECK(reads_of_run("1", {"--print-freq", "1"}) < reads_of_run("3", {"--print-freq", "1"}));
+  set_dataset_warnings_printed(true);
+}
+
 TEST_CASE("train_imagenet: an output folder that cannot be created ends with one error line naming it, exit 2") {
   TinyData data;
   // /proc refuses new folders, even to root.

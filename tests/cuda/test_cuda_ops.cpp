@@ -278,6 +278,18 @@ TEST_CASE("cuda ops: symmetric eigendecomposition on cuSOLVER, every solver" * d
     }
     unsetenv("DSVD_CUDA_EIG");
   }
+  // A NaN input is refused as on the CPU, by a check the host reads at its next wait for the
+  // device (the decomposition itself does not wait): here the read of a value.
+  for (const char* solver : {"jacobi", "batched"}) {
+    INFO("solver " << solver);
+    setenv("DSVD_CUDA_EIG", solver, 1);
+    Tensor bad = stack({eye(4, DType::Float64), eye(4, DType::Float64)});
+    bad.data<double>()[16 + 5] = NAN;
+    CHECK_THROWS_WITH_AS(sum(symeig_descending(bad.to(kGpu)).values).item(), doctest::Contains("sample 1 holds NaN or Inf"),
+                         Error);
+    CHECK(sum(symeig_descending(eye(4, DType::Float64).unsqueeze(0).to(kGpu)).values).item() == 4.0);  // nothing left over
+  }
+  unsetenv("DSVD_CUDA_EIG");
 }
 
 TEST_CASE("cuda ops: every matrix square root rule, forward and backward" * doctest::skip(!has_device())) {

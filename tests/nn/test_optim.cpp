@@ -1,5 +1,7 @@
 // SGD against the update rule of torch.optim.SGD written out by hand, the LR schedules against
 // their formulas, gradient clipping, and a small ResNet that overfits 64 random images.
+#include <cmath>
+
 #include "nn/covariance_head.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/clip_grad.h"
@@ -121,12 +123,27 @@ TEST_CASE("lr schedules and gradient clipping") {
   Tensor a = from_vector({3, 0}, {2}).requires_grad_(), b = from_vector({4}, {1}).requires_grad_();
   a.set_grad(from_vector({3, 0}, {2}));
   b.set_grad(from_vector({4}, {1}));
-  double norm = clip_grad_norm({a, b}, 1.0);
-  CHECK(norm == doctest::Approx(5.0));
+  const uint64_t reads = host_value_reads();
+  Tensor norm = clip_grad_norm({a, b}, 1.0);
+  CHECK(host_value_reads() == reads);  // the norm stays a tensor: no wait for a device
+  CHECK(norm.dtype() == DType::Float64);
+  CHECK(norm.item() == doctest::Approx(5.0));
   CHECK(to_vector(a.grad())[0] == doctest::Approx(0.6).epsilon(1e-6));
   CHECK(to_vector(b.grad())[0] == doctest::Approx(0.8).epsilon(1e-6));
-  CHECK(clip_grad_norm({a, b}, 5.0) == doctest::Approx(1.0).epsilon(1e-5));  // below: unchanged
+  CHECK(clip_grad_norm({a, b}, 5.0).item() == doctest::Approx(1.0).epsilon(1e-5));  // below: unchanged
   CHECK(to_vector(b.grad())[0] == doctest::Approx(0.8).epsilon(1e-6));
+
+  // float32 gradients scale by the coefficient rounded to float32, as PyTorch's do: the closed
+  // form computed here in plain C++.
+  Tensor c = from_vector({0.1, -2.5, 7.25}, {3}, DType::Float32).requires_grad_();
+  c.set_grad(from_vector({0.1, -2.5, 7.25}, {3}, DType::Float32));
+  const std::vector<float> g = {0.1f, -2.5f, 7.25f};
+  double sq = 0;
+  for (float v : g) sq += double(v) * double(v);
+  const float coef = float(0.5 / (std::sqrt(sq) + 1e-6));
+  CHECK(clip_grad_norm({c}, 0.5).item() == std::sqrt(sq));
+  auto clipped = to_vector(c.grad());
+  for (size_t i = 0; i < g.size(); ++i) CHECK(clipped[i] == double(g[i] * coef));
 }
 
 TEST_CASE("training: a small ResNet overfits 64 random images to 100% training accuracy") {

@@ -215,4 +215,17 @@ TEST_CASE("linear, log_softmax, cross_entropy and top-k against naive references
   Tensor scores = from_vector({0.1, 0.5, 0.4, /**/ 0.9, 0.05, 0.05, /**/ 0.2, 0.3, 0.5}, {3, 3});
   Tensor labels = from_vector({2, 0, 0}, {3}, DType::Int64);
   CHECK(topk_correct(scores, labels, {1, 2, 3}) == std::vector<int64_t>{1, 2, 3});
+
+  // top1_correct on the device against topk_correct's host loop: random logits with many ties
+  // (integers in [0, 4)), so that the first-of-equals rule is exercised.
+  Generator gen(17);
+  Tensor tied = randint(0, 4, {200, 5}, DType::Int64, &gen).to(DType::Float32);
+  Tensor truth = randint(0, 5, {200}, DType::Int64, &gen);
+  Tensor count = top1_correct(tied, truth);
+  CHECK(count.dtype() == DType::Int64);
+  CHECK(count.dim() == 0);
+  CHECK(int64_t(count.item()) == topk_correct(tied, truth, {1})[0]);
+  CHECK(int64_t(top1_correct(scores, labels).item()) == 1);
+  CHECK_THROWS_WITH_AS(top1_correct(scores, from_vector({0, 1}, {2}, DType::Int64)), doctest::Contains("top1_correct"),
+                       Error);
 }
