@@ -259,3 +259,60 @@ TEST_CASE("conv2d: oneDNN's weights' gradient in chunks rounds like the im2col G
   CHECK(error(chunked) < 3 * error(im2col));
   CHECK(error(chunked) < 1e-6);
 }
+
+// The default run's network shapes (ResNet-18 at width 0.25 on 28² images, batch 64): channels of
+// 16 and more take oneDNN's blocked AVX-512 kernels, which the small cases above may not reach,
+// and a chain of layers checks that each backward reads its own layer's saved workspace. Every
+// gradient of the chain on oneDNN and on im2col, both against the chain in float64.
+TEST_CASE("conv2d: a chain at the default run's shapes has im2col's gradients on oneDNN, against float64") {
+  if (!cpu::onednn_available()) {
+    MESSAGE("dsvd built without oneDNN: skipped");
+    return;
+  }
+  struct Layer {
+    int64_t in_c, out_c, k, stride;
+  };
+  const Layer layers[] = {{16, 16, 3, 1}, {16, 32, 3, 2}, {32, 32, 3, 1}, {32, 64, 1, 2},
+                          {64, 64, 3, 1}, {64, 128, 3, 2}, {128, 128, 3, 1}};
+  Generator gen(23);
+  const Tensor x0 = randn({64, 16, 28, 28}, DType::Float32, &gen);
+  std::vector<Tensor> w0;
+  for (const Layer& l : layers)
+    w0.push_back(mul(randn({l.out_c, l.in_c, l.k, l.k}, DType::Float32, &gen), std::sqrt(2.0 / double(l.in_c * l.k * l.k))));
+  const Tensor probe = randn({64, 128, 4, 4}, DType::Float32, &gen);
+  // Gradients of Σ probe ⊙ chain(x) with respect to x and every weight, in `dtype`.
+  auto gradients = [&](DType dtype) {
+    Tensor x = x0.to(dtype).clone().requires_grad_();  // fresh leaves: gradients not shared between calls
+    std::vector<Tensor> w;
+    Tensor h = x;
+    for (size_t i = 0; i < w0.size(); ++i) {
+      w.push_back(w0[i].to(dtype).clone().requires_grad_());
+      const int64_t pad = layers[i].k / 2;
+      h = conv2d(h, w.back(), Tensor(), {{layers[i].stride, layers[i].stride}, {pad, pad}});
+      if (i + 1 < w0.size()) h = relu(h);
+    }
+    sum(mul(h, probe.to(dtype))).backward();
+    std::vector<Tensor> out = {x.grad().to(DType::Float64)};
+    for (const Tensor& t : w) out.push_back(t.grad().to(DType::Float64));
+    return out;
+  };
+  const cpu::CpuConvPath before = cpu::cpu_conv_path(DType::Float32);
+  const auto exact = gradients(DType::Float64);  // im2col in float64
+  cpu::set_cpu_conv_path(cpu::CpuConvPath::Im2col);
+  const auto im2col = gradients(DType::Float32);
+  cpu::set_cpu_conv_path(cpu::CpuConvPath::OneDnn);
+  const auto onednn = gradients(DType::Float32);
+  cpu::set_cpu_conv_path(before);
+  auto error = [](const Tensor& got, const Tensor& want) {
+    Tensor d = sub(got, want);
+    return std::sqrt(sum(mul(d, d)).item() / sum(mul(want, want)).item());
+  };
+  for (size_t i = 0; i < exact.size(); ++i) {
+    CAPTURE(i);  // 0: x, then the layers' weights
+    const double e_im2col = error(im2col[i], exact[i]), e_onednn = error(onednn[i], exact[i]);
+    CAPTURE(e_im2col);
+    CAPTURE(e_onednn);
+    CHECK(e_onednn < 1e-5);
+    CHECK(e_onednn < 10 * e_im2col + 1e-7);
+  }
+}
