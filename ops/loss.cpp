@@ -64,39 +64,41 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets, double labe
                    })[0];
 }
 
-std::vector<int64_t> topk_correct(const Tensor& logits, const Tensor& targets, const std::vector<int64_t>& ks) {
+Tensor topk_correct_counts(const Tensor& logits, const Tensor& targets, const std::vector<int64_t>& ks) {
   DSVD_CHECK(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0) &&
                  targets.dtype() == DType::Int64,
              "topk_correct: expects logits (N, C) and int64 targets (N), got ", shape_str(logits.sizes()), " and ",
              shape_str(targets.sizes()));
-  auto v = to_vector(logits);
-  auto t = to_vector(targets);
-  const int64_t n = logits.size(0), c = logits.size(1);
-  std::vector<int64_t> correct(ks.size(), 0);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t target = int64_t(t[size_t(i)]);
-    DSVD_CHECK(target >= 0 && target < c, "topk_correct: target ", target, " of sample ", i, " is outside [0, ", c, ")");
-    double score = v[size_t(i * c + target)];
-    // Rank of the target: classes scoring strictly higher, plus equal ones that come first.
-    int64_t rank = 0;
-    for (int64_t k = 0; k < c; ++k) {
-      double s = v[size_t(i * c + k)];
-      if (s > score || (s == score && k < target)) ++rank;
+  DSVD_CHECK(logits.device() == targets.device(), "topk_correct: logits on ", logits.device().str(), ", targets on ",
+             targets.device().str());
+  const int64_t c = logits.size(1);
+  if (targets.device().is_cpu()) {  // on a GPU cross_entropy has checked them (without waiting)
+    const Tensor t = targets.contiguous();
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      const int64_t target = t.data<int64_t>()[i];
+      DSVD_CHECK(target >= 0 && target < c, "topk_correct: target ", target, " of sample ", i, " is outside [0, ", c, ")");
     }
-    for (size_t j = 0; j < ks.size(); ++j) correct[j] += rank < ks[j];
   }
-  return correct;
+  NoGradGuard no_grad;
+  const Tensor v = logits.detach();
+  // The target's rank in its row: the classes scoring strictly higher, plus the equal ones that
+  // come before it. It is among the k largest when rank < k. (A NaN score ranks 0, as its
+  // comparisons are all false.)
+  const Tensor classes = arange(c).to(v.device()).unsqueeze(0);   // (1, C)
+  const Tensor target = targets.unsqueeze(1);                      // (N, 1)
+  const Tensor is_target = eq(classes, target);                    // (N, C)
+  const Tensor score = sum(where(is_target, v, zeros_like(v)), {1}, true);  // v[i, t_i], (N, 1)
+  const Tensor rank = add(sum(gt(v, score), {1}),
+                          sum(mul(eq(v, score).to(DType::Int64), lt(classes, target).to(DType::Int64)), {1}));
+  std::vector<Tensor> counts;
+  for (int64_t k : ks) counts.push_back(sum(lt(rank, double(k))));
+  return stack(counts);
 }
 
-Tensor top1_correct(const Tensor& logits, const Tensor& targets) {
-  DSVD_CHECK(logits.dim() == 2 && targets.dim() == 1 && targets.size(0) == logits.size(0) &&
-                 targets.dtype() == DType::Int64,
-             "top1_correct: expects logits (N, C) and int64 targets (N), got ", shape_str(logits.sizes()), " and ",
-             shape_str(targets.sizes()));
-  NoGradGuard no_grad;
-  // argmax takes the first of equal largest logits: the target counts only when no class before
-  // it ties with it, topk_correct's rank rule for k = 1.
-  return sum(eq(argmax(logits, 1), targets));
+std::vector<int64_t> topk_correct(const Tensor& logits, const Tensor& targets, const std::vector<int64_t>& ks) {
+  std::vector<int64_t> out;
+  for (double count : to_vector(topk_correct_counts(logits, targets, ks))) out.push_back(int64_t(count));
+  return out;
 }
 
 }  // namespace dsvd

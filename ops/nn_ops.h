@@ -68,10 +68,10 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // Mean over the batch of −[(1 − ε)·log p_target + ε/C · Σ_c log p_c]; logits (N, C), targets
 // int64 (N) in [0, C).
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_smoothing = 0.0);
-// How many rows have their target among the k largest logits, for each k in `ks`.
+// How many rows have their target among the k largest logits, for each k in `ks` (ties: the
+// classes before the target count as larger): an int64 (len(ks)) tensor on the logits' device,
+// nothing read back; topk_correct reads it.
+Tensor topk_correct_counts(const Tensor& logits, const Tensor& targets, const std::vector<int64_t>& ks);
 std::vector<int64_t> topk_correct(const Tensor& logits, const Tensor& targets, const std::vector<int64_t>& ks);
-// How many rows have their target as the first largest logit (topk_correct's k = 1), counted on
-// the logits' device: an int64 scalar there, nothing read back.
-Tensor top1_correct(const Tensor& logits, const Tensor& targets);
 
 }  // namespace dsvd

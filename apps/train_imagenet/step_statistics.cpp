@@ -29,7 +29,7 @@ void StepStatistics::add_step(int64_t global_step, const Tensor& loss, const Ten
   const Tensor unset = lt(first_nonfinite_step_, 0.0);
   nonfinite_loss_ = where(unset, where(finite, nonfinite_loss_, value), nonfinite_loss_);
   first_nonfinite_step_ = where(unset, where(finite, first_nonfinite_step_, scalar(double(global_step))), first_nonfinite_step_);
-  correct_ = add(correct_, top1_correct(logits.detach(), labels));
+  correct_ = add(correct_, topk_correct_counts(logits, labels, {1}).reshape({}));
   seen_ += n;
   ++steps_;
 }

@@ -322,28 +322,29 @@ Evaluation Trainer::validate() {
   nn::FoldBatchNorms folded(*model_);  // conv -> BN as one convolution while validating
   audit::PhaseScope phase(audit::Phase::Eval);  // not traced unless --audit-eval
   Evaluation e;
-  double loss_sum = 0;
-  int64_t c1 = 0, c5 = 0;
+  // Summed on the device, read once at the end: the batches are queued without waiting.
+  Tensor loss_sum = zeros({}, DType::Float64, device()), correct = zeros({2}, DType::Int64, device());
   val_loader_->start_epoch(0);
   while (auto b = val_loader_->next()) {
     Tensor images = b->images.to(device()), labels = b->labels.to(device());
     AutocastScope amp(amp_dtype_);  // validation computes as training does
     Tensor logits = model_->forward(images);
     const int64_t n = labels.numel();
-    loss_sum += cross_entropy(logits, labels).item() * double(n);
-    auto correct = topk_correct(logits, labels, {1, std::min<int64_t>(5, logits.size(1))});
-    c1 += correct[0];
-    c5 += correct[1];
+    loss_sum = add(loss_sum, mul(cross_entropy(logits, labels).to(DType::Float64), double(n)));
+    correct = add(correct, topk_correct_counts(logits, labels, {1, std::min<int64_t>(5, logits.size(1))}));
     e.images += n;
     // --val-limit: whole batches, the limit shared out over the ranks
     const int64_t limit = (o_.val_limit + communicator_->size() - 1) / communicator_->size();
     if (o_.val_limit > 0 && e.images >= limit) break;
   }
-  double counts[4] = {loss_sum, double(c1), double(c5), double(e.images)};
+  const std::vector<double> sums = to_vector(cat({loss_sum.reshape({1}), correct.to(DType::Float64)}));
+  double counts[4] = {sums[0], sums[1], sums[2], double(e.images)};
   sum_over_ranks(counts, 4);  // each rank validated its own shard
-  loss_sum = counts[0], c1 = int64_t(counts[1]), c5 = int64_t(counts[2]), e.images = int64_t(counts[3]);
+  const double total_loss = counts[0];
+  const int64_t c1 = int64_t(counts[1]), c5 = int64_t(counts[2]);
+  e.images = int64_t(counts[3]);
   if (e.images > 0) {
-    e.loss = loss_sum / double(e.images);
+    e.loss = total_loss / double(e.images);
     e.top1 = 100.0 * double(c1) / double(e.images);
     e.top5 = 100.0 * double(c5) / double(e.images);
   }

@@ -216,16 +216,30 @@ TEST_CASE("linear, log_softmax, cross_entropy and top-k against naive references
   Tensor labels = from_vector({2, 0, 0}, {3}, DType::Int64);
   CHECK(topk_correct(scores, labels, {1, 2, 3}) == std::vector<int64_t>{1, 2, 3});
 
-  // top1_correct on the device against topk_correct's host loop: random logits with many ties
-  // (integers in [0, 4)), so that the first-of-equals rule is exercised.
+  // The counts against a naive loop of the rule (rank = classes scoring higher + equal ones
+  // before the target): random logits with many ties (integers in [0, 4)) and a NaN row.
   Generator gen(17);
   Tensor tied = randint(0, 4, {200, 5}, DType::Int64, &gen).to(DType::Float32);
+  tied.data<float>()[7 * 5 + 2] = NAN;
   Tensor truth = randint(0, 5, {200}, DType::Int64, &gen);
-  Tensor count = top1_correct(tied, truth);
-  CHECK(count.dtype() == DType::Int64);
-  CHECK(count.dim() == 0);
-  CHECK(int64_t(count.item()) == topk_correct(tied, truth, {1})[0]);
-  CHECK(int64_t(top1_correct(scores, labels).item()) == 1);
-  CHECK_THROWS_WITH_AS(top1_correct(scores, from_vector({0, 1}, {2}, DType::Int64)), doctest::Contains("top1_correct"),
-                       Error);
+  const std::vector<int64_t> ks = {1, 2, 3, 5};
+  std::vector<int64_t> naive(ks.size(), 0);
+  for (int64_t i = 0; i < 200; ++i) {
+    const int64_t t = truth.data<int64_t>()[i];
+    const float s = tied.data<float>()[i * 5 + t];
+    int64_t rank = 0;
+    for (int64_t k = 0; k < 5; ++k) {
+      const float v = tied.data<float>()[i * 5 + k];
+      rank += v > s || (v == s && k < t);
+    }
+    for (size_t j = 0; j < ks.size(); ++j) naive[j] += rank < ks[j];
+  }
+  const uint64_t reads = host_value_reads();
+  Tensor counts = topk_correct_counts(tied, truth, ks);
+  CHECK(host_value_reads() == reads);
+  CHECK(counts.dtype() == DType::Int64);
+  CHECK(topk_correct(tied, truth, ks) == naive);
+  CHECK(naive[3] == 200);
+  CHECK_THROWS_WITH_AS(topk_correct_counts(scores, from_vector({0, 1}, {2}, DType::Int64), {1}),
+                       doctest::Contains("topk_correct"), Error);
 }
