@@ -65,8 +65,8 @@ namespace dsvd::cuda {
 // A X = B with cuBLAS's batched LU. cuBLAS is column-major: the column-major A is the row-major
 // Aᵀ, so A is transposed into a dense copy (which getrf overwrites with its factors), B likewise
 // into its column-major form (m, n) row-major, which getrs overwrites with X column-major; X is
-// transposed back into `out`. The factorisation's status is read back (a synchronisation) so
-// that a singular sample is reported by number.
+// transposed back into `out`. The factorisation's status is checked on the device and read with
+// the next synchronisation, naming a singular sample by number.
 void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {  // any layouts: copied below
   const int64_t batch = a.size(0), n = a.size(1), m = b.size(2);
   if (batch == 0 || n == 0 || m == 0) return;
@@ -85,9 +85,10 @@ void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {  // an
   auto table = allocate(pointers.size() * sizeof(void*), d.index, "solve");
   DSVD_CUDA_CHECK("solve", cudaMemcpyAsync(table->data, pointers.data(), pointers.size() * sizeof(void*),
                                            cudaMemcpyHostToDevice, c.stream));
-  auto status = allocate(size_t(batch) * sizeof(int) * (1 + size_t(n)), d.index, "solve");  // info, then pivots
-  int* info = static_cast<int*>(status->data);
-  int* pivots = info + batch;
+  auto pivot_storage = allocate(size_t(batch) * sizeof(int) * size_t(n), d.index, "solve");
+  int* pivots = static_cast<int*>(pivot_storage->data);
+  Tensor info_tensor = empty({batch}, DType::Int64, d);  // int32 per sample (over-allocated)
+  int* info = static_cast<int*>(info_tensor.data_ptr());
   void** lus = static_cast<void**>(table->data);
   void** xs = lus + batch;
   int host_info = 0;
@@ -105,13 +106,11 @@ void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {  // an
                                                    int(batch)));
   }
   DSVD_CHECK(host_info == 0, "solve (CUDA): cuBLAS getrs rejected argument ", -host_info);
-  std::vector<int> infos(static_cast<size_t>(batch));
-  DSVD_CUDA_CHECK("solve", cudaMemcpyAsync(infos.data(), info, infos.size() * sizeof(int), cudaMemcpyDeviceToHost,
-                                           c.stream));
-  DSVD_CUDA_CHECK("solve", cudaStreamSynchronize(c.stream));
-  for (int64_t s = 0; s < batch; ++s)
-    DSVD_CHECK(infos[size_t(s)] == 0, "solve: the matrix of sample ", s, " is singular (U(", infos[size_t(s)], ", ",
-               infos[size_t(s)], ") = 0)");
+  // Read at the next synchronisation: the solve itself does not wait.
+  defer_info_check(info_tensor, batch, [](int64_t sample, int value) {
+    return "solve: the matrix of sample " + std::to_string(sample) + " is singular (U(" + std::to_string(value) + ", " +
+           std::to_string(value) + ") = 0)";
+  });
   copy_into(out, rhs.transpose(1, 2));
 }
 

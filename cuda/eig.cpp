@@ -32,6 +32,14 @@ std::string solver_for(int64_t n) {
   return n <= 32 ? "jacobi" : "batched";
 }
 
+// What a non-zero per-matrix info of cuSOLVER's eigensolver `solver` means.
+std::function<std::string(int64_t, int)> solver_failure(const std::string& solver) {
+  return [solver](int64_t matrix, int info) {
+    return "symeig (cuSOLVER " + solver + "): matrix " + std::to_string(matrix) + " " +
+           (info > 0 ? "did not converge" : "had an invalid argument") + " (info " + std::to_string(info) + ")";
+  };
+}
+
 }  // namespace
 
 void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvectors) {
@@ -69,7 +77,7 @@ void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvecto
                                                           static_cast<int*>(info.data_ptr()), params, int(batch)));
     }
     cusolverDnDestroySyevjInfo(params);
-    defer_info_check(info, batch, "jacobi");  // read at the next synchronisation: the step does not wait
+    defer_info_check(info, batch, solver_failure("jacobi"));  // read at the next synchronisation
   } else {
     cusolverDnParams_t params = nullptr;
     DSVD_CUSOLVER_CHECK("symeig", cusolverDnCreateParams(&params));
@@ -98,7 +106,7 @@ void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvecto
     cusolverDnDestroyParams(params);
     // cuSOLVER may use its host workspace until the stream gets there: then wait, as before.
     if (host_bytes > 0) DSVD_CUDA_CHECK("symeig", cudaStreamSynchronize(c.stream));
-    defer_info_check(info, batch, solver.c_str());
+    defer_info_check(info, batch, solver_failure(solver));
   }
   if (!eigenvalues.is_contiguous()) copy_into(eigenvalues, w);
   copy_into(eigenvectors, work.transpose(1, 2));

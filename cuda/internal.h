@@ -58,8 +58,9 @@ void sort_eigenpairs_by_magnitude(const Tensor& w, const Tensor& vectors, const 
 // Queues a check that no sample (dimension 0) of contiguous `t` holds NaN or Inf; a failure is
 // raised, naming `op` and the first such sample, at the next synchronisation (defer_check).
 void defer_finite_check(const Tensor& t, const char* op);
-// Queues the check of a cuSOLVER call's per-matrix `info` (int32 on the device, `count` of them):
-// a matrix that did not converge is raised, naming `solver`, at the next synchronisation.
-void defer_info_check(const Tensor& info, int64_t count, const char* solver);
+// Queues the check of a cuSOLVER/cuBLAS call's per-matrix `info` (int32 on the device, `count` of
+// them): the first matrix with a non-zero info is raised as message(matrix, info) at the next
+// synchronisation, so that the call itself does not wait.
+void defer_info_check(const Tensor& info, int64_t count, std::function<std::string(int64_t, int)> message);
 
 }  // namespace dsvd::cuda

@@ -168,18 +168,16 @@ void defer_finite_check(const Tensor& t, const char* op) {
   defer_check(first, [name](int64_t sample) { return name + ": sample " + std::to_string(sample) + " holds NaN or Inf"; });
 }
 
-void defer_info_check(const Tensor& info, int64_t count, const char* solver) {
+void defer_info_check(const Tensor& info, int64_t count, std::function<std::string(int64_t, int)> message) {
   if (count == 0) return;
   Tensor first = full({1}, -1.0, DType::Int64, info.device());  // all bits set: none yet
   failed_info_kernel<<<blocks_for(count), kThreads, 0, stream_of(info)>>>(
       static_cast<const int*>(info.data_ptr()), count, static_cast<unsigned long long*>(first.data_ptr()));
-  DSVD_CUDA_CHECK("symeig", cudaGetLastError());
-  const std::string name = solver;
-  defer_check(first, [info, name](int64_t matrix) {  // `info` stays alive until the verdict is read
+  DSVD_CUDA_CHECK("info check", cudaGetLastError());
+  defer_check(first, [info, message](int64_t matrix) {  // `info` stays alive until the verdict is read
     int value = 0;
     cudaMemcpy(&value, static_cast<const int*>(info.data_ptr()) + matrix, sizeof value, cudaMemcpyDeviceToHost);
-    return "symeig (cuSOLVER " + name + "): matrix " + std::to_string(matrix) + " " +
-           (value > 0 ? "did not converge" : "had an invalid argument") + " (info " + std::to_string(value) + ")";
+    return message(matrix, value);
   });
 }
 

@@ -115,6 +115,24 @@ TEST_CASE("sqrt rules: the repair sites an entry lists are the report's keys aft
   }
 }
 
+// On a GPU a read of a tensor value waits for the device; a training step's head must not make
+// one (the repairs count on the device, the audit reads only when on). Every rule, forward and
+// backward of covariance pooling with a report attached, as train_imagenet runs it.
+TEST_CASE("sqrt rules: covariance pooling reads no tensor value back to the host, whatever the rule") {
+  manual_seed(3);
+  Tensor features = randn({2, 6, 2, 2});
+  for (const SqrtRule* rule : sqrt_rules()) {
+    CAPTURE(std::string(rule->name));
+    CovariancePoolingOptions o;
+    o.sqrt.method = rule->method;
+    o.sqrt.report = std::make_shared<MatfnReport>();
+    Tensor x = features.clone().requires_grad_();
+    const uint64_t before = host_value_reads();
+    sum(covariance_sqrt_pooling(x, o)).backward();
+    CHECK(host_value_reads() - before == 0);
+  }
+}
+
 TEST_CASE("sqrt rules: the audit notes an entry lists are on its trace lines, with the gradient norms") {
   const Tensor sigma = spd_batch(2, 5);
   for (const SqrtRule* rule : sqrt_rules()) {
