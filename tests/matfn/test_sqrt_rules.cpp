@@ -50,6 +50,17 @@ void perturb(MatrixSqrtOptions& o, const std::string& name) {
   else FAIL("the test does not know option '" << name << "'");
 }
 
+// One step of covariance pooling by `method` (forward and backward of the sum) with a report
+// attached, as train_imagenet runs it; returns the options, the report in them.
+CovariancePoolingOptions pooling_step(const Tensor& features, SqrtMethod method) {
+  CovariancePoolingOptions o;
+  o.sqrt.method = method;
+  o.sqrt.report = std::make_shared<MatfnReport>();
+  Tensor x = features.clone().requires_grad_();
+  sum(covariance_sqrt_pooling(x, o)).backward();
+  return o;
+}
+
 const std::vector<std::string> kOptionNames = {"topn_drop",         "taylor_degree",    "trunc_limit",
                                                "pi_iterations",     "newton_iterations", "isqrt_iterations",
                                                "lya_iterations",    "lya_tolerance"};
@@ -100,11 +111,7 @@ TEST_CASE("sqrt rules: the repair sites an entry lists are the report's keys aft
   Tensor features = randn({2, 6, 2, 2});
   for (const SqrtRule* rule : sqrt_rules()) {
     CAPTURE(std::string(rule->name));
-    CovariancePoolingOptions o;
-    o.sqrt.method = rule->method;
-    o.sqrt.report = std::make_shared<MatfnReport>();
-    Tensor x = features.clone().requires_grad_();
-    sum(covariance_sqrt_pooling(x, o)).backward();
+    const CovariancePoolingOptions o = pooling_step(features, rule->method);
     std::set<std::string> sites;
     for (const auto& [key, count] : o.sqrt.report->repairs.read()) sites.insert(key.substr(0, key.find('.')));
     CHECK(sites == std::set<std::string>(rule->repair_sites.begin(), rule->repair_sites.end()));
@@ -123,12 +130,8 @@ TEST_CASE("sqrt rules: covariance pooling reads no tensor value back to the host
   Tensor features = randn({2, 6, 2, 2});
   for (const SqrtRule* rule : sqrt_rules()) {
     CAPTURE(std::string(rule->name));
-    CovariancePoolingOptions o;
-    o.sqrt.method = rule->method;
-    o.sqrt.report = std::make_shared<MatfnReport>();
-    Tensor x = features.clone().requires_grad_();
     const uint64_t before = host_value_reads();
-    sum(covariance_sqrt_pooling(x, o)).backward();
+    pooling_step(features, rule->method);
     CHECK(host_value_reads() - before == 0);
   }
 }
