@@ -212,4 +212,21 @@ ImageTransform imagenet_val_transform(int resize_to, int size) {
   };
 }
 
+ImageTransform fgvc_transform(FgvcBenchmark benchmark, bool train, int size) {
+  return [benchmark, train, size](const Image& image, SampleRng& rng) {
+    Image out;
+    switch (benchmark) {
+      case FgvcBenchmark::Cub: out = center_crop(resize_shorter_side(image, size), size, size); break;
+      case FgvcBenchmark::Cars: out = resize(image, size, size); break;
+      case FgvcBenchmark::Aircraft: {
+        const int larger = size * 512 / 448;
+        out = center_crop(resize(image, larger, larger), size, size);
+        break;
+      }
+    }
+    if (train && rng.bernoulli(0.5)) out = horizontal_flip(out);
+    return to_normalized_tensor(out, kImageNetMean, kImageNetStd);
+  };
+}
+
 }  // namespace dsvd

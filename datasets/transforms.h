@@ -48,4 +48,12 @@ ImageTransform imagenet_train_transform(int size = 224);
 // Resize(resize) + CenterCrop(size) + ToTensor + Normalize(ImageNet).
 ImageTransform imagenet_val_transform(int resize_to = 256, int size = 224);
 
+// The fine-grained benchmarks' pipelines of the TPAMI 2022 scripts (FGVC/*.sh), at `size` (448
+// there), then ToTensor + Normalize(ImageNet); training adds RandomHorizontalFlip after the crop:
+//   Cub       Resize(size) (shorter side) + CenterCrop(size)
+//   Cars      Resize((size, size))
+//   Aircraft  Resize((size·512/448, size·512/448)) + CenterCrop(size)
+enum class FgvcBenchmark { Cub, Cars, Aircraft };
+ImageTransform fgvc_transform(FgvcBenchmark benchmark, bool train, int size = 448);
+
 }  // namespace dsvd

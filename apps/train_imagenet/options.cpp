@@ -25,6 +25,8 @@ Data
   --dataset NAME         fashion-mnist (default when --data is not given)
   --fashion-root DIR     where the Fashion-MNIST IDX files are (default: the Debian package's folder)
   --image-size N         ImageFolder crop size (default 224; validation resizes to N*256/224 first)
+  --transform T          ImageFolder pipeline: imagenet (random-resized crop + flip; default) | cub |
+                         cars | aircraft (the fine-grained scripts' resize/centre-crop + flip, at N)
   --workers N            data loading threads (default 2)
 Model
   --arch A               alexnet | resnet18 | resnet34 | resnet50 | resnet101 | resnet152
@@ -46,8 +48,10 @@ Optimisation
   --label-smoothing E
   --recipe R             dsvd-alexnet | dsvd-resnet | isqrt-resnet (docs/models-and-training.md §5) |
                          dsvd-fgvc (fine-tuning: ResNet-50, batch 10, lr 3e-3 x0.1 at epochs 50 and
-                         100, 200 epochs, wd 1e-4, classifier factor 20, 448 crops); explicit options
-                         override it
+                         100, 200 epochs, wd 1e-4, classifier factor 20, 448 crops, --transform cub) |
+                         seb-cub | seb-cars | seb-aircraft (the TPAMI'22 fine-grained rows: ResNet-50,
+                         SEB head without reduction block, docs/models-and-training.md §7); explicit
+                         options override it
 Fine-tuning
   --pretrained PATH      start from these weights (dsvd .safetensors or PyTorch .pth/.pth.tar, by
                          content): everything that matches is loaded; tensors the file lacks or has
@@ -137,6 +141,20 @@ void apply_recipe(const std::string& recipe, TrainOptions& o) {
     o.lr_schedule = "multistep:30,45,60";
     o.weight_decay = 1e-4;
     o.clip_grad = 0;
+  } else if (recipe == "seb-cub" || recipe == "seb-cars" || recipe == "seb-aircraft") {
+    // The TPAMI 2022 fine-grained scripts (docs/models-and-training.md §7): torchvision's ImageNet
+    // ResNet-50 fine-tuned with the SEB head on the 2048 channels themselves (no reduction block).
+    o.arch = "resnet50";
+    o.model.head = "seb";
+    o.transform = recipe.substr(4);
+    const bool aircraft = recipe == "seb-aircraft";
+    o.batch_size = aircraft ? 8 : 10;
+    o.epochs = aircraft ? 50 : 200;
+    o.lr = 3e-3;
+    o.lr_schedule = aircraft ? "multistep:21,40" : "multistep:50,100";
+    o.weight_decay = aircraft ? 1e-3 : 1e-4;
+    o.clip_grad = 0;
+    o.classifier_factor = recipe == "seb-cub" ? 20 : recipe == "seb-cars" ? 10 : 5;
   } else if (recipe == "dsvd-fgvc") {
     // The reference's fine-tuning scripts (FGVC/resnet_*.sh): from an ImageNet model, 448 crops.
     o.arch = "resnet50";
@@ -148,15 +166,17 @@ void apply_recipe(const std::string& recipe, TrainOptions& o) {
     o.weight_decay = 1e-4;
     o.clip_grad = 0;
     o.classifier_factor = 20;
+    o.transform = "cub";  // the row above is CUB-200's
   } else {
-    fail("unknown --recipe '", recipe, "' (dsvd-alexnet, dsvd-resnet, isqrt-resnet, dsvd-fgvc)");
+    fail("unknown --recipe '", recipe, "' (dsvd-alexnet, dsvd-resnet, isqrt-resnet, dsvd-fgvc, seb-cub, seb-cars, "
+         "seb-aircraft)");
   }
   o.momentum = 0.9;
-  o.model.head_dim = 256;
+  o.model.head_dim = recipe.rfind("seb-", 0) == 0 ? 0 : 256;  // SEB: no reduction block, as with --pretrained there
   o.model.small_stem = false;
   o.model.width = 1.0;
   o.model.num_classes = 1000;
-  o.image_size = recipe == "dsvd-fgvc" ? 448 : 224;
+  o.image_size = recipe == "dsvd-fgvc" || recipe.rfind("seb-", 0) == 0 ? 448 : 224;
 }
 
 }  // namespace
@@ -187,6 +207,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   DSVD_CHECK(o.dataset == "fashion-mnist", "unknown --dataset '", o.dataset, "' (fashion-mnist; or give --data DIR)");
   o.fashion_root = cli.get("fashion-root", kFashionMnistDefaultRoot);
   o.image_size = cli.get_int("image-size", int(o.image_size));
+  o.transform = cli.get("transform", o.transform);
   o.workers = cli.get_int("workers", o.workers);
   o.arch = cli.get("arch", o.arch);
   // Model options: explicit ones override the recipe/default ones.
@@ -293,7 +314,11 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
                " has no val/ folder (expected DIR/train/<class>/ and DIR/val/<class>/)");
     o.model.in_channels = 3;
     o.model.num_classes = num_classes;  // 0: the number of class folders
+    DSVD_CHECK(o.transform == "imagenet" || o.transform == "cub" || o.transform == "cars" || o.transform == "aircraft",
+               "unknown --transform '", o.transform, "' (imagenet, cub, cars, aircraft)");
   } else {
+    DSVD_CHECK(o.transform == "imagenet", "--transform ", o.transform, " is for ImageFolder data (--data DIR); "
+               "Fashion-MNIST has its own pipeline");
     DSVD_CHECK(num_classes == 0 || num_classes == 10, "--num-classes: Fashion-MNIST has 10 classes, got ", num_classes);
   }
   DSVD_CHECK(num_classes >= 0, "--num-classes must be positive, got ", num_classes);

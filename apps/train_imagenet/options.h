@@ -18,6 +18,9 @@ struct TrainOptions {
   std::string dataset = "fashion-mnist";  // used when data is empty
   std::string fashion_root;               // default: the Debian package's folder
   int64_t image_size = 224;               // ImageFolder crop size (val: resize to size·256/224)
+  // ImageFolder pipelines: imagenet (random-resized crop; val resize + centre crop), or the
+  // fine-grained benchmarks' cub | cars | aircraft (datasets/transforms.h fgvc_transform).
+  std::string transform = "imagenet";
   int workers = 2;
   // model
   std::string arch = "resnet18";

@@ -65,9 +65,18 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
     ImageFolder val_folder((fs::path(o_.data) / "val").string(), train_folder.classes());
     num_classes_ = int64_t(train_folder.classes().size());
     DSVD_CHECK(train_folder.size() > 0, "--data: ", o_.data, "/train holds no images");
-    train_set_ = std::make_shared<ImageFolderDataset>(std::move(train_folder), imagenet_train_transform(int(o_.image_size)));
-    val_set_ = std::make_shared<ImageFolderDataset>(
-        std::move(val_folder), imagenet_val_transform(int(o_.image_size * 256 / 224), int(o_.image_size)));
+    const int size = int(o_.image_size);
+    ImageTransform train_transform = imagenet_train_transform(size);
+    ImageTransform val_transform = imagenet_val_transform(size * 256 / 224, size);
+    if (o_.transform != "imagenet") {
+      const FgvcBenchmark benchmark = o_.transform == "cub"    ? FgvcBenchmark::Cub
+                                      : o_.transform == "cars" ? FgvcBenchmark::Cars
+                                                               : FgvcBenchmark::Aircraft;
+      train_transform = fgvc_transform(benchmark, true, size);
+      val_transform = fgvc_transform(benchmark, false, size);
+    }
+    train_set_ = std::make_shared<ImageFolderDataset>(std::move(train_folder), train_transform);
+    val_set_ = std::make_shared<ImageFolderDataset>(std::move(val_folder), val_transform);
     if (o_.model.num_classes == 0) o_.model.num_classes = num_classes_;
   } else {
     FashionMnistOptions train;

@@ -284,6 +284,9 @@ TEST_CASE("train_imagenet: bad options fail with one clear line before any work"
   fails({"--amp", "fp8"}, "--amp must be off, bf16 or fp16, got 'fp8'");
   fails({"--lr-schedule", "exponential"}, "unknown");
   fails({"--bogus", "1"}, "unknown option --bogus");
+  fails({"--data", data.root.string(), "--transform", "flowers"}, "unknown --transform 'flowers' (imagenet, cub, cars");
+  fails({"--transform", "cub"}, "--transform cub is for ImageFolder data");
+  fails({"--recipe", "seb-birds"}, "unknown --recipe 'seb-birds'");
   // A checkpoint of another architecture.
   std::string out = (data.root / "r").string();
   auto args = tiny_args(data, out, "gap");
@@ -294,6 +297,45 @@ TEST_CASE("train_imagenet: bad options fail with one clear line before any work"
   other[other.size() - 3] = "resnet34";  // --arch
   other.insert(other.end(), {"--resume", out + "/checkpoint.safetensors"});
   fails(other, "is a checkpoint of resnet18, not --arch resnet34");
+}
+
+// The fine-grained recipes carry the TPAMI scripts' rows (docs/models-and-training.md §7) and
+// their pipelines; explicit options still override them; a run trains with each pipeline.
+TEST_CASE("train_imagenet: the fine-grained recipes and --transform") {
+  TinyData data;
+  const std::string root = data.root.string();
+  TrainOptions cub = options({"--data", root, "--recipe", "seb-cub"});
+  CHECK(cub.arch == "resnet50");
+  CHECK(cub.model.head == "seb");
+  CHECK(cub.model.head_dim == 0);  // no reduction block: the SEB head sees the 2048 channels
+  CHECK(cub.transform == "cub");
+  CHECK(cub.image_size == 448);
+  CHECK(cub.batch_size == 10);
+  CHECK(cub.epochs == 200);
+  CHECK(cub.lr_schedule == "multistep:50,100");
+  CHECK(cub.weight_decay == 1e-4);
+  CHECK(cub.classifier_factor == 20);
+  CHECK(cub.model.num_classes == 0);  // the data's class count
+  TrainOptions air = options({"--data", root, "--recipe", "seb-aircraft", "--transform", "cars", "-b", "4"});
+  CHECK(air.batch_size == 4);
+  CHECK(air.transform == "cars");
+  CHECK(air.epochs == 50);
+  CHECK(air.lr_schedule == "multistep:21,40");
+  CHECK(air.weight_decay == 1e-3);
+  CHECK(air.classifier_factor == 5);
+  CHECK(options({"--data", root, "--recipe", "seb-cars"}).classifier_factor == 10);
+  CHECK(options({"--data", root, "--recipe", "dsvd-fgvc"}).transform == "cub");
+  for (const std::string transform : {"cub", "cars", "aircraft"}) {
+    CAPTURE(transform);
+    const std::string out = (data.root / transform).string();
+    auto args = tiny_args(data, out, "gap");
+    args.insert(args.end(), {"--transform", transform, "--max-steps", "2", "--val-limit", "6"});
+    Trainer trainer(options(args));
+    RunResult r = trainer.run();
+    CHECK(r.exit_code == 0);
+    CHECK(r.steps == 2);
+    CHECK(r.last_eval.images == 6);  // one validation batch
+  }
 }
 
 TEST_CASE("train_imagenet: a non-finite loss stops the run; a stop request checkpoints and exits") {

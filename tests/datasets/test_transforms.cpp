@@ -148,3 +148,52 @@ TEST_CASE("transforms: the recipe presets produce normalised 224x224 tensors") {
   auto v = to_vector(f.select(0, 0));
   for (double e : v) REQUIRE(float(e) == (128.0f / 255.0f - 0.485f) / 0.229f);
 }
+
+// The fine-grained pipelines on images whose resize step is the identity, so that the crop and
+// the flip can be checked pixel by pixel: CUB crops the centre of the longer side, Cars keeps the
+// image, Aircraft resizes to size·512/448 = 73 at size 64 and crops at round(9/2) = 4 (Python's
+// rounding, half to even). Training flips about half of the examples, validation none.
+TEST_CASE("transforms: the fine-grained pipelines crop, resize and flip as the TPAMI scripts do") {
+  auto pixel = [](int y, int x, int c) { return (7 * x + 3 * y + 40 * c) % 256; };
+  auto expected = [&](int top, int left, bool flipped, int y, int x, int c) {
+    const int source_x = flipped ? left + 63 - x : left + x;
+    const float v = float(pixel(top + y, source_x, c)) / 255.0f;
+    return (v - kImageNetMean[size_t(c)]) / kImageNetStd[size_t(c)];
+  };
+  struct Case {
+    FgvcBenchmark benchmark;
+    int width, height, top, left;
+  };
+  const Case cases[] = {{FgvcBenchmark::Cub, 80, 64, 0, 8},
+                        {FgvcBenchmark::Cub, 64, 90, 13, 0},
+                        {FgvcBenchmark::Cars, 64, 64, 0, 0},
+                        {FgvcBenchmark::Aircraft, 73, 73, 4, 4}};
+  for (const Case& k : cases) {
+    CAPTURE(int(k.benchmark));
+    CAPTURE(k.width);
+    const Image img = make_image(k.width, k.height, pixel);
+    int flips = 0;
+    for (bool train : {false, true})
+      for (uint64_t example = 0; example < 16; ++example) {
+        SampleRng rng(3, 0, example);
+        const Tensor t = fgvc_transform(k.benchmark, train, 64)(img, rng);
+        REQUIRE(t.sizes() == Shape{3, 64, 64});
+        const float* p = t.data<float>();
+        const bool flipped = p[0] != expected(k.top, k.left, false, 0, 0, 0);
+        CHECK((train || !flipped));
+        flips += flipped;
+        for (int c = 0; c < 3; ++c)
+          for (int y = 0; y < 64; ++y)
+            for (int x = 0; x < 64; ++x) REQUIRE(p[(c * 64 + y) * 64 + x] == expected(k.top, k.left, flipped, y, x, c));
+      }
+    CHECK(flips > 2);
+    CHECK(flips < 14);
+  }
+  // At 448: CUB's shorter side and Aircraft's 512 resize, both centre-cropped to 448.
+  SampleRng rng(0, 0, 0);
+  const Image photo = make_image(500, 375, pixel);
+  for (FgvcBenchmark b : {FgvcBenchmark::Cub, FgvcBenchmark::Cars, FgvcBenchmark::Aircraft})
+    CHECK(fgvc_transform(b, false)(photo, rng).sizes() == Shape{3, 448, 448});
+  CHECK(to_vector(fgvc_transform(FgvcBenchmark::Aircraft, false)(photo, rng)) ==
+        to_vector(to_normalized_tensor(center_crop(resize(photo, 512, 512), 448, 448), kImageNetMean, kImageNetStd)));
+}
