@@ -7,6 +7,8 @@
 //   R50-GAP:   resnet50, GAP head,      batch 64,  3x224x224, 1000 classes
 //   R50-PADE:  resnet50, svd-pade head, batch 64,  3x224x224, 1000 classes
 //   ALEX:      alexnet (torchvision's), batch 128, 3x224x224, 1000 classes
+//   "find" rows: dsvd measures cuDNN's legacy algorithms (DSVD_CUDNN_BENCHMARK=1); "graph" rows:
+//   dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph, cuda/cudnn_graph.cpp)
 //   EIG f32/f64: 64 symmetric positive definite 256x256 matrices
 //   SQRT f32/f64: the matrix square root's forward + backward on 64 SPD 48x48 matrices, per rule
 //     (the fast square roots' paper compares MTP-Lya, MPA-Lya, Newton–Schulz and the SVD rules at
@@ -16,8 +18,9 @@
 // synchronisation); peak memory is the caching allocator's peak of bytes in live tensors against
 // torch.cuda.max_memory_allocated, both measured from after the model and the batch were made.
 // Prints a table after the line "== table" (tools/gpu-check shows it).
-//   AMP rows (--only amp): the three training configs with --amp bf16 against PyTorch eager under
-//     torch.autocast(bfloat16) + channels-last, and against torch.compile of the same
+//   AMP rows (--only amp): the three training configs with --amp bf16 (and AlexNet's on the graph
+//     API) against PyTorch eager under torch.autocast(bfloat16) + channels-last, and against
+//     torch.compile of the same
 //
 //   gpu_train_step [--peer benchmarks/gpu_pytorch_reference.py] [--steps 10] [--only train|amp|eigh|sqrt] [--profile]
 // --profile also prints, per config, the GPU time of 3 more steps by leaf module, backward node
@@ -55,15 +58,21 @@ struct Config {
   int64_t batch;
   bool cudnn_find = false;  // dsvd measures cuDNN's algorithms (DSVD_CUDNN_BENCHMARK=1) instead of its heuristics
   std::optional<DType> amp;  // dsvd's forward under autocast (--amp); the peer under torch.autocast
+  bool graph_api = false;    // dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph)
 };
-const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},      {"R50-PADE", "resnet50", "svd-pade", 64},
-                           {"ALEX", "alexnet", "gap", 128},         {"R50-GAP find", "resnet50", "gap", 64, true},
-                           {"ALEX find", "alexnet", "gap", 128, true}};
+const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
+                           {"R50-PADE", "resnet50", "svd-pade", 64},
+                           {"ALEX", "alexnet", "gap", 128},
+                           {"R50-GAP find", "resnet50", "gap", 64, true},
+                           {"ALEX find", "alexnet", "gap", 128, true},
+                           {"R50-GAP graph", "resnet50", "gap", 64, false, std::nullopt, true},
+                           {"ALEX graph", "alexnet", "gap", 128, false, std::nullopt, true}};
 // --only amp: bfloat16 mixed precision against PyTorch's autocast + channels-last, eager and
 // torch.compile (the covariance head in float32 on both sides).
 const Config kAmpConfigs[] = {{"R50-GAP bf16", "resnet50", "gap", 64, false, DType::BFloat16},
                               {"R50-PADE bf16", "resnet50", "svd-pade", 64, false, DType::BFloat16},
-                              {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16}};
+                              {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16},
+                              {"ALEX bf16 graph", "alexnet", "gap", 128, false, DType::BFloat16, true}};
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -202,12 +211,14 @@ int main(int argc, char** argv) {
       Measured m;
       std::string error;
       if (c.cudnn_find) setenv("DSVD_CUDNN_BENCHMARK", "1", 1);
+      if (c.graph_api) setenv("DSVD_CUDNN_API", "graph", 1);
       try {
         m = run_dsvd(c, steps);
       } catch (const std::exception& e) {
         error = e.what();
       }
       unsetenv("DSVD_CUDNN_BENCHMARK");
+      unsetenv("DSVD_CUDNN_API");
       empty_cache(Device::cuda());
       std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
                          std::to_string(c.batch) + " --steps " + std::to_string(steps) + (g_profile ? " --profile" : "");
@@ -215,7 +226,7 @@ int main(int argc, char** argv) {
       static std::map<std::string, std::optional<std::string>> peer_runs;
       if (!peer_runs.count(args)) peer_runs[args] = command_output(peer_python() + " " + peer + " " + args);
       const auto& out = peer_runs[args];
-      if (g_profile && out && out->find("== torch profile") != std::string::npos && !c.cudnn_find)
+      if (g_profile && out && out->find("== torch profile") != std::string::npos && !c.cudnn_find && !c.graph_api)
         std::printf("%s\n", out->substr(out->find("== torch profile")).c_str());
       auto peer_ips = out ? output_field(*out, "images_per_s") : std::nullopt;
       auto peer_mb = out ? output_field(*out, "peak_mem_mb") : std::nullopt;
@@ -237,16 +248,23 @@ int main(int argc, char** argv) {
     for (const Config& c : kAmpConfigs) {
       Measured m;
       std::string error;
+      if (c.graph_api) setenv("DSVD_CUDNN_API", "graph", 1);
       try {
         m = run_dsvd(c, steps);
       } catch (const std::exception& e) {
         error = e.what();
       }
+      unsetenv("DSVD_CUDNN_API");
       empty_cache(Device::cuda());
       const std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
                                std::to_string(c.batch) + " --steps " + std::to_string(steps) + " --amp --channels-last";
-      const auto eager = command_output(peer_python() + " " + peer + " " + args);
-      const auto compiled = command_output(peer_python() + " " + peer + " " + args + " --compile");
+      // The peers once per (arch, head, batch): a "graph" row compares with the same PyTorch runs.
+      static std::map<std::string, std::optional<std::string>> peer_runs;
+      if (!peer_runs.count(args)) peer_runs[args] = command_output(peer_python() + " " + peer + " " + args);
+      if (!peer_runs.count(args + " --compile"))
+        peer_runs[args + " --compile"] = command_output(peer_python() + " " + peer + " " + args + " --compile");
+      const auto& eager = peer_runs[args];
+      const auto& compiled = peer_runs[args + " --compile"];
       auto eager_ips = eager ? output_field(*eager, "images_per_s") : std::nullopt;
       auto compiled_ips = compiled ? output_field(*compiled, "images_per_s") : std::nullopt;
       auto eager_mb = eager ? output_field(*eager, "peak_mem_mb") : std::nullopt;

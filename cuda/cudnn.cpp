@@ -4,13 +4,15 @@
 // workspace fits the limit, as PyTorch does with cudnn.benchmark off) and cached; workspaces
 // come from the caching allocator. TF32 for float convolutions follows set_tf32_conv (on by
 // default, PyTorch's default). With DSVD_CUDNN_BENCHMARK=1 the algorithms are measured instead
-// (cudnnFind*), once per shape.
+// (cudnnFind*), once per shape. DSVD_CUDNN_API=graph takes cuDNN's graph API for every pass it
+// can plan (cuda/cudnn_graph.cpp), this file's legacy calls for the rest and for the bias.
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <array>
 
 #include "cuda/context.h"
+#include "cuda/cudnn_graph.h"
 #include "cuda/internal.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/nn.h"
@@ -159,14 +161,18 @@ void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, c
                     Tensor& /*x_workspace*/) {
   DeviceContext& c = context(x.device().index);
   ConvPlan& p = plan_for(g, x.dtype(), c.device);
-  choose_algorithm<CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnConvolutionFwdAlgoPerf_t>(
-      p.have_fwd, p.fwd, p.fwd_ws, "forward",
-      [&](int n, int* found, auto* perf) { return cudnnFindConvolutionForwardAlgorithm(c.cudnn, p.x, p.w, p.conv, p.y, n, found, perf); },
-      [&](int n, int* found, auto* perf) { return cudnnGetConvolutionForwardAlgorithm_v7(c.cudnn, p.x, p.w, p.conv, p.y, n, found, perf); });
-  Tensor ws = workspace(p.fwd_ws, x.device());
   const auto [one, zero] = factors(x.dtype());
-  DSVD_CUDNN_CHECK("conv2d", cudnnConvolutionForward(c.cudnn, one, p.x, x.data_ptr(), p.w, w.data_ptr(), p.conv, p.fwd,
-                                                    ptr(ws), p.fwd_ws, zero, p.y, y.data_ptr()));
+  const bool graph = cudnn_api() == CudnnApi::Graph &&
+                     graph_convolution(ConvPass::Forward, g, x.dtype(), x.data_ptr(), w.data_ptr(), y.data_ptr());
+  if (!graph) {
+    choose_algorithm<CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnConvolutionFwdAlgoPerf_t>(
+        p.have_fwd, p.fwd, p.fwd_ws, "forward",
+        [&](int n, int* found, auto* perf) { return cudnnFindConvolutionForwardAlgorithm(c.cudnn, p.x, p.w, p.conv, p.y, n, found, perf); },
+        [&](int n, int* found, auto* perf) { return cudnnGetConvolutionForwardAlgorithm_v7(c.cudnn, p.x, p.w, p.conv, p.y, n, found, perf); });
+    Tensor ws = workspace(p.fwd_ws, x.device());
+    DSVD_CUDNN_CHECK("conv2d", cudnnConvolutionForward(c.cudnn, one, p.x, x.data_ptr(), p.w, w.data_ptr(), p.conv, p.fwd,
+                                                      ptr(ws), p.fwd_ws, zero, p.y, y.data_ptr()));
+  }
   if (bias.defined()) DSVD_CUDNN_CHECK("conv2d", cudnnAddTensor(c.cudnn, one, p.bias, bias.data_ptr(), one, p.y, y.data_ptr()));
 }
 
@@ -175,7 +181,9 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
   DeviceContext& c = context(x.device().index);
   ConvPlan& p = plan_for(g, x.dtype(), c.device);
   const auto [one, zero] = factors(x.dtype());
-  if (grad_x.defined()) {
+  const bool graph = cudnn_api() == CudnnApi::Graph;
+  if (grad_x.defined() &&
+      !(graph && graph_convolution(ConvPass::BackwardData, g, x.dtype(), grad_x.data_ptr(), w.data_ptr(), grad_y.data_ptr()))) {
     choose_algorithm<CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, cudnnConvolutionBwdDataAlgoPerf_t>(
         p.have_bwd_data, p.bwd_data, p.bwd_data_ws, "backward-data",
         [&](int n, int* found, auto* perf) { return cudnnFindConvolutionBackwardDataAlgorithm(c.cudnn, p.w, p.y, p.conv, p.x, n, found, perf); },
@@ -184,7 +192,8 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
     DSVD_CUDNN_CHECK("conv2d_backward", cudnnConvolutionBackwardData(c.cudnn, one, p.w, w.data_ptr(), p.y, grad_y.data_ptr(), p.conv,
                                                                     p.bwd_data, ptr(ws), p.bwd_data_ws, zero, p.x, grad_x.data_ptr()));
   }
-  if (grad_w.defined()) {
+  if (grad_w.defined() &&
+      !(graph && graph_convolution(ConvPass::BackwardFilter, g, x.dtype(), x.data_ptr(), grad_w.data_ptr(), grad_y.data_ptr()))) {
     choose_algorithm<CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, cudnnConvolutionBwdFilterAlgoPerf_t>(
         p.have_bwd_filter, p.bwd_filter, p.bwd_filter_ws, "backward-filter",
         [&](int n, int* found, auto* perf) { return cudnnFindConvolutionBackwardFilterAlgorithm(c.cudnn, p.x, p.y, p.conv, p.w, n, found, perf); },

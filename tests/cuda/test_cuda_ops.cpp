@@ -7,6 +7,7 @@
 #include <map>
 
 #include "autograd/autocast_mode.h"
+#include "dsvd_config.h"
 #include "ops/precision.h"
 #include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
@@ -17,6 +18,9 @@
 #include "ops/matfn/symeig.h"
 #include "ops/nn_ops.h"
 #include "tests/test_util.h"
+#if DSVD_HAVE_CUDA
+#include "cuda/cudnn_graph.h"  // graph_convolutions_run: the CUDA backend's own counter
+#endif
 
 using namespace dsvd;
 
@@ -197,6 +201,50 @@ TEST_CASE("cuda ops: conv2d through cuDNN, every option" * doctest::skip(!has_de
                     in32, 1e-4, 1e-4);
   }
 }
+
+#if DSVD_HAVE_CUDA
+// The same convolutions, and AlexNet's 11x11/4 and 5x5 layers, through cuDNN's graph API
+// (DSVD_CUDNN_API=graph), against the CPU: float64, float32 without TF32, and bfloat16 data with
+// float32 accumulation against the CPU's float32 result.
+TEST_CASE("cuda ops: conv2d through cuDNN's graph API, as on the CPU" * doctest::skip(!has_device())) {
+  struct Case { Shape x, w; Conv2dOptions o; bool bias; };
+  const Case cases[] = {
+      {{2, 3, 9, 8}, {4, 3, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
+      {{1, 3, 12, 12}, {5, 3, 5, 5}, {{3, 3}, {2, 2}, {1, 1}, 1}, true},
+      {{3, 8, 6, 6}, {8, 8, 1, 1}, {{1, 1}, {0, 0}, {1, 1}, 1}, false},
+      {{2, 3, 63, 63}, {16, 3, 11, 11}, {{4, 4}, {2, 2}, {1, 1}, 1}, true},   // AlexNet's first layer
+      {{2, 16, 15, 15}, {24, 16, 5, 5}, {{1, 1}, {2, 2}, {1, 1}, 1}, true},   // its 5x5
+      {{2, 4, 11, 10}, {6, 2, 3, 2}, {{2, 1}, {0, 1}, {1, 2}, 2}, false},    // groups, uneven: may fall back
+  };
+  setenv("DSVD_CUDNN_API", "graph", 1);
+  const int64_t runs_before = cuda::graph_convolutions_run();
+  uint64_t seed = 140;
+  for (const Case& c : cases) {
+    std::vector<Tensor> in{random(c.x, seed++), random(c.w, seed++)};
+    if (c.bias) in.push_back(random({c.w[0]}, seed++));
+    Conv2dOptions o = c.o;
+    auto op = [o](auto& v) { return conv2d(v[0], v[1], v.size() > 2 ? v[2] : Tensor(), o); };
+    check_op_on_gpu("graph conv2d f64", op, in, 1e-10, 1e-9);
+    std::vector<Tensor> in32, in16;
+    for (auto& t : in) in32.push_back(t.to(DType::Float32));
+    {
+      NoTf32 off;
+      check_op_on_gpu("graph conv2d f32", op, in32, 1e-4, 1e-4);
+    }
+    // bfloat16 operands rounded once, products summed in float32: the CPU's float32 convolution of
+    // the same rounded operands, within bfloat16's rounding of the result (2^-8 relative).
+    for (auto& t : in32) in16.push_back(t.to(DType::BFloat16).to(DType::Float32));
+    Tensor expected = op(in16);
+    std::vector<Tensor> gpu16;
+    for (auto& t : in16) gpu16.push_back(t.to(DType::BFloat16).to(kGpu));
+    Tensor got = op(gpu16);
+    CHECK(got.dtype() == DType::BFloat16);
+    CHECK_CLOSE(got.to(Device::cpu()).to(DType::Float32), expected, 2e-2, 1e-2);
+  }
+  unsetenv("DSVD_CUDNN_API");
+  CHECK(cuda::graph_convolutions_run() > runs_before + 20);  // the graph API ran (most passes of most cases)
+}
+#endif
 
 TEST_CASE("cuda ops: pooling with the CPU's window rules" * doctest::skip(!has_device())) {
   Tensor x = random({2, 3, 9, 10}, 60);

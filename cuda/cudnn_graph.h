@@ -1,0 +1,24 @@
+// Convolutions through cuDNN's graph (backend) API, beside the legacy API of cuda/cudnn.cpp:
+// DSVD_CUDNN_API=graph takes it for every pass it can plan (engines ranked by cuDNN's
+// heuristics, or measured with DSVD_CUDNN_BENCHMARK=1), the legacy API for the rest.
+#pragma once
+#include "ops/kernels/nn.h"
+#include "tensor/dtype.h"
+
+namespace dsvd::cuda {
+
+enum class CudnnApi { Legacy, Graph };
+// DSVD_CUDNN_API: legacy (the default) or graph; read at every call, so that a benchmark can
+// compare both in one process.
+CudnnApi cudnn_api();
+
+enum class ConvPass { Forward, BackwardData, BackwardFilter };
+// One pass on contiguous NCHW tensors of dtype `t` on the current device, alpha = 1, beta = 0:
+// Forward y = conv(x, w); BackwardData x = dx from (w, y = dy); BackwardFilter w = dw from
+// (x, y = dy). False when the graph API has no plan for it (nothing was run: the caller takes
+// the legacy API); a failure to run a plan it has throws.
+bool graph_convolution(ConvPass pass, const kernels::Conv2dGeometry& g, DType t, void* x, void* w, void* y);
+// How many passes the graph API has run in this process (tests check that it was taken).
+int64_t graph_convolutions_run();
+
+}  // namespace dsvd::cuda
