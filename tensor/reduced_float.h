@@ -110,6 +110,13 @@ template <typename T> struct is_reduced_float_type { static constexpr bool value
 template <> struct is_reduced_float_type<bfloat16> { static constexpr bool value = true; };
 template <> struct is_reduced_float_type<float16> { static constexpr bool value = true; };
 
+// The type arithmetic on a T happens in: float for the 16-bit floats (each result then rounded
+// once to T, the same bits as a kernel that widens its operands to float32), T itself otherwise.
+template <typename T> struct compute_type { using type = T; };
+template <> struct compute_type<bfloat16> { using type = float; };
+template <> struct compute_type<float16> { using type = float; };
+template <typename T> using compute_type_t = typename compute_type<T>::type;
+
 template <typename To, typename From> DSVD_HOST_DEVICE To value_cast(From x) {
   if constexpr (is_reduced_float_type<From>::value) {
     if constexpr (is_reduced_float_type<To>::value) return To(static_cast<float>(x));

@@ -3,6 +3,7 @@
 // strided operand's element offset comes from its geometry (cuda/geometry.h), a contiguous
 // operation skips the index arithmetic.
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/context.h"
 #include "cuda/geometry.h"
@@ -74,21 +75,27 @@ __global__ void fill_kernel(Geometry<1> g, T* out, T value) {
   }
 }
 
+// The 16-bit floats compute in float (compute_type_t) and round each result once, as a kernel
+// that widens its operands would: these kernels take bfloat16 and float16 tensors natively.
 template <typename T, UnaryOp OP>
 __global__ void unary_kernel(Geometry<2> g, T* out, const T* in, double p0, double p1) {
+  using C = compute_type_t<T>;
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
-    out[off[0]] = math::unary<OP, T>(in[off[1]], p0, p1);
+    out[off[0]] = value_cast<T>(math::unary<OP, C>(value_cast<C>(in[off[1]]), p0, p1));
   }
 }
 
+// O: T, or uint8 for a comparison (then computed in C and not rounded).
 template <typename T, typename O, BinaryOp OP>
 __global__ void binary_kernel(Geometry<3> g, O* out, const T* a, const T* b) {
+  using C = compute_type_t<T>;
+  using OC = std::conditional_t<std::is_same_v<O, T>, C, O>;
   GRID_STRIDE(i, g.numel) {
     int64_t off[3];
     offsets_of(g, i, off);
-    out[off[0]] = math::binary<OP, O>(a[off[1]], b[off[2]]);
+    out[off[0]] = value_cast<O>(math::binary<OP, OC>(value_cast<C>(a[off[1]]), value_cast<C>(b[off[2]])));
   }
 }
 
@@ -129,13 +136,16 @@ bool vectorizable(const Geometry<K>& g, DType dtype, std::initializer_list<const
   return true;
 }
 
+// The number `s` in the compute type (float for the 16-bit floats, as after widening).
 template <typename T, typename O, BinaryOp OP>
-__global__ void binary_scalar_kernel(Geometry<2> g, O* out, const T* a, T s, bool scalar_first) {
+__global__ void binary_scalar_kernel(Geometry<2> g, O* out, const T* a, compute_type_t<T> s, bool scalar_first) {
+  using C = compute_type_t<T>;
+  using OC = std::conditional_t<std::is_same_v<O, T>, C, O>;
   GRID_STRIDE(i, g.numel) {
     int64_t off[2];
     offsets_of(g, i, off);
-    const T x = a[off[1]];
-    out[off[0]] = scalar_first ? math::binary<OP, O>(s, x) : math::binary<OP, O>(x, s);
+    const C x = value_cast<C>(a[off[1]]);
+    out[off[0]] = value_cast<O>(scalar_first ? math::binary<OP, OC>(s, x) : math::binary<OP, OC>(x, s));
   }
 }
 
@@ -150,10 +160,11 @@ __global__ void where_kernel(Geometry<4> g, T* out, const uint8_t* mask, const T
 
 template <typename T>
 __global__ void threshold_backward_kernel(Geometry<3> g, T* out, const T* result, const T* grad) {
+  using C = compute_type_t<T>;
   GRID_STRIDE(i, g.numel) {
     int64_t off[3];
     offsets_of(g, i, off);
-    out[off[0]] = math::relu_backward(result[off[1]], grad[off[2]]);
+    out[off[0]] = value_cast<T>(math::relu_backward(value_cast<C>(result[off[1]]), value_cast<C>(grad[off[2]])));
   }
 }
 
@@ -290,7 +301,7 @@ void unary(UnaryOp op, const Tensor& out, const Tensor& in, double p0, double p1
   Geometry<2> g = make_geometry<2>(ops, "unary");
   cudaStream_t s = stream_of(out);
   launch_checked("unary", [&] {
-    DSVD_DISPATCH_ALL(out.dtype(), "unary", [&] {
+    DSVD_DISPATCH_STORAGE(out.dtype(), "unary", [&] {
       using T = scalar_t;
       T* o = static_cast<T*>(out.data_ptr());
       const T* x = static_cast<const T*>(in.data_ptr());
@@ -320,7 +331,7 @@ void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   Geometry<3> g = make_geometry<3>(ops, "binary");
   cudaStream_t s = stream_of(out);
   launch_checked("binary", [&] {
-    DSVD_DISPATCH_ALL(a.dtype(), "binary", [&] {
+    DSVD_DISPATCH_STORAGE(a.dtype(), "binary", [&] {
       using T = scalar_t;
       const T* x = static_cast<const T*>(a.data_ptr());
       const T* y = static_cast<const T*>(b.data_ptr());
@@ -355,10 +366,10 @@ void binary_scalar(BinaryOp op, const Tensor& out, const Tensor& a, double scala
   Geometry<2> g = make_geometry<2>(ops, "binary");
   cudaStream_t s = stream_of(out);
   launch_checked("binary", [&] {
-    DSVD_DISPATCH_ALL(a.dtype(), "binary", [&] {
+    DSVD_DISPATCH_STORAGE(a.dtype(), "binary", [&] {
       using T = scalar_t;
       const T* x = static_cast<const T*>(a.data_ptr());
-      const T sv = T(scalar);
+      const compute_type_t<T> sv = compute_type_t<T>(scalar);
       auto go = [&](auto tag) {
         constexpr BinaryOp K = decltype(tag)::value;
         if constexpr (math::is_comparison(K))
@@ -378,7 +389,7 @@ void where(const Tensor& out, const Tensor& mask, const Tensor& a, const Tensor&
   const Tensor* ops[4] = {&out, &mask, &a, &b};
   Geometry<4> g = make_geometry<4>(ops, "where");
   launch_checked("where", [&] {
-    DSVD_DISPATCH_ALL(out.dtype(), "where", [&] {
+    DSVD_DISPATCH_STORAGE(out.dtype(), "where", [&] {
       where_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(
           g, static_cast<scalar_t*>(out.data_ptr()), static_cast<const uint8_t*>(mask.data_ptr()),
           static_cast<const scalar_t*>(a.data_ptr()), static_cast<const scalar_t*>(b.data_ptr()));
@@ -399,7 +410,7 @@ void threshold_backward(const Tensor& out, const Tensor& result, const Tensor& g
     return;
   }
   launch_checked("relu_backward", [&] {
-    DSVD_DISPATCH_ALL(out.dtype(), "relu_backward", [&] {
+    DSVD_DISPATCH_STORAGE(out.dtype(), "relu_backward", [&] {
       threshold_backward_kernel<scalar_t><<<blocks_for(g.numel), kThreads, 0, stream_of(out)>>>(
           g, static_cast<scalar_t*>(out.data_ptr()), static_cast<const scalar_t*>(result.data_ptr()),
           static_cast<const scalar_t*>(grad.data_ptr()));
@@ -482,11 +493,12 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, d
   });
 }
 
-DSVD_REGISTER_KERNEL(kernels::UnaryKernel, CUDA, unary);
-DSVD_REGISTER_KERNEL(kernels::BinaryKernel, CUDA, binary);
-DSVD_REGISTER_KERNEL(kernels::BinaryScalarKernel, CUDA, binary_scalar);
-DSVD_REGISTER_KERNEL(kernels::ReluBackwardKernel, CUDA, threshold_backward);
-DSVD_REGISTER_KERNEL(kernels::WhereKernel, CUDA, where);
+// Native bfloat16/float16: computed in float, each result rounded once (no widened copies).
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::UnaryKernel, CUDA, unary);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BinaryKernel, CUDA, binary);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BinaryScalarKernel, CUDA, binary_scalar);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::ReluBackwardKernel, CUDA, threshold_backward);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::WhereKernel, CUDA, where);
 DSVD_REGISTER_KERNEL(kernels::PolynomialKernel, CUDA, polynomial);
 DSVD_REGISTER_KERNEL(kernels::GatherColumnsKernel, CUDA, gather_columns);
 DSVD_REGISTER_KERNEL(kernels::ScatterColumnsKernel, CUDA, scatter_columns);
