@@ -224,49 +224,83 @@ Tensor filled(int64_t n, double v, DType t, const Device& d) {
 
 }  // namespace
 
+namespace {
+
+// The dtype of batch norm's parameters and statistics for input x: float32 for the 16-bit
+// dtypes (cuDNN's own rule for half and bfloat16 data), x's otherwise.
+DType bn_statistics_dtype(const Tensor& x) { return is_reduced_float(x.dtype()) ? DType::Float32 : x.dtype(); }
+
+// A 16-bit x that this cuDNN cannot normalise natively (CUDNN_STATUS_NOT_SUPPORTED): the same
+// pass on float32 copies, each output rounded once (what the kernel table's widening does).
+Tensor widened(const Tensor& t) {
+  if (!t.defined()) return t;
+  Tensor out = empty(t.sizes(), DType::Float32, t.device());
+  copy_into(out, t);
+  return out;
+}
+
+}  // namespace
+
 void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                          const Tensor& running_var, double momentum, double eps, const Tensor& y,
                          Tensor& save_mean, Tensor& save_invstd) {
   DSVD_CHECK(eps >= CUDNN_BN_MIN_EPSILON, "batch_norm (CUDA): eps ", eps, " is below cuDNN's minimum ", CUDNN_BN_MIN_EPSILON);
-  for (const Tensor* t : {&running_mean, &running_var})
-    DSVD_CHECK(!t->defined() || t->dtype() == x.dtype(), "batch_norm (CUDA): running statistics must have the input's dtype (",
-               dtype_name(x.dtype()), "), got ", dtype_name(t->dtype()));
+  const DType stats = bn_statistics_dtype(x);
+  for (const Tensor* t : {&gamma, &beta, &running_mean, &running_var})
+    DSVD_CHECK(!t->defined() || t->dtype() == stats, "batch_norm (CUDA): parameters and running statistics of a ",
+               dtype_name(x.dtype()), " input must be ", dtype_name(stats), ", got ", dtype_name(t->dtype()));
   DeviceContext& c = context(x.device().index);
   int64_t n, ch, h, w;
   bn_dims(x, n, ch, h, w);
-  TensorDesc xd(x.dtype(), n, ch, h, w), pd(x.dtype(), 1, ch, 1, 1);
-  Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, x.dtype(), x.device());
-  Tensor b = beta.defined() ? beta : filled(ch, 0.0, x.dtype(), x.device());
-  save_mean = empty({ch}, x.dtype(), x.device());  // cuDNN keeps the statistics in the input's dtype
-  save_invstd = empty({ch}, x.dtype(), x.device());
+  TensorDesc xd(x.dtype(), n, ch, h, w), pd(stats, 1, ch, 1, 1);
+  Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, stats, x.device());
+  Tensor b = beta.defined() ? beta : filled(ch, 0.0, stats, x.device());
+  save_mean = empty({ch}, stats, x.device());  // cuDNN keeps the statistics in the parameters' dtype
+  save_invstd = empty({ch}, stats, x.device());
   const auto [one, zero] = factors(x.dtype());
-  DSVD_CUDNN_CHECK("batch_norm", cudnnBatchNormalizationForwardTraining(
+  const cudnnStatus_t status = cudnnBatchNormalizationForwardTraining(
       c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, xd.d, x.data_ptr(), xd.d, y.data_ptr(), pd.d, g.data_ptr(), b.data_ptr(),
       momentum, running_mean.defined() ? running_mean.data_ptr() : nullptr,
-      running_var.defined() ? running_var.data_ptr() : nullptr, eps, save_mean.data_ptr(), save_invstd.data_ptr()));
+      running_var.defined() ? running_var.data_ptr() : nullptr, eps, save_mean.data_ptr(), save_invstd.data_ptr());
+  if (status == CUDNN_STATUS_NOT_SUPPORTED && is_reduced_float(x.dtype())) {
+    Tensor y32 = empty(y.sizes(), DType::Float32, y.device());
+    batch_norm_training(widened(x), gamma, beta, running_mean, running_var, momentum, eps, y32, save_mean, save_invstd);
+    copy_into(y, y32);
+    return;
+  }
+  DSVD_CUDNN_CHECK("batch_norm", status);
 }
 
 void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
                          const Tensor& save_invstd, double eps, const Tensor& grad_x, const Tensor& grad_gamma,
                          const Tensor& grad_beta) {
   DeviceContext& c = context(x.device().index);
+  const DType stats = bn_statistics_dtype(x);
   int64_t n, ch, h, w;
   bn_dims(x, n, ch, h, w);
-  TensorDesc xd(x.dtype(), n, ch, h, w), pd(x.dtype(), 1, ch, 1, 1);
-  Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, x.dtype(), x.device());
+  TensorDesc xd(x.dtype(), n, ch, h, w), pd(stats, 1, ch, 1, 1);
+  Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, stats, x.device());
   // cuDNN computes all three; the ones nobody asked for land in scratch buffers.
   Tensor dx = grad_x.defined() ? grad_x : empty(x.sizes(), x.dtype(), x.device());
-  Tensor dg = grad_gamma.defined() ? grad_gamma : empty({ch}, x.dtype(), x.device());
-  Tensor db = grad_beta.defined() ? grad_beta : empty({ch}, x.dtype(), x.device());
+  Tensor dg = grad_gamma.defined() ? grad_gamma : empty({ch}, stats, x.device());
+  Tensor db = grad_beta.defined() ? grad_beta : empty({ch}, stats, x.device());
   const auto [one, zero] = factors(x.dtype());
-  DSVD_CUDNN_CHECK("batch_norm_backward", cudnnBatchNormalizationBackward(
+  const cudnnStatus_t status = cudnnBatchNormalizationBackward(
       c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, xd.d, x.data_ptr(), xd.d, grad_y.data_ptr(), xd.d,
-      dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr()));
+      dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr());
+  if (status == CUDNN_STATUS_NOT_SUPPORTED && is_reduced_float(x.dtype())) {
+    Tensor dx32 = empty(x.sizes(), DType::Float32, x.device());
+    batch_norm_backward(widened(x), widened(grad_y), gamma, save_mean, save_invstd, eps, dx32, dg, db);
+    copy_into(dx, dx32);
+    return;
+  }
+  DSVD_CUDNN_CHECK("batch_norm_backward", status);
 }
 
 DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::Conv2dForwardKernel, CUDA, conv2d_forward);
 DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::Conv2dBackwardKernel, CUDA, conv2d_backward);
-DSVD_REGISTER_KERNEL(kernels::BatchNormTrainingKernel, CUDA, batch_norm_training);
-DSVD_REGISTER_KERNEL(kernels::BatchNormBackwardKernel, CUDA, batch_norm_backward);
+// Batch norm takes 16-bit inputs natively (float32 parameters and statistics, as cuDNN wants them).
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BatchNormTrainingKernel, CUDA, batch_norm_training);
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BatchNormBackwardKernel, CUDA, batch_norm_backward);
 
 }  // namespace dsvd::cuda
