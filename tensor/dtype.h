@@ -65,16 +65,25 @@ template <> struct dtype_of<float16> { static constexpr DType value = DType::Flo
 #define DSVD_CASES_ALL(...)                                                      \
   DSVD_CASES_SIGNED(__VA_ARGS__)                                                \
   DSVD_DISPATCH_CASE(UInt8, uint8_t, __VA_ARGS__)
-#define DSVD_CASES_STORAGE(...)                                                  \
-  DSVD_CASES_ALL(__VA_ARGS__)                                                   \
+#define DSVD_CASES_REDUCED(...)                                                  \
   DSVD_DISPATCH_CASE(BFloat16, ::dsvd::bfloat16, __VA_ARGS__)                   \
   DSVD_DISPATCH_CASE(Float16, ::dsvd::float16, __VA_ARGS__)
+#define DSVD_CASES_STORAGE(...)                                                  \
+  DSVD_CASES_ALL(__VA_ARGS__)                                                   \
+  DSVD_CASES_REDUCED(__VA_ARGS__)
+#define DSVD_CASES_FLOATING_AND_REDUCED(...)                                     \
+  DSVD_CASES_FLOATING(__VA_ARGS__)                                              \
+  DSVD_CASES_REDUCED(__VA_ARGS__)
 
 #define DSVD_DISPATCH_FLOATING(DT, NAME, ...) \
   DSVD_DISPATCH_SWITCH(DT, NAME, "float32 or float64", DSVD_CASES_FLOATING, __VA_ARGS__)
 #define DSVD_DISPATCH_SIGNED(DT, NAME, ...) \
   DSVD_DISPATCH_SWITCH(DT, NAME, "float32, float64 or int64", DSVD_CASES_SIGNED, __VA_ARGS__)
 #define DSVD_DISPATCH_ALL(DT, NAME, ...) DSVD_DISPATCH_SWITCH(DT, NAME, "a known dtype", DSVD_CASES_ALL, __VA_ARGS__)
+// The float dtypes with the 16-bit ones: kernels that take bfloat16/float16 natively.
+#define DSVD_DISPATCH_FLOATING_AND_REDUCED(DT, NAME, ...)                                                     \
+  DSVD_DISPATCH_SWITCH(DT, NAME, "float32, float64, bfloat16 or float16", DSVD_CASES_FLOATING_AND_REDUCED, \
+                       __VA_ARGS__)
 // Every storage dtype, the 16-bit floats included: for copies, fills and reads of single values,
 // which convert with value_cast (tensor/reduced_float.h).
 #define DSVD_DISPATCH_STORAGE(DT, NAME, ...) \

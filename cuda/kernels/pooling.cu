@@ -108,7 +108,7 @@ cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).strea
 void max_pool2d_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices) {
   const int64_t n = w.planes * w.out_h * w.out_w;
   if (n == 0) return;
-  DSVD_DISPATCH_FLOATING(x.dtype(), "max_pool2d", [&] {
+  DSVD_DISPATCH_FLOATING_AND_REDUCED(x.dtype(), "max_pool2d", [&] {  // a maximum is one of its inputs: exact in 16 bits
     const auto* src = static_cast<const scalar_t*>(x.data_ptr());
     auto* dst = static_cast<scalar_t*>(y.data_ptr());
     if (indices.dtype() == DType::UInt8)
@@ -180,7 +180,9 @@ void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
   DSVD_CUDA_CHECK("adaptive_avg_pool2d_backward", cudaGetLastError());
 }
 
-DSVD_REGISTER_KERNEL(kernels::MaxPool2dForwardKernel, CUDA, max_pool2d_forward);
+// Max pooling's forward takes 16-bit tensors natively (it only compares and copies); the backward
+// passes add overlapping windows and stay on float32 through the kernel table's widening.
+DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::MaxPool2dForwardKernel, CUDA, max_pool2d_forward);
 DSVD_REGISTER_KERNEL(kernels::MaxPool2dBackwardKernel, CUDA, max_pool2d_backward);
 DSVD_REGISTER_KERNEL(kernels::AvgPool2dForwardKernel, CUDA, avg_pool2d_forward);
 DSVD_REGISTER_KERNEL(kernels::AvgPool2dBackwardKernel, CUDA, avg_pool2d_backward);

@@ -6,6 +6,7 @@
 
 #include "ops/kernels/nn.h"
 #include "tensor/host_device.h"
+#include "tensor/reduced_float.h"
 
 namespace dsvd::math {
 
@@ -14,6 +15,11 @@ namespace dsvd::math {
 template <typename T>
 DSVD_HOST_DEVICE bool replaces_max(T v, T m) {
   return (v > m) | ((v != v) & (m == m));
+}
+// The 16-bit floats compare as the floats they hold (exactly).
+template <uint16_t (*FromFloat)(float), float (*ToFloat)(uint16_t)>
+DSVD_HOST_DEVICE bool replaces_max(ReducedFloat<FromFloat, ToFloat> v, ReducedFloat<FromFloat, ToFloat> m) {
+  return replaces_max(float(v), float(m));
 }
 
 // The flat position in the plane of offset ky·kw + kx inside output (oy, ox)'s unclipped window.
