@@ -164,6 +164,31 @@ double time_plan(DeviceContext& c, const Descriptor& plan, int64_t workspace, co
   return double(ms[1]);
 }
 
+// The operation of each pass and the attributes that name its x (or dx), w (or dw) and y (or dy).
+struct PassAttributes {
+  cudnnBackendDescriptorType_t operation;
+  cudnnBackendAttributeName_t x, w, y, conv, alpha, beta;
+};
+
+const PassAttributes& attributes_of(ConvPass pass) {
+  static const PassAttributes forward = {
+      CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W,             CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC,     CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA};
+  static const PassAttributes backward_data = {
+      CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W,                  CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC,          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA};
+  static const PassAttributes backward_filter = {
+      CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW,                 CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC,          CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA,
+      CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA};
+  return pass == ConvPass::Forward ? forward : pass == ConvPass::BackwardData ? backward_data : backward_filter;
+}
+
 const char* pass_name(ConvPass pass) {
   switch (pass) {
     case ConvPass::Forward: return "forward";
@@ -206,36 +231,9 @@ void build(GraphPlan& out, ConvPass pass, const Conv2dGeometry& g, DType t, Devi
   const cudnnBackendAttributeType_t scalar = t == DType::Float64 ? CUDNN_TYPE_DOUBLE : CUDNN_TYPE_FLOAT;
   const void* one = t == DType::Float64 ? static_cast<const void*>(&one64) : &one32;
   const void* zero = t == DType::Float64 ? static_cast<const void*>(&zero64) : &zero32;
-  DescriptorPtr made;
-  switch (pass) {
-    case ConvPass::Forward:
-      made = std::make_unique<Descriptor>(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
-      made->set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, x)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, w)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, y)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, conv)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, scalar, 1, one)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, scalar, 1, zero);
-      break;
-    case ConvPass::BackwardData:
-      made = std::make_unique<Descriptor>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR);
-      made->set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, x)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, w)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, y)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, conv)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, scalar, 1, one)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, scalar, 1, zero);
-      break;
-    case ConvPass::BackwardFilter:
-      made = std::make_unique<Descriptor>(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
-      made->set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, x)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, w)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, y)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC, conv)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, scalar, 1, one)
-          .set(CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, scalar, 1, zero);
-      break;
-  }
+  const PassAttributes& a = attributes_of(pass);
+  DescriptorPtr made = std::make_unique<Descriptor>(a.operation);
+  made->set(a.x, x).set(a.w, w).set(a.y, y).set(a.conv, conv).set(a.alpha, scalar, 1, one).set(a.beta, scalar, 1, zero);
   Descriptor& op = keep(std::move(made));
   if (!op.finalize()) return;
 
