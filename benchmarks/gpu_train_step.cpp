@@ -12,7 +12,7 @@
 //   EIG f32/f64: 64 symmetric positive definite 256x256 matrices
 //   SQRT f32/f64: the matrix square root's forward + backward on 64 SPD 48x48 matrices, per rule
 //     (the fast square roots' paper compares MTP-Lya, MPA-Lya, Newton–Schulz and the SVD rules at
-//     this size); dsvd against itself, no peer
+//     this size); dsvd against itself, no peer; MPA-Lya fused (one kernel per pass) and unfused
 //
 // Images/s come from the median step after warm-up steps (each step ends with a device
 // synchronisation); peak memory is the caching allocator's peak of bytes in live tensors against
@@ -317,6 +317,14 @@ int main(int argc, char** argv) {
           value += std::string(sqrt_method_name(m)) + " failed (" + e.what() + "), ";
         }
       }
+      // MPA-Lya above runs its fused kernels (ops/kernels/linalg.h); here its separate products.
+      setenv("DSVD_FUSED_FAST_SQRT", "0", 1);
+      try {
+        value += "mpa-lya unfused " + fmt(run_sqrt(SqrtMethod::MpaLya, dt, 10), "%.2f") + ", ";
+      } catch (const std::exception& e) {
+        value += std::string("mpa-lya unfused failed (") + e.what() + "), ";
+      }
+      unsetenv("DSVD_FUSED_FAST_SQRT");
       value += "ms";
       char line[512];
       std::snprintf(line, sizeof line, "%-44s %s", (std::string("sqrt fwd+bwd 64x48x48 ") + dtype_name(dt)).c_str(),

@@ -2,6 +2,7 @@
 // bound to it, created on first use and kept for the life of the process.
 #pragma once
 #include "cuda/check.h"
+#include "tensor/tensor.h"
 
 namespace dsvd::cuda {
 
@@ -27,6 +28,9 @@ class DeviceGuard {
  private:
   int previous_ = 0;
 };
+
+// The stream of the device `t` lives on: where every kernel on t is queued.
+inline cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
 
 // Threads per block and the grid for `n` elements (capped; kernels loop grid-stride).
 constexpr int kThreads = 256;

@@ -219,8 +219,6 @@ __global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, m
   }
 }
 
-cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
-
 void check_on_device(const char* op, const Tensor& out, std::initializer_list<const Tensor*> ins) {
   DSVD_CHECK(out.device().is_cuda(), op, ": output is on ", out.device().str(), ", expected a CUDA device");
   for (const Tensor* t : ins)

@@ -136,7 +136,6 @@ __global__ void nan_to_zero_kernel(T* p, int64_t n, unsigned long long* count) {
     }
 }
 
-cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
 constexpr unsigned kScanBlocks = 256;
 
 }  // namespace
@@ -152,7 +151,6 @@ void sort_eigenpairs_by_magnitude(const Tensor& w, const Tensor& vectors, const 
   });
   DSVD_CUDA_CHECK("symeig", cudaGetLastError());
 }
-
 
 void defer_finite_check(const Tensor& t, const char* op) {
   const int64_t batch = t.size(0), per_sample = batch == 0 ? 0 : t.numel() / batch;

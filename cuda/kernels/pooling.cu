@@ -101,8 +101,6 @@ __global__ void adaptive_bwd(int64_t planes, int64_t H, int64_t W, int64_t OH, i
   }
 }
 
-cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
-
 }  // namespace
 
 void max_pool2d_forward(const PoolWindows& w, const Tensor& x, const Tensor& y, const Tensor& indices) {

@@ -162,7 +162,6 @@ __global__ void cross_entropy_backward_kernel(const T* logp, const int64_t* targ
 }
 
 unsigned row_blocks(int64_t rows) { return unsigned(rows < 1 ? 1 : (rows > 65535 * 4 ? 65535 * 4 : rows)); }
-cudaStream_t stream_of(const Tensor& t) { return context(t.device().index).stream; }
 
 }  // namespace
 

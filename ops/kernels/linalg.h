@@ -54,4 +54,30 @@ struct ReplaceNanWithZeroKernel {
   using Fn = void(const Tensor& t, const Tensor& count);
 };
 
+// The fast square roots' two halves as one kernel each, one block per matrix, for the small
+// matrices where their separate products and solve are bound by kernel launches (64 SPD 48×48
+// matrices: about 130 launches for MPA-Lya's forward and backward). ops/matfn/fast_sqrt.cpp and
+// ops/matfn/lyapunov.cpp take them where a device registers them and fused_sqrt_fits(n, dtype);
+// the formulas are those of fast_sqrt.h and lyapunov.h, the coefficients passed in.
+struct PadeCoefficients {
+  double p[6], q[6];  // numerator and denominator of √(1 − z)'s [5/5] approximant
+};
+// a (B, n, n) contiguous; per matrix s = ‖A‖_F, Z = I − A/s: out <- √s·Q(Z)⁻¹P(Z), or with
+// `inverse` P(Z)⁻¹Q(Z)/√s; root_scale (B, 1, 1) <- √s.
+struct MpaForwardKernel {
+  static constexpr const char* name = "mpa_forward";
+  using Fn = void(const Tensor& a, const PadeCoefficients& c, bool inverse, const Tensor& out, const Tensor& root_scale);
+};
+// The sign iteration of lyapunov.h, `iterations` steps without a tolerance stop: x <- ½ C_final
+// from B₀ = y/root_scale, C₀ = g/root_scale; y, g, x (B, n, n) contiguous.
+struct LyapunovSignKernel {
+  static constexpr const char* name = "lyapunov_sign";
+  using Fn = void(const Tensor& y, const Tensor& g, const Tensor& root_scale, int iterations, const Tensor& x);
+};
+// Both keep five n×n matrices of one sample in a block's shared memory: at most 160 KiB (what
+// an A100 block may opt into; n <= 64 in float64).
+inline bool fused_sqrt_fits(int64_t n, DType t) {
+  return (t == DType::Float32 || t == DType::Float64) && 5 * n * n * int64_t(itemsize(t)) <= (int64_t(160) << 10);
+}
+
 }  // namespace dsvd::kernels

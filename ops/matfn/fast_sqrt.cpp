@@ -1,5 +1,11 @@
 #include "ops/matfn/fast_sqrt.h"
 
+#include <cstdlib>
+#include <string>
+
+#include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
 #include "ops/ops.h"
 
 namespace dsvd {
@@ -50,7 +56,29 @@ FastSqrtForward mtp_sqrt_forward(const Tensor& a) {
   return {mul(matrix_polynomial(sc.z, mtp_coefficients()), sc.root_scale), sc.root_scale};
 }
 
+bool fused_fast_sqrt(const Tensor& t) {
+  const char* env = std::getenv("DSVD_FUSED_FAST_SQRT");
+  if (env && std::string(env) == "0") return false;
+  const Device::Kind kind = t.device().kind;
+  return t.dim() == 3 && t.size(1) == t.size(2) && kernels::fused_sqrt_fits(t.size(1), t.dtype()) &&
+         kernels::has_kernel<kernels::MpaForwardKernel>(kind) && kernels::has_kernel<kernels::LyapunovSignKernel>(kind);
+}
+
+namespace {
+
+// MPA's whole forward in one kernel (fused_fast_sqrt).
+FastSqrtForward mpa_fused(const Tensor& a, bool inverse) {
+  kernels::PadeCoefficients c{};
+  for (size_t k = 0; k < 6; ++k) c.p[k] = mpa_numerator()[k], c.q[k] = mpa_denominator()[k];
+  FastSqrtForward f{empty(a.sizes(), a.dtype(), a.device()), empty({a.size(0), 1, 1}, a.dtype(), a.device())};
+  kernels::dispatch<kernels::MpaForwardKernel>(a.device())(detail::contiguous_raw(a), c, inverse, f.out, f.root_scale);
+  return f;
+}
+
+}  // namespace
+
 FastSqrtForward mpa_sqrt_forward(const Tensor& a) {
+  if (fused_fast_sqrt(a)) return mpa_fused(a, false);
   Scaled sc = normalised(a);
   // P and Q are polynomials in Z, so they commute and Q⁻¹P = P Q⁻¹: one solve Q X = P.
   Tensor x = solve(matrix_polynomial(sc.z, mpa_denominator()), matrix_polynomial(sc.z, mpa_numerator()));
@@ -58,6 +86,7 @@ FastSqrtForward mpa_sqrt_forward(const Tensor& a) {
 }
 
 FastSqrtForward mpa_inverse_sqrt_forward(const Tensor& a) {
+  if (fused_fast_sqrt(a)) return mpa_fused(a, true);
   Scaled sc = normalised(a);
   // 1/√(1 − z) ≈ Q(z)/P(z): one solve P X = Q.
   Tensor x = solve(matrix_polynomial(sc.z, mpa_numerator()), matrix_polynomial(sc.z, mpa_denominator()));

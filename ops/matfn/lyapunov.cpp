@@ -2,6 +2,10 @@
 
 #include <cmath>
 
+#include "ops/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
+#include "ops/matfn/fast_sqrt.h"
 #include "ops/ops.h"
 
 namespace dsvd {
@@ -18,6 +22,14 @@ double distance_to_identity(const Tensor& b) {
 LyapunovResult lyapunov_sign_iteration(const Tensor& y, const Tensor& g, const Tensor& root_scale, int iterations,
                                        double tolerance, bool measure) {
   DSVD_CHECK(iterations >= 1, "Lyapunov sign iteration: iterations must be >= 1, got ", iterations);
+  if (tolerance <= 0 && !measure && fused_fast_sqrt(y)) {  // every iteration in one kernel
+    LyapunovResult r;
+    r.x = empty(y.sizes(), y.dtype(), y.device());
+    kernels::dispatch<kernels::LyapunovSignKernel>(y.device())(detail::contiguous_raw(y), detail::contiguous_raw(g),
+                                                               detail::contiguous_raw(root_scale), iterations, r.x);
+    r.iterations = iterations;
+    return r;
+  }
   const int64_t n = y.size(1);
   Tensor i3 = mul(eye(n, y.dtype(), y.device()), 3.0);
   Tensor b = div(y, root_scale), c = div(g, root_scale);

@@ -12,6 +12,7 @@
 #include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
+#include "ops/matfn/fast_sqrt.h"
 #include "ops/matfn/inverse_sqrtm.h"
 #include "ops/matfn/repair.h"
 #include "ops/matfn/sqrtm.h"
@@ -410,6 +411,35 @@ TEST_CASE("cuda ops: the inverse square root, both methods, as on the CPU" * doc
     InverseSqrtOptions o;
     o.method = m;
     check_op_on_gpu(inverse_sqrt_method_name(m), [o](auto& v) { return inverse_sqrtm(v[0], o); }, {spd}, 1e-9, 1e-7);
+  }
+}
+
+// MPA-Lya's forward and the Lyapunov backward as one kernel each (ops/kernels/linalg.h) at the
+// size the fast square roots' paper times (64 matrices 48×48), and at n = 64 in float64 (the
+// most shared memory it takes): against the CPU, fused and with DSVD_FUSED_FAST_SQRT=0 (the
+// separate products and solve), and the inverse square root likewise.
+TEST_CASE("cuda ops: MPA-Lya and its inverse fused into one kernel per pass, as on the CPU" * doctest::skip(!has_device())) {
+  for (int64_t n : {48, 64}) {
+    INFO("n = " << n);
+    Tensor x = random({n == 48 ? 64 : 4, n, 2 * n}, 230 + uint64_t(n));
+    Tensor spd = add(div(matmul(x, x.transpose(1, 2)), double(2 * n)), mul(eye(n, DType::Float64), 0.1));
+    CHECK(fused_fast_sqrt(spd.to(kGpu)));
+    CHECK_FALSE(fused_fast_sqrt(spd));  // the CPU runs the separate ops
+    MatrixSqrtOptions o;
+    o.method = SqrtMethod::MpaLya;
+    InverseSqrtOptions io;
+    io.method = InverseSqrtMethod::MpaLyaInv;
+    for (const char* fused : {"1", "0"}) {
+      INFO("DSVD_FUSED_FAST_SQRT=" << fused);
+      setenv("DSVD_FUSED_FAST_SQRT", fused, 1);
+      check_op_on_gpu("mpa-lya", [o](auto& v) { return sqrtm(v[0], o); }, {spd}, 1e-9, 1e-7);
+      check_op_on_gpu("mpa-lya-inv", [io](auto& v) { return inverse_sqrtm(v[0], io); }, {spd}, 1e-9, 1e-7);
+      if (n == 48) {
+        NoTf32 exact;
+        check_op_on_gpu("mpa-lya float32", [o](auto& v) { return sqrtm(v[0], o); }, {spd.to(DType::Float32)}, 1e-3, 1e-3);
+      }
+    }
+    unsetenv("DSVD_FUSED_FAST_SQRT");
   }
 }
 

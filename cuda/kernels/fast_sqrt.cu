@@ -1,0 +1,212 @@
+// The fast square roots fused, one thread block per matrix (ops/kernels/linalg.h MpaForwardKernel
+// and LyapunovSignKernel): the sample's matrices live in shared memory, each product is one pass
+// of the block over the n² outputs, and the whole forward (norm, both Horner polynomials, the LU
+// solve with partial pivoting) or the whole sign iteration is one launch.
+#include <cmath>
+
+#include "cuda/context.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
+
+namespace dsvd::cuda {
+namespace {
+
+constexpr int kBlock = 256;
+
+// out = alpha·(a·b) + beta·c over row-major n×n matrices in shared memory; c may be out itself
+// (each entry is read, then written, by the same thread), a and b may not. Ends synchronised.
+template <typename T>
+__device__ void product(const T* a, const T* b, T* out, int n, T alpha, const T* c, T beta) {
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) {
+    const int i = e / n, j = e % n;
+    T s = 0;
+    for (int k = 0; k < n; ++k) s += a[i * n + k] * b[k * n + j];
+    out[e] = alpha * s + (c ? beta * c[e] : T(0));
+  }
+  __syncthreads();
+}
+
+// Σ_k c[k] Z^k by Horner's scheme (R = c₅I; R = R·Z + c_k I), ping-ponging between r and t;
+// returns the one holding the result.
+template <typename T>
+__device__ T* horner(const T* z, const double* c, T* r, T* t, int n) {
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) r[e] = e / n == e % n ? T(c[5]) : T(0);
+  __syncthreads();
+  for (int k = 4; k >= 0; --k) {
+    product<T>(r, z, t, n, T(1), nullptr, T(0));
+    for (int i = threadIdx.x; i < n; i += blockDim.x) t[i * n + i] += T(c[k]);
+    __syncthreads();
+    T* swap = r;
+    r = t;
+    t = swap;
+  }
+  return r;
+}
+
+// x <- lhs⁻¹·x in place (n right-hand sides, the columns of x), lhs overwritten by its LU factors:
+// Gaussian elimination with partial pivoting, then back substitution. A zero pivot gives Inf/NaN,
+// as a singular solve does.
+template <typename T>
+__device__ void solve_in_place(T* lhs, T* x, T* factors, int n) {
+  __shared__ int pivot;
+  for (int col = 0; col < n; ++col) {
+    if (threadIdx.x == 0) {
+      int best = col;
+      for (int r = col + 1; r < n; ++r)
+        if (fabs(double(lhs[r * n + col])) > fabs(double(lhs[best * n + col]))) best = r;
+      pivot = best;
+    }
+    __syncthreads();
+    if (pivot != col)
+      for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        T u = lhs[col * n + j];
+        lhs[col * n + j] = lhs[pivot * n + j];
+        lhs[pivot * n + j] = u;
+        u = x[col * n + j];
+        x[col * n + j] = x[pivot * n + j];
+        x[pivot * n + j] = u;
+      }
+    __syncthreads();
+    for (int r = col + 1 + threadIdx.x; r < n; r += blockDim.x) factors[r] = lhs[r * n + col] / lhs[col * n + col];
+    __syncthreads();
+    const int rows = n - col - 1;
+    for (int e = threadIdx.x; e < rows * n; e += blockDim.x) {
+      const int r = col + 1 + e / n, j = e % n;
+      const T f = factors[r];
+      x[r * n + j] -= f * x[col * n + j];
+      if (j > col) lhs[r * n + j] -= f * lhs[col * n + j];
+    }
+    __syncthreads();
+  }
+  for (int row = n - 1; row >= 0; --row) {
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+      T s = x[row * n + j];
+      for (int k = row + 1; k < n; ++k) s -= lhs[row * n + k] * x[k * n + j];
+      x[row * n + j] = s / lhs[row * n + row];
+    }
+    __syncthreads();
+  }
+}
+
+// Σ v² over the block (every thread gets it).
+template <typename T>
+__device__ T block_sum_of_squares(const T* v, int count) {
+  __shared__ double partial[kBlock];
+  double s = 0;
+  for (int e = threadIdx.x; e < count; e += blockDim.x) s += double(v[e]) * double(v[e]);
+  partial[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
+    __syncthreads();
+  }
+  const T total = T(partial[0]);
+  __syncthreads();
+  return total;
+}
+
+template <typename T>
+__global__ void mpa_forward_kernel(const T* a_all, int n, kernels::PadeCoefficients c, bool inverse, T* out_all, T* scale_all) {
+  extern __shared__ unsigned char shared_bytes[];
+  T* z = reinterpret_cast<T*>(shared_bytes);
+  T* m1 = z + n * n;
+  T* m2 = m1 + n * n;
+  T* m3 = m2 + n * n;
+  T* factors = m3 + n * n;  // n entries of the fifth matrix's room
+  const T* a = a_all + size_t(blockIdx.x) * n * n;
+  const T s = sqrt(block_sum_of_squares(a, n * n));  // ‖A‖_F
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) z[e] = (e / n == e % n ? T(1) : T(0)) - a[e] / s;
+  __syncthreads();
+  // P into one of m1/m2; Q into the other two buffers' free one and m3.
+  T* p = horner<T>(z, c.p, m1, m2, n);
+  T* q = horner<T>(z, c.q, m3, p == m1 ? m2 : m1, n);
+  // sqrt: Q X = P; inverse: P X = Q (the solve overwrites its left side with its factors).
+  T* lhs = inverse ? p : q;
+  T* x = inverse ? q : p;
+  solve_in_place<T>(lhs, x, factors, n);
+  const T root = sqrt(s);
+  T* out = out_all + size_t(blockIdx.x) * n * n;
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) out[e] = inverse ? x[e] / root : x[e] * root;
+  if (threadIdx.x == 0) scale_all[blockIdx.x] = root;
+}
+
+// B_{k+1} = ½(3B − B·B²), C_{k+1} = ½(3C − C·B² − B²·C + (B·C)·B): the iteration of lyapunov.h
+// with C_k(3I − B_k²) written out, six products per step.
+template <typename T>
+__global__ void lyapunov_sign_kernel(const T* y_all, const T* g_all, const T* scale_all, int n, int iterations,
+                                     T* x_all) {
+  extern __shared__ unsigned char shared_bytes[];
+  T* b = reinterpret_cast<T*>(shared_bytes);
+  T* c = b + n * n;
+  T* b2 = c + n * n;
+  T* bc = b2 + n * n;
+  T* acc = bc + n * n;
+  const size_t offset = size_t(blockIdx.x) * n * n;
+  const T root = scale_all[blockIdx.x];
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) {
+    b[e] = y_all[offset + e] / root;
+    c[e] = g_all[offset + e] / root;
+  }
+  __syncthreads();
+  for (int k = 0; k < iterations; ++k) {
+    product<T>(b, b, b2, n, T(1), nullptr, T(0));     // B²
+    product<T>(b, c, bc, n, T(1), nullptr, T(0));     // B·C
+    product<T>(c, b2, acc, n, T(-1), nullptr, T(0));  // −C·B²
+    product<T>(b2, c, acc, n, T(-1), acc, T(1));      // − B²·C
+    product<T>(bc, b, acc, n, T(1), acc, T(1));       // + (B·C)·B
+    for (int e = threadIdx.x; e < n * n; e += blockDim.x) c[e] = T(0.5) * (T(3) * c[e] + acc[e]);
+    __syncthreads();
+    product<T>(b, b2, bc, n, T(1), nullptr, T(0));  // B·B² (B·C is no longer needed)
+    for (int e = threadIdx.x; e < n * n; e += blockDim.x) b[e] = T(0.5) * (T(3) * b[e] - bc[e]);
+    __syncthreads();
+  }
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) x_all[offset + e] = T(0.5) * c[e];
+}
+
+// Five n×n matrices of T per block, beyond the 48 KiB a kernel gets without asking.
+template <typename K>
+size_t shared_for(K kernel, int64_t n, size_t item) {
+  const size_t bytes = size_t(5 * n * n) * item;
+  if (bytes > (size_t(48) << 10))
+    DSVD_CUDA_CHECK("fused square root", cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  return bytes;
+}
+
+}  // namespace
+
+void mpa_forward(const Tensor& a, const kernels::PadeCoefficients& c, bool inverse, const Tensor& out,
+                 const Tensor& root_scale) {
+  const int64_t batch = a.size(0), n = a.size(1);
+  DSVD_CHECK(kernels::fused_sqrt_fits(n, a.dtype()), "mpa_forward (CUDA): n = ", n, " in ", dtype_name(a.dtype()),
+             " does not fit one block's shared memory");
+  if (batch == 0 || n == 0) return;
+  DSVD_DISPATCH_FLOATING(a.dtype(), "mpa_forward", [&] {
+    auto kernel = mpa_forward_kernel<scalar_t>;
+    const size_t bytes = shared_for(kernel, n, sizeof(scalar_t));
+    kernel<<<unsigned(batch), kBlock, bytes, stream_of(a)>>>(static_cast<const scalar_t*>(a.data_ptr()), int(n), c, inverse,
+                                                          static_cast<scalar_t*>(out.data_ptr()),
+                                                          static_cast<scalar_t*>(root_scale.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("mpa_forward", cudaGetLastError());
+}
+
+void lyapunov_sign(const Tensor& y, const Tensor& g, const Tensor& root_scale, int iterations, const Tensor& x) {
+  const int64_t batch = y.size(0), n = y.size(1);
+  DSVD_CHECK(kernels::fused_sqrt_fits(n, y.dtype()), "lyapunov_sign (CUDA): n = ", n, " in ", dtype_name(y.dtype()),
+             " does not fit one block's shared memory");
+  if (batch == 0 || n == 0) return;
+  DSVD_DISPATCH_FLOATING(y.dtype(), "lyapunov_sign", [&] {
+    auto kernel = lyapunov_sign_kernel<scalar_t>;
+    const size_t bytes = shared_for(kernel, n, sizeof(scalar_t));
+    kernel<<<unsigned(batch), kBlock, bytes, stream_of(y)>>>(
+        static_cast<const scalar_t*>(y.data_ptr()), static_cast<const scalar_t*>(g.data_ptr()),
+        static_cast<const scalar_t*>(root_scale.data_ptr()), int(n), iterations, static_cast<scalar_t*>(x.data_ptr()));
+  });
+  DSVD_CUDA_CHECK("lyapunov_sign", cudaGetLastError());
+}
+
+DSVD_REGISTER_KERNEL(kernels::MpaForwardKernel, CUDA, mpa_forward);
+DSVD_REGISTER_KERNEL(kernels::LyapunovSignKernel, CUDA, lyapunov_sign);
+
+}  // namespace dsvd::cuda
