@@ -3,6 +3,7 @@
 // of the block over the n² outputs, and the whole forward (norm, both Horner polynomials, the LU
 // solve with partial pivoting) or the whole sign iteration is one launch.
 #include <cmath>
+#include <type_traits>
 
 #include "cuda/context.h"
 #include "cuda/internal.h"
@@ -12,29 +13,54 @@
 namespace dsvd::cuda {
 namespace {
 
-constexpr int kBlock = 256;
+constexpr int kGrid = 16;                // threads per side of the block's square of threads
+constexpr int kBlock = kGrid * kGrid;     // 256
+constexpr int kMaxTile = 6;               // outputs per thread and side: n <= 96
 
 // out = alpha·(a·b) + beta·c over row-major n×n matrices in shared memory; c may be out itself
-// (each entry is read, then written, by the same thread), a and b may not. Ends synchronised.
-template <typename T>
+// (each entry is read, then written, by the same thread), a and b may not. Thread (ty, tx) of the
+// 16×16 square computes rows ty + 16p and columns tx + 16q (p, q < tile = ⌈n/16⌉): each value it
+// loads serves `tile` products, and a warp reads consecutive columns of b (no bank conflicts) and
+// two rows of a (broadcasts). Ends synchronised.
+template <typename T, int TILE>
 __device__ void product(const T* a, const T* b, T* out, int n, T alpha, const T* c, T beta) {
-  for (int e = threadIdx.x; e < n * n; e += blockDim.x) {
-    const int i = e / n, j = e % n;
-    T s = 0;
-    for (int k = 0; k < n; ++k) s += a[i * n + k] * b[k * n + j];
-    out[e] = alpha * s + (c ? beta * c[e] : T(0));
+  const int tx = threadIdx.x % kGrid, ty = threadIdx.x / kGrid;
+  T acc[TILE][TILE];
+#pragma unroll
+  for (int p = 0; p < TILE; ++p)
+#pragma unroll
+    for (int q = 0; q < TILE; ++q) acc[p][q] = T(0);
+  for (int k = 0; k < n; ++k) {
+    T av[TILE], bv[TILE];
+#pragma unroll
+    for (int p = 0; p < TILE; ++p) {
+      const int i = ty + kGrid * p, j = tx + kGrid * p;
+      av[p] = i < n ? a[i * n + k] : T(0);
+      bv[p] = j < n ? b[k * n + j] : T(0);
+    }
+#pragma unroll
+    for (int p = 0; p < TILE; ++p)
+#pragma unroll
+      for (int q = 0; q < TILE; ++q) acc[p][q] += av[p] * bv[q];
   }
+#pragma unroll
+  for (int p = 0; p < TILE; ++p)
+#pragma unroll
+    for (int q = 0; q < TILE; ++q) {
+      const int i = ty + kGrid * p, j = tx + kGrid * q;
+      if (i < n && j < n) out[i * n + j] = alpha * acc[p][q] + (c ? beta * c[i * n + j] : T(0));
+    }
   __syncthreads();
 }
 
 // Σ_k c[k] Z^k by Horner's scheme (R = c₅I; R = R·Z + c_k I), ping-ponging between r and t;
 // returns the one holding the result.
-template <typename T>
+template <typename T, int TILE>
 __device__ T* horner(const T* z, const double* c, T* r, T* t, int n) {
   for (int e = threadIdx.x; e < n * n; e += blockDim.x) r[e] = e / n == e % n ? T(c[5]) : T(0);
   __syncthreads();
   for (int k = 4; k >= 0; --k) {
-    product<T>(r, z, t, n, T(1), nullptr, T(0));
+    product<T, TILE>(r, z, t, n, T(1), nullptr, T(0));
     for (int i = threadIdx.x; i < n; i += blockDim.x) t[i * n + i] += T(c[k]);
     __syncthreads();
     T* swap = r;
@@ -51,11 +77,19 @@ template <typename T>
 __device__ void solve_in_place(T* lhs, T* x, T* factors, int n) {
   __shared__ int pivot;
   for (int col = 0; col < n; ++col) {
-    if (threadIdx.x == 0) {
-      int best = col;
-      for (int r = col + 1; r < n; ++r)
-        if (fabs(double(lhs[r * n + col])) > fabs(double(lhs[best * n + col]))) best = r;
-      pivot = best;
+    if (threadIdx.x < 32) {  // warp 0: the largest |lhs[r, col]|, r >= col (the first of equals)
+      double best = -1;
+      int row = col;
+      for (int r = col + int(threadIdx.x); r < n; r += 32) {
+        const double v = fabs(double(lhs[r * n + col]));
+        if (v > best) best = v, row = r;
+      }
+      for (int offset = 16; offset > 0; offset /= 2) {
+        const double other = __shfl_down_sync(0xffffffffu, best, offset);
+        const int other_row = __shfl_down_sync(0xffffffffu, row, offset);
+        if (other > best || (other == best && other_row < row)) best = other, row = other_row;
+      }
+      if (threadIdx.x == 0) pivot = row;
     }
     __syncthreads();
     if (pivot != col)
@@ -106,7 +140,7 @@ __device__ T block_sum_of_squares(const T* v, int count) {
   return total;
 }
 
-template <typename T>
+template <typename T, int TILE>
 __global__ void mpa_forward_kernel(const T* a_all, int n, kernels::PadeCoefficients c, bool inverse, T* out_all, T* scale_all) {
   extern __shared__ unsigned char shared_bytes[];
   T* z = reinterpret_cast<T*>(shared_bytes);
@@ -119,8 +153,8 @@ __global__ void mpa_forward_kernel(const T* a_all, int n, kernels::PadeCoefficie
   for (int e = threadIdx.x; e < n * n; e += blockDim.x) z[e] = (e / n == e % n ? T(1) : T(0)) - a[e] / s;
   __syncthreads();
   // P into one of m1/m2; Q into the other two buffers' free one and m3.
-  T* p = horner<T>(z, c.p, m1, m2, n);
-  T* q = horner<T>(z, c.q, m3, p == m1 ? m2 : m1, n);
+  T* p = horner<T, TILE>(z, c.p, m1, m2, n);
+  T* q = horner<T, TILE>(z, c.q, m3, p == m1 ? m2 : m1, n);
   // sqrt: Q X = P; inverse: P X = Q (the solve overwrites its left side with its factors).
   T* lhs = inverse ? p : q;
   T* x = inverse ? q : p;
@@ -133,7 +167,7 @@ __global__ void mpa_forward_kernel(const T* a_all, int n, kernels::PadeCoefficie
 
 // B_{k+1} = ½(3B − B·B²), C_{k+1} = ½(3C − C·B² − B²·C + (B·C)·B): the iteration of lyapunov.h
 // with C_k(3I − B_k²) written out, six products per step.
-template <typename T>
+template <typename T, int TILE>
 __global__ void lyapunov_sign_kernel(const T* y_all, const T* g_all, const T* scale_all, int n, int iterations,
                                      T* x_all) {
   extern __shared__ unsigned char shared_bytes[];
@@ -150,14 +184,14 @@ __global__ void lyapunov_sign_kernel(const T* y_all, const T* g_all, const T* sc
   }
   __syncthreads();
   for (int k = 0; k < iterations; ++k) {
-    product<T>(b, b, b2, n, T(1), nullptr, T(0));     // B²
-    product<T>(b, c, bc, n, T(1), nullptr, T(0));     // B·C
-    product<T>(c, b2, acc, n, T(-1), nullptr, T(0));  // −C·B²
-    product<T>(b2, c, acc, n, T(-1), acc, T(1));      // − B²·C
-    product<T>(bc, b, acc, n, T(1), acc, T(1));       // + (B·C)·B
+    product<T, TILE>(b, b, b2, n, T(1), nullptr, T(0));     // B²
+    product<T, TILE>(b, c, bc, n, T(1), nullptr, T(0));     // B·C
+    product<T, TILE>(c, b2, acc, n, T(-1), nullptr, T(0));  // −C·B²
+    product<T, TILE>(b2, c, acc, n, T(-1), acc, T(1));      // − B²·C
+    product<T, TILE>(bc, b, acc, n, T(1), acc, T(1));       // + (B·C)·B
     for (int e = threadIdx.x; e < n * n; e += blockDim.x) c[e] = T(0.5) * (T(3) * c[e] + acc[e]);
     __syncthreads();
-    product<T>(b, b2, bc, n, T(1), nullptr, T(0));  // B·B² (B·C is no longer needed)
+    product<T, TILE>(b, b2, bc, n, T(1), nullptr, T(0));  // B·B² (B·C is no longer needed)
     for (int e = threadIdx.x; e < n * n; e += blockDim.x) b[e] = T(0.5) * (T(3) * b[e] - bc[e]);
     __syncthreads();
   }
@@ -173,6 +207,20 @@ size_t shared_for(K kernel, int64_t n, size_t item) {
   return bytes;
 }
 
+// f(std::integral_constant<int, ⌈n/16⌉>): the kernel instantiated for n's tile.
+template <typename F>
+void with_tile(int64_t n, F&& f) {
+  switch ((n + kGrid - 1) / kGrid) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    case 5: return f(std::integral_constant<int, 5>{});
+    case 6: return f(std::integral_constant<int, 6>{});
+    default: fail("fused square root: n = ", n, " is above ", kGrid * kMaxTile);
+  }
+}
+
 }  // namespace
 
 void mpa_forward(const Tensor& a, const kernels::PadeCoefficients& c, bool inverse, const Tensor& out,
@@ -182,11 +230,13 @@ void mpa_forward(const Tensor& a, const kernels::PadeCoefficients& c, bool inver
              " does not fit one block's shared memory");
   if (batch == 0 || n == 0) return;
   DSVD_DISPATCH_FLOATING(a.dtype(), "mpa_forward", [&] {
-    auto kernel = mpa_forward_kernel<scalar_t>;
-    const size_t bytes = shared_for(kernel, n, sizeof(scalar_t));
-    kernel<<<unsigned(batch), kBlock, bytes, stream_of(a)>>>(static_cast<const scalar_t*>(a.data_ptr()), int(n), c, inverse,
-                                                          static_cast<scalar_t*>(out.data_ptr()),
-                                                          static_cast<scalar_t*>(root_scale.data_ptr()));
+    with_tile(n, [&](auto tile) {
+      auto kernel = mpa_forward_kernel<scalar_t, decltype(tile)::value>;
+      const size_t bytes = shared_for(kernel, n, sizeof(scalar_t));
+      kernel<<<unsigned(batch), kBlock, bytes, stream_of(a)>>>(static_cast<const scalar_t*>(a.data_ptr()), int(n), c,
+                                                            inverse, static_cast<scalar_t*>(out.data_ptr()),
+                                                            static_cast<scalar_t*>(root_scale.data_ptr()));
+    });
   });
   DSVD_CUDA_CHECK("mpa_forward", cudaGetLastError());
 }
@@ -197,11 +247,13 @@ void lyapunov_sign(const Tensor& y, const Tensor& g, const Tensor& root_scale, i
              " does not fit one block's shared memory");
   if (batch == 0 || n == 0) return;
   DSVD_DISPATCH_FLOATING(y.dtype(), "lyapunov_sign", [&] {
-    auto kernel = lyapunov_sign_kernel<scalar_t>;
-    const size_t bytes = shared_for(kernel, n, sizeof(scalar_t));
-    kernel<<<unsigned(batch), kBlock, bytes, stream_of(y)>>>(
-        static_cast<const scalar_t*>(y.data_ptr()), static_cast<const scalar_t*>(g.data_ptr()),
-        static_cast<const scalar_t*>(root_scale.data_ptr()), int(n), iterations, static_cast<scalar_t*>(x.data_ptr()));
+    with_tile(n, [&](auto tile) {
+      auto kernel = lyapunov_sign_kernel<scalar_t, decltype(tile)::value>;
+      const size_t bytes = shared_for(kernel, n, sizeof(scalar_t));
+      kernel<<<unsigned(batch), kBlock, bytes, stream_of(y)>>>(
+          static_cast<const scalar_t*>(y.data_ptr()), static_cast<const scalar_t*>(g.data_ptr()),
+          static_cast<const scalar_t*>(root_scale.data_ptr()), int(n), iterations, static_cast<scalar_t*>(x.data_ptr()));
+    });
   });
   DSVD_CUDA_CHECK("lyapunov_sign", cudaGetLastError());
 }
