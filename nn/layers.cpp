@@ -72,10 +72,12 @@ Tensor BatchNorm2d::synchronised_forward(const Tensor& x) {
   Tensor var = sub(div(global.select(0, 1), count), mul(mean, mean));  // biased, as for normalising
   {
     NoGradGuard no_grad;
-    const double n = count.select(0, 0).item();
+    // momentum·n/max(n − 1, 1) for the unbiased running variance, n the global count: computed on
+    // the device (the same float64 operations as on the host), so that nothing is read back.
+    const Tensor n = count.select(0, 0);
+    const Tensor factor = div(mul(n, momentum), clamp(sub(n, 1.0), 1.0)).to(running_var.dtype());
     copy_(running_mean, add(mul(running_mean, 1 - momentum), mul(mean.to(running_mean.dtype()), momentum)));
-    copy_(running_var,
-          add(mul(running_var, 1 - momentum), mul(var.to(running_var.dtype()), momentum * n / std::max(n - 1, 1.0))));
+    copy_(running_var, add(mul(running_var, 1 - momentum), mul(var.to(running_var.dtype()), factor)));
   }
   Shape channel_shape(size_t(x.dim()), 1);
   channel_shape[1] = channels;
