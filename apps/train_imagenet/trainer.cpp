@@ -494,8 +494,8 @@ RunResult Trainer::run() {
       if (collective) sum_over_ranks(&anywhere, 1);
       if (anywhere == 0) return false;
       if (f.first_nonfinite_step >= 0)
-        std::fprintf(stderr, "\nstopped: non-finite loss (%g) at epoch %lld, batch %lld (step %lld). Last good checkpoint: %s\n",
-                     f.nonfinite_loss, (long long)epoch, (long long)(first + size_t(f.first_nonfinite_step - epoch_first_step)),
+        std::fprintf(stderr, "\nstopped: non-finite loss (%s) at epoch %lld, batch %lld (step %lld). Last good checkpoint: %s\n",
+                     std::isnan(f.nonfinite_loss) ? "NaN" : f.nonfinite_loss > 0 ? "+inf" : "-inf", (long long)epoch, (long long)(first + size_t(f.first_nonfinite_step - epoch_first_step)),
                      (long long)f.first_nonfinite_step, fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
       else
         std::fprintf(stderr, "\nstopped: another rank had a non-finite loss. Last good checkpoint: %s\n",
