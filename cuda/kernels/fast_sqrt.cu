@@ -1,7 +1,7 @@
-// The fast square roots fused, one thread block per matrix (ops/kernels/linalg.h MpaForwardKernel
-// and LyapunovSignKernel): the sample's matrices live in shared memory, each product is one pass
-// of the block over the n² outputs, and the whole forward (norm, both Horner polynomials, the LU
-// solve with partial pivoting) or the whole sign iteration is one launch.
+// The fast square roots fused, one thread block per matrix (ops/kernels/linalg.h MtpForwardKernel,
+// MpaForwardKernel and LyapunovSignKernel): the sample's matrices live in shared memory, each
+// product is one pass of the block over the n² outputs, and the whole forward (norm, the Horner
+// polynomial(s), MPA's LU solve with partial pivoting) or the whole sign iteration is one launch.
 #include <cmath>
 #include <type_traits>
 
@@ -53,13 +53,13 @@ __device__ void product(const T* a, const T* b, T* out, int n, T alpha, const T*
   __syncthreads();
 }
 
-// Σ_k c[k] Z^k by Horner's scheme (R = c₅I; R = R·Z + c_k I), ping-ponging between r and t;
-// returns the one holding the result.
+// Σ_{k<=degree} c[k] Z^k by Horner's scheme (R = c_degree I; R = R·Z + c_k I), ping-ponging
+// between r and t; returns the one holding the result.
 template <typename T, int TILE>
-__device__ T* horner(const T* z, const double* c, T* r, T* t, int n) {
-  for (int e = threadIdx.x; e < n * n; e += blockDim.x) r[e] = e / n == e % n ? T(c[5]) : T(0);
+__device__ T* horner(const T* z, const double* c, int degree, T* r, T* t, int n) {
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) r[e] = e / n == e % n ? T(c[degree]) : T(0);
   __syncthreads();
-  for (int k = 4; k >= 0; --k) {
+  for (int k = degree - 1; k >= 0; --k) {
     product<T, TILE>(r, z, t, n, T(1), nullptr, T(0));
     for (int i = threadIdx.x; i < n; i += blockDim.x) t[i * n + i] += T(c[k]);
     __syncthreads();
@@ -140,6 +140,29 @@ __device__ T block_sum_of_squares(const T* v, int count) {
   return total;
 }
 
+// z <- I − A/s for the block's matrix a; returns s = ‖A‖_F.
+template <typename T>
+__device__ T normalised(const T* a, T* z, int n) {
+  const T s = sqrt(block_sum_of_squares(a, n * n));
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) z[e] = (e / n == e % n ? T(1) : T(0)) - a[e] / s;
+  __syncthreads();
+  return s;
+}
+
+template <typename T, int TILE>
+__global__ void mtp_forward_kernel(const T* a_all, int n, kernels::TaylorCoefficients c, T* out_all, T* scale_all) {
+  extern __shared__ unsigned char shared_bytes[];
+  T* z = reinterpret_cast<T*>(shared_bytes);
+  T* m1 = z + n * n;
+  T* m2 = m1 + n * n;
+  const T s = normalised(a_all + size_t(blockIdx.x) * n * n, z, n);
+  const T* r = horner<T, TILE>(z, c.a, 10, m1, m2, n);
+  const T root = sqrt(s);
+  T* out = out_all + size_t(blockIdx.x) * n * n;
+  for (int e = threadIdx.x; e < n * n; e += blockDim.x) out[e] = r[e] * root;
+  if (threadIdx.x == 0) scale_all[blockIdx.x] = root;
+}
+
 template <typename T, int TILE>
 __global__ void mpa_forward_kernel(const T* a_all, int n, kernels::PadeCoefficients c, bool inverse, T* out_all, T* scale_all) {
   extern __shared__ unsigned char shared_bytes[];
@@ -148,13 +171,10 @@ __global__ void mpa_forward_kernel(const T* a_all, int n, kernels::PadeCoefficie
   T* m2 = m1 + n * n;
   T* m3 = m2 + n * n;
   T* factors = m3 + n * n;  // n entries of the fifth matrix's room
-  const T* a = a_all + size_t(blockIdx.x) * n * n;
-  const T s = sqrt(block_sum_of_squares(a, n * n));  // ‖A‖_F
-  for (int e = threadIdx.x; e < n * n; e += blockDim.x) z[e] = (e / n == e % n ? T(1) : T(0)) - a[e] / s;
-  __syncthreads();
+  const T s = normalised(a_all + size_t(blockIdx.x) * n * n, z, n);
   // P into one of m1/m2; Q into the other two buffers' free one and m3.
-  T* p = horner<T, TILE>(z, c.p, m1, m2, n);
-  T* q = horner<T, TILE>(z, c.q, m3, p == m1 ? m2 : m1, n);
+  T* p = horner<T, TILE>(z, c.p, 5, m1, m2, n);
+  T* q = horner<T, TILE>(z, c.q, 5, m3, p == m1 ? m2 : m1, n);
   // sqrt: Q X = P; inverse: P X = Q (the solve overwrites its left side with its factors).
   T* lhs = inverse ? p : q;
   T* x = inverse ? q : p;
@@ -241,6 +261,23 @@ void mpa_forward(const Tensor& a, const kernels::PadeCoefficients& c, bool inver
   DSVD_CUDA_CHECK("mpa_forward", cudaGetLastError());
 }
 
+void mtp_forward(const Tensor& a, const kernels::TaylorCoefficients& c, const Tensor& out, const Tensor& root_scale) {
+  const int64_t batch = a.size(0), n = a.size(1);
+  DSVD_CHECK(kernels::fused_sqrt_fits(n, a.dtype()), "mtp_forward (CUDA): n = ", n, " in ", dtype_name(a.dtype()),
+             " does not fit one block's shared memory");
+  if (batch == 0 || n == 0) return;
+  DSVD_DISPATCH_FLOATING(a.dtype(), "mtp_forward", [&] {
+    with_tile(n, [&](auto tile) {
+      auto kernel = mtp_forward_kernel<scalar_t, decltype(tile)::value>;
+      const size_t bytes = shared_for(kernel, n, sizeof(scalar_t));
+      kernel<<<unsigned(batch), kBlock, bytes, stream_of(a)>>>(static_cast<const scalar_t*>(a.data_ptr()), int(n), c,
+                                                            static_cast<scalar_t*>(out.data_ptr()),
+                                                            static_cast<scalar_t*>(root_scale.data_ptr()));
+    });
+  });
+  DSVD_CUDA_CHECK("mtp_forward", cudaGetLastError());
+}
+
 void lyapunov_sign(const Tensor& y, const Tensor& g, const Tensor& root_scale, int iterations, const Tensor& x) {
   const int64_t batch = y.size(0), n = y.size(1);
   DSVD_CHECK(kernels::fused_sqrt_fits(n, y.dtype()), "lyapunov_sign (CUDA): n = ", n, " in ", dtype_name(y.dtype()),
@@ -258,6 +295,7 @@ void lyapunov_sign(const Tensor& y, const Tensor& g, const Tensor& root_scale, i
   DSVD_CUDA_CHECK("lyapunov_sign", cudaGetLastError());
 }
 
+DSVD_REGISTER_KERNEL(kernels::MtpForwardKernel, CUDA, mtp_forward);
 DSVD_REGISTER_KERNEL(kernels::MpaForwardKernel, CUDA, mpa_forward);
 DSVD_REGISTER_KERNEL(kernels::LyapunovSignKernel, CUDA, lyapunov_sign);
 

@@ -58,7 +58,7 @@ struct ReplaceNanWithZeroKernel {
 // matrices where their separate products and solve are bound by kernel launches (64 SPD 48×48
 // matrices: about 130 launches for MPA-Lya's forward and backward). ops/matfn/fast_sqrt.cpp and
 // ops/matfn/lyapunov.cpp take them where a device registers them and fused_sqrt_fits(n, dtype);
-// the formulas are those of fast_sqrt.h and lyapunov.h, the coefficients passed in.
+// the formulas are those of fast_sqrt.h and lyapunov.h, the coefficients passed in (one copy).
 struct PadeCoefficients {
   double p[6], q[6];  // numerator and denominator of √(1 − z)'s [5/5] approximant
 };
@@ -67,6 +67,15 @@ struct PadeCoefficients {
 struct MpaForwardKernel {
   static constexpr const char* name = "mpa_forward";
   using Fn = void(const Tensor& a, const PadeCoefficients& c, bool inverse, const Tensor& out, const Tensor& root_scale);
+};
+// a (B, n, n) contiguous; per matrix s = ‖A‖_F, Z = I − A/s: out <- √s·Σ_{k<=10} a_k Z^k (MTP's
+// Taylor polynomial of √(1 − z)); root_scale (B, 1, 1) <- √s.
+struct TaylorCoefficients {
+  double a[11];
+};
+struct MtpForwardKernel {
+  static constexpr const char* name = "mtp_forward";
+  using Fn = void(const Tensor& a, const TaylorCoefficients& c, const Tensor& out, const Tensor& root_scale);
 };
 // The sign iteration of lyapunov.h, `iterations` steps without a tolerance stop: x <- ½ C_final
 // from B₀ = y/root_scale, C₀ = g/root_scale; y, g, x (B, n, n) contiguous.

@@ -51,20 +51,25 @@ const std::array<double, 6>& mpa_denominator() {
   return q;
 }
 
-FastSqrtForward mtp_sqrt_forward(const Tensor& a) {
-  Scaled sc = normalised(a);
-  return {mul(matrix_polynomial(sc.z, mtp_coefficients()), sc.root_scale), sc.root_scale};
-}
-
 bool fused_fast_sqrt(const Tensor& t) {
   const char* env = std::getenv("DSVD_FUSED_FAST_SQRT");
   if (env && std::string(env) == "0") return false;
   const Device::Kind kind = t.device().kind;
   return t.dim() == 3 && t.size(1) == t.size(2) && kernels::fused_sqrt_fits(t.size(1), t.dtype()) &&
-         kernels::has_kernel<kernels::MpaForwardKernel>(kind) && kernels::has_kernel<kernels::LyapunovSignKernel>(kind);
+         kernels::has_kernel<kernels::MtpForwardKernel>(kind) && kernels::has_kernel<kernels::MpaForwardKernel>(kind) &&
+         kernels::has_kernel<kernels::LyapunovSignKernel>(kind);
 }
 
 namespace {
+
+// MTP's whole forward in one kernel (fused_fast_sqrt).
+FastSqrtForward mtp_fused(const Tensor& a) {
+  kernels::TaylorCoefficients c{};
+  for (size_t k = 0; k < 11; ++k) c.a[k] = mtp_coefficients()[k];
+  FastSqrtForward f{empty(a.sizes(), a.dtype(), a.device()), empty({a.size(0), 1, 1}, a.dtype(), a.device())};
+  kernels::dispatch<kernels::MtpForwardKernel>(a.device())(detail::contiguous_raw(a), c, f.out, f.root_scale);
+  return f;
+}
 
 // MPA's whole forward in one kernel (fused_fast_sqrt).
 FastSqrtForward mpa_fused(const Tensor& a, bool inverse) {
@@ -76,6 +81,12 @@ FastSqrtForward mpa_fused(const Tensor& a, bool inverse) {
 }
 
 }  // namespace
+
+FastSqrtForward mtp_sqrt_forward(const Tensor& a) {
+  if (fused_fast_sqrt(a)) return mtp_fused(a);
+  Scaled sc = normalised(a);
+  return {mul(matrix_polynomial(sc.z, mtp_coefficients()), sc.root_scale), sc.root_scale};
+}
 
 FastSqrtForward mpa_sqrt_forward(const Tensor& a) {
   if (fused_fast_sqrt(a)) return mpa_fused(a, false);

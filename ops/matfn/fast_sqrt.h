@@ -32,7 +32,7 @@ FastSqrtForward mpa_sqrt_forward(const Tensor& a);
 // ≈ A^{-1/2}; root_scale as above.
 FastSqrtForward mpa_inverse_sqrt_forward(const Tensor& a);
 
-// Whether MPA's forward and the Lyapunov backward on t (B, n, n) run as one fused kernel each
+// Whether MTP's and MPA's forwards and the Lyapunov backward on t (B, n, n) run as one fused kernel each
 // (ops/kernels/linalg.h: a device that registers them, matrices that fit a block's shared
 // memory) instead of their separate products and solve; DSVD_FUSED_FAST_SQRT=0 keeps them
 // separate (for comparison). Same formulas, other rounding order.

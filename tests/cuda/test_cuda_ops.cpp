@@ -414,11 +414,11 @@ TEST_CASE("cuda ops: the inverse square root, both methods, as on the CPU" * doc
   }
 }
 
-// MPA-Lya's forward and the Lyapunov backward as one kernel each (ops/kernels/linalg.h) at the
+// MTP-Lya's and MPA-Lya's forwards and the Lyapunov backward as one kernel each (ops/kernels/linalg.h) at the
 // size the fast square roots' paper times (64 matrices 48×48), and at n = 64 in float64 (the
 // most shared memory it takes): against the CPU, fused and with DSVD_FUSED_FAST_SQRT=0 (the
 // separate products and solve), and the inverse square root likewise.
-TEST_CASE("cuda ops: MPA-Lya and its inverse fused into one kernel per pass, as on the CPU" * doctest::skip(!has_device())) {
+TEST_CASE("cuda ops: MTP-Lya, MPA-Lya and its inverse fused into one kernel per pass, as on the CPU" * doctest::skip(!has_device())) {
   for (int64_t n : {48, 64}) {
     INFO("n = " << n);
     Tensor x = random({n == 48 ? 64 : 4, n, 2 * n}, 230 + uint64_t(n));
@@ -433,6 +433,9 @@ TEST_CASE("cuda ops: MPA-Lya and its inverse fused into one kernel per pass, as 
       INFO("DSVD_FUSED_FAST_SQRT=" << fused);
       setenv("DSVD_FUSED_FAST_SQRT", fused, 1);
       check_op_on_gpu("mpa-lya", [o](auto& v) { return sqrtm(v[0], o); }, {spd}, 1e-9, 1e-7);
+      MatrixSqrtOptions mtp;
+      mtp.method = SqrtMethod::MtpLya;
+      check_op_on_gpu("mtp-lya", [mtp](auto& v) { return sqrtm(v[0], mtp); }, {spd}, 1e-9, 1e-7);
       check_op_on_gpu("mpa-lya-inv", [io](auto& v) { return inverse_sqrtm(v[0], io); }, {spd}, 1e-9, 1e-7);
       if (n == 48) {
         NoTf32 exact;
