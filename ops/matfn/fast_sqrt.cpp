@@ -54,7 +54,10 @@ const std::array<double, 6>& mpa_denominator() {
 bool fused_fast_sqrt(const Tensor& t) {
   const char* env = std::getenv("DSVD_FUSED_FAST_SQRT");
   if (env && std::string(env) == "0") return false;
+  // The CPU has the kernels too, as the reference of the fused algorithm, but its composed ops run
+  // their products on BLAS, faster than one thread's loops: it keeps them.
   const Device::Kind kind = t.device().kind;
+  if (kind == Device::Kind::CPU) return false;
   return t.dim() == 3 && t.size(1) == t.size(2) && kernels::fused_sqrt_fits(t.size(1), t.dtype()) &&
          kernels::has_kernel<kernels::MtpForwardKernel>(kind) && kernels::has_kernel<kernels::MpaForwardKernel>(kind) &&
          kernels::has_kernel<kernels::LyapunovSignKernel>(kind);

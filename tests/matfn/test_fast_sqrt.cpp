@@ -4,6 +4,9 @@
 // where the forward is accurate, and what a zero eigenvalue does to the sign iteration.
 #include <cmath>
 
+#include "ops/kernel_table.h"
+#include "ops/kernels/linalg.h"
+#include "ops/math/fast_sqrt.h"
 #include "ops/matfn/fast_sqrt.h"
 #include "ops/matfn/lyapunov.h"
 #include "tests/matfn/fast_sqrt_scalars.h"
@@ -149,4 +152,88 @@ TEST_CASE("fast sqrt: float32 runs and agrees with float64") {
     CHECK_CLOSE(grad_sigma(sigma.to(DType::Float32), g.to(DType::Float32), method(m)), grad_sigma(sigma, g, method(m)),
                 1e-4, 1e-3);
   }
+}
+
+namespace {
+
+// An independent block for ops/math/fast_sqrt.h's steps: plain loops, and the product computed
+// column by column (another order than the CPU kernel's).
+struct LoopBlock {
+  template <typename F>
+  void for_each(int count, F f) {
+    for (int e = 0; e < count; ++e) f(e);
+  }
+  void product(const double* a, const double* b, double* out, int n, double alpha, const double* c, double beta) {
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < n; ++i) {
+        double s = 0;
+        for (int k = 0; k < n; ++k) s += a[i * n + k] * b[k * n + j];
+        out[i * n + j] = alpha * s + (c ? beta * c[i * n + j] : 0.0);
+      }
+  }
+  double sum_of_squares(const double* v, int count) {
+    double s = 0;
+    for (int e = 0; e < count; ++e) s += v[e] * v[e];
+    return s;
+  }
+  int pivot_row(const double* lhs, int col, int n) {
+    int best = col;
+    for (int r = col + 1; r < n; ++r)
+      if (std::fabs(lhs[r * n + col]) > std::fabs(lhs[best * n + col])) best = r;
+    return best;
+  }
+};
+
+double relative(const Tensor& got, const Tensor& want) {
+  Tensor d = sub(got.to(DType::Float64), want.to(DType::Float64));
+  return std::sqrt(sum(mul(d, d)).item() / sum(mul(want.to(DType::Float64), want.to(DType::Float64))).item());
+}
+
+}  // namespace
+
+// The fused kernels' algorithm (ops/math/fast_sqrt.h, the steps a CUDA thread block runs for one
+// matrix) on the CPU's kernels, against the composed ops the CPU runs by default; and its LU
+// solve, on a matrix that needs row exchanges, against LAPACK's.
+TEST_CASE("fast sqrt: the fused kernels' algorithm gives the composed ops' results") {
+  const kernels::PadeCoefficients pade = [] {
+    kernels::PadeCoefficients c{};
+    for (size_t k = 0; k < 6; ++k) c.p[k] = mpa_numerator()[k], c.q[k] = mpa_denominator()[k];
+    return c;
+  }();
+  kernels::TaylorCoefficients taylor{};
+  for (size_t k = 0; k < 11; ++k) taylor.a[k] = mtp_coefficients()[k];
+  CHECK_FALSE(fused_fast_sqrt(eye(4, DType::Float64).unsqueeze(0)));  // the CPU keeps the composed ops
+  for (int64_t n : {1, 7, 20, 48}) {
+    for (DType dt : {DType::Float64, DType::Float32}) {
+      CAPTURE(n);
+      CAPTURE(dtype_name(dt));
+      const double tol = dt == DType::Float64 ? 1e-12 : 2e-5;
+      manual_seed(40 + uint64_t(n));
+      Tensor x = randn({3, n, 2 * n}, DType::Float64);
+      Tensor spd = add(div(matmul(x, x.transpose(1, 2)), double(2 * n)), mul(eye(n, DType::Float64), 0.1)).to(dt);
+      Tensor out = empty(spd.sizes(), dt), scale = empty({3, 1, 1}, dt);
+      kernels::dispatch<kernels::MpaForwardKernel>(Device::cpu())(spd, pade, false, out, scale);
+      FastSqrtForward composed = mpa_sqrt_forward(spd);
+      CHECK(relative(out, composed.out) < tol);
+      CHECK(relative(scale, composed.root_scale) < tol);
+      kernels::dispatch<kernels::MpaForwardKernel>(Device::cpu())(spd, pade, true, out, scale);
+      CHECK(relative(out, mpa_inverse_sqrt_forward(spd).out) < tol);
+      kernels::dispatch<kernels::MtpForwardKernel>(Device::cpu())(spd, taylor, out, scale);
+      CHECK(relative(out, mtp_sqrt_forward(spd).out) < tol);
+      // The backward: the sign iteration from the forward's output and a random upstream gradient.
+      Tensor g = randn(spd.sizes(), DType::Float64).to(dt);
+      Tensor fused = empty(spd.sizes(), dt);
+      kernels::dispatch<kernels::LyapunovSignKernel>(Device::cpu())(composed.out, g, composed.root_scale, 8, fused);
+      CHECK(relative(fused, lyapunov_sign_iteration(composed.out, g, composed.root_scale, 8, 0, false).x) < tol);
+    }
+  }
+  // Partial pivoting: a zero on the diagonal forces row exchanges at the first two columns.
+  const int n = 5;
+  Tensor lhs = from_vector({0, 2, 1, 0, 3, /**/ 1, 0, 4, 2, 0, /**/ 3, 1, 0, 5, 1, /**/ 2, 6, 1, 0, 4, /**/ 1, 1, 2, 3, 0},
+                           {1, n, n});
+  Tensor rhs = from_vector({1, 2, 3, 4, 5, 0, 1, 0, 1, 0, 2, 2, 1, 1, 0, 3, 0, 4, 0, 5, 1, 1, 1, 1, 1}, {1, n, n});
+  Tensor l = lhs.clone(), r = rhs.clone(), factors = empty({n}, DType::Float64);
+  LoopBlock block;
+  math::solve_in_place(block, l.data<double>(), r.data<double>(), factors.data<double>(), n);
+  CHECK(relative(r, solve(lhs, rhs)) < 1e-14);
 }
