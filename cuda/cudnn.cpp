@@ -23,26 +23,11 @@ namespace dsvd::cuda {
 using kernels::Conv2dGeometry;
 namespace {
 
-constexpr size_t kWorkspaceLimit = size_t(1) << 30;
-
-cudnnDataType_t dnn_type(DType t) {
-  switch (t) {
-    case DType::Float32: return CUDNN_DATA_FLOAT;
-    case DType::Float64: return CUDNN_DATA_DOUBLE;
-    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
-    case DType::Float16: return CUDNN_DATA_HALF;
-    default: fail("cuDNN: expects a float dtype, got ", dtype_name(t));
-  }
-}
-
-// The type cuDNN accumulates a convolution in: float32 for the 16-bit dtypes (mixed precision).
-cudnnDataType_t dnn_compute_type(DType t) { return is_reduced_float(t) ? CUDNN_DATA_FLOAT : dnn_type(t); }
-
 struct TensorDesc {
   cudnnTensorDescriptor_t d = nullptr;
   TensorDesc(DType t, int64_t n, int64_t c, int64_t h, int64_t w) {
     DSVD_CUDNN_CHECK("cudnn", cudnnCreateTensorDescriptor(&d));
-    DSVD_CUDNN_CHECK("cudnn", cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, dnn_type(t), int(n), int(c), int(h), int(w)));
+    DSVD_CUDNN_CHECK("cudnn", cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cudnn_data_type(t), int(n), int(c), int(h), int(w)));
   }
   ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
   TensorDesc(const TensorDesc&) = delete;
@@ -61,12 +46,10 @@ struct ConvPlan {
   bool have_fwd = false, have_bwd_data = false, have_bwd_filter = false;
 };
 
-bool benchmark_mode();
-
 // What makes two convolutions share a plan: device, dtype, TF32, algorithm choice mode, geometry.
 using PlanKey = std::array<int64_t, 18>;
 PlanKey plan_key(const Conv2dGeometry& g, DType t, int device) {
-  return {device,       int64_t(t),  tf32_conv(),  benchmark_mode(), g.batch,    g.in_channels,
+  return {device,       int64_t(t),  tf32_conv(),  cudnn_measures_algorithms(), g.batch,    g.in_channels,
           g.height,     g.width,     g.out_channels, g.kernel_h,      g.kernel_w, g.stride_h,
           g.stride_w,   g.pad_h,     g.pad_w,      g.dilation_h,     g.dilation_w, g.groups};
 }
@@ -78,7 +61,7 @@ ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
   ConvPlan*& p = plans[plan_key(g, t, device)];
   if (p) return *p;
   auto* made = new ConvPlan;  // cached for the process
-  const cudnnDataType_t dt = dnn_type(t);
+  const cudnnDataType_t dt = cudnn_data_type(t);
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->x));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->x, CUDNN_TENSOR_NCHW, dt, int(g.batch), int(g.in_channels), int(g.height), int(g.width)));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->y));
@@ -91,7 +74,7 @@ ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateConvolutionDescriptor(&made->conv));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolution2dDescriptor(made->conv, int(g.pad_h), int(g.pad_w), int(g.stride_h), int(g.stride_w),
                                                             int(g.dilation_h), int(g.dilation_w), CUDNN_CROSS_CORRELATION,
-                                                            dnn_compute_type(t)));
+                                                            cudnn_compute_type(t)));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolutionGroupCount(made->conv, int(g.groups)));
   // Tensor cores: always for the 16-bit dtypes, for float32 as TF32 when allowed.
   const cudnnMathType_t math = is_reduced_float(t)                  ? CUDNN_TENSOR_OP_MATH
@@ -102,22 +85,17 @@ ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
   return *p;
 }
 
-bool benchmark_mode() {
-  const char* env = std::getenv("DSVD_CUDNN_BENCHMARK");
-  return env && std::string(env) == "1";
-}
-
 // The first heuristic result that succeeded and fits the workspace limit.
 template <typename Perf, typename Algo>
 void pick(const Perf* results, int count, const char* what, Algo& algo, size_t& ws) {
   for (int i = 0; i < count; ++i) {
-    if (results[i].status == CUDNN_STATUS_SUCCESS && results[i].memory <= kWorkspaceLimit) {
+    if (results[i].status == CUDNN_STATUS_SUCCESS && results[i].memory <= kCudnnWorkspaceLimit) {
       algo = results[i].algo;
       ws = results[i].memory;
       return;
     }
   }
-  fail("conv2d: cuDNN offers no ", what, " algorithm for this shape within a ", kWorkspaceLimit >> 20, " MiB workspace");
+  fail("conv2d: cuDNN offers no ", what, " algorithm for this shape within a ", kCudnnWorkspaceLimit >> 20, " MiB workspace");
 }
 
 // The algorithm of one pass, chosen once per plan: measured when DSVD_CUDNN_BENCHMARK=1, else
@@ -127,7 +105,7 @@ void choose_algorithm(bool& chosen, Algo& algo, size_t& ws, const char* what, Me
   if (chosen) return;
   Perf perf[kMax];
   int found = 0;
-  const bool measured = benchmark_mode();
+  const bool measured = cudnn_measures_algorithms();
   const cudnnStatus_t status = measured ? measure(kMax, &found, perf) : heuristic(kMax, &found, perf);
   if (status != CUDNN_STATUS_SUCCESS)
     throw_cuda_error("conv2d", "cuDNN", measured ? "cudnnFindConvolution*Algorithm" : "cudnnGetConvolution*Algorithm_v7",

@@ -36,7 +36,6 @@ using kernels::Conv2dGeometry;
 
 namespace {
 
-constexpr int64_t kWorkspaceLimit = int64_t(1) << 30;
 constexpr int kMeasured = 8;
 constexpr int64_t kAlignment = 16;  // bytes; pointers less aligned take the legacy API
 
@@ -71,16 +70,6 @@ class Descriptor {
   cudnnStatus_t status_ = CUDNN_STATUS_SUCCESS;
 };
 using DescriptorPtr = std::unique_ptr<Descriptor>;
-
-cudnnDataType_t graph_data_type(DType t) {
-  switch (t) {
-    case DType::Float32: return CUDNN_DATA_FLOAT;
-    case DType::Float64: return CUDNN_DATA_DOUBLE;
-    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
-    case DType::Float16: return CUDNN_DATA_HALF;
-    default: fail("cuDNN graph API: expects a float dtype, got ", dtype_name(t));
-  }
-}
 
 DescriptorPtr nchw_tensor(int64_t uid, std::array<int64_t, 4> dims, cudnnDataType_t type) {
   const std::array<int64_t, 4> strides = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
@@ -200,8 +189,8 @@ const char* pass_name(ConvPass pass) {
 
 void build(GraphPlan& out, ConvPass pass, const Conv2dGeometry& g, DType t, DeviceContext& c, const Pointers& p,
            bool measure) {
-  const cudnnDataType_t data = graph_data_type(t);
-  const cudnnDataType_t compute = t == DType::Float64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  const cudnnDataType_t data = cudnn_data_type(t);
+  const cudnnDataType_t compute = cudnn_compute_type(t);
   auto keep = [&](DescriptorPtr d) -> Descriptor& {
     out.parts.push_back(std::move(d));
     return *out.parts.back();
@@ -275,7 +264,7 @@ void build(GraphPlan& out, ConvPass pass, const Conv2dGeometry& g, DType t, Devi
     int64_t ws = 0, n = 0;
     if (cudnnBackendGetAttribute(plan->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, &ws) !=
             CUDNN_STATUS_SUCCESS ||
-        ws > kWorkspaceLimit)
+        ws > int64_t(kCudnnWorkspaceLimit))
       continue;
     ++tried;
     const double ms = measure ? time_plan(c, *plan, ws, p) : 0;
@@ -297,6 +286,23 @@ std::atomic<int64_t> g_runs{0};
 
 int64_t graph_convolutions_run() { return g_runs.load(); }
 
+cudnnDataType_t cudnn_data_type(DType t) {
+  switch (t) {
+    case DType::Float32: return CUDNN_DATA_FLOAT;
+    case DType::Float64: return CUDNN_DATA_DOUBLE;
+    case DType::BFloat16: return CUDNN_DATA_BFLOAT16;
+    case DType::Float16: return CUDNN_DATA_HALF;
+    default: fail("cuDNN: expects a float dtype, got ", dtype_name(t));
+  }
+}
+
+cudnnDataType_t cudnn_compute_type(DType t) { return is_reduced_float(t) ? CUDNN_DATA_FLOAT : cudnn_data_type(t); }
+
+bool cudnn_measures_algorithms() {
+  const char* env = std::getenv("DSVD_CUDNN_BENCHMARK");
+  return env && std::string(env) == "1";
+}
+
 CudnnApi cudnn_api() {
   const char* env = std::getenv("DSVD_CUDNN_API");
   const std::string v = env ? env : "";
@@ -310,8 +316,7 @@ bool graph_convolution(ConvPass pass, const Conv2dGeometry& g, DType t, void* x,
   int device = 0;
   DSVD_CUDA_CHECK("conv2d", cudaGetDevice(&device));
   DeviceContext& c = context(device);
-  const char* measured = std::getenv("DSVD_CUDNN_BENCHMARK");
-  const bool measure = measured && std::string(measured) == "1";
+  const bool measure = cudnn_measures_algorithms();
   const GraphKey key = {device,         int64_t(pass), int64_t(t),   tf32_conv(),    measure,      g.batch,
                         g.in_channels,  g.height,      g.width,      g.out_channels, g.kernel_h,   g.kernel_w,
                         g.stride_h,     g.stride_w,    g.pad_h,      g.pad_w,        g.dilation_h, g.dilation_w,

@@ -2,10 +2,20 @@
 // DSVD_CUDNN_API=graph takes it for every pass it can plan (engines ranked by cuDNN's
 // heuristics, or measured with DSVD_CUDNN_BENCHMARK=1), the legacy API for the rest.
 #pragma once
+#include <cudnn.h>
+
 #include "ops/kernels/nn.h"
 #include "tensor/dtype.h"
 
 namespace dsvd::cuda {
+
+// What both cuDNN files share: the cuDNN data type of a dtype (float, double, bfloat16, half)
+// and its accumulation type, and whether DSVD_CUDNN_BENCHMARK=1 asks for measured algorithms (read at every call).
+constexpr size_t kCudnnWorkspaceLimit = size_t(1) << 30;  // the most workspace a convolution gets
+cudnnDataType_t cudnn_data_type(DType t);
+// The type a convolution accumulates in: float for the 16-bit dtypes (mixed precision), else t's.
+cudnnDataType_t cudnn_compute_type(DType t);
+bool cudnn_measures_algorithms();
 
 enum class CudnnApi { Legacy, Graph };
 // DSVD_CUDNN_API: legacy (the default) or graph; read at every call, so that a benchmark can

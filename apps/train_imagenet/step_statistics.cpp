@@ -42,8 +42,9 @@ void StepStatistics::add_head(int64_t global_step, const Tensor& eigenvalues, co
     const Tensor condition = div(l.select(1, 0), l.select(1, n - 1));  // λmax/λmin per sample
     condition_sum_ = add(condition_sum_, sum(condition));
     // A larger maximum than any before (the first sample of equals): remember where it was.
-    const Tensor larger = gt(max(condition), condition_max_);
-    condition_max_ = where(larger, max(condition), condition_max_);
+    const Tensor step_max = max(condition);
+    const Tensor larger = gt(step_max, condition_max_);
+    condition_max_ = where(larger, step_max, condition_max_);
     condition_max_step_ = where(larger, scalar(double(global_step)), condition_max_step_);
     condition_max_sample_ = where(larger, argmax(condition, 0).to(DType::Float64), condition_max_sample_);
     condition_count_ += l.size(0);

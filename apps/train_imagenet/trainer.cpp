@@ -489,17 +489,19 @@ RunResult Trainer::run() {
     // The figures are read at progress lines, stops and the end of the epoch, not every step: a
     // non-finite loss is found there, and the run stops naming the step that had it (the weights
     // in memory went on with it; the checkpoint on disk is from before). Every rank decides alike.
+    auto last_good_checkpoint = [&] { return fs::exists(checkpoint_path()) ? checkpoint_path() : std::string("none yet"); };
     auto nonfinite_stop = [&](const StepFigures& f, bool collective) {
       double anywhere = f.first_nonfinite_step >= 0 ? 1 : 0;
       if (collective) sum_over_ranks(&anywhere, 1);
       if (anywhere == 0) return false;
       if (f.first_nonfinite_step >= 0)
         std::fprintf(stderr, "\nstopped: non-finite loss (%s) at epoch %lld, batch %lld (step %lld). Last good checkpoint: %s\n",
-                     std::isnan(f.nonfinite_loss) ? "NaN" : f.nonfinite_loss > 0 ? "+inf" : "-inf", (long long)epoch, (long long)(first + size_t(f.first_nonfinite_step - epoch_first_step)),
-                     (long long)f.first_nonfinite_step, fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+                     std::isnan(f.nonfinite_loss) ? "NaN" : f.nonfinite_loss > 0 ? "+inf" : "-inf", (long long)epoch,
+                     (long long)(first + size_t(f.first_nonfinite_step - epoch_first_step)),
+                     (long long)f.first_nonfinite_step, last_good_checkpoint().c_str());
       else
         std::fprintf(stderr, "\nstopped: another rank had a non-finite loss. Last good checkpoint: %s\n",
-                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+                     last_good_checkpoint().c_str());
       result.exit_code = 3;
       return true;
     };
@@ -522,7 +524,7 @@ RunResult Trainer::run() {
         }
         std::fprintf(stderr, "\nstopped at epoch %lld, batch %zu (step %lld): %s\nLast good checkpoint: %s\n",
                      (long long)epoch, batch_index, (long long)global_step_, e.what(),
-                     fs::exists(checkpoint_path()) ? checkpoint_path().c_str() : "none yet");
+                     last_good_checkpoint().c_str());
         result.exit_code = exit_code;
         return result;
       };
