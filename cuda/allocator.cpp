@@ -7,6 +7,9 @@
 // "allocated" counts the blocks tensors hold, "reserved" everything taken from the driver.
 // Every kernel of a device runs on that device's one stream, so a block freed after the last op
 // that used it was queued can be handed to the next op at once: the stream orders them.
+// While the stream records a graph, blocks come from and return to that graph's own pool
+// (cuda/internal.h): the same ordering holds inside the graph, and a replay finds its blocks where
+// the capture left them because nobody else is given them.
 #include <map>
 #include <mutex>
 
@@ -30,8 +33,19 @@ struct DeviceCache {
   DeviceMemoryStats stats;
 };
 
+}  // namespace
+
+struct GraphMemoryPool {
+  int device = 0;
+  std::multimap<size_t, void*> free_blocks;
+  bool retired = false;  // its graph is gone: blocks freed now go to the device's cache
+};
+
+namespace {
+
 std::mutex g_mutex;
 std::map<int, DeviceCache> g_caches;
+std::map<int, std::shared_ptr<GraphMemoryPool>> g_capture_pools;  // device -> pool of the capture
 
 void release_all(int device, DeviceCache& cache) {
   DeviceGuard guard(device);
@@ -42,11 +56,21 @@ void release_all(int device, DeviceCache& cache) {
   cache.free_blocks.clear();
 }
 
-void give_back(int device, void* ptr, size_t size) {
+void give_back(int device, void* ptr, size_t size, const std::shared_ptr<GraphMemoryPool>& pool) {
   std::lock_guard<std::mutex> lock(g_mutex);
   DeviceCache& cache = g_caches[device];
-  cache.free_blocks.emplace(size, ptr);
+  (pool && !pool->retired ? pool->free_blocks : cache.free_blocks).emplace(size, ptr);
   cache.stats.allocated -= size;
+}
+
+// cudaMalloc while the calling thread's stream captures: the allocation is not part of the graph
+// (it is made once, now), which the capture's thread-local mode would otherwise refuse.
+cudaError_t malloc_outside_capture(void** ptr, size_t bytes) {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  cudaThreadExchangeStreamCaptureMode(&mode);
+  const cudaError_t status = cudaMalloc(ptr, bytes);
+  cudaThreadExchangeStreamCaptureMode(&mode);
+  return status;
 }
 
 }  // namespace
@@ -56,18 +80,21 @@ std::shared_ptr<Storage> allocate(size_t nbytes, int device, const char* op) {
   const size_t want = size_class(nbytes);
   void* ptr = nullptr;
   size_t got = 0;
+  std::shared_ptr<GraphMemoryPool> pool;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
     DeviceCache& cache = g_caches[device];
-    auto it = cache.free_blocks.lower_bound(want);
-    if (it != cache.free_blocks.end() && it->first == want) {
+    if (auto p = g_capture_pools.find(device); p != g_capture_pools.end()) pool = p->second;
+    auto& free_blocks = pool ? pool->free_blocks : cache.free_blocks;
+    auto it = free_blocks.lower_bound(want);
+    if (it != free_blocks.end() && it->first == want) {
       ptr = it->second;
       got = it->first;
-      cache.free_blocks.erase(it);
+      free_blocks.erase(it);
       ++cache.stats.cache_hits;
     } else {
-      cudaError_t status = cudaMalloc(&ptr, want);
-      if (status != cudaSuccess) {
+      cudaError_t status = pool ? malloc_outside_capture(&ptr, want) : cudaMalloc(&ptr, want);
+      if (status != cudaSuccess && !pool) {  // no cudaFree while a graph records
         cudaGetLastError();
         release_all(device, cache);  // cached blocks of other sizes may be what is missing
         status = cudaMalloc(&ptr, want);
@@ -77,9 +104,9 @@ std::shared_ptr<Storage> allocate(size_t nbytes, int device, const char* op) {
         size_t free_bytes = 0, total = 0;
         cudaMemGetInfo(&free_bytes, &total);
         fail(op, ": out of GPU memory allocating ", nbytes, " bytes (", double(nbytes) / double(1ull << 30),
-             " GiB) on cuda:", device, " (", double(free_bytes) / double(1ull << 30), " GiB free of ",
-             double(total) / double(1ull << 30), "; dsvd holds ", double(cache.stats.allocated) / double(1ull << 30),
-             " GiB in tensors)");
+             " GiB) on cuda:", device, pool ? " while recording a graph" : "", " (",
+             double(free_bytes) / double(1ull << 30), " GiB free of ", double(total) / double(1ull << 30),
+             "; dsvd holds ", double(cache.stats.allocated) / double(1ull << 30), " GiB in tensors)");
       }
       got = want;
       cache.stats.reserved += got;
@@ -93,8 +120,28 @@ std::shared_ptr<Storage> allocate(size_t nbytes, int device, const char* op) {
   storage->data = ptr;
   storage->nbytes = nbytes;
   storage->device = Device::cuda(device);
-  storage->deleter = [device, got](void* p) { give_back(device, p, got); };
+  storage->deleter = [device, got, pool](void* p) { give_back(device, p, got, pool); };
   return storage;
+}
+
+std::shared_ptr<GraphMemoryPool> make_graph_memory_pool(int device) {
+  auto pool = std::make_shared<GraphMemoryPool>();
+  pool->device = device;
+  return pool;
+}
+
+void set_capture_pool(int device, std::shared_ptr<GraphMemoryPool> pool) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (pool) g_capture_pools[device] = std::move(pool);
+  else g_capture_pools.erase(device);
+}
+
+void retire_graph_memory_pool(const std::shared_ptr<GraphMemoryPool>& pool) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  DeviceCache& cache = g_caches[pool->device];
+  cache.free_blocks.insert(pool->free_blocks.begin(), pool->free_blocks.end());
+  pool->free_blocks.clear();
+  pool->retired = true;
 }
 
 DeviceMemoryStats memory_stats(int device) {

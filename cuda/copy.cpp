@@ -69,8 +69,13 @@ void copy_into(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
   const Device dd = dst.device(), sd = src.device();
   if (dd.is_cpu() && sd.is_cpu()) return kernels::dispatch<kernels::CopyKernel>(Device::cpu())(dst, src);
+  if (dd == sd) return copy_on_device(dst, src);
+  // Anything else reads host memory or waits for a device: neither can be recorded in a graph.
+  for (const Device d : {dd, sd})
+    DSVD_CHECK(!d.is_cuda() || !capturing(d.index), "copy from ", sd.str(), " to ", dd.str(), ": cuda:", d.index,
+               " is recording a graph, and a copy that reads host memory or reads back to the host (item(), "
+               "to_vector, .to(cpu)) cannot be part of one (a replay would not run it again)");
   if (dd.is_cuda() && sd.is_cuda()) {
-    if (dd == sd) return copy_on_device(dst, src);
     Tensor staged = dense_on_own_device(src, dst.dtype());
     Tensor landing = dst.is_contiguous() ? dst : empty(dst.sizes(), dst.dtype(), dd);
     DSVD_CUDA_CHECK("copy", cudaMemcpyPeerAsync(landing.data_ptr(), dd.index, staged.data_ptr(), sd.index,

@@ -1,6 +1,9 @@
 // Deferred GPU-side checks (cuda/internal.h): the flag is copied into a pinned host slot behind
-// the kernel that wrote it, and an event says when the slot holds the verdict.
+// the kernel that wrote it, and an event says when the slot holds the verdict. While a stream
+// records a graph, the flag is copied into a tensor of the graph's instead, and the check is
+// queued after each replay (cuda/graph.cpp).
 #include <deque>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -18,6 +21,7 @@ struct Pending {
 };
 
 std::mutex g_mutex;
+std::map<int, std::vector<CapturedCheck>*> g_capture_checks;  // device -> checks of its capture
 std::deque<Pending>* g_pending = new std::deque<Pending>;
 std::vector<std::pair<int64_t*, cudaEvent_t>>* g_free = new std::vector<std::pair<int64_t*, cudaEvent_t>>;
 
@@ -40,9 +44,28 @@ std::pair<int64_t*, cudaEvent_t> take_slot() {
 
 }  // namespace
 
+void set_capture_checks(int device, std::vector<CapturedCheck>* checks) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (checks) g_capture_checks[device] = checks;
+  else g_capture_checks.erase(device);
+}
+
 void defer_check(const Tensor& flag, std::function<std::string(int64_t)> message) {
   const int device = flag.device().index;
   DeviceContext& c = context(device);
+  std::vector<CapturedCheck>* captured = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (auto it = g_capture_checks.find(device); it != g_capture_checks.end()) captured = it->second;
+  }
+  if (captured) {
+    // The flag may be a block the graph reuses later; its verdict is kept in a tensor of its own.
+    Tensor kept = empty({1}, DType::Int64, flag.device());
+    DSVD_CUDA_CHECK("deferred check", cudaMemcpyAsync(kept.data_ptr(), flag.data_ptr(), sizeof(int64_t),
+                                                      cudaMemcpyDeviceToDevice, c.stream));
+    captured->push_back({kept, std::move(message)});
+    return;
+  }
   std::lock_guard<std::mutex> lock(g_mutex);
   auto [slot, event] = take_slot();
   DSVD_CUDA_CHECK("deferred check", cudaMemcpyAsync(slot, flag.data_ptr(), sizeof(int64_t), cudaMemcpyDeviceToHost, c.stream));
@@ -51,6 +74,7 @@ void defer_check(const Tensor& flag, std::function<std::string(int64_t)> message
 }
 
 void raise_deferred_errors(int device, bool wait) {
+  if (capturing(device)) return;  // a recording stream cannot be waited for; the replays check
   std::string error;
   {
     std::lock_guard<std::mutex> lock(g_mutex);

@@ -51,6 +51,7 @@ DeviceBackend make_backend() {
   b.destroy_event = &destroy_event;
   b.event_done = &event_done;
   b.stream = &stream;
+  register_graph_functions(b);
   return b;
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tensor/device_backend.h"
 #include "tensor/storage.h"
@@ -29,6 +30,20 @@ void reset_peak_memory_stats(int device = 0);
 void empty_cache(int device = 0);  // returns cached, unused blocks to the driver
 void synchronize(int device = 0);
 
+// --- graphs (cuda/graph.cpp) and their memory ---
+// Whether `device`'s stream is recording a graph now.
+bool capturing(int device);
+// Fills in the graph functions of the backend (cuda/graph.cpp).
+void register_graph_functions(DeviceBackend& backend);
+// While a stream captures, the blocks it asks for come from the graph's own pool, and blocks
+// freed meanwhile go back there: a replay writes the same addresses, so nothing outside the graph
+// may get them while it lives. cudaFree is never called during a capture.
+struct GraphMemoryPool;
+std::shared_ptr<GraphMemoryPool> make_graph_memory_pool(int device);
+void set_capture_pool(int device, std::shared_ptr<GraphMemoryPool> pool);  // nullptr: the cache again
+// The graph is destroyed: the pool's free blocks, and its live ones once freed, go to the cache.
+void retire_graph_memory_pool(const std::shared_ptr<GraphMemoryPool>& pool);
+
 // --- checks made on the GPU, reported later (cuda/deferred_checks.cpp) ---
 // A kernel that validates data (cross-entropy targets) writes the first bad position into
 // `flag` (an int64 on the device; -1 = all good) instead of making the host wait. The verdict is
@@ -37,6 +52,13 @@ void synchronize(int device = 0);
 void defer_check(const Tensor& flag, std::function<std::string(int64_t)> message);
 // Throws the first failed check whose result has arrived (all of them, waiting, when `wait`).
 void raise_deferred_errors(int device, bool wait);
+// A check queued while a stream captures: the graph copies the flag into `flag` (its own tensor)
+// at each replay, and each replay queues defer_check(flag, message) after it.
+struct CapturedCheck {
+  Tensor flag;
+  std::function<std::string(int64_t)> message;
+};
+void set_capture_checks(int device, std::vector<CapturedCheck>* checks);  // nullptr: checks as usual
 
 // --- copies (cuda/copy.cpp, cuda/kernels/elementwise.cu) ---
 // dst <- src for any two layouts of the same shape, converting dtype; any device pair (a copy

@@ -7,6 +7,7 @@
 #include "ops/kernels/float32_compute.h"
 #include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
+#include "tensor/device_backend.h"
 
 namespace dsvd {
 
@@ -15,6 +16,9 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   if (!training || p == 0) return x;
   DSVD_CHECK(is_floating(x.dtype()), "dropout: expects float32 or float64, got ", dtype_name(x.dtype()));
   if (p == 1) return mul(x, 0.0);
+  DSVD_CHECK(!is_capturing(x.device()), "dropout: ", x.device().str(), " is recording a graph, and dropout draws "
+             "its random numbers' offset on the host, which a replay would repeat (the same mask every step): "
+             "a model with dropout trains without graphs");
   Generator& g = gen ? *gen : default_generator();
   const uint64_t seed = g.seed(), draw = g.next_draw();
   Tensor in = detail::contiguous_raw(x);

@@ -72,4 +72,9 @@ void empty_cache(Device device) {
   if (b) b->empty_cache(device.index);
 }
 
+bool is_capturing(Device device) {
+  const DeviceBackend* b = device.is_cpu() ? nullptr : find_device_backend(device.kind);
+  return b && b->is_capturing && b->is_capturing(device.index);
+}
+
 }  // namespace dsvd

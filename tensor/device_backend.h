@@ -44,6 +44,17 @@ struct DeviceBackend {
   // The device's queue (a cudaStream_t), the device made current on the calling thread: for a
   // library that queues its own work behind dsvd's kernels (NCCL, distributed/).
   void* (*stream)(int index) = nullptr;
+  // Graphs (tensor/device_graph.h): what the calling thread queues on the device between
+  // begin_capture and end_capture is recorded, not run; end_capture returns the graph (or throws,
+  // saying why the capture failed) and replay queues all of it again on the device. abort_capture
+  // ends a capture that went wrong and discards it. is_capturing: whether the device's queue
+  // records right now (then a read back to the host or a copy from host memory cannot happen).
+  void (*begin_capture)(int index) = nullptr;
+  void* (*end_capture)(int index) = nullptr;
+  void (*abort_capture)(int index) = nullptr;
+  void (*replay)(void* graph) = nullptr;
+  void (*destroy_graph)(void* graph) = nullptr;  // waits for its replays first
+  bool (*is_capturing)(int index) = nullptr;
 };
 
 // Installs `backend` for `kind` (once, from the backend's own start-up code).
@@ -63,5 +74,7 @@ void synchronize(Device device);
 DeviceMemoryStats memory_stats(Device device);
 void reset_peak_memory_stats(Device device);
 void empty_cache(Device device);
+// Whether `device`'s queue is recording a graph now (never for the CPU).
+bool is_capturing(Device device);
 
 }  // namespace dsvd

@@ -22,6 +22,17 @@ Tensor full(const Shape& sizes, double value, DType dtype, Device device) {
   return out;
 }
 
+void fill_(const Tensor& out, double value) {
+  DSVD_CHECK(out.defined() && out.is_contiguous(), "fill_: expects a defined, contiguous tensor");
+  if (!out.device().is_cpu()) return device_backend(out.device(), "fill_").fill(out, value);
+  const int64_t n = out.numel();
+  DSVD_DISPATCH_STORAGE(out.dtype(), "fill_", [&] {
+    auto* p = out.data<scalar_t>();
+    const scalar_t v = value_cast<scalar_t>(value);
+    parallel_for(0, n, n > kParallelGrain, [&](int64_t i) { p[i] = v; });
+  });
+}
+
 Tensor zeros(const Shape& sizes, DType dtype, Device device) { return full(sizes, 0.0, dtype, device); }
 
 Tensor full(const Shape& sizes, double value, DType dtype) {

@@ -131,6 +131,8 @@ Tensor full(const Shape& sizes, double value, DType dtype, Device device);
 Tensor ones(const Shape& sizes, DType dtype = DType::Float32);
 Tensor full(const Shape& sizes, double value, DType dtype = DType::Float32);
 Tensor scalar_tensor(double value, DType dtype = DType::Float32);  // 0-d
+// Every element of the contiguous `out` <- value, in place (queued on its device, no wait).
+void fill_(const Tensor& out, double value);
 Tensor arange(double start, double end, double step = 1, DType dtype = DType::Float32);
 Tensor arange(int64_t end, DType dtype = DType::Int64);
 Tensor eye(int64_t n, DType dtype = DType::Float32);

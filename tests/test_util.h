@@ -3,7 +3,10 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -99,6 +102,35 @@ inline std::string compare(const Tensor& actual, const Tensor& expected, double 
     return "shape " + shape_str(actual.sizes()) + " vs expected " + shape_str(expected.sizes());
   return compare_values(to_vector(actual), to_vector(expected), atol, rtol);
 }
+
+// What the code under test prints on stdout while this object lives (a temporary file stands in
+// for the descriptor); text() restores stdout and returns it.
+class CapturedStdout {
+ public:
+  CapturedStdout() {
+    std::fflush(stdout);
+    saved_ = dup(fileno(stdout));
+    file_ = std::tmpfile();
+    dup2(fileno(file_), fileno(stdout));
+  }
+  ~CapturedStdout() { text(); }
+  std::string text() {
+    if (saved_ < 0) return text_;
+    std::fflush(stdout);
+    dup2(saved_, fileno(stdout));
+    close(saved_);
+    saved_ = -1;
+    std::rewind(file_);
+    for (int c; (c = std::fgetc(file_)) != EOF;) text_.push_back(char(c));
+    std::fclose(file_);
+    return text_;
+  }
+
+ private:
+  int saved_ = -1;
+  std::FILE* file_ = nullptr;
+  std::string text_;
+};
 
 }  // namespace dsvd::test
 

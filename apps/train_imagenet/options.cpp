@@ -65,6 +65,9 @@ Run
   --amp off|bf16|fp16    mixed precision (docs/mixed-precision.md): convolutions and matrix products
                          in the 16-bit dtype with float32 accumulation, float32 weights, optimizer,
                          loss and covariance head; fp16 with dynamic loss scaling (default off)
+  --cuda-graph           record each training step once as a CUDA graph and replay it (docs/gpu.md):
+                         the host's launch cost goes; falls back to eager steps, saying why, where a
+                         step cannot be recorded (dropout, float16 scaling, data parallelism, audit)
   --tf32 T               GPU float32 math in TF32: conv (convolutions only, PyTorch's default) |
                          all (also matmul) | none
   --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:
@@ -186,7 +189,8 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   std::vector<char*> pointers;
   for (auto& a : args) pointers.push_back(a.data());
   CommandLine cli(int(pointers.size()), pointers.data(),
-                  {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval", "sync-bn"});
+                  {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval", "sync-bn",
+                   "cuda-graph"});
   *help = cli.has("help");
   TrainOptions o;
   DSVD_CHECK(cli.positional().empty(), "unexpected argument '", cli.positional().empty() ? "" : cli.positional()[0],
@@ -225,6 +229,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.seed = uint64_t(cli.get_int("seed", 0));
   o.device = cli.get("device", "cpu");
   o.tf32 = cli.get("tf32", o.tf32);
+  o.cuda_graph = cli.has("cuda-graph");
   o.amp = cli.get("amp", o.amp);
   o.print_freq = cli.get_int("print-freq", int(o.print_freq));
   o.resume = cli.get("resume");

@@ -189,6 +189,14 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
   if (step_from_epoch_) global_step_ = start_epoch_ * int64_t(train_loader_->num_batches());
 }
 
+std::string Trainer::graph_unsupported_reason() const {
+  if (device_.is_cpu()) return "the CPU runs each op as it is called (graphs need --device cuda)";
+  if (data_parallel_) return "data parallelism's gradient all-reduce waits on its own thread";
+  if (scaler_) return "float16's loss scaler decides on the host whether to step (use --amp bf16)";
+  if (audit::enabled()) return "the audit inspects tensors on the host at every op";
+  return "";
+}
+
 void Trainer::sum_over_ranks(double* values, size_t count) {
   if (communicator_->size() == 1) return;
   Tensor t = from_vector(std::vector<double>(values, values + count), {int64_t(count)});
@@ -458,6 +466,41 @@ RunResult Trainer::run() {
   const nn::LrSchedule schedule = schedule_for(o_);
   const bool tty = isatty(fileno(stdout));
   const auto params = model_->parameters();
+  // One training step on device tensors: forward, loss, backward (the gradients averaged over the
+  // ranks), float16's unscaling and skip, clipping, the update. Eager, or recorded once and
+  // replayed under --cuda-graph (step_graphs.h).
+  const StepGraphs::Step train_step = [&](const Tensor& images, const Tensor& labels) {
+    StepOutputs out;
+    out.labels = labels;
+    {
+      AutocastScope amp(amp_dtype_);
+      out.logits = model_->forward(images);
+      out.loss = cross_entropy(out.logits, labels, o_.label_smoothing);  // float32 under autocast
+    }
+    optimizer_->zero_grad();
+    if (data_parallel_) data_parallel_->prepare_backward();
+    (scaler_ ? scaler_->scale(out.loss) : out.loss).backward();
+    if (data_parallel_) data_parallel_->finish_backward();  // every rank now holds the average
+    if (head_) {
+      auto report = head_->last_report();
+      if (report && report->eigenvalues.defined()) {
+        out.head_eigenvalues = report->eigenvalues;
+        out.head_repairs = report->repairs.total_count(device());
+      }
+    }
+    // float16: gradients unscaled before clipping; a step with inf/NaN in them is skipped (every
+    // rank sees the same averaged gradients, so every rank skips it).
+    const bool finite = !scaler_ || !scaler_->unscale(params);
+    if (finite) {
+      if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);
+      optimizer_->step();
+    } else {
+      ++amp_skipped_in_epoch_;
+    }
+    if (scaler_) scaler_->update();
+    return out;
+  };
+  StepGraphs step_graphs(device(), o_.cuda_graph, graph_unsupported_reason());
   for (int64_t epoch = start_epoch_; epoch < o_.epochs; ++epoch) {
     const double lr = schedule.lr_at(o_.lr, double(epoch));
     optimizer_->set_lr(lr);
@@ -528,43 +571,16 @@ RunResult Trainer::run() {
         result.exit_code = exit_code;
         return result;
       };
-      Tensor logits, loss;
-      const Tensor labels = b->labels.to(device());
+      StepOutputs out;
       try {
-        AutocastScope amp(amp_dtype_);
-        logits = model_->forward(b->images.to(device()));
-        loss = cross_entropy(logits, labels, o_.label_smoothing);  // float32 under autocast
+        out = step_graphs.run(b->images, b->labels, train_step);
       } catch (const audit::NonFiniteError& e) {
         return stop(e, 3);
       } catch (const Error& e) {
         return stop(e, 2);
       }
-      optimizer_->zero_grad();
-      try {
-        if (data_parallel_) data_parallel_->prepare_backward();
-        (scaler_ ? scaler_->scale(loss) : loss).backward();
-        if (data_parallel_) data_parallel_->finish_backward();  // every rank now holds the average
-      } catch (const audit::NonFiniteError& e) {
-        return stop(e, 3);
-      } catch (const Error& e) {
-        return stop(e, 2);
-      }
-      stats.add_step(global_step_, loss, logits, labels);
-      if (head_) {
-        auto report = head_->last_report();
-        if (report && report->eigenvalues.defined())
-          stats.add_head(global_step_, report->eigenvalues, report->repairs.total_count(device()));
-      }
-      // float16: gradients unscaled before clipping; a step with inf/NaN in them is skipped (every
-      // rank sees the same averaged gradients, so every rank skips it).
-      const bool finite = !scaler_ || !scaler_->unscale(params);
-      if (finite) {
-        if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);
-        optimizer_->step();
-      } else {
-        ++amp_skipped_in_epoch_;
-      }
-      if (scaler_) scaler_->update();
+      stats.add_step(global_step_, out.loss, out.logits, out.labels);
+      if (out.head_eigenvalues.defined()) stats.add_head(global_step_, out.head_eigenvalues, out.head_repairs);
       ++global_step_;
       ++batch_index;
       result.steps++;

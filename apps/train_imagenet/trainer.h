@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "apps/train_imagenet/options.h"
+#include "apps/train_imagenet/step_graphs.h"
 #include "apps/train_imagenet/step_statistics.h"
 #include "datasets/data_loader.h"
 #include "distributed/communicator.h"
@@ -77,6 +78,8 @@ class Trainer {
   std::shared_ptr<distributed::Communicator> communicator_;
   std::unique_ptr<distributed::DataParallel> data_parallel_;
   bool main_rank() const { return communicator_->rank() == 0; }
+  // Why this run's steps cannot be recorded as graphs (--cuda-graph), or "".
+  std::string graph_unsupported_reason() const;
   // Sums over the ranks (identity in a single process).
   void sum_over_ranks(double* values, size_t count);
   int64_t start_epoch_ = 0, global_step_ = 0;

@@ -1,6 +1,9 @@
 #include "nn/optim/sgd.h"
 
+#include <cmath>
+
 #include "ops/optim.h"
+#include "tensor/device_backend.h"
 #include "tensor/profiler.h"
 
 namespace dsvd::nn {
@@ -20,7 +23,7 @@ Sgd::Sgd(NamedTensors parameters, SgdOptions options) : params_(std::move(parame
 
 void Sgd::step() {
   ProfileRange range("sgd step");
-  const double lr = options_.lr, mu = options_.momentum, damp = options_.dampening;
+  const double mu = options_.momentum, damp = options_.dampening;
   for (size_t i = 0; i < params_.size(); ++i) {
     const std::string& name = params_[i].first;
     const Tensor& p = params_[i].second;  // not a structured binding: lambdas below capture it
@@ -33,8 +36,24 @@ void Sgd::step() {
     if (mu != 0 && first) buffers_[i] = empty(p.sizes(), p.dtype(), p.device());
     DSVD_CHECK(grad.device() == p.device(), "SGD: gradient of '", name, "' is on ", grad.device().str(),
                ", the parameter on ", p.device().str());
-    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr * lr_factors_[i], mu, damp, wd, options_.nesterov, first);
+    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr_value_on(p.device()), lr_factors_[i], mu, damp, wd,
+                options_.nesterov, first);
   }
+}
+
+void Sgd::set_lr(double lr) {
+  DSVD_CHECK(lr >= 0 && std::isfinite(lr), "SGD: the learning rate must be finite and non-negative, got ", lr);
+  options_.lr = lr;
+  for (auto& [device, value] : lr_values_) fill_(value, lr);
+}
+
+const Tensor& Sgd::lr_value_on(Device device) {
+  for (const auto& [d, value] : lr_values_)
+    if (d == device) return value;
+  DSVD_CHECK(!is_capturing(device), "SGD: the first step on ", device.str(), " is being recorded in a graph; make "
+             "one step without recording first (it also makes the momentum buffers)");
+  lr_values_.emplace_back(device, full({}, options_.lr, DType::Float64, device));
+  return lr_values_.back().second;
 }
 
 int64_t Sgd::set_lr_factor(const std::string& prefix, double factor) {

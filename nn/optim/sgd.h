@@ -27,7 +27,8 @@ class Sgd {
   Sgd(NamedTensors parameters, SgdOptions options);
   void step();
   void zero_grad();
-  void set_lr(double lr) { options_.lr = lr; }
+  // Takes effect for the updates that run after it, also those of a replayed graph.
+  void set_lr(double lr);
   double lr() const { return options_.lr; }
   // The parameters whose name starts with `prefix` step with lr·factor (the reference's
   // --classifier-factor); returns how many. A later call for the same parameter replaces its factor.
@@ -42,7 +43,14 @@ class Sgd {
   int64_t load_matching_state(const NamedTensors& state);
 
  private:
+  // The learning rate as one float64 on `device`, made on first use from options_.lr.
+  const Tensor& lr_value_on(Device device);
+
   NamedTensors params_;
+  // The learning rate on each device that holds parameters, written by set_lr and read by the
+  // update kernels when they run: a captured step (tensor/device_graph.h) replays with the rate
+  // of the moment instead of the one it was recorded with.
+  std::vector<std::pair<Device, Tensor>> lr_values_;
   std::vector<Tensor> buffers_;
   std::vector<double> lr_factors_;
   SgdOptions options_;

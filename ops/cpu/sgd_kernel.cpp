@@ -8,11 +8,12 @@
 namespace dsvd::cpu {
 namespace {
 
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, double lr, double momentum,
-                double dampening, double weight_decay, bool nesterov, bool first) {
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const Tensor& lr_value, double lr,
+                double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
   DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
     using T = scalar_t;
-    const auto step = math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined());
+    auto step = math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined());
+    step.read_lr(lr_value.defined() ? lr_value.data<double>() : nullptr, lr);
     T* w = param.data<T>();
     const T* g = grad.data<T>();
     T* b = buffer.defined() ? buffer.data<T>() : nullptr;

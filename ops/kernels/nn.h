@@ -143,11 +143,12 @@ struct DropoutKernel {
 };
 
 // The SGD update in place (math::SgdStep) over contiguous param, grad and buffer (undefined
-// without momentum).
+// without momentum). The step size is lr, or lr_value[0] · lr when lr_value (a float64 scalar on
+// the parameter's device) is defined.
 struct SgdUpdateKernel {
   static constexpr const char* name = "sgd";
-  using Fn = void(const Tensor& param, const Tensor& grad, const Tensor& buffer, double lr, double momentum,
-                  double dampening, double weight_decay, bool nesterov, bool first);
+  using Fn = void(const Tensor& param, const Tensor& grad, const Tensor& buffer, const Tensor& lr_value, double lr,
+                  double momentum, double dampening, double weight_decay, bool nesterov, bool first);
 };
 
 }  // namespace dsvd::kernels

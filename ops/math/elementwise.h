@@ -151,6 +151,12 @@ struct SgdStep {
   T lr, momentum, one_minus_dampening, weight_decay;
   bool nesterov, first, has_buffer;
 
+  // The step size read from device memory when the kernel runs (a replayed graph takes the
+  // learning rate of the moment): lr = value · factor, the product made in double as the host's.
+  DSVD_HOST_DEVICE void read_lr(const double* value, double factor) {
+    if (value) lr = T(*value * factor);
+  }
+
   DSVD_HOST_DEVICE void operator()(T& w, T g, T& b) const {
     T d = g;
     if (weight_decay != T(0)) d += weight_decay * w;

@@ -8,6 +8,7 @@
 #include "nn/optim/lr_schedule.h"
 #include "nn/optim/sgd.h"
 #include "ops/nn_ops.h"
+#include "ops/optim.h"
 #include "tests/test_util.h"
 
 using namespace dsvd;
@@ -59,6 +60,48 @@ TEST_CASE("sgd: momentum, dampening, Nesterov and weight decay follow torch.opti
   CHECK_CLOSE(from_vector(run_sgd(ex, {{0, 0}}, start), {2}), start);
   CHECK_CLOSE(from_vector(run_sgd(ex, {{0, 0}}, start, true), {2}), std::vector<double>{0.5, 1.0});
   CHECK_THROWS_WITH_AS(Sgd({}, SgdOptions{0.1, 0.0, 0.0, 0.0, true}), doctest::Contains("Nesterov"), Error);
+}
+
+TEST_CASE("sgd: a learning rate set between steps, and a factor, step as the formula says; the rate read from memory "
+          "equals the rate given as a number bit for bit") {
+  // set_lr writes the rate into a tensor that the update reads when it runs (a replayed graph
+  // steps with the current rate): a change between steps must reach the next step only.
+  Tensor p = from_vector(std::vector<double>{1.0, -3.0}, {2}).requires_grad_();
+  Tensor q = from_vector(std::vector<double>{0.5}, {1}).requires_grad_();
+  Sgd opt({{"body.p", p}, {"fc.q", q}}, SgdOptions{0.1, 0.9});
+  CHECK(opt.set_lr_factor("fc.", 10.0) == 1);
+  double pp[2] = {1.0, -3.0}, bp[2] = {0, 0}, qq = 0.5, bq = 0;
+  const double lrs[3] = {0.1, 0.05, 0.3}, g[3] = {1.0, -0.5, 2.0};
+  for (int s = 0; s < 3; ++s) {
+    if (s > 0) opt.set_lr(lrs[s]);
+    p.set_grad(from_vector(std::vector<double>{g[s], 2 * g[s]}, {2}));
+    q.set_grad(from_vector(std::vector<double>{-g[s]}, {1}));
+    opt.step();
+    for (int i = 0; i < 2; ++i) {
+      const double d = (i + 1) * g[s];
+      bp[i] = s == 0 ? d : 0.9 * bp[i] + d;
+      pp[i] -= lrs[s] * bp[i];
+    }
+    bq = s == 0 ? -g[s] : 0.9 * bq - g[s];
+    qq -= lrs[s] * 10.0 * bq;
+  }
+  CHECK_CLOSE(p, std::vector<double>{pp[0], pp[1]}, 1e-15, 1e-14);
+  CHECK_CLOSE(q, std::vector<double>{qq}, 1e-15, 1e-14);
+  CHECK_THROWS_WITH_AS(opt.set_lr(-1), doctest::Contains("learning rate"), Error);
+  // The op itself: the rate as a float64 tensor times a factor, against the same product given as
+  // a number (float32 parameters: one rounding of lr·factor either way).
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    Generator gen(3);
+    Tensor w1 = randn({37}, dt, &gen), grad = randn({37}, dt, &gen), b1 = randn({37}, dt, &gen);
+    Tensor w2 = w1.clone(), b2 = b1.clone();
+    const double lr = 0.037, factor = 3.0;
+    sgd_update_(w1, grad, b1, lr * factor, 0.9, 0.1, 1e-3, false, false);
+    sgd_update_(w2, grad, b2, full({}, lr, DType::Float64), factor, 0.9, 0.1, 1e-3, false, false);
+    CHECK(to_vector(w1) == to_vector(w2));
+    CHECK(to_vector(b1) == to_vector(b2));
+    CHECK_THROWS_WITH_AS(sgd_update_(w2, grad, b2, full({}, lr, DType::Float32), 1.0, 0.9, 0, 0, false, false),
+                         doctest::Contains("learning rate tensor"), Error);
+  }
 }
 
 TEST_CASE("sgd: state round trip keeps the momentum") {

@@ -1,5 +1,7 @@
 // Tensor metadata, factories, copies and conversions, against values written out by hand.
 #include "tensor/cpu_allocator.h"
+#include "tensor/device_backend.h"
+#include "tensor/device_graph.h"
 #include "tests/test_util.h"
 
 using namespace dsvd;
@@ -22,6 +24,23 @@ TEST_CASE("tensor: factories give the documented values, shapes and strides") {
   CHECK(s.dim() == 0);
   CHECK(s.numel() == 1);
   CHECK(s.item() == 7.0);
+}
+
+TEST_CASE("tensor: fill_ writes every element in place; a graph cannot be recorded on the CPU") {
+  Tensor t = zeros({2, 3}, DType::Float64);
+  const void* where = t.data_ptr();
+  fill_(t, -2.5);
+  CHECK(t.data_ptr() == where);
+  CHECK(to_vector(t) == std::vector<double>(6, -2.5));
+  Tensor i = zeros({4}, DType::Int64);
+  fill_(i, 7);
+  CHECK(to_vector(i) == std::vector<double>(4, 7.0));
+  CHECK_THROWS_WITH_AS(fill_(t.transpose(0, 1), 1.0), doctest::Contains("contiguous"), Error);
+  CHECK_FALSE(is_capturing(Device::cpu()));
+  bool ran = false;
+  CHECK_THROWS_WITH_AS(DeviceGraph::capture(Device::cpu(), [&] { ran = true; }), doctest::Contains("need a GPU"), Error);
+  CHECK_FALSE(ran);  // refused before any work
+  CHECK_THROWS_WITH_AS(DeviceGraph().replay(), doctest::Contains("holds nothing"), Error);
 }
 
 TEST_CASE("tensor: clone, contiguous and to(dtype) copy values, not storage") {
