@@ -8,7 +8,9 @@
 //   R50-PADE:  resnet50, svd-pade head, batch 64,  3x224x224, 1000 classes
 //   ALEX:      alexnet (torchvision's), batch 128, 3x224x224, 1000 classes
 //   "find" rows: dsvd measures cuDNN's legacy algorithms (DSVD_CUDNN_BENCHMARK=1); "graph" rows:
-//   dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph, cuda/cudnn_graph.cpp)
+//   dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph, cuda/cudnn_graph.cpp);
+//   "cuda-graph" rows: dsvd's whole step recorded once as a CUDA graph and replayed (train_imagenet
+//   --cuda-graph; tensor/device_graph.h), against the same PyTorch eager run
 //   EIG f32/f64: 64 symmetric positive definite 256x256 matrices
 //   SQRT f32/f64: the matrix square root's forward + backward on 64 SPD 48x48 matrices, per rule
 //     (the fast square roots' paper compares MTP-Lya, MPA-Lya, Newton–Schulz and the SVD rules at
@@ -38,8 +40,8 @@
 #include "autograd/autocast_mode.h"
 #include "ops/precision.h"
 #include "tensor/device_backend.h"
+#include "tensor/device_graph.h"
 #include "tensor/profiler.h"
-#include "tensor/device_backend.h"
 #include "nn/models/model_options.h"
 #include "nn/optim/sgd.h"
 #include "ops/matfn/sqrtm.h"
@@ -59,6 +61,7 @@ struct Config {
   bool cudnn_find = false;  // dsvd measures cuDNN's algorithms (DSVD_CUDNN_BENCHMARK=1) instead of its heuristics
   std::optional<DType> amp;  // dsvd's forward under autocast (--amp); the peer under torch.autocast
   bool graph_api = false;    // dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph)
+  bool cuda_graph = false;   // dsvd's step recorded once and replayed (AlexNet's dropout cannot be)
 };
 const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"R50-PADE", "resnet50", "svd-pade", 64},
@@ -66,13 +69,17 @@ const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"R50-GAP find", "resnet50", "gap", 64, true},
                            {"ALEX find", "alexnet", "gap", 128, true},
                            {"R50-GAP graph", "resnet50", "gap", 64, false, std::nullopt, true},
-                           {"ALEX graph", "alexnet", "gap", 128, false, std::nullopt, true}};
+                           {"ALEX graph", "alexnet", "gap", 128, false, std::nullopt, true},
+                           {"R50-GAP cuda-graph", "resnet50", "gap", 64, false, std::nullopt, false, true},
+                           {"R50-PADE cuda-graph", "resnet50", "svd-pade", 64, false, std::nullopt, false, true}};
 // --only amp: bfloat16 mixed precision against PyTorch's autocast + channels-last, eager and
 // torch.compile (the covariance head in float32 on both sides).
 const Config kAmpConfigs[] = {{"R50-GAP bf16", "resnet50", "gap", 64, false, DType::BFloat16},
                               {"R50-PADE bf16", "resnet50", "svd-pade", 64, false, DType::BFloat16},
                               {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16},
-                              {"ALEX bf16 graph", "alexnet", "gap", 128, false, DType::BFloat16, true}};
+                              {"ALEX bf16 graph", "alexnet", "gap", 128, false, DType::BFloat16, true},
+                              {"R50-GAP bf16 cuda-graph", "resnet50", "gap", 64, false, DType::BFloat16, false, true},
+                              {"R50-PADE bf16 cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false, true}};
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -111,8 +118,7 @@ Measured run_dsvd(const Config& c, int steps) {
   synchronize(Device::cuda());
   reset_peak_memory_stats(Device::cuda());
   std::vector<double> times, host;
-  for (int step = 0; step < steps + 3; ++step) {
-    double start = now_ms();
+  auto train_step = [&] {
     opt.zero_grad();
     Tensor loss;
     {
@@ -121,6 +127,16 @@ Measured run_dsvd(const Config& c, int steps) {
     }
     loss.backward();
     opt.step();
+  };
+  DeviceGraph graph;  // cuda-graph rows: the first step eager, the second recorded (both warm-up)
+  for (int step = 0; step < steps + 3; ++step) {
+    double start = now_ms();
+    if (c.cuda_graph && step > 0) {
+      if (!graph.defined()) graph = DeviceGraph::capture(gpu, train_step);
+      graph.replay();
+    } else {
+      train_step();
+    }
     double queued = now_ms();
     synchronize(Device::cuda());
     if (step >= 3) {
@@ -129,7 +145,7 @@ Measured run_dsvd(const Config& c, int steps) {
     }
   }
   Measured m{median(times), double(memory_stats(Device::cuda()).peak_allocated) / double(1 << 20), median(host)};
-  if (g_profile) {  // GPU time by leaf module (forward), backward node and optimizer step
+  if (g_profile && !c.cuda_graph) {  // GPU time by leaf module (forward), backward node and optimizer step
     const std::string title = "== profile " + std::string(c.name) + " (GPU, of a " + fmt(m.ms, "%.2f") + " ms step)";
     std::printf("%s", profile_report(ProfileMode::Gpu, 3, [&] {
                         opt.zero_grad();
