@@ -76,15 +76,10 @@ void batched_solve(const Tensor& a, const Tensor& b, const Tensor& out) {  // an
   copy_into(lu, a.transpose(1, 2));
   copy_into(rhs, b.transpose(1, 2));
   const size_t item = itemsize(a.dtype());
-  std::vector<void*> pointers(static_cast<size_t>(2 * batch));
-  for (int64_t s = 0; s < batch; ++s) {
-    pointers[size_t(s)] = static_cast<char*>(lu.data_ptr()) + size_t(s * n * n) * item;
-    pointers[size_t(batch + s)] = static_cast<char*>(rhs.data_ptr()) + size_t(s * m * n) * item;
-  }
   DeviceContext& c = context(d.index);
-  auto table = allocate(pointers.size() * sizeof(void*), d.index, "solve");
-  DSVD_CUDA_CHECK("solve", cudaMemcpyAsync(table->data, pointers.data(), pointers.size() * sizeof(void*),
-                                           cudaMemcpyHostToDevice, c.stream));
+  auto table = allocate(size_t(2 * batch) * sizeof(void*), d.index, "solve");
+  strided_pointers(static_cast<void**>(table->data), lu.data_ptr(), size_t(n * n) * item, rhs.data_ptr(),
+                   size_t(m * n) * item, batch, d.index);
   auto pivot_storage = allocate(size_t(batch) * sizeof(int) * size_t(n), d.index, "solve");
   int* pivots = static_cast<int*>(pivot_storage->data);
   Tensor info_tensor = empty({batch}, DType::Int64, d);  // int32 per sample (over-allocated)

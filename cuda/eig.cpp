@@ -89,6 +89,9 @@ void symeig(const Tensor& a, const Tensor& eigenvalues, const Tensor& eigenvecto
     else
       DSVD_CUSOLVER_CHECK("symeig", cusolverDnXsyevd_bufferSize(c.cusolver, params, jobz, uplo, n, type, work.data_ptr(), n, type,
                                                               w.data_ptr(), type, &dev_bytes, &host_bytes));
+    DSVD_CHECK(host_bytes == 0 || !capturing(dev), "symeig: cuSOLVER's ", solver, " solver asks for a host workspace "
+               "of ", host_bytes, " bytes, and waiting for the device to finish with it cannot be recorded in a graph "
+               "(steps with this head train eagerly)");
     Tensor dev_buf = empty({int64_t(std::max<size_t>(1, dev_bytes))}, DType::UInt8, a.device());
     std::vector<uint8_t> host_buf(std::max<size_t>(1, host_bytes));
     Tensor info = empty({batch}, DType::Int64, a.device());

@@ -84,5 +84,10 @@ void defer_finite_check(const Tensor& t, const char* op);
 // them): the first matrix with a non-zero info is raised as message(matrix, info) at the next
 // synchronisation, so that the call itself does not wait.
 void defer_info_check(const Tensor& info, int64_t count, std::function<std::string(int64_t, int)> message);
+// table[s] = base_a + s·stride_a and table[count + s] = base_b + s·stride_b (bytes), s < count,
+// written by a kernel on `device`'s stream: the pointer arrays of cuBLAS's batched calls, made on
+// the device so that no host memory is read (a graph can record it).
+void strided_pointers(void** table, void* base_a, size_t stride_a, void* base_b, size_t stride_b, int64_t count,
+                      int device);
 
 }  // namespace dsvd::cuda

@@ -40,6 +40,14 @@ __global__ void nonfinite_kernel(const T* p, int64_t batch, int64_t per_sample, 
     if (!isfinite(p[i])) atomicMin(first, (unsigned long long)(i / per_sample));
 }
 
+__global__ void strided_pointers_kernel(void** table, char* base_a, size_t stride_a, char* base_b, size_t stride_b,
+                                        int64_t count) {
+  for (int64_t s = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; s < count; s += int64_t(gridDim.x) * blockDim.x) {
+    table[s] = base_a + size_t(s) * stride_a;
+    table[count + s] = base_b + size_t(s) * stride_b;
+  }
+}
+
 // first[0] <- the smallest index of a matrix whose solver info is not 0 (left as it is when none).
 __global__ void failed_info_kernel(const int* info, int64_t count, unsigned long long* first) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x)
@@ -164,6 +172,14 @@ void defer_finite_check(const Tensor& t, const char* op) {
   DSVD_CUDA_CHECK(op, cudaGetLastError());
   const std::string name = op;
   defer_check(first, [name](int64_t sample) { return name + ": sample " + std::to_string(sample) + " holds NaN or Inf"; });
+}
+
+void strided_pointers(void** table, void* base_a, size_t stride_a, void* base_b, size_t stride_b, int64_t count,
+                      int device) {
+  if (count == 0) return;
+  strided_pointers_kernel<<<blocks_for(count), kThreads, 0, context(device).stream>>>(
+      table, static_cast<char*>(base_a), stride_a, static_cast<char*>(base_b), stride_b, count);
+  DSVD_CUDA_CHECK("pointer table", cudaGetLastError());
 }
 
 void defer_info_check(const Tensor& info, int64_t count, std::function<std::string(int64_t, int)> message) {
