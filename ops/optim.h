@@ -10,10 +10,17 @@ namespace dsvd {
 // buffer: one device, one float dtype, one shape; grad may be any layout.
 void sgd_update_(const Tensor& param, const Tensor& grad, const Tensor& buffer, double lr, double momentum,
                  double dampening, double weight_decay, bool nesterov, bool first);
-// The same with the step size lr_value · lr_factor, where lr_value is a float64 scalar on the
-// parameter's device read when the update runs (not when it is queued): a captured graph
-// (tensor/device_graph.h) replays with whatever the schedule wrote there last.
-void sgd_update_(const Tensor& param, const Tensor& grad, const Tensor& buffer, const Tensor& lr_value,
+
+// Scalars that an update reads from device memory when it runs, not when it is queued, so that a
+// recorded graph (tensor/device_graph.h) replays with their current values and nothing is read
+// back to the host: each a float64 with one element on the parameter's device, or undefined.
+struct SgdDeviceScalars {
+  Tensor lr;       // the step size is lr · lr_factor (undefined: lr_factor is the step size)
+  Tensor skip;     // non-zero: the update leaves parameter and buffer alone (float16's scaler found inf/NaN)
+  Tensor started;  // zero: no update has run, the buffer starts from this gradient (replaces `first`)
+};
+// The same with those scalars.
+void sgd_update_(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
                  double lr_factor, double momentum, double dampening, double weight_decay, bool nesterov, bool first);
 
 }  // namespace dsvd

@@ -6,8 +6,8 @@
 // for bit: the same kernels on the same data, the learning rate read from device memory.
 //
 // A run that cannot record says why in one line and trains eagerly: on the CPU, with data
-// parallelism (the all-reduce waits on its own thread), float16's loss scaler (the host decides
-// whether to step), the audit (it inspects tensors on the host); a step that fails to record
+// parallelism (the all-reduce waits on its own thread), the audit (it inspects tensors on the
+// host); a step that fails to record
 // (dropout, whose random offsets come from the host; anything that reads a value back) switches
 // the run to eager steps from there, naming the reason.
 #pragma once

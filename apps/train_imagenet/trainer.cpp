@@ -192,7 +192,6 @@ Trainer::Trainer(TrainOptions options) : o_(std::move(options)) {
 std::string Trainer::graph_unsupported_reason() const {
   if (device_.is_cpu()) return "the CPU runs each op as it is called (graphs need --device cuda)";
   if (data_parallel_) return "data parallelism's gradient all-reduce waits on its own thread";
-  if (scaler_) return "float16's loss scaler decides on the host whether to step (use --amp bf16)";
   if (audit::enabled()) return "the audit inspects tensors on the host at every op";
   return "";
 }
@@ -420,7 +419,8 @@ void Trainer::append_metrics(int64_t epoch, double lr, double train_loss, double
                 f.condition_count ? f.condition_sum / double(f.condition_count) : 0.0,
                 f.steps ? f.repairs_sum / double(f.steps) : 0.0, f.condition_max, (long long)f.condition_max_step,
                 (long long)f.condition_max_sample, (long long)f.steps, (long long)e.images,
-                scaler_ ? scaler_->current_scale() : 1.0, (long long)amp_skipped_in_epoch_);
+                scaler_ ? scaler_->current_scale() : 1.0,
+                (long long)(scaler_ ? scaler_->skipped_steps() - amp_skipped_before_epoch_ : 0));
   out << line;
   out.close();
   write_curves(path, (fs::path(o_.out) / "curves.svg").string());
@@ -488,16 +488,16 @@ RunResult Trainer::run() {
         out.head_repairs = report->repairs.total_count(device());
       }
     }
-    // float16: gradients unscaled before clipping; a step with inf/NaN in them is skipped (every
-    // rank sees the same averaged gradients, so every rank skips it).
-    const bool finite = !scaler_ || !scaler_->unscale(params);
-    if (finite) {
-      if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);
-      optimizer_->step();
+    // float16: gradients unscaled before clipping; a step with inf/NaN in them is skipped, decided
+    // on the device (every rank sees the same averaged gradients, so every rank skips it).
+    if (scaler_) scaler_->unscale_(params);
+    if (o_.clip_grad > 0) nn::clip_grad_norm(params, o_.clip_grad);  // a skipped step's clipping is moot
+    if (scaler_) {
+      scaler_->step(*optimizer_, params);
+      scaler_->update();
     } else {
-      ++amp_skipped_in_epoch_;
+      optimizer_->step();
     }
-    if (scaler_) scaler_->update();
     return out;
   };
   StepGraphs step_graphs(device(), o_.cuda_graph, graph_unsupported_reason());
@@ -525,7 +525,7 @@ RunResult Trainer::run() {
       return std::min(base_examples + (batch_index - first) * per_step, train_loader_->global_epoch_size());
     };
     StepStatistics stats(device());
-    amp_skipped_in_epoch_ = 0;
+    amp_skipped_before_epoch_ = scaler_ ? scaler_->skipped_steps() : 0;
     const int64_t epoch_first_step = global_step_;
     const double t0 = now_seconds();
     size_t batch_index = first;

@@ -72,7 +72,7 @@ class Trainer {
   // --amp: the 16-bit dtype of the forward's autocast (none: float32), and float16's loss scaler.
   std::optional<DType> amp_dtype_;
   std::unique_ptr<nn::GradScaler> scaler_;
-  int64_t amp_skipped_in_epoch_ = 0;
+  int64_t amp_skipped_before_epoch_ = 0;  // the scaler's count of skipped steps when the epoch began
   // Data parallelism (docs/distributed.md): the communicator (size 1 in a single process) and,
   // with several ranks, the gradient averaging. Rank 0 alone prints and writes files.
   std::shared_ptr<distributed::Communicator> communicator_;

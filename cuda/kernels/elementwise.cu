@@ -182,10 +182,15 @@ __global__ void polynomial_kernel(Geometry<2> g, T* out, const T* x, Coefficient
   }
 }
 
+// SgdDeviceScalars (ops/optim.h) as the kernels read them: device pointers, null when not given.
+struct DeviceScalars {
+  const double *lr, *skip, *started;
+};
+
 template <typename T>
-__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, math::SgdStep<T> step, const double* lr_value,
+__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, math::SgdStep<T> step, DeviceScalars s,
                            double lr_factor) {
-  step.read_lr(lr_value, lr_factor);
+  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
   GRID_STRIDE(k, n) {
     T unused = 0;
     step(w[k], grad[k], buf ? buf[k] : unused);
@@ -210,8 +215,8 @@ __global__ void scatter_kernel(int64_t batch, int64_t len, int64_t dst_len, cons
 
 // The same update, 4 float32 values per thread (dense, 16-byte aligned, numel a multiple of 4).
 __global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, math::SgdStep<float> step,
-                         const double* lr_value, double lr_factor) {
-  step.read_lr(lr_value, lr_factor);
+                         DeviceScalars s, double lr_factor) {
+  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
   GRID_STRIDE(k, n4) {
     float4 w = w4[k], g = g4[k], b = b4 ? b4[k] : make_float4(0.f, 0.f, 0.f, 0.f);
     step(w.x, g.x, b.x);
@@ -464,10 +469,11 @@ void scatter_columns(const Tensor& out, const Tensor& in, const Tensor& position
   });
 }
 
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const Tensor& lr_value, double lr,
-                double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
+                double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
   check_on_device("sgd", param, {&grad});
-  const double* lr_ptr = lr_value.defined() ? static_cast<const double*>(lr_value.data_ptr()) : nullptr;
+  auto pointer = [](const Tensor& t) { return t.defined() ? static_cast<const double*>(t.data_ptr()) : nullptr; };
+  const DeviceScalars device_scalars{pointer(scalars.lr), pointer(scalars.skip), pointer(scalars.started)};
   DSVD_CHECK(param.is_contiguous() && grad.is_contiguous() && (!buffer.defined() || buffer.is_contiguous()),
              "sgd (CUDA): parameter, gradient and momentum buffer must be contiguous");
   const int64_t n = param.numel();
@@ -481,8 +487,8 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, c
     sgd_vec4<<<blocks_for(n / 4), kThreads, 0, stream_of(param)>>>(
         n / 4, static_cast<float4*>(param.data_ptr()), static_cast<const float4*>(grad.data_ptr()),
         buffer.defined() ? static_cast<float4*>(buffer.data_ptr()) : nullptr,
-        math::make_sgd_step<float>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()), lr_ptr,
-        lr);
+        math::make_sgd_step<float>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
+        device_scalars, lr);
     DSVD_CUDA_CHECK("sgd", cudaGetLastError());
     return;
   }
@@ -492,7 +498,8 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, c
       sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream_of(param)>>>(
           n, static_cast<T*>(param.data_ptr()), static_cast<const T*>(grad.data_ptr()),
           buffer.defined() ? static_cast<T*>(buffer.data_ptr()) : nullptr,
-          math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()), lr_ptr, lr);
+          math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
+          device_scalars, lr);
     });
   });
 }

@@ -6,63 +6,80 @@
 
 namespace dsvd::nn {
 
-GradScaler::GradScaler(GradScalerOptions options) : options_(options), scale_(options.init_scale) {
+GradScaler::GradScaler(GradScalerOptions options) : options_(options) {
   DSVD_CHECK(options.init_scale > 0 && std::isfinite(options.init_scale), "GradScaler: init_scale must be positive "
              "and finite, got ", options.init_scale);
   DSVD_CHECK(options.growth_factor > 1, "GradScaler: growth_factor must exceed 1, got ", options.growth_factor);
   DSVD_CHECK(options.backoff_factor > 0 && options.backoff_factor < 1, "GradScaler: backoff_factor must be in (0, 1), "
              "got ", options.backoff_factor);
   DSVD_CHECK(options.growth_interval >= 1, "GradScaler: growth_interval must be >= 1, got ", options.growth_interval);
+  scale_ = scalar_tensor(options.init_scale, DType::Float64);
+  growth_tracker_ = scalar_tensor(0.0, DType::Float64);
+  found_inf_ = scalar_tensor(0.0, DType::Float64);
+  skipped_ = scalar_tensor(0.0, DType::Float64);
 }
 
-Tensor GradScaler::scale(const Tensor& loss) const {
+void GradScaler::place_on(Device device) {
+  if (scale_.device() == device) return;
+  for (Tensor* t : {&scale_, &growth_tracker_, &found_inf_, &skipped_}) *t = t->to(device);
+}
+
+Tensor GradScaler::scale(const Tensor& loss) {
   DSVD_CHECK(loss.defined() && loss.numel() == 1, "GradScaler::scale: expects the scalar loss");
-  return mul(loss, scale_);
+  place_on(loss.device());
+  // S is a float64 scalar: rounded once to the loss's dtype, as a number would be.
+  return mul(loss, scale_.to(loss.dtype()));
 }
 
-bool GradScaler::unscale(const std::vector<Tensor>& parameters) {
-  if (unscaled_) return found_inf_;
+void GradScaler::unscale_(const std::vector<Tensor>& parameters) {
+  if (unscaled_) return;
   NoGradGuard no_grad;
-  // x·0 is 0 for finite x and NaN for ±inf and NaN: one sum per gradient, one read for all.
+  // x·0 is 0 for finite x and NaN for ±inf and NaN: one sum per gradient, summed on the device.
   Tensor non_finite;
-  const double inverse = 1.0 / scale_;
+  Tensor inverse;
   for (const Tensor& p : parameters) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
+    place_on(g.device());
+    if (!inverse.defined()) inverse = rdiv(scale_, 1.0).to(g.dtype());  // 1/S in double, then rounded once
     Tensor probe = sum(mul(g, 0.0)).to(DType::Float64);
     non_finite = non_finite.defined() ? add(non_finite, probe) : probe;
     p.set_grad(mul(g, inverse));
   }
-  found_inf_ = non_finite.defined() && std::isnan(non_finite.item());
+  // found = 1 where the sum is NaN (NaN is the only value not equal to itself).
+  if (non_finite.defined()) copy_(found_inf_, rsub(eq(non_finite, non_finite).to(DType::Float64), 1.0));
+  else fill_(found_inf_, 0.0);
   unscaled_ = true;
-  return found_inf_;
 }
 
-bool GradScaler::step(Sgd& optimizer, const std::vector<Tensor>& parameters) {
-  unscale(parameters);
-  if (found_inf_) {
-    ++skipped_;
-    return false;
-  }
-  optimizer.step();
-  return true;
+void GradScaler::step(Sgd& optimizer, const std::vector<Tensor>& parameters) {
+  unscale_(parameters);
+  optimizer.step(found_inf_);
+  copy_(skipped_, add(skipped_, found_inf_));
 }
 
 void GradScaler::update() {
-  DSVD_CHECK(unscaled_, "GradScaler::update: call unscale() or step() first in this step");
-  if (found_inf_) {
-    scale_ *= options_.backoff_factor;
-    growth_tracker_ = 0;
-  } else if (++growth_tracker_ == options_.growth_interval) {
-    scale_ *= options_.growth_factor;
-    growth_tracker_ = 0;
-  }
-  unscaled_ = found_inf_ = false;
+  DSVD_CHECK(unscaled_, "GradScaler::update: call unscale_() or step() first in this step");
+  // Without a skip the tracker counts on, and at growth_interval the scale grows and the tracker
+  // restarts; after a skip the scale backs off and the tracker restarts.
+  const Device d = scale_.device();
+  auto number = [&](double v) { return full({}, v, DType::Float64, d); };
+  const Tensor tracker = mul(add(growth_tracker_, 1.0), rsub(found_inf_, 1.0));  // 0 after a skip
+  const Tensor grow = ge(tracker, double(options_.growth_interval));
+  const Tensor factor = where(gt(found_inf_, 0.5), number(options_.backoff_factor),
+                              where(grow, number(options_.growth_factor), number(1.0)));
+  copy_(scale_, mul(scale_, factor));
+  copy_(growth_tracker_, where(grow, number(0.0), tracker));
+  unscaled_ = false;
 }
 
+bool GradScaler::found_inf() const { return found_inf_.item() != 0; }
+double GradScaler::current_scale() const { return scale_.item(); }
+int64_t GradScaler::skipped_steps() const { return int64_t(skipped_.item()); }
+
 NamedTensors GradScaler::state() const {
-  return {{"grad_scaler.scale", scalar_tensor(scale_, DType::Float64)},
-          {"grad_scaler.growth_tracker", scalar_tensor(double(growth_tracker_), DType::Float64)}};
+  return {{"grad_scaler.scale", scale_.to(Device::cpu()).clone()},
+          {"grad_scaler.growth_tracker", growth_tracker_.to(Device::cpu()).clone()}};
 }
 
 void GradScaler::load_state(const NamedTensors& state) {
@@ -70,14 +87,14 @@ void GradScaler::load_state(const NamedTensors& state) {
     if (name == "grad_scaler.scale") {
       DSVD_CHECK(t.numel() == 1 && t.item() > 0 && std::isfinite(t.item()), "GradScaler: checkpoint entry "
                  "grad_scaler.scale must be one positive finite number");
-      scale_ = t.item();
+      fill_(scale_, t.item());
     } else if (name == "grad_scaler.growth_tracker") {
       DSVD_CHECK(t.numel() == 1 && t.item() >= 0, "GradScaler: checkpoint entry grad_scaler.growth_tracker must be "
                  "one number >= 0");
-      growth_tracker_ = int64_t(t.item());
+      fill_(growth_tracker_, std::floor(t.item()));
     }
   }
-  skipped_ = 0;
+  fill_(skipped_, 0.0);
 }
 
 }  // namespace dsvd::nn

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "ops/ops.h"
 #include "ops/optim.h"
 #include "tensor/device_backend.h"
 #include "tensor/profiler.h"
@@ -21,39 +22,59 @@ Sgd::Sgd(NamedTensors parameters, SgdOptions options) : params_(std::move(parame
                dtype_name(p.dtype()));
 }
 
-void Sgd::step() {
+void Sgd::step() { step(Tensor()); }
+
+void Sgd::step(const Tensor& skip_if_set) {
   ProfileRange range("sgd step");
   const double mu = options_.momentum, damp = options_.dampening;
+  bool made_buffers = false;
   for (size_t i = 0; i < params_.size(); ++i) {
     const std::string& name = params_[i].first;
     const Tensor& p = params_[i].second;  // not a structured binding: lambdas below capture it
     Tensor grad = p.grad();
     if (!grad.defined()) continue;
     DSVD_CHECK(grad.sizes() == p.sizes(), "SGD: gradient of '", name, "' has shape ", shape_str(grad.sizes()));
+    DSVD_CHECK(grad.device() == p.device(), "SGD: gradient of '", name, "' is on ", grad.device().str(),
+               ", the parameter on ", p.device().str());
     const bool decay = options_.weight_decay != 0 && !(options_.exclude_bn_and_bias_from_weight_decay && p.dim() < 2);
     const double wd = decay ? options_.weight_decay : 0.0;
     const bool first = !buffers_[i].defined();
-    if (mu != 0 && first) buffers_[i] = empty(p.sizes(), p.dtype(), p.device());
-    DSVD_CHECK(grad.device() == p.device(), "SGD: gradient of '", name, "' is on ", grad.device().str(),
-               ", the parameter on ", p.device().str());
-    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), lr_value_on(p.device()), lr_factors_[i], mu, damp, wd,
-                options_.nesterov, first);
+    const OnDevice& d = on_device(p.device());
+    if (mu != 0 && first) {
+      buffers_[i] = empty(p.sizes(), p.dtype(), p.device());
+      made_buffers = true;
+    }
+    const SgdDeviceScalars scalars{d.lr, skip_if_set, skip_if_set.defined() ? d.started : Tensor()};
+    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), scalars, lr_factors_[i], mu, damp, wd, options_.nesterov,
+                first);
+  }
+  if (!skip_if_set.defined()) {
+    if (made_buffers)  // an update without a skip flag always happens: the buffers have started
+      for (OnDevice& d : on_device_) fill_(d.started, 1.0);
+    return;
+  }
+  for (OnDevice& d : on_device_) {  // started += (skip == 0)
+    const Tensor applied = eq(skip_if_set.to(d.device), zeros({}, DType::Float64, d.device)).to(DType::Float64);
+    copy_(d.started, add(d.started, applied));
   }
 }
 
 void Sgd::set_lr(double lr) {
   DSVD_CHECK(lr >= 0 && std::isfinite(lr), "SGD: the learning rate must be finite and non-negative, got ", lr);
   options_.lr = lr;
-  for (auto& [device, value] : lr_values_) fill_(value, lr);
+  for (OnDevice& d : on_device_) fill_(d.lr, lr);
 }
 
-const Tensor& Sgd::lr_value_on(Device device) {
-  for (const auto& [d, value] : lr_values_)
-    if (d == device) return value;
+Sgd::OnDevice& Sgd::on_device(Device device) {
+  for (OnDevice& d : on_device_)
+    if (d.device == device) return d;
   DSVD_CHECK(!is_capturing(device), "SGD: the first step on ", device.str(), " is being recorded in a graph; make "
              "one step without recording first (it also makes the momentum buffers)");
-  lr_values_.emplace_back(device, full({}, options_.lr, DType::Float64, device));
-  return lr_values_.back().second;
+  bool started = false;  // momentum buffers loaded from a checkpoint count as started
+  for (const Tensor& b : buffers_) started = started || b.defined();
+  on_device_.push_back({device, full({}, options_.lr, DType::Float64, device),
+                        full({}, started ? 1.0 : 0.0, DType::Float64, device)});
+  return on_device_.back();
 }
 
 int64_t Sgd::set_lr_factor(const std::string& prefix, double factor) {
@@ -107,6 +128,8 @@ void Sgd::load_state(const NamedTensors& state) {
     }
     DSVD_CHECK(found, "SGD state: no parameter named '", name, "'");
   }
+  if (!state.empty())
+    for (OnDevice& d : on_device_) fill_(d.started, 1.0);
 }
 
 }  // namespace dsvd::nn

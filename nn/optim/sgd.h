@@ -26,6 +26,11 @@ class Sgd {
  public:
   Sgd(NamedTensors parameters, SgdOptions options);
   void step();
+  // The same, except that every update does nothing where `skip_if_set` (a float64 scalar on the
+  // parameters' device) is non-zero when it runs: float16's loss scaler decides on the device
+  // whether the step happens (nn/optim/grad_scaler.h), and the host never waits for the verdict.
+  // A step skipped this way leaves the momentum buffers as if it had not been called.
+  void step(const Tensor& skip_if_set);
   void zero_grad();
   // Takes effect for the updates that run after it, also those of a replayed graph.
   void set_lr(double lr);
@@ -43,14 +48,18 @@ class Sgd {
   int64_t load_matching_state(const NamedTensors& state);
 
  private:
-  // The learning rate as one float64 on `device`, made on first use from options_.lr.
-  const Tensor& lr_value_on(Device device);
+  // What the update kernels read from device memory on each device that holds parameters: the
+  // learning rate, written by set_lr (a recorded step, tensor/device_graph.h, replays with the
+  // rate of the moment), and the count of updates applied through step(skip_if_set) (zero: the
+  // next applied update is the momentum buffers' first). Made on first use.
+  struct OnDevice {
+    Device device;
+    Tensor lr, started;
+  };
+  OnDevice& on_device(Device device);
 
   NamedTensors params_;
-  // The learning rate on each device that holds parameters, written by set_lr and read by the
-  // update kernels when they run: a captured step (tensor/device_graph.h) replays with the rate
-  // of the moment instead of the one it was recorded with.
-  std::vector<std::pair<Device, Tensor>> lr_values_;
+  std::vector<OnDevice> on_device_;
   std::vector<Tensor> buffers_;
   std::vector<double> lr_factors_;
   SgdOptions options_;

@@ -8,12 +8,14 @@
 namespace dsvd::cpu {
 namespace {
 
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const Tensor& lr_value, double lr,
-                double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
+const double* value_of(const Tensor& t) { return t.defined() ? t.data<double>() : nullptr; }
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
+                double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
   DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
     using T = scalar_t;
     auto step = math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined());
-    step.read_lr(lr_value.defined() ? lr_value.data<double>() : nullptr, lr);
+    if (!step.read_device_scalars(value_of(scalars.lr), lr, value_of(scalars.skip), value_of(scalars.started))) return;
     T* w = param.data<T>();
     const T* g = grad.data<T>();
     T* b = buffer.defined() ? buffer.data<T>() : nullptr;

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "ops/optim.h"
 #include "tensor/tensor.h"
 
 namespace dsvd::kernels {
@@ -143,12 +144,12 @@ struct DropoutKernel {
 };
 
 // The SGD update in place (math::SgdStep) over contiguous param, grad and buffer (undefined
-// without momentum). The step size is lr, or lr_value[0] · lr when lr_value (a float64 scalar on
-// the parameter's device) is defined.
+// without momentum), with the scalars read from device memory (SgdDeviceScalars, ops/optim.h;
+// math::SgdStep::read_device_scalars): the step size is lr, or scalars.lr · lr when given.
 struct SgdUpdateKernel {
   static constexpr const char* name = "sgd";
-  using Fn = void(const Tensor& param, const Tensor& grad, const Tensor& buffer, const Tensor& lr_value, double lr,
-                  double momentum, double dampening, double weight_decay, bool nesterov, bool first);
+  using Fn = void(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
+                  double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first);
 };
 
 }  // namespace dsvd::kernels

@@ -151,10 +151,15 @@ struct SgdStep {
   T lr, momentum, one_minus_dampening, weight_decay;
   bool nesterov, first, has_buffer;
 
-  // The step size read from device memory when the kernel runs (a replayed graph takes the
-  // learning rate of the moment): lr = value · factor, the product made in double as the host's.
-  DSVD_HOST_DEVICE void read_lr(const double* value, double factor) {
-    if (value) lr = T(*value * factor);
+  // The values read from device memory when the kernel runs (ops/optim.h, SgdDeviceScalars; null:
+  // not given). lr = lr_value · factor, the product made in double as the host's; `started` zero
+  // makes this the buffer's first update. Returns false when `skip` says to leave everything alone.
+  DSVD_HOST_DEVICE bool read_device_scalars(const double* lr_value, double factor, const double* skip,
+                                            const double* started) {
+    if (skip && *skip != 0) return false;
+    if (lr_value) lr = T(*lr_value * factor);
+    if (started) first = *started == 0;
+    return true;
   }
 
   DSVD_HOST_DEVICE void operator()(T& w, T g, T& b) const {

@@ -35,7 +35,8 @@ TEST_CASE("grad scaler: an overflow skips the step, halves the scale, leaves par
 
   // A first good step builds the momentum buffers.
   backward_fp16(w, b, x, 1.0, &scaler);
-  CHECK(scaler.step(sgd, params));
+  scaler.step(sgd, params);
+  CHECK_FALSE(scaler.found_inf());
   scaler.update();
   const std::vector<double> w_before = to_vector(w), b_before = to_vector(b);
   const std::vector<double> momentum_before = to_vector(sgd.state()[0].second);
@@ -46,8 +47,9 @@ TEST_CASE("grad scaler: an overflow skips the step, halves the scale, leaves par
   Tensor g = w.grad().clone();
   g.data<float>()[7] = INFINITY;
   w.set_grad(g);
-  CHECK(scaler.unscale(params));
-  CHECK_FALSE(scaler.step(sgd, params));
+  scaler.unscale_(params);
+  CHECK(scaler.found_inf());
+  scaler.step(sgd, params);  // skipped on the device
   scaler.update();
   CHECK(to_vector(w) == w_before);
   CHECK(to_vector(b) == b_before);
@@ -61,7 +63,8 @@ TEST_CASE("grad scaler: an overflow skips the step, halves the scale, leaves par
   Tensor gb = b.grad().clone();
   gb.data<float>()[0] = NAN;
   b.set_grad(gb);
-  CHECK_FALSE(scaler.step(sgd, params));
+  scaler.step(sgd, params);
+  CHECK(scaler.found_inf());
   scaler.update();
   CHECK(scaler.current_scale() == 256.0);
 
@@ -73,9 +76,10 @@ TEST_CASE("grad scaler: an overflow skips the step, halves the scale, leaves par
     const std::vector<double> plain = to_vector(w.grad());
     sgd.zero_grad();
     backward_fp16(w, b, x, 1.0, &scaler);
-    CHECK_FALSE(scaler.unscale(params));
+    scaler.unscale_(params);
+    CHECK_FALSE(scaler.found_inf());
     CHECK(to_vector(w.grad()) == plain);
-    CHECK(scaler.step(sgd, params));
+    scaler.step(sgd, params);
     scaler.update();
     CHECK(scaler.current_scale() == (k < 2 ? 256.0 : 512.0));
   }
@@ -94,7 +98,8 @@ TEST_CASE("grad scaler: a real float16 overflow (scale too large) is skipped unt
   for (int k = 0; k < 10 && stepped_at < 0; ++k) {
     sgd.zero_grad();
     backward_fp16(w, b, x, 1.0, &scaler);
-    if (scaler.step(sgd, {w, b})) stepped_at = k;
+    scaler.step(sgd, {w, b});
+    if (!scaler.found_inf()) stepped_at = k;
     scaler.update();
   }
   // Gradients of W are Σ_n x[n, j]·2^s, |x| up to ~3: finite once 2^s·max_j Σ_n |x[n, j]| < 65504.
@@ -122,7 +127,8 @@ TEST_CASE("grad scaler: scaling rescues gradients that float16 flushes to zero")
   b.set_grad(Tensor());
   GradScaler scaler;  // 2^16
   backward_fp16(w, b, x, 1e-4, &scaler);
-  CHECK_FALSE(scaler.unscale({w, b}));
+  scaler.unscale_({w, b});
+  CHECK_FALSE(scaler.found_inf());
   const std::vector<double> rescued = to_vector(w.grad());
   int flushed_zeros = 0;
   for (int64_t j = 0; j < 8; ++j) {
@@ -156,7 +162,34 @@ TEST_CASE("grad scaler: state round trip and bad options") {
   CHECK(b.current_scale() == 16.0);
   CHECK_THROWS_WITH(GradScaler({0.0}), doctest::Contains("init_scale must be positive"));
   CHECK_THROWS_WITH(GradScaler({1.0, 2.0, 1.5}), doctest::Contains("backoff_factor must be in (0, 1)"));
-  CHECK_THROWS_WITH(b.update(), doctest::Contains("call unscale() or step() first"));
+  CHECK_THROWS_WITH(b.update(), doctest::Contains("call unscale_() or step() first"));
   CHECK_THROWS_WITH(b.load_state({{"grad_scaler.scale", scalar_tensor(-1.0, DType::Float64)}}),
                     doctest::Contains("grad_scaler.scale must be one positive finite number"));
+}
+
+TEST_CASE("grad scaler: a step reads nothing back to the host; the scale follows the rule in double") {
+  Generator gen(9);
+  Tensor w = randn({3, 5}, DType::Float32, &gen).requires_grad_(), b = zeros({3}, DType::Float32).requires_grad_();
+  Tensor x = randn({4, 5}, DType::Float32, &gen);
+  Sgd sgd({{"w", w}, {"b", b}}, {0.1, 0.9});
+  // Factors that are not powers of two: the scale must be init·0.3 after one skip and ·1.7 after
+  // two finite steps, each product rounded once in double, as a host computing it would.
+  GradScaler scaler({1000.0, 1.7, 0.3, 2});
+  const bool overflow[] = {true, false, false, false};
+  const uint64_t reads = host_value_reads();
+  for (bool inject : overflow) {
+    sgd.zero_grad();
+    backward_fp16(w, b, x, 1.0, &scaler);
+    if (inject) {
+      Tensor g = w.grad().clone();
+      g.data<float>()[0] = -INFINITY;
+      w.set_grad(g);
+    }
+    scaler.step(sgd, {w, b});
+    scaler.update();
+  }
+  CHECK(host_value_reads() == reads);
+  CHECK(scaler.current_scale() == 1000.0 * 0.3 * 1.7);
+  CHECK(scaler.skipped_steps() == 1);
+  CHECK_FALSE(scaler.found_inf());
 }

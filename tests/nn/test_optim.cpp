@@ -96,12 +96,47 @@ TEST_CASE("sgd: a learning rate set between steps, and a factor, step as the for
     Tensor w2 = w1.clone(), b2 = b1.clone();
     const double lr = 0.037, factor = 3.0;
     sgd_update_(w1, grad, b1, lr * factor, 0.9, 0.1, 1e-3, false, false);
-    sgd_update_(w2, grad, b2, full({}, lr, DType::Float64), factor, 0.9, 0.1, 1e-3, false, false);
+    sgd_update_(w2, grad, b2, SgdDeviceScalars{full({}, lr, DType::Float64)}, factor, 0.9, 0.1, 1e-3, false, false);
     CHECK(to_vector(w1) == to_vector(w2));
     CHECK(to_vector(b1) == to_vector(b2));
-    CHECK_THROWS_WITH_AS(sgd_update_(w2, grad, b2, full({}, lr, DType::Float32), 1.0, 0.9, 0, 0, false, false),
-                         doctest::Contains("learning rate tensor"), Error);
+    // skip != 0 leaves both alone; skip == 0 is the plain update; started == 0 is a first update.
+    const SgdDeviceScalars skip{full({}, lr, DType::Float64), full({}, 1.0, DType::Float64)};
+    sgd_update_(w2, grad, b2, skip, factor, 0.9, 0.1, 1e-3, false, false);
+    CHECK(to_vector(w2) == to_vector(w1));
+    CHECK(to_vector(b2) == to_vector(b1));
+    Tensor w3 = w1.clone(), b3 = b1.clone();
+    sgd_update_(w1, grad, b1, lr * factor, 0.9, 0.1, 1e-3, false, /*first=*/true);
+    sgd_update_(w3, grad, b3, SgdDeviceScalars{Tensor(), full({}, 0.0, DType::Float64), full({}, 0.0, DType::Float64)},
+                lr * factor, 0.9, 0.1, 1e-3, false, /*first=*/false);
+    CHECK(to_vector(w3) == to_vector(w1));
+    CHECK(to_vector(b3) == to_vector(b1));
+    CHECK_THROWS_WITH_AS(
+        sgd_update_(w2, grad, b2, SgdDeviceScalars{full({}, lr, DType::Float32)}, 1.0, 0.9, 0, 0, false, false),
+        doctest::Contains("learning rate tensor"), Error);
   }
+}
+
+TEST_CASE("sgd: step(skip) decides on the device; a skipped first step leaves the momentum to the next one") {
+  // dampening 0.5 tells a first update (b = d) from a later one (b = μb + ½d).
+  const SgdOptions o{0.1, 0.9, 0.5, 0.01};
+  const std::vector<double> start = {1.0, -2.0};
+  auto make = [&] { return from_vector(start, {2}).requires_grad_(); };
+  Tensor p = make(), q = make();
+  Sgd skipping({{"p", p}}, o), plain({{"q", q}}, o);
+  const Tensor yes = full({}, 1.0, DType::Float64), no = full({}, 0.0, DType::Float64);
+  const std::vector<std::vector<double>> grads = {{9.0, 9.0}, {1.0, 2.0}, {-0.5, 0.25}, {7.0, 7.0}, {0.3, -0.1}};
+  const bool skipped[] = {true, false, false, true, false};
+  const uint64_t reads = host_value_reads();
+  for (size_t s = 0; s < grads.size(); ++s) {
+    p.set_grad(from_vector(grads[s], {2}));
+    skipping.step(skipped[s] ? yes : no);
+    if (skipped[s]) continue;
+    q.set_grad(from_vector(grads[s], {2}));
+    plain.step();
+  }
+  CHECK(host_value_reads() == reads);  // the verdicts were never read by the host
+  CHECK(to_vector(p) == to_vector(q));
+  CHECK(to_vector(skipping.state()[0].second) == to_vector(plain.state()[0].second));
 }
 
 TEST_CASE("sgd: state round trip keeps the momentum") {
