@@ -61,7 +61,7 @@ struct Config {
   bool cudnn_find = false;  // dsvd measures cuDNN's algorithms (DSVD_CUDNN_BENCHMARK=1) instead of its heuristics
   std::optional<DType> amp;  // dsvd's forward under autocast (--amp); the peer under torch.autocast
   bool graph_api = false;    // dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph)
-  bool cuda_graph = false;   // dsvd's step recorded once and replayed (AlexNet's dropout cannot be)
+  bool cuda_graph = false;   // dsvd's step recorded once and replayed
 };
 const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"R50-PADE", "resnet50", "svd-pade", 64},
@@ -71,7 +71,8 @@ const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"R50-GAP graph", "resnet50", "gap", 64, false, std::nullopt, true},
                            {"ALEX graph", "alexnet", "gap", 128, false, std::nullopt, true},
                            {"R50-GAP cuda-graph", "resnet50", "gap", 64, false, std::nullopt, false, true},
-                           {"R50-PADE cuda-graph", "resnet50", "svd-pade", 64, false, std::nullopt, false, true}};
+                           {"R50-PADE cuda-graph", "resnet50", "svd-pade", 64, false, std::nullopt, false, true},
+                           {"ALEX cuda-graph", "alexnet", "gap", 128, false, std::nullopt, false, true}};
 // --only amp: bfloat16 mixed precision against PyTorch's autocast + channels-last, eager and
 // torch.compile (the covariance head in float32 on both sides).
 const Config kAmpConfigs[] = {{"R50-GAP bf16", "resnet50", "gap", 64, false, DType::BFloat16},
@@ -79,7 +80,8 @@ const Config kAmpConfigs[] = {{"R50-GAP bf16", "resnet50", "gap", 64, false, DTy
                               {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16},
                               {"ALEX bf16 graph", "alexnet", "gap", 128, false, DType::BFloat16, true},
                               {"R50-GAP bf16 cuda-graph", "resnet50", "gap", 64, false, DType::BFloat16, false, true},
-                              {"R50-PADE bf16 cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false, true}};
+                              {"R50-PADE bf16 cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false, true},
+                              {"ALEX bf16 cuda-graph", "alexnet", "gap", 128, false, DType::BFloat16, false, true}};
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();

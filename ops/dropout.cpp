@@ -1,13 +1,14 @@
 // dropout: y = x · mask / (1 − p) with mask_i = [u_i >= p], u = rand(x's shape) of the seeded
 // generator's next draw, in training; y = x in evaluation. The mask is a function of (seed,
 // draw, i), so every device computes the same one, and forward and backward recompute it
-// instead of storing it. Backward: g · mask / (1 − p).
+// instead of storing it. Backward: g · mask / (1 − p). While a graph records, the draw is relative to
+// a device counter that each replay sets (tensor/device_graph.h).
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/float32_compute.h"
 #include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
-#include "tensor/device_backend.h"
+#include "tensor/device_graph.h"
 
 namespace dsvd {
 
@@ -16,18 +17,20 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   if (!training || p == 0) return x;
   DSVD_CHECK(is_floating(x.dtype()), "dropout: expects float32 or float64, got ", dtype_name(x.dtype()));
   if (p == 1) return mul(x, 0.0);
-  DSVD_CHECK(!is_capturing(x.device()), "dropout: ", x.device().str(), " is recording a graph, and dropout draws "
-             "its random numbers' offset on the host, which a replay would repeat (the same mask every step): "
-             "a model with dropout trains without graphs");
   Generator& g = gen ? *gen : default_generator();
-  const uint64_t seed = g.seed(), draw = g.next_draw();
+  // While a graph records, the draw is numbered from the device counter each replay sets.
+  const RecordedDraws* recorded = recorded_draws(x.device());
+  DSVD_CHECK(!recorded || &g == &default_generator(), "dropout: ", x.device().str(), " is recording a graph, which "
+             "numbers the default generator's draws only; this dropout was given another generator");
+  const uint64_t seed = g.seed(), draw = g.next_draw() - (recorded ? recorded->start : 0);
+  const Tensor draw_base = recorded ? recorded->base : Tensor();
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
-  kernels::call<kernels::DropoutKernel>(x.device(), out, in, seed, draw, p);
-  return record_op("dropout", {out}, {x}, {}, [seed, draw, p](const std::vector<Tensor>& grads, FunctionNode&) {
+  kernels::call<kernels::DropoutKernel>(x.device(), out, in, seed, draw, p, draw_base);
+  return record_op("dropout", {out}, {x}, {}, [seed, draw, p, draw_base](const std::vector<Tensor>& grads, FunctionNode&) {
     Tensor gy = detail::contiguous_raw(grads[0]);
     Tensor gx = empty(gy.sizes(), gy.dtype(), gy.device());
-    kernels::call<kernels::DropoutKernel>(gy.device(), gx, gy, seed, draw, p);
+    kernels::call<kernels::DropoutKernel>(gy.device(), gx, gy, seed, draw, p, draw_base);
     return std::vector<Tensor>{gx};
   })[0];
 }

@@ -67,7 +67,7 @@ Run
                          loss and covariance head; fp16 with dynamic loss scaling (default off)
   --cuda-graph           record each training step once as a CUDA graph and replay it (docs/gpu.md):
                          the host's launch cost goes; falls back to eager steps, saying why, where a
-                         step cannot be recorded (dropout, data parallelism, audit)
+                         step cannot be recorded (data parallelism, the audit)
   --tf32 T               GPU float32 math in TF32: conv (convolutions only, PyTorch's default) |
                          all (also matmul) | none
   --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:

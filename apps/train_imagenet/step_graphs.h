@@ -7,9 +7,8 @@
 //
 // A run that cannot record says why in one line and trains eagerly: on the CPU, with data
 // parallelism (the all-reduce waits on its own thread), the audit (it inspects tensors on the
-// host); a step that fails to record
-// (dropout, whose random offsets come from the host; anything that reads a value back) switches
-// the run to eager steps from there, naming the reason.
+// host); a step that fails to record (anything that reads a value back to the host) switches the
+// run to eager steps from there, naming the reason.
 #pragma once
 #include <functional>
 #include <map>

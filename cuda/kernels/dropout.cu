@@ -13,7 +13,9 @@ namespace {
 
 // One thread per Philox block: 4 float elements or 2 double elements.
 template <typename T>
-__global__ void dropout_kernel(int64_t n, const T* in, T* out, uint64_t seed, uint64_t draw, T p, T scale) {
+__global__ void dropout_kernel(int64_t n, const T* in, T* out, uint64_t seed, uint64_t draw, const int64_t* draw_base,
+                               T p, T scale) {
+  if (draw_base) draw += uint64_t(*draw_base);
   constexpr int per_block = sizeof(T) == 4 ? 4 : 2;
   const int64_t blocks = (n + per_block - 1) / per_block;
   for (int64_t b = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; b < blocks; b += int64_t(gridDim.x) * blockDim.x) {
@@ -33,7 +35,8 @@ __global__ void dropout_kernel(int64_t n, const T* in, T* out, uint64_t seed, ui
 
 }  // namespace
 
-void dropout_mask_multiply(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p) {
+void dropout_mask_multiply(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p,
+                           const Tensor& draw_base) {
   const int64_t n = in.numel();
   if (n == 0) return;
   DSVD_CHECK(in.is_contiguous() && out.is_contiguous(), "dropout (CUDA): expects contiguous tensors");
@@ -41,7 +44,8 @@ void dropout_mask_multiply(const Tensor& out, const Tensor& in, uint64_t seed, u
     using T = scalar_t;
     const int64_t blocks = (n + (sizeof(T) == 4 ? 3 : 1)) / (sizeof(T) == 4 ? 4 : 2);
     dropout_kernel<T><<<blocks_for(blocks), kThreads, 0, context(in.device().index).stream>>>(
-        n, static_cast<const T*>(in.data_ptr()), static_cast<T*>(out.data_ptr()), seed, draw, T(p), T(1.0 / (1.0 - p)));
+        n, static_cast<const T*>(in.data_ptr()), static_cast<T*>(out.data_ptr()), seed, draw,
+        draw_base.defined() ? static_cast<const int64_t*>(draw_base.data_ptr()) : nullptr, T(p), T(1.0 / (1.0 - p)));
   });
   DSVD_CUDA_CHECK("dropout", cudaGetLastError());
 }

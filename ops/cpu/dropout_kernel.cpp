@@ -10,7 +10,8 @@
 namespace dsvd::cpu {
 namespace {
 
-void dropout(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p) {
+void dropout(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p, const Tensor& draw_base) {
+  if (draw_base.defined()) draw += uint64_t(draw_base.data<int64_t>()[0]);
   const int64_t n = in.numel();
   DSVD_DISPATCH_FLOATING(in.dtype(), "dropout", [&] {
     using T = scalar_t;

@@ -140,7 +140,9 @@ struct AdaptiveAvgPool2dBackwardKernel {  // grad_x allocated, not zeroed, by th
 struct DropoutKernel {
   static constexpr const char* name = "dropout";
   static constexpr unsigned float32_outputs = 1u << 0;  // ops/kernels/float32_compute.h
-  using Fn = void(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p);
+  // draw_base: undefined, or an int64 scalar on the device added to `draw` when the kernel runs
+  // (a draw made while recording a graph, tensor/device_graph.h).
+  using Fn = void(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p, const Tensor& draw_base);
 };
 
 // The SGD update in place (math::SgdStep) over contiguous param, grad and buffer (undefined

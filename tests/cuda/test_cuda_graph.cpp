@@ -1,7 +1,7 @@
 // CUDA graphs (tensor/device_graph.h): a recorded graph replays with new inputs to the values an
 // eager computation gives, from its own memory pool (no driver allocation per replay); work that
-// cannot be recorded refuses by name and leaves the device usable; a check made inside the graph
-// is reported after the replay that failed it; a ResNet trained by replayed steps (BN, SVD-Padé
+// cannot be recorded refuses by name and leaves the device usable; dropout draws in a replay the
+// masks of the eager calls; a check made inside the graph is reported after the replay that failed it; a ResNet trained by replayed steps (BN, SVD-Padé
 // head, momentum, a learning rate changed every step) ends with the weights of eager training.
 // Every case is reported as skipped on a machine without a CUDA device.
 #include <functional>
@@ -96,12 +96,31 @@ TEST_CASE("cuda graph: work that cannot be recorded refuses by name; the device 
   CHECK_FALSE(is_capturing(kGpu));
   CHECK_THROWS_WITH_AS(DeviceGraph::capture(kGpu, [&] { (void)add(x, random({64}, 6).to(kGpu)); }),
                        doctest::Contains("host memory"), Error);
-  CHECK_THROWS_WITH_AS(DeviceGraph::capture(kGpu, [&] { (void)dropout(x, 0.5, true); }), doctest::Contains("dropout"),
-                       Error);
+  Generator other(1);
+  CHECK_THROWS_WITH_AS(DeviceGraph::capture(kGpu, [&] { (void)dropout(x, 0.5, true, &other); }),
+                       doctest::Contains("another generator"), Error);
   CHECK_THROWS_WITH_AS(DeviceGraph::capture(kGpu, [&] { fail("my own error"); }), doctest::Contains("my own error"),
                        Error);
   CHECK_FALSE(is_capturing(kGpu));
   CHECK(sum(x).item() == doctest::Approx(sum(x.to(Device::cpu())).item()).epsilon(1e-5));  // eager again
+}
+
+TEST_CASE("cuda graph: dropout in a replay draws the masks the eager calls would draw at that point" *
+          doctest::skip(!has_device())) {
+  Tensor x = random({2000}, 8).to(kGpu);
+  manual_seed(11);
+  std::vector<std::vector<double>> eager;
+  for (int k = 0; k < 3; ++k) eager.push_back(to_vector(dropout(dropout(x, 0.3, true), 0.5, true)));
+  const uint64_t draws = default_generator().draws();
+  manual_seed(11);
+  Tensor y;
+  DeviceGraph g = DeviceGraph::capture(kGpu, [&] { y = dropout(dropout(x, 0.3, true), 0.5, true); });
+  CHECK(default_generator().draws() == 0);  // recording drew nothing for real
+  for (int k = 0; k < 3; ++k) {
+    g.replay();
+    CHECK(to_vector(y) == eager[size_t(k)]);  // a new mask each replay, the eager one
+  }
+  CHECK(default_generator().draws() == draws);
 }
 
 TEST_CASE("cuda graph: a check inside the graph is reported after the replay that failed it" *
