@@ -1,14 +1,17 @@
 // data_parallel benchmark: training throughput of one process against N data-parallel processes on
 // the same cores, dsvd and PyTorch in the same run (benchmarks/pytorch_reference.py ddp: gloo).
 //
-//   data_parallel [ROUNDS] [STEPS] [RANKS]       (default 3 rounds of 5 timed steps, 2 ranks)
+//   data_parallel [ROUNDS] [STEPS] [RANKS] [strong|weak]   (default 3 rounds of 5 timed steps,
+//                                                           2 ranks, strong)
 //
 // Work: torchvision's ResNet-18, 10 classes, 64×64 random images, forward + cross-entropy +
-// backward + SGD (momentum 0.9); a global batch of 32 per step: 1 process × 32 images × RANKS
-// threads, or RANKS processes × 32/RANKS images × 1 thread (under mpirun, gradients averaged by
-// DataParallel). Each configuration runs in its own processes; the sides alternate round by
-// round; the table gives median and minimum images/s, the scaling efficiency (N ranks over 1
-// process) and dsvd over PyTorch.
+// backward + SGD (momentum 0.9), 1 process × RANKS threads against RANKS processes × 1 thread
+// (under mpirun, gradients averaged by DataParallel). strong: the same global batch of 32 images
+// per step, split over the ranks (32/RANKS each); weak: 32 images per process (a global batch of
+// 32·RANKS), as DistributedDataParallel is usually scaled (train_imagenet's --batch-size is per
+// rank) and as PyTorch's DDP paper measures it. Each configuration runs in its own processes; the
+// sides alternate round by round; the table gives median and minimum images/s, the scaling
+// efficiency (N ranks over 1 process) and dsvd over PyTorch.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -30,12 +33,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int64_t kGlobalBatch = 32, kSize = 64, kClasses = 10;
+constexpr int64_t kBatch = 32, kSize = 64, kClasses = 10;
 
-// Child: this process's part of the job; rank 0 prints "images_per_s X" for the whole job.
-int run_child(int steps) {
+// Child: this process's part of the job (`batch` images a step); rank 0 prints "images_per_s X"
+// for the whole job.
+int run_child(int steps, int64_t batch) {
   auto comm = distributed::init_communicator(120);
-  const int64_t batch = kGlobalBatch / comm->size();
   manual_seed(0);
   nn::ModelOptions o;
   o.num_classes = kClasses;
@@ -63,7 +66,8 @@ int run_child(int steps) {
     if (step >= 2) times.push_back(now_seconds() - t0);
   }
   std::sort(times.begin(), times.end());
-  if (comm->rank() == 0) std::printf("images_per_s %.3f\n", double(kGlobalBatch) / times[times.size() / 2]);
+  if (comm->rank() == 0)
+    std::printf("images_per_s %.3f\n", double(batch * comm->size()) / times[times.size() / 2]);
   return 0;
 }
 
@@ -83,9 +87,17 @@ double max_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::max_e
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "--child") return run_child(argc >= 3 ? std::atoi(argv[2]) : 5);
+  if (argc >= 4 && std::string(argv[1]) == "--child") return run_child(std::atoi(argv[2]), std::atoi(argv[3]));
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 3, steps = argc > 2 ? std::atoi(argv[2]) : 5;
   const int ranks = argc > 3 ? std::atoi(argv[3]) : 2;
+  const std::string mode = argc > 4 ? argv[4] : "strong";
+  if (rounds < 1 || steps < 1 || ranks < 2 || (mode != "strong" && mode != "weak")) {
+    std::fprintf(stderr, "usage: data_parallel [ROUNDS >= 1] [STEPS >= 1] [RANKS >= 2] [strong|weak]\n");
+    return 2;
+  }
+  const int64_t per_rank = mode == "weak" ? kBatch : kBatch / ranks;
+  const std::string single = " --child " + std::to_string(steps) + " " + std::to_string(kBatch);
+  const std::string parallel = " --child " + std::to_string(steps) + " " + std::to_string(per_rank);
   const std::string self = fs::canonical("/proc/self/exe").string();
   std::string script = (fs::path(self).parent_path() / "../../benchmarks/pytorch_reference.py").string();
   if (const char* s = std::getenv("DSVD_PEER_SCRIPT")) script = s;
@@ -96,17 +108,17 @@ int main(int argc, char** argv) {
                            std::to_string(steps);
   std::vector<Side> sides = {
       {"dsvd, 1 process x " + std::to_string(ranks) + " threads",
-       "OMP_NUM_THREADS=" + std::to_string(ranks) + " " + self + " --child " + std::to_string(steps), {}},
-      {"dsvd, " + std::to_string(ranks) + " ranks x 1 thread (MPI)", mpirun + self + " --child " + std::to_string(steps), {}},
+       "OMP_NUM_THREADS=" + std::to_string(ranks) + " " + self + single, {}},
+      {"dsvd, " + std::to_string(ranks) + " ranks x 1 thread (MPI)", mpirun + self + parallel, {}},
       {"torch, 1 process x " + std::to_string(ranks) + " threads",
        peer + " --world 1 --batch 32 --threads " + std::to_string(ranks), {}},
       {"torch, " + std::to_string(ranks) + " ranks x 1 thread (DDP, gloo)",
-       peer + " --world " + std::to_string(ranks) + " --batch " + std::to_string(kGlobalBatch / ranks) + " --threads 1",
+       peer + " --world " + std::to_string(ranks) + " --batch " + std::to_string(per_rank) + " --threads 1",
        {}},
   };
-  std::printf("data_parallel: ResNet-18, 10 classes, 64x64, global batch %lld, SGD momentum 0.9; %d alternating rounds "
-              "of %d timed steps (median)\n\n",
-              (long long)kGlobalBatch, rounds, steps);
+  std::printf("data_parallel (%s scaling): ResNet-18, 10 classes, 64x64, %lld images a step in 1 process, %lld per "
+              "rank with %d ranks; SGD momentum 0.9; %d alternating rounds of %d timed steps (median)\n\n",
+              mode.c_str(), (long long)kBatch, (long long)per_rank, ranks, rounds, steps);
   for (int r = 0; r < rounds; ++r)
     for (auto& side : sides) {
       auto out = command_output(side.command);
