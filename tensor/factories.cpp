@@ -14,11 +14,9 @@
 
 namespace dsvd {
 
-
 Tensor full(const Shape& sizes, double value, DType dtype, Device device) {
-  if (device.is_cpu()) return full(sizes, value, dtype);
   Tensor out = empty(sizes, dtype, device);
-  device_backend(device, "full").fill(out, value);
+  fill_(out, value);
   return out;
 }
 
@@ -35,16 +33,7 @@ void fill_(const Tensor& out, double value) {
 
 Tensor zeros(const Shape& sizes, DType dtype, Device device) { return full(sizes, 0.0, dtype, device); }
 
-Tensor full(const Shape& sizes, double value, DType dtype) {
-  Tensor out = empty(sizes, dtype);
-  int64_t n = out.numel();
-  DSVD_DISPATCH_STORAGE(dtype, "full", [&] {
-    auto* p = out.data<scalar_t>();
-    scalar_t v = value_cast<scalar_t>(value);
-    parallel_for(0, n, n > kParallelGrain, [&](int64_t i) { p[i] = v; });
-  });
-  return out;
-}
+Tensor full(const Shape& sizes, double value, DType dtype) { return full(sizes, value, dtype, Device::cpu()); }
 
 Tensor zeros(const Shape& sizes, DType dtype) {
   Tensor out = empty(sizes, dtype);
