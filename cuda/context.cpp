@@ -24,6 +24,12 @@ DeviceContext& context(int device) {
     DSVD_CUDA_CHECK("cuda context", cudaStreamCreateWithFlags(&made->stream, cudaStreamNonBlocking));
     DSVD_CUBLAS_CHECK("cuda context", cublasCreate(&made->cublas));
     DSVD_CUBLAS_CHECK("cuda context", cublasSetStream(made->cublas, made->stream));
+    // cuBLAS's workspace of our own, set after the stream (which resets it to cuBLAS's pool): the
+    // memory every GEMM uses, also inside a recorded graph, is then fixed and allocated once, as
+    // PyTorch does (32 MiB: cuBLAS's recommended size on Hopper).
+    constexpr size_t kCublasWorkspace = size_t(32) << 20;
+    DSVD_CUDA_CHECK("cuda context", cudaMalloc(&made->cublas_workspace, kCublasWorkspace));
+    DSVD_CUBLAS_CHECK("cuda context", cublasSetWorkspace(made->cublas, made->cublas_workspace, kCublasWorkspace));
     DSVD_CUDNN_CHECK("cuda context", cudnnCreate(&made->cudnn));
     DSVD_CUDNN_CHECK("cuda context", cudnnSetStream(made->cudnn, made->stream));
     DSVD_CUSOLVER_CHECK("cuda context", cusolverDnCreate(&made->cusolver));

@@ -10,6 +10,7 @@ struct DeviceContext {
   int device = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  void* cublas_workspace = nullptr;  // cuBLAS's scratch memory, set once (recordable in graphs)
   cudnnHandle_t cudnn = nullptr;
   cusolverDnHandle_t cusolver = nullptr;
 };
