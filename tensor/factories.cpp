@@ -21,7 +21,9 @@ Tensor full(const Shape& sizes, double value, DType dtype, Device device) {
 }
 
 void fill_(const Tensor& out, double value) {
-  DSVD_CHECK(out.defined() && out.is_contiguous(), "fill_: expects a defined, contiguous tensor");
+  DSVD_CHECK(out.defined(), "fill_: the tensor is undefined");
+  if (out.numel() == 0) return;
+  DSVD_CHECK(out.is_contiguous(), "fill_: expects a contiguous tensor, got strides ", shape_str(out.strides()));
   if (!out.device().is_cpu()) return device_backend(out.device(), "fill_").fill(out, value);
   const int64_t n = out.numel();
   DSVD_DISPATCH_STORAGE(out.dtype(), "fill_", [&] {

@@ -36,6 +36,8 @@ TEST_CASE("tensor: fill_ writes every element in place; a graph cannot be record
   fill_(i, 7);
   CHECK(to_vector(i) == std::vector<double>(4, 7.0));
   CHECK_THROWS_WITH_AS(fill_(t.transpose(0, 1), 1.0), doctest::Contains("contiguous"), Error);
+  fill_(zeros({3, 0}), 1.0);  // nothing to write
+  CHECK(ones({3, 0}).numel() == 0);
   CHECK_FALSE(is_capturing(Device::cpu()));
   bool ran = false;
   CHECK_THROWS_WITH_AS(DeviceGraph::capture(Device::cpu(), [&] { ran = true; }), doctest::Contains("need a GPU"), Error);
