@@ -81,7 +81,8 @@ const Config kAmpConfigs[] = {{"R50-GAP bf16", "resnet50", "gap", 64, false, DTy
                               {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16},
                               {"ALEX bf16 graph", "alexnet", "gap", 128, false, DType::BFloat16, true},
                               {"R50-GAP bf16 cuda-graph", "resnet50", "gap", 64, false, DType::BFloat16, false, true},
-                              {"R50-PADE bf16 cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false, true},
+                              {"R50-PADE bf16 cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false,
+                               true},
                               {"ALEX bf16 cuda-graph", "alexnet", "gap", 128, false, DType::BFloat16, false, true}};
 
 double now_ms() {

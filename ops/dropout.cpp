@@ -27,12 +27,13 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   Tensor in = detail::contiguous_raw(x);
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
   kernels::call<kernels::DropoutKernel>(x.device(), out, in, seed, draw, p, draw_base);
-  return record_op("dropout", {out}, {x}, {}, [seed, draw, p, draw_base](const std::vector<Tensor>& grads, FunctionNode&) {
+  auto backward = [seed, draw, p, draw_base](const std::vector<Tensor>& grads, FunctionNode&) {
     Tensor gy = detail::contiguous_raw(grads[0]);
     Tensor gx = empty(gy.sizes(), gy.dtype(), gy.device());
     kernels::call<kernels::DropoutKernel>(gy.device(), gx, gy, seed, draw, p, draw_base);
     return std::vector<Tensor>{gx};
-  })[0];
+  };
+  return record_op("dropout", {out}, {x}, {}, backward)[0];
 }
 
 }  // namespace dsvd

@@ -189,8 +189,8 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   std::vector<char*> pointers;
   for (auto& a : args) pointers.push_back(a.data());
   CommandLine cli(int(pointers.size()), pointers.data(),
-                  {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval", "sync-bn",
-                   "cuda-graph"});
+                  {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval",
+                   "sync-bn", "cuda-graph"});
   *help = cli.has("help");
   TrainOptions o;
   DSVD_CHECK(cli.positional().empty(), "unexpected argument '", cli.positional().empty() ? "" : cli.positional()[0],

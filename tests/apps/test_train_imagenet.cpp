@@ -443,7 +443,8 @@ TEST_CASE("train_imagenet: a training step reads no tensor value back to the hos
   };
   CHECK(reads_of_run("1", {}) == reads_of_run("3", {}));
   CHECK(reads_of_run("1", {"--amp", "bf16"}) == reads_of_run("3", {"--amp", "bf16"}));
-  CHECK(reads_of_run("1", {"--amp", "fp16"}) == reads_of_run("3", {"--amp", "fp16"}));  // the scaler decides on the device
+  // float16's scaler decides on the device.
+  CHECK(reads_of_run("1", {"--amp", "fp16"}) == reads_of_run("3", {"--amp", "fp16"}));
   // The count sees reads: a progress line every step reads the figures each time.
   CHECK(reads_of_run("1", {"--print-freq", "1"}) < reads_of_run("3", {"--print-freq", "1"}));
   set_dataset_warnings_printed(true);

@@ -1,8 +1,9 @@
 // CUDA graphs (tensor/device_graph.h): a recorded graph replays with new inputs to the values an
 // eager computation gives, from its own memory pool (no driver allocation per replay); work that
 // cannot be recorded refuses by name and leaves the device usable; dropout draws in a replay the
-// masks of the eager calls; a check made inside the graph is reported after the replay that failed it; a ResNet trained by replayed steps (BN, SVD-Padé
-// head, momentum, a learning rate changed every step) ends with the weights of eager training.
+// masks of the eager calls; a check made inside the graph is reported after the replay that
+// failed it; a ResNet trained by replayed steps (BN, SVD-Padé head, momentum, a learning rate
+// changed every step) ends with the weights of eager training.
 // Every case is reported as skipped on a machine without a CUDA device.
 #include <functional>
 

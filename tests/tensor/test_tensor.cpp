@@ -40,7 +40,8 @@ TEST_CASE("tensor: fill_ writes every element in place; a graph cannot be record
   CHECK(ones({3, 0}).numel() == 0);
   CHECK_FALSE(is_capturing(Device::cpu()));
   bool ran = false;
-  CHECK_THROWS_WITH_AS(DeviceGraph::capture(Device::cpu(), [&] { ran = true; }), doctest::Contains("need a GPU"), Error);
+  CHECK_THROWS_WITH_AS(DeviceGraph::capture(Device::cpu(), [&] { ran = true; }), doctest::Contains("need a GPU"),
+                       Error);
   CHECK_FALSE(ran);  // refused before any work
   CHECK_THROWS_WITH_AS(DeviceGraph().replay(), doctest::Contains("holds nothing"), Error);
 }
