@@ -93,6 +93,10 @@ void Sgd::zero_grad() {
 }
 
 NamedTensors Sgd::state() const {
+  // Buffers made by steps that were all skipped (step(skip_if_set)) hold nothing yet: as in
+  // PyTorch, there is no momentum until an update has run (one read, when a checkpoint asks).
+  for (const OnDevice& d : on_device_)
+    if (d.started.item() == 0) return {};
   NamedTensors out;
   for (size_t i = 0; i < params_.size(); ++i)
     if (buffers_[i].defined()) out.emplace_back("momentum_buffer." + params_[i].first, buffers_[i]);

@@ -39,8 +39,8 @@ class Sgd {
   // --classifier-factor); returns how many. A later call for the same parameter replaces its factor.
   int64_t set_lr_factor(const std::string& prefix, double factor);
   const SgdOptions& options() const { return options_; }
-  // Momentum buffers by parameter name (undefined until the first step that used them), for
-  // checkpoints: "momentum_buffer.<parameter name>".
+  // Momentum buffers by parameter name (none until an update has run), for checkpoints:
+  // "momentum_buffer.<parameter name>".
   NamedTensors state() const;
   void load_state(const NamedTensors& state);
   // Loads the entries whose parameter exists here with the same shape and skips the others
