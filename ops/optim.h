@@ -1,6 +1,8 @@
 // The optimizers' in-place parameter updates as ops (no autograd), so that nn/optim reaches every
 // device through the kernel table. The formula is math::SgdStep (ops/math/elementwise.h).
 #pragma once
+#include <vector>
+
 #include "tensor/tensor.h"
 
 namespace dsvd {
@@ -22,5 +24,17 @@ struct SgdDeviceScalars {
 // The same with those scalars.
 void sgd_update_(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
                  double lr_factor, double momentum, double dampening, double weight_decay, bool nesterov, bool first);
+
+// One parameter's part of a many-parameter update: its step size is lr_factor (times
+// scalars.lr when given), its own weight decay, whether its buffer starts now.
+struct SgdParamUpdate {
+  Tensor param, grad, buffer;  // buffer undefined without momentum
+  double lr_factor = 1, weight_decay = 0;
+  bool first = false;
+};
+// Every parameter's update at once (on a GPU a few launches instead of one per parameter), each
+// exactly as sgd_update_ would make it. All on one device.
+void sgd_update_many_(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
+                      double dampening, bool nesterov);
 
 }  // namespace dsvd

@@ -182,21 +182,6 @@ __global__ void polynomial_kernel(Geometry<2> g, T* out, const T* x, Coefficient
   }
 }
 
-// SgdDeviceScalars (ops/optim.h) as the kernels read them: device pointers, null when not given.
-struct DeviceScalars {
-  const double *lr, *skip, *started;
-};
-
-template <typename T>
-__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, math::SgdStep<T> step, DeviceScalars s,
-                           double lr_factor) {
-  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
-  GRID_STRIDE(k, n) {
-    T unused = 0;
-    step(w[k], grad[k], buf ? buf[k] : unused);
-  }
-}
-
 template <typename T>
 __global__ void gather_kernel(int64_t batch, int64_t len, int64_t src_len, const int64_t* pos, const T* in, T* out) {
   GRID_STRIDE(e, batch * len) {
@@ -210,21 +195,6 @@ __global__ void scatter_kernel(int64_t batch, int64_t len, int64_t dst_len, cons
   GRID_STRIDE(e, batch * len) {
     const int64_t b = e / len, l = e % len;
     out[b * dst_len + pos[l]] = in[e];
-  }
-}
-
-// The same update, 4 float32 values per thread (dense, 16-byte aligned, numel a multiple of 4).
-__global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, math::SgdStep<float> step,
-                         DeviceScalars s, double lr_factor) {
-  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
-  GRID_STRIDE(k, n4) {
-    float4 w = w4[k], g = g4[k], b = b4 ? b4[k] : make_float4(0.f, 0.f, 0.f, 0.f);
-    step(w.x, g.x, b.x);
-    step(w.y, g.y, b.y);
-    step(w.z, g.z, b.z);
-    step(w.w, g.w, b.w);
-    w4[k] = w;
-    if (b4) b4[k] = b;
   }
 }
 
@@ -469,41 +439,6 @@ void scatter_columns(const Tensor& out, const Tensor& in, const Tensor& position
   });
 }
 
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
-                double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
-  check_on_device("sgd", param, {&grad});
-  auto pointer = [](const Tensor& t) { return t.defined() ? static_cast<const double*>(t.data_ptr()) : nullptr; };
-  const DeviceScalars device_scalars{pointer(scalars.lr), pointer(scalars.skip), pointer(scalars.started)};
-  DSVD_CHECK(param.is_contiguous() && grad.is_contiguous() && (!buffer.defined() || buffer.is_contiguous()),
-             "sgd (CUDA): parameter, gradient and momentum buffer must be contiguous");
-  const int64_t n = param.numel();
-  if (n == 0) return;
-  const bool aligned = [&] {
-    for (const void* p : {param.data_ptr(), grad.data_ptr(), buffer.defined() ? buffer.data_ptr() : nullptr})
-      if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
-    return true;
-  }();
-  if (param.dtype() == DType::Float32 && n % 4 == 0 && aligned) {
-    sgd_vec4<<<blocks_for(n / 4), kThreads, 0, stream_of(param)>>>(
-        n / 4, static_cast<float4*>(param.data_ptr()), static_cast<const float4*>(grad.data_ptr()),
-        buffer.defined() ? static_cast<float4*>(buffer.data_ptr()) : nullptr,
-        math::make_sgd_step<float>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
-        device_scalars, lr);
-    DSVD_CUDA_CHECK("sgd", cudaGetLastError());
-    return;
-  }
-  launch_checked("sgd", [&] {
-    DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
-      using T = scalar_t;
-      sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream_of(param)>>>(
-          n, static_cast<T*>(param.data_ptr()), static_cast<const T*>(grad.data_ptr()),
-          buffer.defined() ? static_cast<T*>(buffer.data_ptr()) : nullptr,
-          math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
-          device_scalars, lr);
-    });
-  });
-}
-
 // Native bfloat16/float16: computed in float, each result rounded once (no widened copies).
 DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::UnaryKernel, CUDA, unary);
 DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BinaryKernel, CUDA, binary);
@@ -513,6 +448,5 @@ DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::WhereKernel, CUDA, where);
 DSVD_REGISTER_KERNEL(kernels::PolynomialKernel, CUDA, polynomial);
 DSVD_REGISTER_KERNEL(kernels::GatherColumnsKernel, CUDA, gather_columns);
 DSVD_REGISTER_KERNEL(kernels::ScatterColumnsKernel, CUDA, scatter_columns);
-DSVD_REGISTER_KERNEL(kernels::SgdUpdateKernel, CUDA, sgd_update);
 
 }  // namespace dsvd::cuda

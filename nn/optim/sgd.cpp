@@ -1,5 +1,6 @@
 #include "nn/optim/sgd.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/ops.h"
@@ -28,6 +29,7 @@ void Sgd::step(const Tensor& skip_if_set) {
   ProfileRange range("sgd step");
   const double mu = options_.momentum, damp = options_.dampening;
   bool made_buffers = false;
+  std::vector<std::pair<Device, std::vector<SgdParamUpdate>>> by_device;  // one update op per device
   for (size_t i = 0; i < params_.size(); ++i) {
     const std::string& name = params_[i].first;
     const Tensor& p = params_[i].second;  // not a structured binding: lambdas below capture it
@@ -39,14 +41,19 @@ void Sgd::step(const Tensor& skip_if_set) {
     const bool decay = options_.weight_decay != 0 && !(options_.exclude_bn_and_bias_from_weight_decay && p.dim() < 2);
     const double wd = decay ? options_.weight_decay : 0.0;
     const bool first = !buffers_[i].defined();
-    const OnDevice& d = on_device(p.device());
+    on_device(p.device());
     if (mu != 0 && first) {
       buffers_[i] = empty(p.sizes(), p.dtype(), p.device());
       made_buffers = true;
     }
+    auto group = std::find_if(by_device.begin(), by_device.end(), [&](const auto& g) { return g.first == p.device(); });
+    if (group == by_device.end()) group = by_device.insert(by_device.end(), {p.device(), {}});
+    group->second.push_back({p, grad, mu != 0 ? buffers_[i] : Tensor(), lr_factors_[i], wd, first});
+  }
+  for (const auto& [device, updates] : by_device) {
+    const OnDevice& d = on_device(device);
     const SgdDeviceScalars scalars{d.lr, skip_if_set, skip_if_set.defined() ? d.started : Tensor()};
-    sgd_update_(p, grad, mu != 0 ? buffers_[i] : Tensor(), scalars, lr_factors_[i], mu, damp, wd, options_.nesterov,
-                first);
+    sgd_update_many_(updates, scalars, mu, damp, options_.nesterov);
   }
   if (!skip_if_set.defined()) {
     if (made_buffers)  // an update without a skip flag always happens: the buffers have started

@@ -1,5 +1,5 @@
-// The CPU kernel of the SGD update (ops/kernels/nn.h): math::SgdStep per element, split over the
-// OpenMP threads.
+// The CPU kernels of the SGD update (ops/kernels/nn.h): math::SgdStep per element, split over the
+// OpenMP threads; many parameters one after another.
 #include "ops/kernel_table.h"
 #include "ops/kernels/nn.h"
 #include "ops/math/elementwise.h"
@@ -25,8 +25,16 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, c
   });
 }
 
+// On the CPU one parameter after another: each update is already split over the threads.
+void sgd_update_many(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
+                     double dampening, bool nesterov) {
+  for (const SgdParamUpdate& u : updates)
+    sgd_update(u.param, u.grad, u.buffer, scalars, u.lr_factor, momentum, dampening, u.weight_decay, nesterov, u.first);
+}
+
 }  // namespace
 
 DSVD_REGISTER_KERNEL(kernels::SgdUpdateKernel, CPU, sgd_update);
+DSVD_REGISTER_KERNEL(kernels::SgdUpdateManyKernel, CPU, sgd_update_many);
 
 }  // namespace dsvd::cpu

@@ -154,4 +154,11 @@ struct SgdUpdateKernel {
                   double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first);
 };
 
+// Many parameters' updates (SgdParamUpdate, ops/optim.h), contiguous, on one device.
+struct SgdUpdateManyKernel {
+  static constexpr const char* name = "sgd (many parameters)";
+  using Fn = void(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
+                  double dampening, bool nesterov);
+};
+
 }  // namespace dsvd::kernels

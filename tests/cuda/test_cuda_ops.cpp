@@ -18,6 +18,7 @@
 #include "ops/matfn/sqrtm.h"
 #include "ops/matfn/symeig.h"
 #include "ops/nn_ops.h"
+#include "ops/optim.h"
 #include "tests/test_util.h"
 #if DSVD_HAVE_CUDA
 #include "cuda/cudnn_graph.h"  // graph_convolutions_run: the CUDA backend's own counter
@@ -553,6 +554,39 @@ TEST_CASE("cuda ops: a ResNet step under bf16 autocast on the GPU follows the CP
       CHECK_MESSAGE(test::compare_values(a, e, 0.1 * scale + 1e-6, 0) == "", test::compare_values(a, e, 0.1 * scale + 1e-6, 0));
     }
   }
+}
+
+TEST_CASE("cuda ops: the many-parameter SGD update (a few launches) follows the CPU's per-parameter updates" *
+          doctest::skip(!has_device())) {
+  // 80 parameters (more than one launch's table), both float dtypes, odd sizes, with and without
+  // momentum buffers, first or not; the learning rate and the skip flag read from device memory.
+  Generator gen(31);
+  std::vector<SgdParamUpdate> gpu, cpu;
+  for (int k = 0; k < 80; ++k) {
+    const DType dt = k % 3 == 0 ? DType::Float64 : DType::Float32;
+    const int64_t n = 1 + (k * 53) % 997;
+    Tensor w = randn({n}, dt, &gen), g = randn({n}, dt, &gen), b = randn({n}, dt, &gen);
+    const bool with_buffer = k % 4 != 0;
+    SgdParamUpdate u{w, g, with_buffer ? b : Tensor(), 1.0 + 0.5 * (k % 3), 1e-3 * (k % 2), k % 5 == 0};
+    cpu.push_back({w.clone(), g, with_buffer ? b.clone() : Tensor(), u.lr_factor, u.weight_decay, u.first});
+    gpu.push_back({w.to(kGpu), g.to(kGpu), with_buffer ? b.to(kGpu) : Tensor(), u.lr_factor, u.weight_decay, u.first});
+  }
+  SgdDeviceScalars on_cpu, on_gpu;
+  on_cpu.lr = full({}, 0.05, DType::Float64);
+  on_gpu.lr = on_cpu.lr.to(kGpu);
+  on_gpu.skip = full({}, 0.0, DType::Float64, kGpu);
+  sgd_update_many_(cpu, on_cpu, 0.9, 0.1, true);
+  sgd_update_many_(gpu, on_gpu, 0.9, 0.1, true);
+  for (size_t k = 0; k < gpu.size(); ++k) {
+    INFO("parameter " << k);
+    const double tol = gpu[k].param.dtype() == DType::Float64 ? 1e-14 : 1e-6;  // FMA contraction on the GPU
+    CHECK_CLOSE(gpu[k].param, cpu[k].param, tol, tol);
+    if (gpu[k].buffer.defined()) CHECK_CLOSE(gpu[k].buffer, cpu[k].buffer, tol, tol);
+  }
+  fill_(on_gpu.skip, 1.0);  // set: nothing moves
+  const std::vector<double> before = to_vector(gpu[41].param);
+  sgd_update_many_(gpu, on_gpu, 0.9, 0.1, true);
+  CHECK(to_vector(gpu[41].param) == before);
 }
 
 TEST_CASE("cuda ops: the caching allocator reuses blocks and reports peaks; out of memory is an Error" * doctest::skip(!has_device())) {

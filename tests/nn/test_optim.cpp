@@ -1,5 +1,6 @@
 // SGD against the update rule of torch.optim.SGD written out by hand, the LR schedules against
 // their formulas, gradient clipping, and a small ResNet that overfits 64 random images.
+#include <array>
 #include <cmath>
 
 #include "nn/covariance_head.h"
@@ -26,6 +27,14 @@ std::vector<double> run_sgd(SgdOptions o, const std::vector<std::vector<double>>
     opt.step();
   }
   return to_vector(p);
+}
+
+SgdDeviceScalars scalars(const Tensor& lr, const Tensor& skip, const Tensor& started) {
+  SgdDeviceScalars s;
+  s.lr = lr;
+  s.skip = skip;
+  s.started = started;
+  return s;
 }
 
 }  // namespace
@@ -96,24 +105,55 @@ TEST_CASE("sgd: a learning rate set between steps, and a factor, step as the for
     Tensor w2 = w1.clone(), b2 = b1.clone();
     const double lr = 0.037, factor = 3.0;
     sgd_update_(w1, grad, b1, lr * factor, 0.9, 0.1, 1e-3, false, false);
-    sgd_update_(w2, grad, b2, SgdDeviceScalars{full({}, lr, DType::Float64)}, factor, 0.9, 0.1, 1e-3, false, false);
+    sgd_update_(w2, grad, b2, scalars(full({}, lr, DType::Float64), {}, {}), factor, 0.9, 0.1, 1e-3, false, false);
     CHECK(to_vector(w1) == to_vector(w2));
     CHECK(to_vector(b1) == to_vector(b2));
     // skip != 0 leaves both alone; skip == 0 is the plain update; started == 0 is a first update.
-    const SgdDeviceScalars skip{full({}, lr, DType::Float64), full({}, 1.0, DType::Float64)};
+    const SgdDeviceScalars skip = scalars(full({}, lr, DType::Float64), full({}, 1.0, DType::Float64), {});
     sgd_update_(w2, grad, b2, skip, factor, 0.9, 0.1, 1e-3, false, false);
     CHECK(to_vector(w2) == to_vector(w1));
     CHECK(to_vector(b2) == to_vector(b1));
     Tensor w3 = w1.clone(), b3 = b1.clone();
     sgd_update_(w1, grad, b1, lr * factor, 0.9, 0.1, 1e-3, false, /*first=*/true);
-    sgd_update_(w3, grad, b3, SgdDeviceScalars{Tensor(), full({}, 0.0, DType::Float64), full({}, 0.0, DType::Float64)},
+    sgd_update_(w3, grad, b3, scalars({}, full({}, 0.0, DType::Float64), full({}, 0.0, DType::Float64)),
                 lr * factor, 0.9, 0.1, 1e-3, false, /*first=*/false);
     CHECK(to_vector(w3) == to_vector(w1));
     CHECK(to_vector(b3) == to_vector(b1));
     CHECK_THROWS_WITH_AS(
-        sgd_update_(w2, grad, b2, SgdDeviceScalars{full({}, lr, DType::Float32)}, 1.0, 0.9, 0, 0, false, false),
+        sgd_update_(w2, grad, b2, scalars(full({}, lr, DType::Float32), {}, {}), 1.0, 0.9, 0, 0, false, false),
         doctest::Contains("learning rate tensor"), Error);
   }
+}
+
+TEST_CASE("sgd: the many-parameter update equals one update per parameter, bit for bit") {
+  // 50 parameters of both float dtypes and odd sizes, with and without buffers, first or not,
+  // their own factors and weight decays; a strided gradient among them.
+  Generator gen(21);
+  std::vector<SgdParamUpdate> many;
+  std::vector<std::array<Tensor, 3>> single;  // param, grad, buffer
+  for (int k = 0; k < 50; ++k) {
+    const DType dt = k % 3 == 0 ? DType::Float64 : DType::Float32;
+    const int64_t n = 1 + (k * 37) % 101;
+    Tensor w = randn({n}, dt, &gen), g = randn({n, 2}, dt, &gen).select(1, 1), b = randn({n}, dt, &gen);
+    const bool with_buffer = k % 4 != 0;
+    many.push_back({w.clone(), g, with_buffer ? b.clone() : Tensor(), 1.0 + 0.5 * (k % 3), 1e-3 * (k % 2), k % 5 == 0});
+    single.push_back({w.clone(), g, with_buffer ? b.clone() : Tensor()});
+  }
+  const SgdDeviceScalars s = scalars(full({}, 0.07, DType::Float64), full({}, 0.0, DType::Float64), {});
+  sgd_update_many_(many, s, 0.9, 0.25, false);
+  for (size_t k = 0; k < many.size(); ++k) {
+    sgd_update_(single[k][0], single[k][1], single[k][2], s, many[k].lr_factor, 0.9, 0.25, many[k].weight_decay, false,
+                many[k].first);
+    CHECK(to_vector(many[k].param) == to_vector(single[k][0]));
+    if (many[k].buffer.defined()) CHECK(to_vector(many[k].buffer) == to_vector(single[k][2]));
+  }
+  // A skip flag set leaves all of them alone.
+  const std::vector<double> before = to_vector(many[7].param);
+  sgd_update_many_(many, scalars({}, full({}, 1.0, DType::Float64), {}), 0.9, 0.25, false);
+  CHECK(to_vector(many[7].param) == before);
+  std::vector<SgdParamUpdate> bad = {many[0]};
+  bad[0].grad = zeros({3}, DType::Float32);
+  CHECK_THROWS_WITH_AS(sgd_update_many_(bad, s, 0.9, 0, false), doctest::Contains("share a float dtype"), Error);
 }
 
 TEST_CASE("sgd: step(skip) decides on the device; a skipped first step leaves the momentum to the next one") {

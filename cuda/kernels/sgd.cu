@@ -1,0 +1,165 @@
+// The SGD update on the GPU (ops/kernels/nn.h): math::SgdStep per element, with the scalars read
+// from device memory (SgdDeviceScalars). One parameter per launch (SgdUpdateKernel; float32 four
+// values per thread), or many parameters per launch (SgdUpdateManyKernel: a table of up to
+// kTensorsPerLaunch parameters travels as the kernel's argument and block row y updates
+// parameter y), which turns the ~160 launches of a ResNet-50 step into five.
+#include <algorithm>
+#include <cstdint>
+
+#include "cuda/context.h"
+#include "cuda/internal.h"
+#include "ops/kernel_table.h"
+#include "ops/kernels/nn.h"
+#include "ops/math/elementwise.h"
+#include "tensor/dtype.h"
+
+namespace dsvd::cuda {
+namespace {
+
+// SgdDeviceScalars as the kernels read them: device pointers, null when not given.
+struct DeviceScalars {
+  const double *lr, *skip, *started;
+};
+
+DeviceScalars pointers_of(const SgdDeviceScalars& s) {
+  auto pointer = [](const Tensor& t) { return t.defined() ? static_cast<const double*>(t.data_ptr()) : nullptr; };
+  return {pointer(s.lr), pointer(s.skip), pointer(s.started)};
+}
+
+template <typename T>
+__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, math::SgdStep<T> step, DeviceScalars s,
+                           double lr_factor) {
+  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += int64_t(gridDim.x) * blockDim.x) {
+    T unused = 0;
+    step(w[k], grad[k], buf ? buf[k] : unused);
+  }
+}
+
+// The same update, 4 float32 values per thread (dense, 16-byte aligned, numel a multiple of 4).
+__global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, math::SgdStep<float> step,
+                         DeviceScalars s, double lr_factor) {
+  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n4; k += int64_t(gridDim.x) * blockDim.x) {
+    float4 w = w4[k], g = g4[k], b = b4 ? b4[k] : make_float4(0.f, 0.f, 0.f, 0.f);
+    step(w.x, g.x, b.x);
+    step(w.y, g.y, b.y);
+    step(w.z, g.z, b.z);
+    step(w.w, g.w, b.w);
+    w4[k] = w;
+    if (b4) b4[k] = b;
+  }
+}
+
+// Many parameters of one dtype in one launch: the table is the kernel's argument (at most 4 KB of
+// them with float64's steps: 36 parameters).
+constexpr int kTensorsPerLaunch = 36;
+
+template <typename T>
+struct SgdTable {
+  int count = 0;
+  T* w[kTensorsPerLaunch];
+  const T* g[kTensorsPerLaunch];
+  T* b[kTensorsPerLaunch];  // null without momentum
+  int64_t n[kTensorsPerLaunch];
+  double lr_factor[kTensorsPerLaunch];
+  math::SgdStep<T> step[kTensorsPerLaunch];
+};
+
+template <typename T>
+__global__ void sgd_many_kernel(SgdTable<T> table, DeviceScalars s) {
+  const int i = int(blockIdx.y);
+  math::SgdStep<T> step = table.step[i];
+  if (!step.read_device_scalars(s.lr, table.lr_factor[i], s.skip, s.started)) return;
+  T* w = table.w[i];
+  const T* g = table.g[i];
+  T* b = table.b[i];
+  const int64_t n = table.n[i];
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += int64_t(gridDim.x) * blockDim.x) {
+    T unused = 0;
+    step(w[k], g[k], b ? b[k] : unused);
+  }
+}
+
+void check_contiguous_on(Device device, const Tensor& param, const Tensor& grad, const Tensor& buffer) {
+  DSVD_CHECK(param.device() == device && grad.device() == device && (!buffer.defined() || buffer.device() == device),
+             "sgd (CUDA): parameter, gradient and momentum buffer must be on ", device.str());
+  DSVD_CHECK(param.is_contiguous() && grad.is_contiguous() && (!buffer.defined() || buffer.is_contiguous()),
+             "sgd (CUDA): parameter, gradient and momentum buffer must be contiguous");
+}
+
+}  // namespace
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
+                double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
+  DSVD_CHECK(param.device().is_cuda(), "sgd (CUDA): the parameter is on ", param.device().str());
+  check_contiguous_on(param.device(), param, grad, buffer);
+  const DeviceScalars device_scalars = pointers_of(scalars);
+  const int64_t n = param.numel();
+  if (n == 0) return;
+  const bool aligned = [&] {
+    for (const void* p : {param.data_ptr(), grad.data_ptr(), buffer.defined() ? buffer.data_ptr() : nullptr})
+      if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+    return true;
+  }();
+  if (param.dtype() == DType::Float32 && n % 4 == 0 && aligned) {
+    sgd_vec4<<<blocks_for(n / 4), kThreads, 0, stream_of(param)>>>(
+        n / 4, static_cast<float4*>(param.data_ptr()), static_cast<const float4*>(grad.data_ptr()),
+        buffer.defined() ? static_cast<float4*>(buffer.data_ptr()) : nullptr,
+        math::make_sgd_step<float>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
+        device_scalars, lr);
+  } else {
+    DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
+      using T = scalar_t;
+      sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream_of(param)>>>(
+          n, static_cast<T*>(param.data_ptr()), static_cast<const T*>(grad.data_ptr()),
+          buffer.defined() ? static_cast<T*>(buffer.data_ptr()) : nullptr,
+          math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
+          device_scalars, lr);
+    });
+  }
+  DSVD_CUDA_CHECK("sgd", cudaGetLastError());
+}
+
+void sgd_update_many(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
+                     double dampening, bool nesterov) {
+  if (updates.empty()) return;
+  const Device device = updates.front().param.device();
+  DSVD_CHECK(device.is_cuda(), "sgd (CUDA): the parameters are on ", device.str());
+  const DeviceScalars device_scalars = pointers_of(scalars);
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    DSVD_DISPATCH_FLOATING(dtype, "sgd", [&] {
+      using T = scalar_t;
+      SgdTable<T> table;
+      int64_t longest = 0;
+      auto launch = [&] {
+        if (table.count == 0) return;
+        const dim3 grid(std::max(1u, blocks_for(longest)), unsigned(table.count));
+        sgd_many_kernel<T><<<grid, kThreads, 0, context(device.index).stream>>>(table, device_scalars);
+        DSVD_CUDA_CHECK("sgd", cudaGetLastError());
+        table.count = 0;
+        longest = 0;
+      };
+      for (const SgdParamUpdate& u : updates) {
+        if (u.param.dtype() != dtype || u.param.numel() == 0) continue;
+        check_contiguous_on(device, u.param, u.grad, u.buffer);
+        const int i = table.count++;
+        table.w[i] = static_cast<T*>(u.param.data_ptr());
+        table.g[i] = static_cast<const T*>(u.grad.data_ptr());
+        table.b[i] = u.buffer.defined() ? static_cast<T*>(u.buffer.data_ptr()) : nullptr;
+        table.n[i] = u.param.numel();
+        table.lr_factor[i] = u.lr_factor;
+        table.step[i] = math::make_sgd_step<T>(u.lr_factor, momentum, dampening, u.weight_decay, nesterov, u.first,
+                                               u.buffer.defined());
+        longest = std::max(longest, table.n[i]);
+        if (table.count == kTensorsPerLaunch) launch();
+      }
+      launch();
+    });
+  }
+}
+
+DSVD_REGISTER_KERNEL(kernels::SgdUpdateKernel, CUDA, sgd_update);
+DSVD_REGISTER_KERNEL(kernels::SgdUpdateManyKernel, CUDA, sgd_update_many);
+
+}  // namespace dsvd::cuda
