@@ -112,8 +112,6 @@ void destroy_graph(void* handle) {
   delete g;
 }
 
-bool is_capturing(int device) { return capturing(device); }
-
 }  // namespace
 
 bool capturing(int device) {
@@ -131,7 +129,7 @@ void register_graph_functions(DeviceBackend& b) {
   b.abort_capture = &abort_capture;
   b.replay = &replay;
   b.destroy_graph = &destroy_graph;
-  b.is_capturing = &is_capturing;
+  b.is_capturing = &capturing;
 }
 
 }  // namespace dsvd::cuda

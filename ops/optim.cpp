@@ -39,11 +39,7 @@ void check_update(const Tensor& param, const Tensor& grad, const Tensor& buffer)
 
 void sgd_update_(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
                  double lr_factor, double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
-  check_update(param, grad, buffer);
-  check_scalars(scalars, param.device());
-  kernels::dispatch<kernels::SgdUpdateKernel>(param.device())(param, detail::contiguous_raw(grad), buffer, scalars,
-                                                              lr_factor, momentum, dampening, weight_decay, nesterov,
-                                                              first);
+  sgd_update_many_({{param, grad, buffer, lr_factor, weight_decay, first}}, scalars, momentum, dampening, nesterov);
 }
 
 void sgd_update_many_(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
@@ -58,7 +54,7 @@ void sgd_update_many_(const std::vector<SgdParamUpdate>& updates, const SgdDevic
                u.param.device().str());
     u.grad = detail::contiguous_raw(u.grad);
   }
-  kernels::dispatch<kernels::SgdUpdateManyKernel>(device)(dense, scalars, momentum, dampening, nesterov);
+  kernels::dispatch<kernels::SgdUpdateKernel>(device)(dense, scalars, momentum, dampening, nesterov);
 }
 
 }  // namespace dsvd

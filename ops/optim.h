@@ -32,8 +32,8 @@ struct SgdParamUpdate {
   double lr_factor = 1, weight_decay = 0;
   bool first = false;
 };
-// Every parameter's update at once (on a GPU a few launches instead of one per parameter), each
-// exactly as sgd_update_ would make it. All on one device.
+// Every parameter's update at once (on a GPU a few launches instead of one per parameter); the
+// single-parameter sgd_update_ is this with one entry. All on one device.
 void sgd_update_many_(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
                       double dampening, bool nesterov);
 

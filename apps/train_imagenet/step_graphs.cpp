@@ -26,7 +26,6 @@ StepOutputs StepGraphs::run(const Tensor& images, const Tensor& labels, const St
     copy_(e.images, images);
     copy_(e.labels, labels);
     e.graph.replay();
-    ++replays_;
     return e.outputs;
   }
   if (e.eager_steps++ == 0) return eager(images, labels, step);
@@ -43,7 +42,6 @@ StepOutputs StepGraphs::run(const Tensor& images, const Tensor& labels, const St
     return eager(images, labels, step);
   }
   e.graph.replay();  // recording ran nothing: this is the step
-  ++replays_;
   return e.outputs;
 }
 

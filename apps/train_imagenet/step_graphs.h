@@ -35,8 +35,6 @@ class StepGraphs {
   StepGraphs(Device device, bool wanted, const std::string& why_not);
   // One step on this batch (host tensors).
   StepOutputs run(const Tensor& images, const Tensor& labels, const Step& step);
-  bool recording() const { return enabled_; }
-  int64_t replays() const { return replays_; }
 
  private:
   struct Entry {
@@ -49,7 +47,6 @@ class StepGraphs {
 
   Device device_;
   bool enabled_ = false;
-  int64_t replays_ = 0;
   std::map<std::vector<int64_t>, Entry> by_shape_;  // the images' shape
 };
 

@@ -22,7 +22,8 @@ void StepStatistics::add_step(int64_t global_step, const Tensor& loss, const Ten
   const Tensor value = loss.detach().to(DType::Float64);
   const int64_t n = labels.numel();
   loss_sum_ = add(loss_sum_, mul(value, double(n)));
-  if (steps_ == 0) first_loss_ = value;
+  // A copy: a float64 loss converts to itself, and a replayed graph rewrites it every step.
+  if (steps_ == 0) first_loss_ = value.clone();
   last_loss_ = value;
   // The first non-finite loss: |loss| < ∞ fails for ±∞ and NaN alike.
   const Tensor finite = lt(abs(value), std::numeric_limits<double>::infinity());

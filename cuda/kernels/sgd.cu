@@ -1,8 +1,7 @@
 // The SGD update on the GPU (ops/kernels/nn.h): math::SgdStep per element, with the scalars read
-// from device memory (SgdDeviceScalars). One parameter per launch (SgdUpdateKernel; float32 four
-// values per thread), or many parameters per launch (SgdUpdateManyKernel: a table of up to
+// from device memory (SgdDeviceScalars). Many parameters per launch: a table of up to
 // kTensorsPerLaunch parameters travels as the kernel's argument and block row y updates
-// parameter y), which turns the ~160 launches of a ResNet-50 step into five.
+// parameter y, which turns the ~160 launches of a ResNet-50 step into five.
 #include <algorithm>
 #include <cstdint>
 
@@ -24,31 +23,6 @@ struct DeviceScalars {
 DeviceScalars pointers_of(const SgdDeviceScalars& s) {
   auto pointer = [](const Tensor& t) { return t.defined() ? static_cast<const double*>(t.data_ptr()) : nullptr; };
   return {pointer(s.lr), pointer(s.skip), pointer(s.started)};
-}
-
-template <typename T>
-__global__ void sgd_kernel(int64_t n, T* w, const T* grad, T* buf, math::SgdStep<T> step, DeviceScalars s,
-                           double lr_factor) {
-  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
-  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += int64_t(gridDim.x) * blockDim.x) {
-    T unused = 0;
-    step(w[k], grad[k], buf ? buf[k] : unused);
-  }
-}
-
-// The same update, 4 float32 values per thread (dense, 16-byte aligned, numel a multiple of 4).
-__global__ void sgd_vec4(int64_t n4, float4* w4, const float4* g4, float4* b4, math::SgdStep<float> step,
-                         DeviceScalars s, double lr_factor) {
-  if (!step.read_device_scalars(s.lr, lr_factor, s.skip, s.started)) return;
-  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n4; k += int64_t(gridDim.x) * blockDim.x) {
-    float4 w = w4[k], g = g4[k], b = b4 ? b4[k] : make_float4(0.f, 0.f, 0.f, 0.f);
-    step(w.x, g.x, b.x);
-    step(w.y, g.y, b.y);
-    step(w.z, g.z, b.z);
-    step(w.w, g.w, b.w);
-    w4[k] = w;
-    if (b4) b4[k] = b;
-  }
 }
 
 // Many parameters of one dtype in one launch: the table is the kernel's argument (at most 4 KB of
@@ -90,38 +64,7 @@ void check_contiguous_on(Device device, const Tensor& param, const Tensor& grad,
 
 }  // namespace
 
-void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
-                double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first) {
-  DSVD_CHECK(param.device().is_cuda(), "sgd (CUDA): the parameter is on ", param.device().str());
-  check_contiguous_on(param.device(), param, grad, buffer);
-  const DeviceScalars device_scalars = pointers_of(scalars);
-  const int64_t n = param.numel();
-  if (n == 0) return;
-  const bool aligned = [&] {
-    for (const void* p : {param.data_ptr(), grad.data_ptr(), buffer.defined() ? buffer.data_ptr() : nullptr})
-      if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
-    return true;
-  }();
-  if (param.dtype() == DType::Float32 && n % 4 == 0 && aligned) {
-    sgd_vec4<<<blocks_for(n / 4), kThreads, 0, stream_of(param)>>>(
-        n / 4, static_cast<float4*>(param.data_ptr()), static_cast<const float4*>(grad.data_ptr()),
-        buffer.defined() ? static_cast<float4*>(buffer.data_ptr()) : nullptr,
-        math::make_sgd_step<float>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
-        device_scalars, lr);
-  } else {
-    DSVD_DISPATCH_FLOATING(param.dtype(), "sgd", [&] {
-      using T = scalar_t;
-      sgd_kernel<T><<<blocks_for(n), kThreads, 0, stream_of(param)>>>(
-          n, static_cast<T*>(param.data_ptr()), static_cast<const T*>(grad.data_ptr()),
-          buffer.defined() ? static_cast<T*>(buffer.data_ptr()) : nullptr,
-          math::make_sgd_step<T>(lr, momentum, dampening, weight_decay, nesterov, first, buffer.defined()),
-          device_scalars, lr);
-    });
-  }
-  DSVD_CUDA_CHECK("sgd", cudaGetLastError());
-}
-
-void sgd_update_many(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
+void sgd_update(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
                      double dampening, bool nesterov) {
   if (updates.empty()) return;
   const Device device = updates.front().param.device();
@@ -160,6 +103,5 @@ void sgd_update_many(const std::vector<SgdParamUpdate>& updates, const SgdDevice
 }
 
 DSVD_REGISTER_KERNEL(kernels::SgdUpdateKernel, CUDA, sgd_update);
-DSVD_REGISTER_KERNEL(kernels::SgdUpdateManyKernel, CUDA, sgd_update_many);
 
 }  // namespace dsvd::cuda

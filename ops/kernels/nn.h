@@ -145,18 +145,12 @@ struct DropoutKernel {
   using Fn = void(const Tensor& out, const Tensor& in, uint64_t seed, uint64_t draw, double p, const Tensor& draw_base);
 };
 
-// The SGD update in place (math::SgdStep) over contiguous param, grad and buffer (undefined
-// without momentum), with the scalars read from device memory (SgdDeviceScalars, ops/optim.h;
-// math::SgdStep::read_device_scalars): the step size is lr, or scalars.lr · lr when given.
+// The SGD update in place (math::SgdStep) of many parameters (SgdParamUpdate, ops/optim.h:
+// contiguous param, grad and buffer, undefined without momentum; all on one device), with the
+// scalars read from device memory (SgdDeviceScalars; math::SgdStep::read_device_scalars): each
+// step size is lr_factor, or scalars.lr · lr_factor when given.
 struct SgdUpdateKernel {
   static constexpr const char* name = "sgd";
-  using Fn = void(const Tensor& param, const Tensor& grad, const Tensor& buffer, const SgdDeviceScalars& scalars,
-                  double lr, double momentum, double dampening, double weight_decay, bool nesterov, bool first);
-};
-
-// Many parameters' updates (SgdParamUpdate, ops/optim.h), contiguous, on one device.
-struct SgdUpdateManyKernel {
-  static constexpr const char* name = "sgd (many parameters)";
   using Fn = void(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
                   double dampening, bool nesterov);
 };

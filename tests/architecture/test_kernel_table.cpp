@@ -30,8 +30,7 @@ std::vector<std::string> missing_kernels(Device::Kind kind) {
                  BatchNormTrainingKernel, BatchNormBackwardKernel, BatchNormInferenceKernel,
                  BatchNormInferenceBackwardKernel, MaxPool2dForwardKernel, MaxPool2dBackwardKernel,
                  AvgPool2dForwardKernel, AvgPool2dBackwardKernel, AdaptiveAvgPool2dForwardKernel,
-                 AdaptiveAvgPool2dBackwardKernel, DropoutKernel, SgdUpdateKernel,
-                 SgdUpdateManyKernel>(kind);
+                 AdaptiveAvgPool2dBackwardKernel, DropoutKernel, SgdUpdateKernel>(kind);
 }
 
 // The families of fused ops, which an op uses only where the device has them (has_kernel) and

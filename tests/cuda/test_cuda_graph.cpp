@@ -7,38 +7,28 @@
 // Every case is reported as skipped on a machine without a CUDA device.
 #include <functional>
 
-#include "nn/models/model_options.h"
 #include "nn/optim/clip_grad.h"
 #include "nn/optim/sgd.h"
 #include "ops/nn_ops.h"
 #include "ops/ops.h"
 #include "tensor/device_backend.h"
 #include "tensor/device_graph.h"
+#include "tests/cuda/cuda_test_util.h"
 #include "tests/test_util.h"
 
 using namespace dsvd;
 
 namespace {
 
-bool has_device() { return device_count(Device::Kind::CUDA) > 0; }
-const Device kGpu = Device::cuda(0);
+using test::has_device;
+using test::kGpu;
 
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::Float32) {
-  Generator g(seed);
-  return randn(shape, dtype, &g);
-}
+Tensor random(const Shape& shape, uint64_t seed) { return test::random(shape, seed, DType::Float32); }
 
 // The weights (and buffers) of a model after `steps` SGD steps on fixed batches, eagerly or by
 // one eager step, one recorded step and replays.
 std::vector<std::vector<double>> train(const char* head, int steps, bool graphs) {
-  nn::ModelOptions o;
-  o.num_classes = 5;
-  o.small_stem = true;
-  o.width = 0.125;
-  o.head = head;
-  o.head_dim = 8;
-  manual_seed(3);
-  auto model = nn::make_model("resnet18", o);
+  auto model = test::small_resnet(head);
   model->to(kGpu);
   nn::Sgd opt(model->named_parameters(), nn::SgdOptions{0.05, 0.9, 0.0, 1e-4});
   const auto params = model->parameters();

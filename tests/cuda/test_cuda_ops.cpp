@@ -19,6 +19,7 @@
 #include "ops/matfn/symeig.h"
 #include "ops/nn_ops.h"
 #include "ops/optim.h"
+#include "tests/cuda/cuda_test_util.h"
 #include "tests/test_util.h"
 #if DSVD_HAVE_CUDA
 #include "cuda/cudnn_graph.h"  // graph_convolutions_run: the CUDA backend's own counter
@@ -28,8 +29,9 @@ using namespace dsvd;
 
 namespace {
 
-bool has_device() { return device_count(Device::Kind::CUDA) > 0; }
-const Device kGpu = Device::cuda(0);
+using test::has_device;
+using test::kGpu;
+using test::random;
 
 using Op = std::function<Tensor(const std::vector<Tensor>&)>;
 
@@ -67,23 +69,10 @@ void check_op_on_gpu(const char* what, const Op& op, const std::vector<Tensor>& 
   }
 }
 
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::Float64) {
-  Generator g(seed);
-  return randn(shape, dtype, &g);
-}
-
 // Two equal small ResNet-18s (5 classes, 16x16 inputs) with `head`: one on the CPU, one on the GPU.
 std::pair<nn::ModulePtr, nn::ModulePtr> twin_resnets(const char* head) {
-  nn::ModelOptions o;
-  o.num_classes = 5;
-  o.small_stem = true;
-  o.width = 0.125;
-  o.head = head;
-  o.head_dim = 8;
-  manual_seed(3);
-  auto cpu_model = nn::make_model("resnet18", o);
-  manual_seed(3);
-  auto gpu_model = nn::make_model("resnet18", o);
+  auto cpu_model = test::small_resnet(head);
+  auto gpu_model = test::small_resnet(head);
   gpu_model->to(kGpu);
   return {cpu_model, gpu_model};
 }
