@@ -57,4 +57,58 @@ void sgd_update_many_(const std::vector<SgdParamUpdate>& updates, const SgdDevic
   kernels::dispatch<kernels::SgdUpdateKernel>(device)(dense, scalars, momentum, dampening, nesterov);
 }
 
+namespace {
+
+// One device and a float dtype for every tensor of a list op; returns that device (the CPU for
+// an empty list).
+Device check_tensor_list(const char* op, const std::vector<Tensor>& tensors) {
+  for (size_t k = 0; k < tensors.size(); ++k)
+    DSVD_CHECK(tensors[k].defined(), op, ": tensor ", k, " of the list is undefined");
+  if (tensors.empty()) return Device::cpu();
+  const Device device = tensors.front().device();
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    const Tensor& t = tensors[k];
+    DSVD_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64, op, ": tensor ", k, " is ",
+               dtype_name(t.dtype()), "; the list ops take float32 and float64 tensors");
+    DSVD_CHECK(t.device() == device, op, ": tensor ", k, " is on ", t.device().str(), ", tensor 0 on ",
+               device.str());
+  }
+  return device;
+}
+
+void check_device_scalar(const char* op, const char* what, const Tensor& t, Device device) {
+  DSVD_CHECK(t.defined() && t.numel() == 1 && t.dtype() == DType::Float64 && t.device() == device &&
+                 t.is_contiguous(),
+             op, ": ", what, " must be one float64 on the tensors' device (", device.str(), ")",
+             t.defined() ? ", got " + shape_str(t.sizes()) + " " + dtype_name(t.dtype()) + " on " + t.device().str()
+                         : std::string(", got an undefined tensor"));
+}
+
+}  // namespace
+
+Tensor sum_of_squares_many(const std::vector<Tensor>& tensors) {
+  const Device device = check_tensor_list("sum_of_squares_many", tensors);
+  std::vector<Tensor> dense;
+  dense.reserve(tensors.size());
+  for (const Tensor& t : tensors)
+    if (t.numel() > 0) dense.push_back(detail::contiguous_raw(t));
+  Tensor out = empty({}, DType::Float64, device);
+  kernels::dispatch<kernels::SumOfSquaresManyKernel>(device)(dense, out);
+  return out;
+}
+
+void scale_many_(const std::vector<Tensor>& tensors, const Tensor& factor, const Tensor& found_non_finite) {
+  if (tensors.empty()) return;
+  const Device device = check_tensor_list("scale_many_", tensors);
+  check_device_scalar("scale_many_", "the factor", factor, device);
+  if (found_non_finite.defined()) check_device_scalar("scale_many_", "the non-finite flag", found_non_finite, device);
+  std::vector<Tensor> nonempty;
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    DSVD_CHECK(tensors[k].is_contiguous(), "scale_many_: tensor ", k, " (", shape_str(tensors[k].sizes()),
+               ") is not contiguous; the list is scaled in place");
+    if (tensors[k].numel() > 0) nonempty.push_back(tensors[k]);
+  }
+  kernels::dispatch<kernels::ScaleManyKernel>(device)(nonempty, factor, found_non_finite);
+}
+
 }  // namespace dsvd

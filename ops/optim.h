@@ -1,5 +1,7 @@
-// The optimizers' in-place parameter updates as ops (no autograd), so that nn/optim reaches every
-// device through the kernel table. The formula is math::SgdStep (ops/math/elementwise.h).
+// The optimizers' in-place parameter updates, and the ops on lists of gradients that gradient
+// clipping and loss scaling need, as ops (no autograd), so that nn/optim reaches every device
+// through the kernel table. The SGD formula is math::SgdStep (ops/math/elementwise.h). Each
+// list op is a few launches on a GPU whatever the number of tensors (a ResNet-50 has 161).
 #pragma once
 #include <vector>
 
@@ -36,5 +38,18 @@ struct SgdParamUpdate {
 // single-parameter sgd_update_ is this with one entry. All on one device.
 void sgd_update_many_(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
                       double dampening, bool nesterov);
+
+// Σ over all tensors of Σ_i t_i², summed in float64, as a float64 scalar on their device (the
+// square of the global L2 norm that gradient clipping needs). The sum runs in an order fixed by
+// the shapes, so the result does not depend on the thread count. Empty list: 0 on the CPU.
+// Tensors float32 or float64, any layout, all on one device.
+Tensor sum_of_squares_many(const std::vector<Tensor>& tensors);
+
+// Every tensor multiplied in place by `factor` (a float64 scalar on their device, read when the
+// kernel runs: it may be the result of earlier ops, nothing waits), rounded once to the tensor's
+// dtype as PyTorch's tensor.mul_(scalar_tensor) does. With `found_non_finite` (a float64 scalar on
+// the device), that flag is set to 1 where any element was ±inf or NaN before the scaling, and
+// left as it is otherwise (loss scaling's unscale). Tensors contiguous, float32 or float64.
+void scale_many_(const std::vector<Tensor>& tensors, const Tensor& factor, const Tensor& found_non_finite = Tensor());
 
 }  // namespace dsvd

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cuda/context.h"
+#include "cuda/kernels/block_reduce.cuh"
 #include "cuda/internal.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/reduce.h"
@@ -18,21 +19,6 @@ namespace {
 
 template <typename T> struct Acc { using type = T; };
 template <> struct Acc<uint8_t> { using type = int64_t; };
-
-// Sum of `v` over the block (every thread gets the result).
-template <typename A>
-__device__ A block_sum(A v) {
-  __shared__ A shared[kThreads];
-  shared[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
-    __syncthreads();
-  }
-  A r = shared[0];
-  __syncthreads();
-  return r;
-}
 
 template <typename T, typename O>
 __global__ void sum_rows_kernel(const T* rows, int64_t outer, int64_t inner, O* out, double scale) {

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "nn/optim/gradient_list.h"
 #include "ops/ops.h"
+#include "ops/optim.h"
 
 namespace dsvd::nn {
 
@@ -34,21 +36,12 @@ Tensor GradScaler::scale(const Tensor& loss) {
 void GradScaler::unscale_(const std::vector<Tensor>& parameters) {
   if (unscaled_) return;
   NoGradGuard no_grad;
-  // x·0 is 0 for finite x and NaN for ±inf and NaN: one sum per gradient, summed on the device.
-  Tensor non_finite;
-  Tensor inverse;
-  for (const Tensor& p : parameters) {
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    place_on(g.device());
-    if (!inverse.defined()) inverse = rdiv(scale_, 1.0).to(g.dtype());  // 1/S in double, then rounded once
-    Tensor probe = sum(mul(g, 0.0)).to(DType::Float64);
-    non_finite = non_finite.defined() ? add(non_finite, probe) : probe;
-    p.set_grad(mul(g, inverse));
-  }
-  // found = 1 where the sum is NaN (NaN is the only value not equal to itself).
-  if (non_finite.defined()) copy_(found_inf_, rsub(eq(non_finite, non_finite).to(DType::Float64), 1.0));
-  else fill_(found_inf_, 0.0);
+  const std::vector<Tensor> grads = contiguous_gradients(parameters);
+  if (!grads.empty()) place_on(grads.front().device());
+  // Each gradient times 1/S (computed in double, rounded once to the gradient's dtype), in place,
+  // with the verdict set where an element was ±inf or NaN: one pass, a few launches.
+  fill_(found_inf_, 0.0);
+  if (!grads.empty()) scale_many_(grads, rdiv(scale_, 1.0), found_inf_);
   unscaled_ = true;
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/cpu/lane_sum.h"
 #include "ops/cpu/multiversion.h"
 #include "ops/kernel_table.h"
 #include "ops/math/elementwise.h"
@@ -20,24 +21,6 @@ struct Layout {
   int64_t count() const { return batch * plane; }
   int64_t at(int64_t n, int64_t c) const { return (n * channels + c) * plane; }
 };
-
-// Float64 sums in kLanes independent partial sums: one running sum is bound by the add's latency
-// (about four cycles an element); with eight the loop vectorises and the adds overlap. The lanes
-// combine in a fixed order, so a sum does not depend on the thread count.
-struct Lanes {
-  static constexpr int64_t kLanes = 8;
-  double v[kLanes] = {};
-  double total() const { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
-};
-
-// lanes += Σ term(i) over i < n, element i into lane i mod 8.
-template <typename Term>
-inline void add_terms(Lanes& lanes, int64_t n, Term term) {
-  int64_t i = 0;
-  for (; i + Lanes::kLanes <= n; i += Lanes::kLanes)
-    for (int64_t k = 0; k < Lanes::kLanes; ++k) lanes.v[k] += term(i + k);
-  for (int64_t k = 0; i < n; ++i, ++k) lanes.v[k] += term(i);
-}
 
 // Channel c of y = γ·x̂ + β, or with `relu` max(0, γ·x̂ + β (+ residual when not null)).
 template <typename T>

@@ -1,6 +1,6 @@
 // Kernel families of the neural-network ops (ops/conv2d.cpp, ops/batch_norm.cpp,
-// ops/pooling.cpp, ops/dropout.cpp) and of the SGD update (nn/optim/sgd.cpp through
-// ops/optim.h). Contiguous NCHW tensors; outputs allocated by the op.
+// ops/pooling.cpp, ops/dropout.cpp) and of the optimizer-side ops on lists of gradients (the SGD
+// update, the squared norm and the in-place scaling of ops/optim.h). Contiguous NCHW tensors; outputs allocated by the op.
 #pragma once
 #include <cstdint>
 
@@ -153,6 +153,22 @@ struct SgdUpdateKernel {
   static constexpr const char* name = "sgd";
   using Fn = void(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScalars& scalars, double momentum,
                   double dampening, bool nesterov);
+};
+
+// out (a float64 scalar on the tensors' device) = Σ over the tensors of Σ_i t_i², in float64, in an
+// order fixed by the shapes alone (the same sum whatever the thread count). Tensors contiguous,
+// float32 or float64, all on one device; out allocated by the op.
+struct SumOfSquaresManyKernel {
+  static constexpr const char* name = "sum_of_squares_many";
+  using Fn = void(const std::vector<Tensor>& tensors, const Tensor& out);
+};
+// t ← t · T(factor) in place for every tensor (factor: a float64 scalar on the device, read when the
+// kernel runs, rounded once to each tensor's dtype T); found_non_finite, when defined (a float64
+// scalar on the device), is set to 1 when an element before scaling is ±inf or NaN and left alone
+// otherwise. Tensors contiguous, float32 or float64, all on one device.
+struct ScaleManyKernel {
+  static constexpr const char* name = "scale_many_";
+  using Fn = void(const std::vector<Tensor>& tensors, const Tensor& factor, const Tensor& found_non_finite);
 };
 
 }  // namespace dsvd::kernels

@@ -4,6 +4,7 @@
 // reported as skipped on a machine without a CUDA device.
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "autograd/autocast_mode.h"
@@ -576,6 +577,33 @@ TEST_CASE("cuda ops: the many-parameter SGD update (a few launches) follows the 
   const std::vector<double> before = to_vector(gpu[41].param);
   sgd_update_many_(gpu, on_gpu, 0.9, 0.1, true);
   CHECK(to_vector(gpu[41].param) == before);
+}
+
+TEST_CASE("cuda ops: the gradient-list ops (squared norm, scaling, non-finite flag) as on the CPU" *
+          doctest::skip(!has_device())) {
+  // 150 tensors (more than two launches' tables), both float dtypes, odd sizes, one of 300001.
+  Generator gen(41);
+  std::vector<Tensor> cpu, gpu;
+  for (int k = 0; k < 150; ++k) {
+    const DType dt = k % 4 == 0 ? DType::Float64 : DType::Float32;
+    Tensor t = randn({k == 77 ? 300001 : 1 + (k * 61) % 4099}, dt, &gen);
+    cpu.push_back(t);
+    gpu.push_back(t.to(kGpu));
+  }
+  const double norm_cpu = sum_of_squares_many(cpu).item(), norm_gpu = sum_of_squares_many(gpu).item();
+  CHECK(std::abs(norm_gpu - norm_cpu) <= 1e-12 * norm_cpu);
+  CHECK(sum_of_squares_many(gpu).item() == norm_gpu);  // the same order on every run
+  const Tensor flag = zeros({}, DType::Float64, kGpu);
+  scale_many_(cpu, full({}, 0.3, DType::Float64));
+  scale_many_(gpu, full({}, 0.3, DType::Float64, kGpu), flag);
+  for (size_t k = 0; k < gpu.size(); ++k) {
+    INFO("tensor " << k);
+    CHECK(to_vector(gpu[k].to(Device::cpu())) == to_vector(cpu[k]));  // one rounded product each
+  }
+  CHECK(flag.item() == 0.0);
+  Tensor bad = from_vector({1, std::numeric_limits<double>::infinity()}, {2}, DType::Float32).to(kGpu);
+  scale_many_({gpu[3], bad}, full({}, 1.0, DType::Float64, kGpu), flag);
+  CHECK(flag.item() == 1.0);
 }
 
 TEST_CASE("cuda ops: the caching allocator reuses blocks and reports peaks; out of memory is an Error" * doctest::skip(!has_device())) {

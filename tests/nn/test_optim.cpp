@@ -268,6 +268,17 @@ TEST_CASE("lr schedules and gradient clipping") {
   CHECK(clip_grad_norm({c}, 0.5).item() == std::sqrt(sq));
   auto clipped = to_vector(c.grad());
   for (size_t i = 0; i < g.size(); ++i) CHECK(clipped[i] == double(g[i] * coef));
+
+  // A strided gradient is replaced by a contiguous one and clipped with the rest.
+  Tensor d = zeros({2, 2}).requires_grad_();
+  d.set_grad(from_vector({0, 6, 0, 8}, {2, 2}).transpose(0, 1));
+  CHECK(clip_grad_norm({d}, 5.0).item() == doctest::Approx(10.0));
+  CHECK(d.grad().is_contiguous());
+  const std::vector<double> dg = to_vector(d.grad());
+  CHECK(dg[0] == 0.0);
+  CHECK(dg[1] == 0.0);
+  CHECK(dg[2] == doctest::Approx(3.0).epsilon(1e-6));
+  CHECK(dg[3] == doctest::Approx(4.0).epsilon(1e-6));
 }
 
 TEST_CASE("training: a small ResNet overfits 64 random images to 100% training accuracy") {
