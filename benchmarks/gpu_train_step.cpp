@@ -216,6 +216,7 @@ double run_sqrt(SqrtMethod m, DType dtype, int reps, bool graph = false) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each row reaches the log as it is measured
   std::string peer = "benchmarks/gpu_pytorch_reference.py", only;
   int steps = 10;
   for (int i = 1; i < argc; ++i) {
