@@ -60,7 +60,7 @@ struct Config {
   const char* head;
   int64_t batch;
   bool cudnn_find = false;  // dsvd measures cuDNN's algorithms (DSVD_CUDNN_BENCHMARK=1) instead of its heuristics
-  std::optional<DType> amp;  // dsvd's forward under autocast (--amp); the peer under torch.autocast
+  std::optional<DType> amp = std::nullopt;  // dsvd's forward under autocast (--amp); the peer under torch.autocast
   bool graph_api = false;    // dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph)
   bool cuda_graph = false;   // dsvd's step recorded once and replayed
 };
