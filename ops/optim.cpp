@@ -14,12 +14,19 @@ void sgd_update_(const Tensor& param, const Tensor& grad, const Tensor& buffer, 
 
 namespace {
 
+// `t` is one contiguous float64 on `device`: a scalar that a kernel reads from device memory.
+void check_device_scalar(const char* op, const char* what, const Tensor& t, Device device) {
+  DSVD_CHECK(t.defined() && t.numel() == 1 && t.dtype() == DType::Float64 && t.device() == device &&
+                 t.is_contiguous(),
+             op, ": ", what, " must be one float64 on ", device.str(), " (the device of the tensors it applies to)",
+             t.defined() ? ", got " + shape_str(t.sizes()) + " " + dtype_name(t.dtype()) + " on " + t.device().str()
+                         : std::string(", got an undefined tensor"));
+}
+
 void check_scalars(const SgdDeviceScalars& scalars, Device device) {
-  for (const auto& [what, t] : {std::pair<const char*, const Tensor*>{"learning rate", &scalars.lr},
-                                {"skip flag", &scalars.skip}, {"started count", &scalars.started}})
-    DSVD_CHECK(!t->defined() || (t->numel() == 1 && t->dtype() == DType::Float64 && t->device() == device &&
-                                 t->is_contiguous()),
-               "sgd: the ", what, " tensor must be one float64 on the parameter's device (", device.str(), ")");
+  for (const auto& [what, t] : {std::pair<const char*, const Tensor*>{"the learning rate tensor", &scalars.lr},
+                                {"the skip flag", &scalars.skip}, {"the started count", &scalars.started}})
+    if (t->defined()) check_device_scalar("sgd", what, *t, device);
 }
 
 void check_update(const Tensor& param, const Tensor& grad, const Tensor& buffer) {
@@ -62,26 +69,17 @@ namespace {
 // One device and a float dtype for every tensor of a list op; returns that device (the CPU for
 // an empty list).
 Device check_tensor_list(const char* op, const std::vector<Tensor>& tensors) {
-  for (size_t k = 0; k < tensors.size(); ++k)
-    DSVD_CHECK(tensors[k].defined(), op, ": tensor ", k, " of the list is undefined");
-  if (tensors.empty()) return Device::cpu();
-  const Device device = tensors.front().device();
+  Device device = Device::cpu();
   for (size_t k = 0; k < tensors.size(); ++k) {
     const Tensor& t = tensors[k];
+    DSVD_CHECK(t.defined(), op, ": tensor ", k, " of the list is undefined");
+    if (k == 0) device = t.device();
     DSVD_CHECK(t.dtype() == DType::Float32 || t.dtype() == DType::Float64, op, ": tensor ", k, " is ",
                dtype_name(t.dtype()), "; the list ops take float32 and float64 tensors");
     DSVD_CHECK(t.device() == device, op, ": tensor ", k, " is on ", t.device().str(), ", tensor 0 on ",
                device.str());
   }
   return device;
-}
-
-void check_device_scalar(const char* op, const char* what, const Tensor& t, Device device) {
-  DSVD_CHECK(t.defined() && t.numel() == 1 && t.dtype() == DType::Float64 && t.device() == device &&
-                 t.is_contiguous(),
-             op, ": ", what, " must be one float64 on the tensors' device (", device.str(), ")",
-             t.defined() ? ", got " + shape_str(t.sizes()) + " " + dtype_name(t.dtype()) + " on " + t.device().str()
-                         : std::string(", got an undefined tensor"));
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 // The SGD update on the GPU (ops/kernels/nn.h): math::SgdStep per element, with the scalars read
-// from device memory (SgdDeviceScalars). Many parameters per launch: a table of up to
-// kTensorsPerLaunch parameters travels as the kernel's argument and block row y updates
-// parameter y, which turns the ~160 launches of a ResNet-50 step into five.
+// from device memory (SgdDeviceScalars). Many parameters per launch (tensor_table.cuh): the ~160
+// launches of a ResNet-50 step become five.
 #include <algorithm>
 #include <cstdint>
 
 #include "cuda/context.h"
 #include "cuda/internal.h"
+#include "cuda/kernels/tensor_table.cuh"
 #include "ops/kernel_table.h"
 #include "ops/kernels/nn.h"
 #include "ops/math/elementwise.h"
@@ -25,13 +25,12 @@ DeviceScalars pointers_of(const SgdDeviceScalars& s) {
   return {pointer(s.lr), pointer(s.skip), pointer(s.started)};
 }
 
-// Many parameters of one dtype in one launch: the table is the kernel's argument (at most 4 KB of
-// them with float64's steps: 36 parameters).
+// Many parameters of one dtype in one launch (tensor_table.cuh): 36 entries with float64's steps
+// fill the 4 KB of a kernel's arguments.
 constexpr int kTensorsPerLaunch = 36;
 
 template <typename T>
 struct SgdTable {
-  int count = 0;
   T* w[kTensorsPerLaunch];
   const T* g[kTensorsPerLaunch];
   T* b[kTensorsPerLaunch];  // null without momentum
@@ -74,30 +73,25 @@ void sgd_update(const std::vector<SgdParamUpdate>& updates, const SgdDeviceScala
     DSVD_DISPATCH_FLOATING(dtype, "sgd", [&] {
       using T = scalar_t;
       SgdTable<T> table;
-      int64_t longest = 0;
-      auto launch = [&] {
-        if (table.count == 0) return;
-        const dim3 grid(std::max(1u, blocks_for(longest)), unsigned(table.count));
-        sgd_many_kernel<T><<<grid, kThreads, 0, context(device.index).stream>>>(table, device_scalars);
-        DSVD_CUDA_CHECK("sgd", cudaGetLastError());
-        table.count = 0;
-        longest = 0;
-      };
-      for (const SgdParamUpdate& u : updates) {
-        if (u.param.dtype() != dtype || u.param.numel() == 0) continue;
-        check_contiguous_on(device, u.param, u.grad, u.buffer);
-        const int i = table.count++;
-        table.w[i] = static_cast<T*>(u.param.data_ptr());
-        table.g[i] = static_cast<const T*>(u.grad.data_ptr());
-        table.b[i] = u.buffer.defined() ? static_cast<T*>(u.buffer.data_ptr()) : nullptr;
-        table.n[i] = u.param.numel();
-        table.lr_factor[i] = u.lr_factor;
-        table.step[i] = math::make_sgd_step<T>(u.lr_factor, momentum, dampening, u.weight_decay, nesterov, u.first,
-                                               u.buffer.defined());
-        longest = std::max(longest, table.n[i]);
-        if (table.count == kTensorsPerLaunch) launch();
-      }
-      launch();
+      in_tables<kTensorsPerLaunch>(
+          updates,
+          [&](int i, const SgdParamUpdate& u) -> int64_t {
+            if (u.param.dtype() != dtype || u.param.numel() == 0) return -1;
+            check_contiguous_on(device, u.param, u.grad, u.buffer);
+            table.w[i] = static_cast<T*>(u.param.data_ptr());
+            table.g[i] = static_cast<const T*>(u.grad.data_ptr());
+            table.b[i] = u.buffer.defined() ? static_cast<T*>(u.buffer.data_ptr()) : nullptr;
+            table.n[i] = u.param.numel();
+            table.lr_factor[i] = u.lr_factor;
+            table.step[i] = math::make_sgd_step<T>(u.lr_factor, momentum, dampening, u.weight_decay, nesterov,
+                                                   u.first, u.buffer.defined());
+            return table.n[i];
+          },
+          [&](int count, int64_t longest) {
+            const dim3 grid(std::max(1u, blocks_for(longest)), unsigned(count));
+            sgd_many_kernel<T><<<grid, kThreads, 0, context(device.index).stream>>>(table, device_scalars);
+            DSVD_CUDA_CHECK("sgd", cudaGetLastError());
+          });
     });
   }
 }

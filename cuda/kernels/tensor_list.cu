@@ -1,13 +1,14 @@
 // The ops on lists of gradients on the GPU (ops/kernels/nn.h: SumOfSquaresManyKernel,
-// ScaleManyKernel). As the SGD update (sgd.cu), a table of up to kTensorsPerLaunch tensors
-// travels as the kernel's argument and block row y works on tensor y: ResNet-50's 161 gradients
-// take five launches per op instead of four per gradient for the norm and two for the scaling.
+// ScaleManyKernel). Up to kTensorsPerLaunch tensors per launch (tensor_table.cuh): ResNet-50's 161
+// gradients take three launches per op instead of four per gradient for the norm and two for the
+// scaling.
 #include <algorithm>
 #include <cstdint>
 
 #include "cuda/context.h"
 #include "cuda/internal.h"
 #include "cuda/kernels/block_reduce.cuh"
+#include "cuda/kernels/tensor_table.cuh"
 #include "ops/kernel_table.h"
 #include "ops/kernels/nn.h"
 #include "tensor/dtype.h"
@@ -22,7 +23,6 @@ constexpr int kNormBlocks = 32;
 
 template <typename T>
 struct TensorTable {
-  int count = 0;
   T* data[kTensorsPerLaunch];
   int64_t n[kTensorsPerLaunch];
 };
@@ -65,29 +65,22 @@ __global__ void scale_kernel(TensorTable<T> table, const double* factor, double*
   if (non_finite && found_non_finite) *found_non_finite = 1.0;  // every writer writes the same value
 }
 
-// Calls launch(table, longest) for each run of up to kTensorsPerLaunch tensors of dtype T, in
-// the list's order.
+// launch(table, count, longest) for each run of up to kTensorsPerLaunch tensors of dtype T, in the
+// list's order.
 template <typename T, typename Launch>
 void for_each_table(const std::vector<Tensor>& tensors, Launch launch) {
   TensorTable<T> table;
-  int64_t longest = 0;
-  auto flush = [&] {
-    if (table.count == 0) return;
-    launch(table, longest);
-    table.count = 0;
-    longest = 0;
-  };
-  for (const Tensor& t : tensors) {
-    if (t.dtype() != dtype_of<T>::value) continue;
-    DSVD_CHECK(t.device().is_cuda() && t.is_contiguous(), "tensor list op (CUDA): tensors must be contiguous on a GPU, "
-               "got one on ", t.device().str());
-    const int i = table.count++;
-    table.data[i] = static_cast<T*>(t.data_ptr());
-    table.n[i] = t.numel();
-    longest = std::max(longest, t.numel());
-    if (table.count == kTensorsPerLaunch) flush();
-  }
-  flush();
+  in_tables<kTensorsPerLaunch>(
+      tensors,
+      [&](int i, const Tensor& t) -> int64_t {
+        if (t.dtype() != dtype_of<T>::value) return -1;
+        DSVD_CHECK(t.device().is_cuda() && t.is_contiguous(), "tensor list op (CUDA): tensors must be contiguous on "
+                   "a GPU, got one on ", t.device().str());
+        table.data[i] = static_cast<T*>(t.data_ptr());
+        table.n[i] = t.numel();
+        return t.numel();
+      },
+      [&](int count, int64_t longest) { launch(table, count, longest); });
 }
 
 void sum_of_squares_many(const std::vector<Tensor>& tensors, const Tensor& out) {
@@ -103,10 +96,10 @@ void sum_of_squares_many(const std::vector<Tensor>& tensors, const Tensor& out) 
   for (DType dtype : {DType::Float32, DType::Float64}) {
     DSVD_DISPATCH_FLOATING(dtype, "sum_of_squares_many", [&] {
       using T = scalar_t;
-      for_each_table<T>(tensors, [&](const TensorTable<T>& table, int64_t) {
-        sum_of_squares_kernel<T><<<dim3(kNormBlocks, unsigned(table.count)), kThreads, 0, stream>>>(table, next);
+      for_each_table<T>(tensors, [&](const TensorTable<T>& table, int count, int64_t) {
+        sum_of_squares_kernel<T><<<dim3(kNormBlocks, unsigned(count)), kThreads, 0, stream>>>(table, next);
         DSVD_CUDA_CHECK("sum_of_squares_many", cudaGetLastError());
-        next += int64_t(table.count) * kNormBlocks;
+        next += int64_t(count) * kNormBlocks;
       });
     });
   }
@@ -124,8 +117,8 @@ void scale_many(const std::vector<Tensor>& tensors, const Tensor& factor, const 
   for (DType dtype : {DType::Float32, DType::Float64}) {
     DSVD_DISPATCH_FLOATING(dtype, "scale_many_", [&] {
       using T = scalar_t;
-      for_each_table<T>(tensors, [&](const TensorTable<T>& table, int64_t longest) {
-        const dim3 grid(std::max(1u, blocks_for(longest)), unsigned(table.count));
+      for_each_table<T>(tensors, [&](const TensorTable<T>& table, int count, int64_t longest) {
+        const dim3 grid(std::max(1u, blocks_for(longest)), unsigned(count));
         scale_kernel<T><<<grid, kThreads, 0, stream>>>(table, f, found);
         DSVD_CUDA_CHECK("scale_many_", cudaGetLastError());
       });

@@ -17,6 +17,17 @@ namespace {
 // A tensor's sum is cut into chunks of this many elements, each summed in lanes (lane_sum.h), the
 // chunks' sums then added in order: the order depends on the size alone, not on the threads.
 constexpr int64_t kChunk = 1 << 14;
+int64_t chunk_count(int64_t n) { return (n + kChunk - 1) / kChunk; }
+
+// body(chunk index, first element, length) for each chunk of n elements, over the threads when
+// n is worth it.
+template <typename Body>
+void for_each_chunk(int64_t n, Body body) {
+  parallel_for(0, chunk_count(n), n > kParallelGrain, [&](int64_t c) {
+    const int64_t begin = c * kChunk;
+    body(c, begin, std::min(kChunk, n - begin));
+  });
+}
 
 template <typename T>
 DSVD_CPU_MULTIVERSION double sum_of_squares_chunk(const T* p, int64_t n) {
@@ -34,11 +45,9 @@ void sum_of_squares_many(const std::vector<Tensor>& tensors, const Tensor& out) 
   for (const Tensor& t : tensors) {
     DSVD_DISPATCH_FLOATING(t.dtype(), "sum_of_squares_many", [&] {
       const scalar_t* p = t.data<scalar_t>();
-      const int64_t n = t.numel(), count = (n + kChunk - 1) / kChunk;
-      chunks.assign(size_t(count), 0.0);
-      parallel_for(0, count, n > kParallelGrain, [&](int64_t c) {
-        const int64_t begin = c * kChunk;
-        chunks[size_t(c)] = sum_of_squares_chunk(p + begin, std::min(kChunk, n - begin));
+      chunks.assign(size_t(chunk_count(t.numel())), 0.0);
+      for_each_chunk(t.numel(), [&](int64_t c, int64_t begin, int64_t length) {
+        chunks[size_t(c)] = sum_of_squares_chunk(p + begin, length);
       });
       for (double s : chunks) total += s;
     });
@@ -63,10 +72,8 @@ void scale_many(const std::vector<Tensor>& tensors, const Tensor& factor, const 
     DSVD_DISPATCH_FLOATING(t.dtype(), "scale_many_", [&] {
       scalar_t* p = t.data<scalar_t>();
       const scalar_t rounded = scalar_t(f);
-      const int64_t n = t.numel(), count = (n + kChunk - 1) / kChunk;
-      parallel_for(0, count, n > kParallelGrain, [&](int64_t c) {
-        const int64_t begin = c * kChunk;
-        if (scale_range(p + begin, std::min(kChunk, n - begin), rounded)) non_finite.store(true);
+      for_each_chunk(t.numel(), [&](int64_t, int64_t begin, int64_t length) {
+        if (scale_range(p + begin, length, rounded)) non_finite.store(true);
       });
     });
   }
