@@ -10,7 +10,8 @@
 //   "find" rows: dsvd measures cuDNN's legacy algorithms (DSVD_CUDNN_BENCHMARK=1); "graph" rows:
 //   dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph, cuda/cudnn_graph.cpp);
 //   "cuda-graph" rows: dsvd's whole step recorded once as a CUDA graph and replayed (train_imagenet
-//   --cuda-graph; tensor/device_graph.h), against the same PyTorch eager run
+//   --cuda-graph; tensor/device_graph.h), against the same PyTorch eager run; "CL" rows: dsvd's
+//   images channels-last, so its activations are (train_imagenet --channels-last)
 //   EIG f32/f64: 64 symmetric positive definite 256x256 matrices
 //   SQRT f32/f64: the matrix square root's forward + backward on 64 SPD 48x48 matrices, per rule
 //     (the fast square roots' paper compares MTP-Lya, MPA-Lya, Newton–Schulz and the SVD rules at
@@ -63,6 +64,7 @@ struct Config {
   std::optional<DType> amp = std::nullopt;  // dsvd's forward under autocast (--amp); the peer under torch.autocast
   bool graph_api = false;    // dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph)
   bool cuda_graph = false;   // dsvd's step recorded once and replayed
+  bool channels_last = false;  // dsvd's images (and so activations) channels-last (train_imagenet --channels-last)
 };
 const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"R50-PADE", "resnet50", "svd-pade", 64},
@@ -73,17 +75,22 @@ const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"ALEX graph", "alexnet", "gap", 128, false, std::nullopt, true},
                            {"R50-GAP cuda-graph", "resnet50", "gap", 64, false, std::nullopt, false, true},
                            {"R50-PADE cuda-graph", "resnet50", "svd-pade", 64, false, std::nullopt, false, true},
-                           {"ALEX cuda-graph", "alexnet", "gap", 128, false, std::nullopt, false, true}};
+                           {"ALEX cuda-graph", "alexnet", "gap", 128, false, std::nullopt, false, true},
+                           {"R50-GAP CL", "resnet50", "gap", 64, false, std::nullopt, false, false, true}};
 // --only amp: bfloat16 mixed precision against PyTorch's autocast + channels-last, eager and
 // torch.compile (the covariance head in float32 on both sides).
-const Config kAmpConfigs[] = {{"R50-GAP bf16", "resnet50", "gap", 64, false, DType::BFloat16},
-                              {"R50-PADE bf16", "resnet50", "svd-pade", 64, false, DType::BFloat16},
-                              {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16},
-                              {"ALEX bf16 graph", "alexnet", "gap", 128, false, DType::BFloat16, true},
-                              {"R50-GAP bf16 cuda-graph", "resnet50", "gap", 64, false, DType::BFloat16, false, true},
-                              {"R50-PADE bf16 cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false,
-                               true},
-                              {"ALEX bf16 cuda-graph", "alexnet", "gap", 128, false, DType::BFloat16, false, true}};
+// "CL" rows: dsvd channels-last too (NHWC activations, as the peer's). The NCHW row first: it
+// needs nothing new on the GPU side.
+const Config kAmpConfigs[] = {
+    {"R50-GAP bf16", "resnet50", "gap", 64, false, DType::BFloat16},
+    {"R50-GAP bf16 CL", "resnet50", "gap", 64, false, DType::BFloat16, false, false, true},
+    {"R50-PADE bf16 CL", "resnet50", "svd-pade", 64, false, DType::BFloat16, false, false, true},
+    {"ALEX bf16 CL", "alexnet", "gap", 128, false, DType::BFloat16, false, false, true},
+    {"ALEX bf16 CL graph", "alexnet", "gap", 128, false, DType::BFloat16, true, false, true},
+    {"R50-GAP bf16 CL cuda-graph", "resnet50", "gap", 64, false, DType::BFloat16, false, true, true},
+    {"R50-PADE bf16 CL cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false, true, true},
+    {"ALEX bf16 CL cuda-graph", "alexnet", "gap", 128, false, DType::BFloat16, false, true, true},
+    {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16}};
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -118,6 +125,7 @@ Measured run_dsvd(const Config& c, int steps) {
   model->train();
   nn::Sgd opt(model->named_parameters(), {0.01, 0.9});
   Tensor x = randn({c.batch, 3, 224, 224}).to(gpu);
+  if (c.channels_last) x = x.contiguous(MemoryFormat::ChannelsLast);
   Tensor y = randint(0, 1000, {c.batch}).to(gpu);
   synchronize(Device::cuda());
   reset_peak_memory_stats(Device::cuda());

@@ -46,7 +46,9 @@ void batch_norm_inference_backward(const Tensor& x, const Tensor& grad_y, const 
 
 }  // namespace
 
-DSVD_REGISTER_KERNEL(kernels::BatchNormInferenceKernel, CUDA, batch_norm_inference);
-DSVD_REGISTER_KERNEL(kernels::BatchNormInferenceBackwardKernel, CUDA, batch_norm_inference_backward);
+// Composed of element-wise ops, which follow their inputs' memory format: channels-last as well.
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::BatchNormInferenceKernel, CUDA, batch_norm_inference, kernels::kChannelsLast);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::BatchNormInferenceBackwardKernel, CUDA, batch_norm_inference_backward,
+                                 kernels::kChannelsLast);
 
 }  // namespace dsvd::cuda

@@ -23,11 +23,15 @@ namespace dsvd::cuda {
 using kernels::Conv2dGeometry;
 namespace {
 
+// cuDNN's name for a memory format: NCHW, or NHWC for channels-last (dims are still given N, C, H, W).
+cudnnTensorFormat_t cudnn_format(bool channels_last) { return channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
+
 struct TensorDesc {
   cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc(DType t, int64_t n, int64_t c, int64_t h, int64_t w) {
+  TensorDesc(DType t, int64_t n, int64_t c, int64_t h, int64_t w, bool channels_last = false) {
     DSVD_CUDNN_CHECK("cudnn", cudnnCreateTensorDescriptor(&d));
-    DSVD_CUDNN_CHECK("cudnn", cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cudnn_data_type(t), int(n), int(c), int(h), int(w)));
+    DSVD_CUDNN_CHECK("cudnn", cudnnSetTensor4dDescriptor(d, cudnn_format(channels_last), cudnn_data_type(t), int(n), int(c),
+                                                         int(h), int(w)));
   }
   ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
   TensorDesc(const TensorDesc&) = delete;
@@ -46,12 +50,13 @@ struct ConvPlan {
   bool have_fwd = false, have_bwd_data = false, have_bwd_filter = false;
 };
 
-// What makes two convolutions share a plan: device, dtype, TF32, algorithm choice mode, geometry.
-using PlanKey = std::array<int64_t, 18>;
+// What makes two convolutions share a plan: device, dtype, TF32, algorithm choice mode, geometry
+// (memory format included).
+using PlanKey = std::array<int64_t, 19>;
 PlanKey plan_key(const Conv2dGeometry& g, DType t, int device) {
   return {device,       int64_t(t),  tf32_conv(),  cudnn_measures_algorithms(), g.batch,    g.in_channels,
           g.height,     g.width,     g.out_channels, g.kernel_h,      g.kernel_w, g.stride_h,
-          g.stride_w,   g.pad_h,     g.pad_w,      g.dilation_h,     g.dilation_w, g.groups};
+          g.stride_w,   g.pad_h,     g.pad_w,      g.dilation_h,     g.dilation_w, g.groups, g.channels_last};
 }
 
 ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
@@ -62,14 +67,15 @@ ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
   if (p) return *p;
   auto* made = new ConvPlan;  // cached for the process
   const cudnnDataType_t dt = cudnn_data_type(t);
+  const cudnnTensorFormat_t format = cudnn_format(g.channels_last);  // x, w, y alike (ops/kernels/nn.h)
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->x));
-  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->x, CUDNN_TENSOR_NCHW, dt, int(g.batch), int(g.in_channels), int(g.height), int(g.width)));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->x, format, dt, int(g.batch), int(g.in_channels), int(g.height), int(g.width)));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->y));
-  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->y, CUDNN_TENSOR_NCHW, dt, int(g.batch), int(g.out_channels), int(g.out_h), int(g.out_w)));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->y, format, dt, int(g.batch), int(g.out_channels), int(g.out_h), int(g.out_w)));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->bias));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->bias, CUDNN_TENSOR_NCHW, dt, 1, int(g.out_channels), 1, 1));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateFilterDescriptor(&made->w));
-  DSVD_CUDNN_CHECK("conv2d", cudnnSetFilter4dDescriptor(made->w, dt, CUDNN_TENSOR_NCHW, int(g.out_channels),
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetFilter4dDescriptor(made->w, dt, format, int(g.out_channels),
                                                        int(g.in_channels / g.groups), int(g.kernel_h), int(g.kernel_w)));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateConvolutionDescriptor(&made->conv));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetConvolution2dDescriptor(made->conv, int(g.pad_h), int(g.pad_w), int(g.stride_h), int(g.stride_w),
@@ -134,7 +140,7 @@ void* ptr(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
 }  // namespace
 
-// No workspace: cuDNN reads NCHW as it is (x_workspace stays undefined).
+// No workspace: cuDNN reads NCHW or channels-last as it is (x_workspace stays undefined).
 void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                     Tensor& /*x_workspace*/) {
   DeviceContext& c = context(x.device().index);
@@ -209,12 +215,22 @@ namespace {
 DType bn_statistics_dtype(const Tensor& x) { return is_reduced_float(x.dtype()) ? DType::Float32 : x.dtype(); }
 
 // A 16-bit x that this cuDNN cannot normalise natively (CUDNN_STATUS_NOT_SUPPORTED): the same
-// pass on float32 copies, each output rounded once (what the kernel table's widening does).
+// pass on float32 copies in the same memory format, each output rounded once (what the kernel
+// table's widening does).
+Tensor float32_like(const Tensor& t) { return empty(t.sizes(), DType::Float32, t.device(), memory_format_of(t)); }
 Tensor widened(const Tensor& t) {
   if (!t.defined()) return t;
-  Tensor out = empty(t.sizes(), DType::Float32, t.device());
+  Tensor out = float32_like(t);
   copy_into(out, t);
   return out;
+}
+
+// Batch norm's data descriptor for x (and y, dy, dx, which share its layout): NCHW, or NHWC when
+// the op kept a channels-last input so (the kernels below are registered kChannelsLast).
+TensorDesc bn_data_desc(const Tensor& x) {
+  int64_t n, ch, h, w;
+  bn_dims(x, n, ch, h, w);
+  return TensorDesc(x.dtype(), n, ch, h, w, memory_format_of(x) == MemoryFormat::ChannelsLast);
 }
 
 }  // namespace
@@ -228,9 +244,8 @@ void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& bet
     DSVD_CHECK(!t->defined() || t->dtype() == stats, "batch_norm (CUDA): parameters and running statistics of a ",
                dtype_name(x.dtype()), " input must be ", dtype_name(stats), ", got ", dtype_name(t->dtype()));
   DeviceContext& c = context(x.device().index);
-  int64_t n, ch, h, w;
-  bn_dims(x, n, ch, h, w);
-  TensorDesc xd(x.dtype(), n, ch, h, w), pd(stats, 1, ch, 1, 1);
+  const int64_t ch = x.size(1);
+  TensorDesc xd = bn_data_desc(x), pd(stats, 1, ch, 1, 1);
   Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, stats, x.device());
   Tensor b = beta.defined() ? beta : filled(ch, 0.0, stats, x.device());
   save_mean = empty({ch}, stats, x.device());  // cuDNN keeps the statistics in the parameters' dtype
@@ -241,7 +256,7 @@ void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& bet
       momentum, running_mean.defined() ? running_mean.data_ptr() : nullptr,
       running_var.defined() ? running_var.data_ptr() : nullptr, eps, save_mean.data_ptr(), save_invstd.data_ptr());
   if (status == CUDNN_STATUS_NOT_SUPPORTED && is_reduced_float(x.dtype())) {
-    Tensor y32 = empty(y.sizes(), DType::Float32, y.device());
+    Tensor y32 = float32_like(y);
     batch_norm_training(widened(x), gamma, beta, running_mean, running_var, momentum, eps, y32, save_mean, save_invstd);
     copy_into(y, y32);
     return;
@@ -254,12 +269,11 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
                          const Tensor& grad_beta) {
   DeviceContext& c = context(x.device().index);
   const DType stats = bn_statistics_dtype(x);
-  int64_t n, ch, h, w;
-  bn_dims(x, n, ch, h, w);
-  TensorDesc xd(x.dtype(), n, ch, h, w), pd(stats, 1, ch, 1, 1);
+  const int64_t ch = x.size(1);
+  TensorDesc xd = bn_data_desc(x), pd(stats, 1, ch, 1, 1);
   Tensor g = gamma.defined() ? gamma : filled(ch, 1.0, stats, x.device());
   // cuDNN computes all three; the ones nobody asked for land in scratch buffers.
-  Tensor dx = grad_x.defined() ? grad_x : empty(x.sizes(), x.dtype(), x.device());
+  Tensor dx = grad_x.defined() ? grad_x : empty(x.sizes(), x.dtype(), x.device(), memory_format_of(x));
   Tensor dg = grad_gamma.defined() ? grad_gamma : empty({ch}, stats, x.device());
   Tensor db = grad_beta.defined() ? grad_beta : empty({ch}, stats, x.device());
   const auto [one, zero] = factors(x.dtype());
@@ -267,7 +281,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
       c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, xd.d, x.data_ptr(), xd.d, grad_y.data_ptr(), xd.d,
       dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr());
   if (status == CUDNN_STATUS_NOT_SUPPORTED && is_reduced_float(x.dtype())) {
-    Tensor dx32 = empty(x.sizes(), DType::Float32, x.device());
+    Tensor dx32 = float32_like(x);
     batch_norm_backward(widened(x), widened(grad_y), gamma, save_mean, save_invstd, eps, dx32, dg, db);
     copy_into(dx, dx32);
     return;
@@ -275,10 +289,12 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
   DSVD_CUDNN_CHECK("batch_norm_backward", status);
 }
 
-DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::Conv2dForwardKernel, CUDA, conv2d_forward);
-DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::Conv2dBackwardKernel, CUDA, conv2d_backward);
-// Batch norm takes 16-bit inputs natively (float32 parameters and statistics, as cuDNN wants them).
-DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BatchNormTrainingKernel, CUDA, batch_norm_training);
-DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::BatchNormBackwardKernel, CUDA, batch_norm_backward);
+// cuDNN takes 16-bit tensors natively and channels-last (NHWC) as well as NCHW; batch norm keeps
+// float32 parameters and statistics for 16-bit inputs, as cuDNN wants them.
+constexpr unsigned kCudnnTraits = kernels::kNativeReducedFloat | kernels::kChannelsLast;
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::Conv2dForwardKernel, CUDA, conv2d_forward, kCudnnTraits);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::Conv2dBackwardKernel, CUDA, conv2d_backward, kCudnnTraits);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::BatchNormTrainingKernel, CUDA, batch_norm_training, kCudnnTraits);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::BatchNormBackwardKernel, CUDA, batch_norm_backward, kCudnnTraits);
 
 }  // namespace dsvd::cuda

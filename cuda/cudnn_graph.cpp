@@ -1,7 +1,8 @@
 // Convolutions through cuDNN's graph (backend) API (cuda/cudnn_graph.h).
 //
-// One operation graph per pass and shape: the three tensors (NCHW, unique ids 1 = x or dx, 2 = w
-// or dw, 3 = y or dy), the convolution, the operation. cuDNN's heuristics (mode A) rank the
+// One operation graph per pass and shape: the three tensors (NCHW, or all three channels-last as
+// Conv2dGeometry says; unique ids 1 = x or dx, 2 = w or dw, 3 = y or dy), the convolution, the
+// operation. cuDNN's heuristics (mode A) rank the
 // engines; as PyTorch does, engines that down-convert their inputs are skipped, and so are
 // tensor-core engines on float32 when TF32 is off; the first that builds a plan within the
 // workspace limit is kept (DSVD_CUDNN_BENCHMARK=1: the first kMeasured that build are timed on
@@ -71,8 +72,11 @@ class Descriptor {
 };
 using DescriptorPtr = std::unique_ptr<Descriptor>;
 
-DescriptorPtr nchw_tensor(int64_t uid, std::array<int64_t, 4> dims, cudnnDataType_t type) {
-  const std::array<int64_t, 4> strides = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+// A 4-D tensor of dims (N, C, H, W), laid out NCHW or channels-last (NHWC in memory).
+DescriptorPtr conv_tensor(int64_t uid, std::array<int64_t, 4> dims, cudnnDataType_t type, bool channels_last) {
+  const std::array<int64_t, 4> strides =
+      channels_last ? std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]}
+                    : std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
   auto t = std::make_unique<Descriptor>(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   t->set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type)
       .set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims.data())
@@ -195,9 +199,10 @@ void build(GraphPlan& out, ConvPass pass, const Conv2dGeometry& g, DType t, Devi
     out.parts.push_back(std::move(d));
     return *out.parts.back();
   };
-  Descriptor& x = keep(nchw_tensor(1, {g.batch, g.in_channels, g.height, g.width}, data));
-  Descriptor& w = keep(nchw_tensor(2, {g.out_channels, g.in_channels / g.groups, g.kernel_h, g.kernel_w}, data));
-  Descriptor& y = keep(nchw_tensor(3, {g.batch, g.out_channels, g.out_h, g.out_w}, data));
+  const bool cl = g.channels_last;
+  Descriptor& x = keep(conv_tensor(1, {g.batch, g.in_channels, g.height, g.width}, data, cl));
+  Descriptor& w = keep(conv_tensor(2, {g.out_channels, g.in_channels / g.groups, g.kernel_h, g.kernel_w}, data, cl));
+  Descriptor& y = keep(conv_tensor(3, {g.batch, g.out_channels, g.out_h, g.out_w}, data, cl));
   if (!x.ok() || !w.ok() || !y.ok()) return;
 
   const int64_t spatial = 2;
@@ -278,7 +283,7 @@ void build(GraphPlan& out, ConvPass pass, const Conv2dGeometry& g, DType t, Devi
   out.usable = out.plan != nullptr;
 }
 
-using GraphKey = std::array<int64_t, 19>;
+using GraphKey = std::array<int64_t, 20>;
 
 std::atomic<int64_t> g_runs{0};
 
@@ -320,7 +325,7 @@ bool graph_convolution(ConvPass pass, const Conv2dGeometry& g, DType t, void* x,
   const GraphKey key = {device,         int64_t(pass), int64_t(t),   tf32_conv(),    measure,      g.batch,
                         g.in_channels,  g.height,      g.width,      g.out_channels, g.kernel_h,   g.kernel_w,
                         g.stride_h,     g.stride_w,    g.pad_h,      g.pad_w,        g.dilation_h, g.dilation_w,
-                        g.groups};
+                        g.groups,       g.channels_last};
   static std::mutex mutex;
   static std::map<GraphKey, GraphPlan*> plans;
   const Pointers p{x, w, y};

@@ -23,7 +23,7 @@ enum class CudnnApi { Legacy, Graph };
 CudnnApi cudnn_api();
 
 enum class ConvPass { Forward, BackwardData, BackwardFilter };
-// One pass on contiguous NCHW tensors of dtype `t` on the current device, alpha = 1, beta = 0:
+// One pass on dense tensors of dtype `t` (NCHW, or channels-last as g says) on the current device, alpha = 1, beta = 0:
 // Forward y = conv(x, w); BackwardData x = dx from (w, y = dy); BackwardFilter w = dw from
 // (x, y = dy). False when the graph API has no plan for it (nothing was run: the caller takes
 // the legacy API); a failure to run a plan it has throws.

@@ -1,9 +1,11 @@
 // Strided iteration geometry for the element-wise CUDA kernels: the output's shape and each
-// operand's strides (in elements, 0 where broadcast), with dimensions merged where every operand
-// is laid out contiguously across them. Plain data, passed to kernels by value.
+// operand's strides (in elements, 0 where broadcast), ordered and merged by kernels::coalesce_dims
+// (ops/kernels/iteration.h, shared with the CPU loops). Plain data, passed to kernels by value.
 #pragma once
+#include <array>
 #include <cstdint>
 
+#include "ops/kernels/iteration.h"
 #include "tensor/tensor.h"
 
 namespace dsvd::cuda {
@@ -14,7 +16,7 @@ template <int K>
 struct Geometry {
   int nd = 0;
   int64_t numel = 0;
-  bool contiguous = false;  // every operand dense and row-major: offsets equal the linear index
+  bool contiguous = false;  // every operand dense in one memory order: offsets equal the linear index
   int64_t sizes[kMaxDims] = {};
   int64_t strides[K][kMaxDims] = {};
 };
@@ -26,46 +28,18 @@ Geometry<K> make_geometry(const Tensor* const (&ops)[K], const char* op) {
   const Shape& sizes = ops[0]->sizes();
   g.numel = 1;
   for (int64_t s : sizes) g.numel *= s;
-  int64_t sz[64];
-  int64_t st[K][64];
-  int nd = 0;
-  DSVD_CHECK(sizes.size() <= 64, op, ": too many dimensions (", sizes.size(), ")");
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] == 1) continue;
-    sz[nd] = sizes[d];
-    for (int k = 0; k < K; ++k) st[k][nd] = ops[k]->strides()[d];
-    ++nd;
-  }
-  // merge d-1 into d where every operand is contiguous across the pair
-  int out = 0;
-  for (int d = 0; d < nd; ++d) {
-    if (out > 0) {
-      bool mergeable = true;
-      for (int k = 0; k < K; ++k) mergeable &= st[k][out - 1] == st[k][d] * sz[d];
-      if (mergeable) {
-        sz[out - 1] *= sz[d];
-        for (int k = 0; k < K; ++k) st[k][out - 1] = st[k][d];
-        continue;
-      }
-    }
-    sz[out] = sz[d];
-    for (int k = 0; k < K; ++k) st[k][out] = st[k][d];
-    ++out;
-  }
-  nd = out;
-  if (nd == 0) {
-    sz[0] = 1;
-    for (int k = 0; k < K; ++k) st[k][0] = 1;
-    nd = 1;
-  }
+  std::array<const Shape*, K> strides;
+  for (int k = 0; k < K; ++k) strides[size_t(k)] = &ops[k]->strides();
+  const kernels::IterationDims<size_t(K)> dims = kernels::coalesce_dims<size_t(K)>(sizes, strides);
+  const int nd = int(dims.sizes.size());
   DSVD_CHECK(nd <= kMaxDims, op, ": a CUDA element-wise kernel takes at most ", kMaxDims,
              " non-mergeable dimensions, got ", nd, " (make the operands contiguous first)");
   g.nd = nd;
   g.contiguous = nd == 1;
-  for (int k = 0; k < K; ++k) g.contiguous &= st[k][0] == 1;
+  for (int k = 0; k < K; ++k) g.contiguous &= dims.strides[size_t(k)][0] == 1;
   for (int d = 0; d < nd; ++d) {
-    g.sizes[d] = sz[d];
-    for (int k = 0; k < K; ++k) g.strides[k][d] = st[k][d];
+    g.sizes[d] = dims.sizes[size_t(d)];
+    for (int k = 0; k < K; ++k) g.strides[k][d] = dims.strides[size_t(k)][size_t(d)];
   }
   return g;
 }

@@ -37,8 +37,9 @@ Tensor record_batch_norm(const Tensor& y, const std::vector<Tensor>& inputs, std
                    [channels, eps, parameter_dtype](const std::vector<Tensor>& g, FunctionNode& node) {
                      const Tensor& xs = node.saved_tensor(0);
                      const Device dev = xs.device();
-                     Tensor dy = detail::contiguous_raw(g[0]);
-                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+                     const MemoryFormat format = memory_format_of(xs);  // the forward's choice
+                     Tensor dy = detail::contiguous_raw(g[0], format);
+                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev, format) : Tensor();
                      Tensor dw = node.needs_input_grad(1) ? empty({channels}, parameter_dtype, dev) : Tensor();
                      Tensor db = node.needs_input_grad(2) ? empty({channels}, parameter_dtype, dev) : Tensor();
                      kernels::call<BackwardFamily>(dev, xs, dy, node.saved_tensor(1), node.saved_tensor(2),
@@ -83,10 +84,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                   const Tensor& running_var, bool training, double momentum, double eps) {
   check_batch_norm_arguments(x, weight, bias, running_mean, running_var, training);
   const int64_t channels = x.size(1);
-  Tensor xc = detail::contiguous_raw(x);
+  // A channels-last input stays so where the device's kernels of this mode take it.
+  const MemoryFormat format =
+      training ? kernels::layout_for<kernels::BatchNormTrainingKernel, kernels::BatchNormBackwardKernel>(x)
+               : kernels::layout_for<kernels::BatchNormInferenceKernel, kernels::BatchNormInferenceBackwardKernel>(x);
+  Tensor xc = detail::contiguous_raw(x, format);
   Tensor w = weight.defined() ? detail::contiguous_raw(weight) : Tensor();
   Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
-  Tensor y = empty(x.sizes(), x.dtype(), x.device());
+  Tensor y = empty(x.sizes(), x.dtype(), x.device(), format);
   if (!training) {
     Tensor rm = detail::contiguous_raw(running_mean), rv = detail::contiguous_raw(running_var);
     kernels::call<kernels::BatchNormInferenceKernel>(x.device(), xc, w, b, rm, rv, eps, y);
@@ -117,11 +122,13 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& residual, const Tensor& we
     return relu(residual.defined() ? add(y, residual) : y);
   }
   const int64_t channels = x.size(1);
-  Tensor xc = detail::contiguous_raw(x);
-  Tensor rc = residual.defined() ? detail::contiguous_raw(residual) : Tensor();
+  const MemoryFormat format =
+      kernels::layout_for<kernels::BatchNormReluTrainingKernel, kernels::BatchNormReluBackwardKernel>(x);
+  Tensor xc = detail::contiguous_raw(x, format);
+  Tensor rc = residual.defined() ? detail::contiguous_raw(residual, format) : Tensor();
   Tensor w = weight.defined() ? detail::contiguous_raw(weight) : Tensor();
   Tensor b = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
-  Tensor y = empty(x.sizes(), x.dtype(), x.device());
+  Tensor y = empty(x.sizes(), x.dtype(), x.device(), format);
   Tensor mean, invstd;  // allocated by the kernel, in its statistics dtype
   kernels::call<kernels::BatchNormReluTrainingKernel>(x.device(), xc, rc, w, b, running_mean, running_var, momentum,
                                                       eps, y, mean, invstd);
@@ -132,11 +139,12 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& residual, const Tensor& we
                                                                                       FunctionNode& node) {
         const Tensor& xs = node.saved_tensor("input");
         const Device dev = xs.device();
-        Tensor dy = detail::contiguous_raw(g[0]);
-        Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+        const MemoryFormat format = memory_format_of(xs);  // the forward's choice
+        Tensor dy = detail::contiguous_raw(g[0], format);
+        Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev, format) : Tensor();
         Tensor dw = node.needs_input_grad(1) ? empty({channels}, parameter_dtype, dev) : Tensor();
         Tensor db = node.needs_input_grad(2) ? empty({channels}, parameter_dtype, dev) : Tensor();
-        Tensor dr = node.needs_input_grad(3) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
+        Tensor dr = node.needs_input_grad(3) ? empty(xs.sizes(), xs.dtype(), dev, format) : Tensor();
         kernels::call<kernels::BatchNormReluBackwardKernel>(
             dev, xs, node.saved_tensor("output"), dy, node.saved_tensor("weight"), node.saved_tensor("mean"),
             node.saved_tensor("invstd"), eps, dx, dw, db, dr);

@@ -31,14 +31,14 @@ Tensor binary_forward(const char* name, BinaryOp op, DType dtype, DType out_dtyp
     const Tensor& t = a_number ? b : a;
     const double value = (a_number ? a : b).item();
     Tensor tx = detail::convert_raw(t, dtype);
-    Tensor out = empty(t.sizes(), out_dtype, t.device());
+    Tensor out = detail::empty_following(t.sizes(), out_dtype, t.device(), {t});
     kernels::call<kernels::BinaryScalarKernel>(t.device(), op, out, tx, value, a_number);
     return out;
   }
   Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, name);
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, name);
-  Tensor out = empty(shape, out_dtype, a.device());
+  Tensor out = detail::empty_following(shape, out_dtype, a.device(), {a, b});
   kernels::call<kernels::BinaryKernel>(a.device(), op, out, ax, bx);
   return out;
 }

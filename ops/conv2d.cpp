@@ -38,24 +38,30 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   g.out_w = (g.width + 2 * g.pad_w - g.dilation_w * (g.kernel_w - 1) - 1) / g.stride_w + 1;
   DSVD_CHECK(g.out_h > 0 && g.out_w > 0, "conv2d: input ", shape_str(x.sizes()), " is too small for kernel (",
              g.kernel_h, ", ", g.kernel_w, ") with this padding/dilation (output would be ", g.out_h, "x", g.out_w, ")");
-  Tensor xc = detail::contiguous_raw(x), wc = detail::contiguous_raw(weight);
-  Tensor bc = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
   DSVD_CHECK(x.device() == weight.device() && (!bias.defined() || bias.device() == x.device()), "conv2d: input, weight "
              "and bias must be on one device (input on ", x.device().str(), ", weight on ", weight.device().str(), ")");
-  Tensor y = empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype(), x.device());
+  // A channels-last input stays so where the device's kernels take it (cuDNN's tensor-core
+  // path): the weight goes to the kernel in the same format, y and dx come out in it.
+  const MemoryFormat format = kernels::layout_for<kernels::Conv2dForwardKernel, kernels::Conv2dBackwardKernel>(x);
+  Tensor xc = detail::contiguous_raw(x, format), wc = detail::contiguous_raw(weight, format);
+  Tensor bc = bias.defined() ? detail::contiguous_raw(bias) : Tensor();
+  g.channels_last = format == MemoryFormat::ChannelsLast;
+  Tensor y = empty({g.batch, g.out_channels, g.out_h, g.out_w}, x.dtype(), x.device(), format);
   Tensor workspace;  // the input in the kernel's own layout, if it made one (kept for the backward)
   kernels::call<kernels::Conv2dForwardKernel>(x.device(), g, xc, wc, bc, y, workspace);
   return record_op("conv2d", {y}, {x, weight, bias}, {{"input", xc}, {"weight", wc}, {"input_workspace", workspace}},
-                   [g](const std::vector<Tensor>& grads, FunctionNode& node) {
+                   [g, format](const std::vector<Tensor>& grads, FunctionNode& node) {
                      const Tensor& xs = node.saved_tensor(0);
                      const Tensor& ws = node.saved_tensor(1);
-                     Tensor dy = detail::contiguous_raw(grads[0]);
+                     Tensor dy = detail::contiguous_raw(grads[0], format);
                      const Device dev = xs.device();
-                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev) : Tensor();
-                     Tensor dw = node.needs_input_grad(1) ? empty(ws.sizes(), ws.dtype(), dev) : Tensor();
+                     Tensor dx = node.needs_input_grad(0) ? empty(xs.sizes(), xs.dtype(), dev, format) : Tensor();
+                     Tensor dw = node.needs_input_grad(1) ? empty(ws.sizes(), ws.dtype(), dev, format) : Tensor();
                      Tensor db = node.needs_input_grad(2) ? empty({g.out_channels}, ws.dtype(), dev) : Tensor();
                      kernels::call<kernels::Conv2dBackwardKernel>(dev, g, xs, ws, dy, dx, dw, db,
                                                                   node.saved_tensor(2));
+                     // The weight's gradient in the parameter's own (NCHW) layout.
+                     if (dw.defined()) dw = detail::contiguous_raw(dw);
                      return std::vector<Tensor>{dx, dw, db};
                    })[0];
 }

@@ -1,4 +1,4 @@
-// Copies and conversions: contiguous(), clone(), to(dtype), and sum_to (the adjoint of
+// Copies and conversions: contiguous() (in either memory format), clone(), to(dtype), and sum_to (the adjoint of
 // broadcasting), plus the untracked helpers of ops/internal.h.
 //
 // Backward: clone and contiguous pass g through; to(dtype) casts g back to the source dtype.
@@ -35,7 +35,7 @@ void copy_raw(const Tensor& dst, const Tensor& src) {
 
 Tensor convert_raw(const Tensor& t, DType dtype) {
   if (t.dtype() == dtype) return t;
-  Tensor out = empty(t.sizes(), dtype, t.device());
+  Tensor out = empty(t.sizes(), dtype, t.device(), memory_format_of(t));
   copy_raw(out, t);
   return out;
 }
@@ -45,6 +45,20 @@ Tensor contiguous_raw(const Tensor& t) {
   Tensor out = empty(t.sizes(), t.dtype(), t.device());
   copy_raw(out, t);
   return out;
+}
+
+Tensor contiguous_raw(const Tensor& t, MemoryFormat format) {
+  if (is_dense_in(t, format)) return t;
+  Tensor out = empty(t.sizes(), t.dtype(), t.device(), format);
+  copy_raw(out, t);
+  return out;
+}
+
+Tensor empty_following(const Shape& shape, DType dtype, Device device, std::initializer_list<Tensor> operands) {
+  for (const Tensor& t : operands)
+    if (t.defined() && t.sizes() == shape && memory_format_of(t) == MemoryFormat::ChannelsLast)
+      return empty(shape, dtype, device, MemoryFormat::ChannelsLast);
+  return empty(shape, dtype, device);
 }
 
 Tensor grad_to(const Tensor& g, const Shape& shape, DType dtype) {
@@ -79,6 +93,14 @@ Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   Tensor out = empty(sizes(), dtype(), device());
   detail::copy_raw(out, *this);
+  return record_op("contiguous", {out}, {*this}, {}, [](const std::vector<Tensor>& g, FunctionNode&) {
+    return std::vector<Tensor>{g[0]};
+  })[0];
+}
+
+Tensor Tensor::contiguous(MemoryFormat format) const {
+  if (is_dense_in(*this, format)) return *this;
+  Tensor out = detail::contiguous_raw(*this, format);
   return record_op("contiguous", {out}, {*this}, {}, [](const std::vector<Tensor>& g, FunctionNode&) {
     return std::vector<Tensor>{g[0]};
   })[0];

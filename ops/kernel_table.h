@@ -14,6 +14,8 @@
 #include "tensor/device.h"
 #include "tensor/device_backend.h"
 #include "tensor/error.h"
+#include "tensor/memory_format.h"
+#include "tensor/tensor.h"
 
 namespace dsvd::kernels {
 
@@ -24,10 +26,16 @@ inline constexpr size_t kDeviceKinds = 2;  // Device::Kind::CPU, Device::Kind::C
 template <typename Family>
 struct Table {
   static inline std::array<typename Family::Fn*, kDeviceKinds> slot{};
-  // Whether the device's kernel computes bfloat16/float16 itself (cuDNN, cuBLAS) instead of
-  // through kernels::call's float32 widening (ops/kernels/float32_compute.h).
-  static inline std::array<bool, kDeviceKinds> native_reduced_float{};
+  // What the device's kernel takes beyond the family's baseline contract (KernelTraits).
+  static inline std::array<unsigned, kDeviceKinds> traits{};
 };
+
+// Traits a registration may declare:
+//   kNativeReducedFloat: the kernel computes bfloat16/float16 itself (cuDNN, cuBLAS) instead of
+//                        through kernels::call's float32 widening (ops/kernels/float32_compute.h);
+//   kChannelsLast:       the kernel also takes its 4-D tensors channels-last (tensor/memory_format.h),
+//                        all of them in that one format; the op then keeps a channels-last input so.
+enum KernelTraits : unsigned { kNativeReducedFloat = 1u << 0, kChannelsLast = 1u << 1 };
 
 template <typename Family>
 bool has_kernel(Device::Kind kind) {
@@ -43,14 +51,29 @@ typename Family::Fn& dispatch(Device device) {
 
 template <typename Family>
 bool has_native_reduced_float(Device::Kind kind) {
-  return Table<Family>::native_reduced_float[size_t(kind)];
+  return (Table<Family>::traits[size_t(kind)] & kNativeReducedFloat) != 0;
+}
+
+template <typename... Families>
+bool takes_channels_last(Device::Kind kind) {
+  return (((Table<Families>::traits[size_t(kind)] & kChannelsLast) != 0) && ...);
+}
+
+// The memory format an op hands its kernels (all of `Families`, e.g. a forward and its backward)
+// for input x: channels-last when x is channels-last and every one of those kernels of x's device
+// takes it, else contiguous (NCHW), the baseline every kernel takes.
+template <typename... Families>
+MemoryFormat layout_for(const Tensor& x) {
+  return memory_format_of(x) == MemoryFormat::ChannelsLast && takes_channels_last<Families...>(x.device().kind)
+             ? MemoryFormat::ChannelsLast
+             : MemoryFormat::Contiguous;
 }
 
 template <typename Family>
 struct Registration {
-  Registration(Device::Kind kind, typename Family::Fn* fn, bool native_reduced_float = false) {
+  Registration(Device::Kind kind, typename Family::Fn* fn, unsigned traits = 0) {
     Table<Family>::slot[size_t(kind)] = fn;
-    Table<Family>::native_reduced_float[size_t(kind)] = native_reduced_float;
+    Table<Family>::traits[size_t(kind)] = traits;
   }
 };
 
@@ -63,6 +86,9 @@ struct Registration {
   static const ::dsvd::kernels::Registration<Family> DSVD_KERNEL_CONCAT(dsvd_kernel_registration_, __LINE__)( \
       ::dsvd::Device::Kind::DeviceKind, &function)
 // A kernel that takes bfloat16 and float16 tensors itself (no float32 widening around it).
-#define DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(Family, DeviceKind, function)                            \
+#define DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(Family, DeviceKind, function) \
+  DSVD_REGISTER_KERNEL_WITH_TRAITS(Family, DeviceKind, function, ::dsvd::kernels::kNativeReducedFloat)
+// A kernel with any KernelTraits: DSVD_REGISTER_KERNEL_WITH_TRAITS(F, CUDA, f, kernels::kChannelsLast).
+#define DSVD_REGISTER_KERNEL_WITH_TRAITS(Family, DeviceKind, function, kernel_traits)                         \
   static const ::dsvd::kernels::Registration<Family> DSVD_KERNEL_CONCAT(dsvd_kernel_registration_, __LINE__)( \
-      ::dsvd::Device::Kind::DeviceKind, &function, true)
+      ::dsvd::Device::Kind::DeviceKind, &function, kernel_traits)

@@ -48,23 +48,26 @@ Windows plan(const char* op, const Tensor& x, const Pool2dOptions& o) {
 
 Shape output_shape(const Tensor& x, int64_t oh, int64_t ow) { return {x.size(0), x.size(1), oh, ow}; }
 
-kernels::PoolWindows kernel_windows(const Windows& w) {
-  return {w.planes, w.height, w.width, w.out_h, w.out_w, w.kernel[0], w.kernel[1],
-          w.stride[0], w.stride[1], w.padding[0], w.padding[1]};
+kernels::PoolWindows kernel_windows(const Windows& w, const Tensor& x, MemoryFormat format) {
+  return {w.planes,    w.height,    w.width,      w.out_h,      w.out_w,
+          w.kernel[0], w.kernel[1], w.stride[0],  w.stride[1],  w.padding[0],
+          w.padding[1], format == MemoryFormat::ChannelsLast, x.size(1)};
 }
 
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
-  const kernels::PoolWindows w = kernel_windows(plan("max_pool2d", x, o));
-  Tensor in = detail::contiguous_raw(x);
-  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device());
-  Tensor indices = empty(out.sizes(), w.byte_codes() ? DType::UInt8 : DType::Int64, x.device());
+  // A channels-last input stays so where the device's kernels take it.
+  const MemoryFormat format = kernels::layout_for<kernels::MaxPool2dForwardKernel, kernels::MaxPool2dBackwardKernel>(x);
+  const kernels::PoolWindows w = kernel_windows(plan("max_pool2d", x, o), x, format);
+  Tensor in = detail::contiguous_raw(x, format);
+  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device(), format);
+  Tensor indices = empty(out.sizes(), w.byte_codes() ? DType::UInt8 : DType::Int64, x.device(), format);
   kernels::call<kernels::MaxPool2dForwardKernel>(x.device(), w, in, out, indices);
   Shape input_shape = x.sizes();
-  return record_op("max_pool2d", {out}, {x}, {{"indices", indices}}, [input_shape, w](const std::vector<Tensor>& g, FunctionNode& node) {
-    Tensor gy = detail::contiguous_raw(g[0]);
-    Tensor gx = empty(input_shape, gy.dtype(), gy.device());
+  return record_op("max_pool2d", {out}, {x}, {{"indices", indices}}, [input_shape, w, format](const std::vector<Tensor>& g, FunctionNode& node) {
+    Tensor gy = detail::contiguous_raw(g[0], format);
+    Tensor gx = empty(input_shape, gy.dtype(), gy.device(), format);
     kernels::call<kernels::MaxPool2dBackwardKernel>(gy.device(), w, gy, node.saved_tensor(0), gx);
     return std::vector<Tensor>{gx};
   })[0];
@@ -73,14 +76,15 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) {
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& o) {
   Windows w = plan("avg_pool2d", x, o);
   const bool include_pad = o.count_include_pad;
-  const kernels::PoolWindows kw = kernel_windows(w);
-  Tensor in = detail::contiguous_raw(x);
-  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device());
+  const MemoryFormat format = kernels::layout_for<kernels::AvgPool2dForwardKernel, kernels::AvgPool2dBackwardKernel>(x);
+  const kernels::PoolWindows kw = kernel_windows(w, x, format);
+  Tensor in = detail::contiguous_raw(x, format);
+  Tensor out = empty(output_shape(x, w.out_h, w.out_w), x.dtype(), x.device(), format);
   kernels::call<kernels::AvgPool2dForwardKernel>(x.device(), kw, include_pad, in, out);
   Shape input_shape = x.sizes();
-  return record_op("avg_pool2d", {out}, {x}, {}, [input_shape, kw, include_pad](const std::vector<Tensor>& g, FunctionNode&) {
-    Tensor gy = detail::contiguous_raw(g[0]);
-    Tensor gx = empty(input_shape, gy.dtype(), gy.device());
+  return record_op("avg_pool2d", {out}, {x}, {}, [input_shape, kw, include_pad, format](const std::vector<Tensor>& g, FunctionNode&) {
+    Tensor gy = detail::contiguous_raw(g[0], format);
+    Tensor gx = empty(input_shape, gy.dtype(), gy.device(), format);
     kernels::call<kernels::AvgPool2dBackwardKernel>(gy.device(), kw, include_pad, gy, gx);
     return std::vector<Tensor>{gx};
   })[0];

@@ -32,7 +32,7 @@ Tensor where(const Tensor& mask, const Tensor& a_in, const Tensor& b_in) {
   Tensor m = detail::expand_raw(mask, shape, "where");
   Tensor ax = detail::expand_raw(detail::convert_raw(a, dtype), shape, "where");
   Tensor bx = detail::expand_raw(detail::convert_raw(b, dtype), shape, "where");
-  Tensor out = empty(shape, dtype, mask.device());
+  Tensor out = detail::empty_following(shape, dtype, mask.device(), {a, b, mask});
   kernels::call<kernels::WhereKernel>(mask.device(), out, m, ax, bx);
   Shape sa = a.sizes(), sb = b.sizes();
   DType da = a.dtype(), db = b.dtype();

@@ -21,7 +21,7 @@ Tensor unary_forward(const char* name, UnaryOp op, const Tensor& x, bool signed_
   DSVD_CHECK(x.defined(), name, ": input is an undefined tensor");
   DSVD_CHECK(signed_ok ? x.dtype() != DType::UInt8 : is_floating(x.dtype()), name, ": not defined for ",
              dtype_name(x.dtype()), " tensors");
-  Tensor out = empty(x.sizes(), x.dtype(), x.device());
+  Tensor out = detail::empty_following(x.sizes(), x.dtype(), x.device(), {x});
   kernels::call<kernels::UnaryKernel>(x.device(), op, out, x, p0, p1);
   return out;
 }
@@ -92,7 +92,7 @@ Tensor out = unary_forward("relu", UnaryOp::Relu, x, true);
   return record_op("relu", {out}, {x}, {{"result", out}}, [](const Grads& g, FunctionNode& n) {
     // One fused pass: g where the result is positive or NaN, 0 where it is 0.
     const Tensor& r = n.saved_tensor(0);
-    Tensor gx = empty(r.sizes(), r.dtype(), r.device());
+    Tensor gx = detail::empty_following(r.sizes(), r.dtype(), r.device(), {r});
     kernels::call<kernels::ReluBackwardKernel>(r.device(), gx, r, g[0].to(r.dtype()));
     return Grads{gx};
   })[0];

@@ -115,6 +115,12 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 
 Tensor empty(const Shape& sizes, DType dtype) { return empty(sizes, dtype, Device::cpu()); }
 
+Tensor empty(const Shape& sizes, DType dtype, Device device, MemoryFormat format) {
+  Tensor t = empty(sizes, dtype, device);
+  if (format != MemoryFormat::Contiguous) t.impl()->strides = strides_for(sizes, format);
+  return t;
+}
+
 Tensor empty(const Shape& sizes, DType dtype, Device device) {
   int64_t n = checked_numel(sizes, "empty");
   size_t bytes = 0;

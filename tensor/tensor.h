@@ -13,6 +13,7 @@
 
 #include "tensor/device.h"
 #include "tensor/dtype.h"
+#include "tensor/memory_format.h"
 #include "tensor/shape.h"
 #include "tensor/storage.h"
 
@@ -101,6 +102,8 @@ class Tensor {
 
   // --- copies and conversions ---
   Tensor contiguous() const;  // itself when already contiguous
+  // Itself when already dense in `format`, else a copy laid out so (tensor/memory_format.h); tracked.
+  Tensor contiguous(MemoryFormat format) const;
   Tensor clone() const;       // always a fresh contiguous copy
   Tensor to(DType dtype) const;  // itself when the dtype already matches
   Tensor to(Device device) const;  // a copy on `device` (itself when already there); tracked
@@ -120,6 +123,8 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 // A tensor over fresh, uninitialised storage on the CPU, or on `device`.
 Tensor empty(const Shape& sizes, DType dtype = DType::Float32);
 Tensor empty(const Shape& sizes, DType dtype, Device device);
+// ... laid out in `format` (ChannelsLast: NHWC in memory, 4-D sizes only).
+Tensor empty(const Shape& sizes, DType dtype, Device device, MemoryFormat format);
 // A view of `base`'s storage with the given geometry (no autograd, no bounds beyond a check that
 // the view stays inside the storage).
 Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, int64_t offset);

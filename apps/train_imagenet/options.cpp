@@ -68,6 +68,9 @@ Run
   --cuda-graph           record each training step once as a CUDA graph and replay it (docs/gpu.md):
                          the host's launch cost goes; falls back to eager steps, saying why, where a
                          step cannot be recorded (data parallelism, the audit)
+  --channels-last        images and activations channels-last (NHWC in memory) where the kernels take
+                         it: cuDNN's convolutions, batch norm and pooling on a GPU (docs/gpu.md);
+                         the CPU's kernels take NCHW, so there it changes nothing but a copy
   --tf32 T               GPU float32 math in TF32: conv (convolutions only, PyTorch's default) |
                          all (also matmul) | none
   --resume PATH          continue from a checkpoint (another --head reuses the shared parameters:
@@ -190,7 +193,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   for (auto& a : args) pointers.push_back(a.data());
   CommandLine cli(int(pointers.size()), pointers.data(),
                   {"help", "evaluate", "no-bn-weight-decay", "audit", "deterministic", "no-eval", "audit-eval",
-                   "sync-bn", "cuda-graph"});
+                   "sync-bn", "cuda-graph", "channels-last"});
   *help = cli.has("help");
   TrainOptions o;
   DSVD_CHECK(cli.positional().empty(), "unexpected argument '", cli.positional().empty() ? "" : cli.positional()[0],
@@ -230,6 +233,7 @@ TrainOptions parse_train_options(int argc, char** argv, bool* help) {
   o.device = cli.get("device", "cpu");
   o.tf32 = cli.get("tf32", o.tf32);
   o.cuda_graph = cli.has("cuda-graph");
+  o.channels_last = cli.has("channels-last");
   o.amp = cli.get("amp", o.amp);
   o.print_freq = cli.get_int("print-freq", int(o.print_freq));
   o.resume = cli.get("resume");

@@ -42,6 +42,7 @@ struct TrainOptions {
   // Mixed precision (docs/mixed-precision.md): off | bf16 | fp16. fp16 adds dynamic loss scaling.
   std::string amp = "off";
   bool cuda_graph = false;  // each step recorded once and replayed (apps/train_imagenet/step_graphs.h)
+  bool channels_last = false;  // images (and so activations) channels-last, where the kernels take it (docs/gpu.md)
   std::string tf32 = "conv";  // where float32 math may use TF32 on the GPU: conv (PyTorch's default) | all | none
   int64_t print_freq = 50;
   std::string resume;

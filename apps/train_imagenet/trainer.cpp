@@ -211,7 +211,7 @@ Evaluation Trainer::validate() {
   while (auto b = val_loader_->next()) {
     Tensor images = b->images.to(device()), labels = b->labels.to(device());
     AutocastScope amp(amp_dtype_);  // validation computes as training does
-    Tensor logits = model_->forward(images);
+    Tensor logits = model_->forward(model_input(images));
     const int64_t n = labels.numel();
     loss_sum = add(loss_sum, mul(cross_entropy(logits, labels).to(DType::Float64), double(n)));
     correct = add(correct, topk_correct_counts(logits, labels, {1, std::min<int64_t>(5, logits.size(1))}));
@@ -341,7 +341,7 @@ RunResult Trainer::run() {
     out.labels = labels;
     {
       AutocastScope amp(amp_dtype_);
-      out.logits = model_->forward(images);
+      out.logits = model_->forward(model_input(images));
       out.loss = cross_entropy(out.logits, labels, o_.label_smoothing);  // float32 under autocast
     }
     optimizer_->zero_grad();

@@ -78,6 +78,10 @@ class Trainer {
   std::shared_ptr<distributed::Communicator> communicator_;
   std::unique_ptr<distributed::DataParallel> data_parallel_;
   bool main_rank() const { return communicator_->rank() == 0; }
+  // The images as the model gets them: channels-last under --channels-last (a copy on the device).
+  Tensor model_input(const Tensor& images) const {
+    return o_.channels_last && images.dim() == 4 ? images.contiguous(MemoryFormat::ChannelsLast) : images;
+  }
   // Why this run's steps cannot be recorded as graphs (--cuda-graph), or "".
   std::string graph_unsupported_reason() const;
   // Sums over the ranks (identity in a single process).

@@ -1,5 +1,5 @@
 // Pooling kernels (ops/kernels/nn.h): one thread per output element, on the window rules every
-// device shares (ops/math/pooling.h). Backward passes scatter with atomicAdd where windows overlap; grad_x is
+// device shares (ops/math/pooling.h); max and average pooling in NCHW or channels-last. Backward passes scatter with atomicAdd where windows overlap; grad_x is
 // zeroed here first.
 #include "cuda/context.h"
 #include "cuda/internal.h"
@@ -19,47 +19,63 @@ using math::encode_argmax;
 
 #define FOR_EACH(i, n) for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
+// Output element k (in memory order, NCHW or channels-last as PoolWindows says): its window
+// (oy, ox), and where its input plane starts (pixels `step` apart, PoolWindows::pixel_stride).
+// Channels-last walks the channels fastest, so neighbouring threads read neighbouring memory.
+struct PoolSite {
+  int64_t oy, ox, plane_start, step;
+};
+__device__ PoolSite pool_site(const PoolWindows& w, int64_t k) {
+  if (!w.channels_last) {
+    const int64_t plane = k / (w.out_w * w.out_h);
+    return {(k / w.out_w) % w.out_h, k % w.out_w, plane * w.height * w.width, 1};
+  }
+  const int64_t c = k % w.channels, pixel = k / w.channels;
+  const int64_t n = pixel / (w.out_w * w.out_h);
+  return {(pixel / w.out_w) % w.out_h, pixel % w.out_w, n * w.height * w.width * w.channels + c, w.channels};
+}
+
 template <typename T, typename I>
 __global__ void max_fwd(PoolWindows w, const T* x, T* y, I* idx) {
   FOR_EACH(k, w.planes * w.out_h * w.out_w) {
-    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
-    const int64_t best = math::max_window(w, x + plane * w.height * w.width, oy, ox, &y[k]);
-    idx[k] = encode_argmax<I>(w, oy, ox, best);
+    const PoolSite s = pool_site(w, k);
+    const int64_t best = math::max_window(w, x + s.plane_start, s.oy, s.ox, &y[k], s.step);
+    idx[k] = encode_argmax<I>(w, s.oy, s.ox, best);
   }
 }
 
 template <typename T, typename I>
 __global__ void max_bwd(PoolWindows w, const T* gy, const I* idx, T* gx) {
   FOR_EACH(k, w.planes * w.out_h * w.out_w) {
-    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
-    atomicAdd(gx + plane * w.height * w.width + decode_argmax<I>(w, oy, ox, idx[k]), gy[k]);
+    const PoolSite s = pool_site(w, k);
+    atomicAdd(gx + s.plane_start + decode_argmax<I>(w, s.oy, s.ox, idx[k]) * s.step, gy[k]);
   }
 }
 
 template <typename T>
 __global__ void avg_fwd(PoolWindows w, bool include_pad, const T* x, T* y) {
   FOR_EACH(k, w.planes * w.out_h * w.out_w) {
-    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
+    const PoolSite s = pool_site(w, k);
     int64_t y0, y1, x0, x1;
-    const double divisor = avg_window(w, include_pad, oy, ox, y0, y1, x0, x1);
-    const T* p = x + plane * w.height * w.width;
-    double s = 0;
+    const double divisor = avg_window(w, include_pad, s.oy, s.ox, y0, y1, x0, x1);
+    const T* p = x + s.plane_start;
+    double sum = 0;
     for (int64_t yy = y0; yy < y1; ++yy)
-      for (int64_t xx = x0; xx < x1; ++xx) s += double(p[yy * w.width + xx]);
-    y[k] = T(s / divisor);
+      for (int64_t xx = x0; xx < x1; ++xx) sum += double(p[(yy * w.width + xx) * s.step]);
+    y[k] = T(sum / divisor);
   }
 }
 
 template <typename T>
 __global__ void avg_bwd(PoolWindows w, bool include_pad, const T* gy, T* gx) {
   FOR_EACH(k, w.planes * w.out_h * w.out_w) {
-    const int64_t ox = k % w.out_w, oy = (k / w.out_w) % w.out_h, plane = k / (w.out_w * w.out_h);
+    const PoolSite s = pool_site(w, k);
     int64_t y0, y1, x0, x1;
-    const double divisor = avg_window(w, include_pad, oy, ox, y0, y1, x0, x1);
+    const double divisor = avg_window(w, include_pad, s.oy, s.ox, y0, y1, x0, x1);
     const T share = T(double(gy[k]) / divisor);
-    T* p = gx + plane * w.height * w.width;
+    T* p = gx + s.plane_start;
     for (int64_t yy = y0; yy < y1; ++yy)
-      for (int64_t xx = x0; xx < x1; ++xx) atomicAdd(p + yy * w.width + xx, share);
+      for (int64_t xx = x0; xx < x1; ++xx) atomicAdd(p + (yy * w.width + xx) * s.step, share);
   }
 }
 
@@ -180,10 +196,12 @@ void adaptive_avg_pool2d_backward(const Tensor& grad_y, const Tensor& grad_x) {
 
 // Max pooling's forward takes 16-bit tensors natively (it only compares and copies); the backward
 // passes add overlapping windows and stay on float32 through the kernel table's widening.
-DSVD_REGISTER_KERNEL_NATIVE_REDUCED_FLOAT(kernels::MaxPool2dForwardKernel, CUDA, max_pool2d_forward);
-DSVD_REGISTER_KERNEL(kernels::MaxPool2dBackwardKernel, CUDA, max_pool2d_backward);
-DSVD_REGISTER_KERNEL(kernels::AvgPool2dForwardKernel, CUDA, avg_pool2d_forward);
-DSVD_REGISTER_KERNEL(kernels::AvgPool2dBackwardKernel, CUDA, avg_pool2d_backward);
+// Max and average pooling walk channels-last tensors too (PoolWindows::channels_last).
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::MaxPool2dForwardKernel, CUDA, max_pool2d_forward,
+                                 kernels::kNativeReducedFloat | kernels::kChannelsLast);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::MaxPool2dBackwardKernel, CUDA, max_pool2d_backward, kernels::kChannelsLast);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::AvgPool2dForwardKernel, CUDA, avg_pool2d_forward, kernels::kChannelsLast);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::AvgPool2dBackwardKernel, CUDA, avg_pool2d_backward, kernels::kChannelsLast);
 DSVD_REGISTER_KERNEL(kernels::AdaptiveAvgPool2dForwardKernel, CUDA, adaptive_avg_pool2d_forward);
 DSVD_REGISTER_KERNEL(kernels::AdaptiveAvgPool2dBackwardKernel, CUDA, adaptive_avg_pool2d_backward);
 

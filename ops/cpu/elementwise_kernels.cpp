@@ -16,16 +16,21 @@
 namespace dsvd::cpu {
 namespace {
 
-// `t`, or a dense copy of it (untracked: a kernel records nothing in the graph or the audit).
-Tensor dense(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  Tensor out = empty(t.sizes(), t.dtype());
-  copy_into(out, t);
-  return out;
+// `t` laid out as `out` is (dense: contiguous, or channels-last when the op's input was), so that
+// one linear loop visits matching elements of both: `t` itself when it already is, else an
+// untracked copy (a kernel records nothing in the graph or the audit).
+Tensor dense_like(const Tensor& t, const Tensor& out) {
+  const MemoryFormat format = memory_format_of(out);
+  DSVD_CHECK(is_dense_in(out, format), "element-wise CPU kernel: the output must be dense, got strides ",
+             shape_str(out.strides()));
+  if (is_dense_in(t, format)) return t;
+  Tensor copy = empty(t.sizes(), t.dtype(), Device::cpu(), format);
+  copy_into(copy, t);
+  return copy;
 }
 
 void unary(math::UnaryOp op, const Tensor& out, const Tensor& in, double p0, double p1) {
-  const Tensor x = dense(in);
+  const Tensor x = dense_like(in, out);
   DSVD_DISPATCH_ALL(out.dtype(), "unary", [&] {
     using T = scalar_t;
     math::with_unary(op, [&](auto tag) {
@@ -56,10 +61,10 @@ void binary_scalar(math::BinaryOp op, const Tensor& out, const Tensor& a, double
 }
 
 void relu_backward(const Tensor& out, const Tensor& result, const Tensor& grad) {
-  const Tensor g = dense(grad);
+  const Tensor g = dense_like(grad, out), r = dense_like(result, out);
   const int64_t count = out.numel();
   DSVD_DISPATCH_ALL(out.dtype(), "relu_backward", [&] {
-    const scalar_t* pr = result.data<scalar_t>();
+    const scalar_t* pr = r.data<scalar_t>();
     const scalar_t* pg = g.data<scalar_t>();
     scalar_t* px = out.data<scalar_t>();
     // both operands loaded unconditionally: a select the compiler vectorises, not a branch

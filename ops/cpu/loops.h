@@ -3,8 +3,8 @@
 // for_each_row<K>(sizes, strides, row) visits every element of a K-operand iteration space
 // (operand 0 is usually the output) in rows of the innermost dimension: row(offsets, inner_strides,
 // n) gets each operand's element offset for the row start, the operands' strides along the row,
-// and the row length. Dimensions that are laid out one after the other are merged first, so a
-// contiguous tensor is a single row. Above kParallelGrain elements the element range is split
+// and the row length. The dimensions are first ordered and merged by kernels::coalesce_dims
+// (ops/kernels/iteration.h), so a dense output in either memory format is a single row. Above kParallelGrain elements the element range is split
 // evenly over the OpenMP threads (rows may be cut in two); every element is written by exactly
 // one thread, so results do not depend on the thread count.
 #pragma once
@@ -14,51 +14,19 @@
 
 #include <omp.h>
 
+#include "ops/kernels/iteration.h"
 #include "tensor/parallel.h"
 #include "tensor/shape.h"
 
 namespace dsvd::cpu {
 
 
-template <size_t K>
-struct Geometry {
-  Shape sizes;
-  std::array<Shape, K> strides;
-};
-
-// Merges dim d into dim d+1 wherever every operand is laid out contiguously across them.
-template <size_t K>
-Geometry<K> coalesce(const Shape& sizes, const std::array<const Shape*, K>& strides) {
-  Geometry<K> g;
-  for (size_t d = 0; d < sizes.size(); ++d) {
-    if (sizes[d] == 1) continue;  // size-1 dims never move the offset
-    g.sizes.push_back(sizes[d]);
-    for (size_t k = 0; k < K; ++k) g.strides[k].push_back((*strides[k])[d]);
-  }
-  for (size_t d = g.sizes.size(); d-- > 1;) {
-    bool mergeable = true;
-    for (size_t k = 0; k < K; ++k) mergeable &= g.strides[k][d - 1] == g.strides[k][d] * g.sizes[d];
-    if (!mergeable) continue;
-    g.sizes[d - 1] *= g.sizes[d];
-    g.sizes.erase(g.sizes.begin() + int64_t(d));
-    for (size_t k = 0; k < K; ++k) {
-      g.strides[k][d - 1] = g.strides[k][d];
-      g.strides[k].erase(g.strides[k].begin() + int64_t(d));
-    }
-  }
-  if (g.sizes.empty()) {
-    g.sizes.push_back(1);
-    for (size_t k = 0; k < K; ++k) g.strides[k].push_back(1);
-  }
-  return g;
-}
-
 template <size_t K, typename RowFn>
 void for_each_row(const Shape& sizes, const std::array<const Shape*, K>& strides, RowFn&& row) {
   int64_t numel = 1;
   for (int64_t s : sizes) numel *= s;
   if (numel == 0) return;
-  const Geometry<K> g = coalesce<K>(sizes, strides);
+  const kernels::IterationDims<K> g = kernels::coalesce_dims<K>(sizes, strides);
   const int64_t nd = int64_t(g.sizes.size());
   const int64_t inner = g.sizes[size_t(nd - 1)];
   std::array<int64_t, K> inner_strides;

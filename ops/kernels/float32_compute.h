@@ -37,8 +37,10 @@ template <typename A> bool is_reduced(const A& a) {
 class Rounding {
  public:
   Tensor stand_in_for(const Tensor& output, bool keep_contents) {
-    Tensor s = keep_contents ? detail::convert_raw(detail::contiguous_raw(output), DType::Float32)
-                             : empty(output.sizes(), DType::Float32, output.device());
+    // The stand-in keeps the output's memory format (a channels-last kernel gets channels-last).
+    const MemoryFormat format = memory_format_of(output);
+    Tensor s = keep_contents ? detail::convert_raw(detail::contiguous_raw(output, format), DType::Float32)
+                             : empty(output.sizes(), DType::Float32, output.device(), format);
     pending_.emplace_back(output, s);
     return s;
   }

@@ -1,10 +1,15 @@
 // Kernel families of the neural-network ops (ops/conv2d.cpp, ops/batch_norm.cpp,
 // ops/pooling.cpp, ops/dropout.cpp) and of the optimizer-side ops on lists of gradients (the SGD
-// update, the squared norm and the in-place scaling of ops/optim.h). Contiguous NCHW tensors; outputs allocated by the op.
+// update, the squared norm and the in-place scaling of ops/optim.h). Contiguous NCHW tensors;
+// outputs allocated by the op. A kernel registered with kernels::kChannelsLast (ops/kernel_table.h)
+// may instead get every 4-D tensor of a call channels-last (NHWC in memory), when the op's input
+// was: conv2d's x, w, y and their gradients, batch norm's x, y, residual and their gradients,
+// pooling's x, y, argmax codes and their gradients (PoolWindows says which).
 #pragma once
 #include <cstdint>
 
 #include "ops/optim.h"
+#include "tensor/host_device.h"
 #include "tensor/tensor.h"
 
 namespace dsvd::kernels {
@@ -14,6 +19,8 @@ struct Conv2dGeometry {
   int64_t out_channels, kernel_h, kernel_w;
   int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
   int64_t out_h, out_w;
+  // Every 4-D tensor of the call channels-last (only for kernels registered kChannelsLast).
+  bool channels_last = false;
   bool is_pointwise() const {
     return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0;
   }
@@ -102,6 +109,13 @@ struct PoolWindows {
   // Max pooling's saved argmax: one byte per output (the position ky·kw + kx inside its window)
   // when a window has at most 256 positions, else int64 (the flat position in the input plane).
   bool byte_codes() const { return kernel_h * kernel_w <= 256; }
+  // Channels-last tensors (the op chooses it only for a kernel registered kChannelsLast): planes
+  // = N·channels, and pixel (y, x) of plane (n, c) at ((n·H + y)·W + x)·channels + c, so that
+  // neighbouring pixels of a plane lie `pixel_stride()` elements apart; outputs and the argmax
+  // codes in the same order.
+  bool channels_last = false;
+  int64_t channels = 1;
+  DSVD_HOST_DEVICE int64_t pixel_stride() const { return channels_last ? channels : 1; }
 };
 struct MaxPool2dForwardKernel {
   static constexpr const char* name = "max_pool2d";

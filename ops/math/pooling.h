@@ -27,22 +27,23 @@ DSVD_HOST_DEVICE int64_t window_position(const kernels::PoolWindows& w, int64_t 
   return (oy * w.stride_h - w.pad_h + offset / w.kernel_w) * w.width + ox * w.stride_w - w.pad_w + offset % w.kernel_w;
 }
 
-// Max pooling of output (oy, ox) over `plane` (H·W values): the maximum (the first one; NaN
-// wins, as in PyTorch) into *value, and its offset ky·kw + kx inside the unclipped window (the
-// CPU kernel runs the same scan row-vectorised: ops/cpu/pooling_kernels.cpp).
+// Max pooling of output (oy, ox) over `plane` (H·W values, pixel (y, x) at (y·W + x)·step): the
+// maximum (the first one; NaN wins, as in PyTorch) into *value, and its offset ky·kw + kx inside
+// the unclipped window (the CPU kernel runs the same scan row-vectorised:
+// ops/cpu/pooling_kernels.cpp).
 template <typename T>
 DSVD_HOST_DEVICE int64_t max_window_offset(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox,
-                                           T* value) {
+                                           T* value, int64_t step = 1) {
   const int64_t ys = oy * w.stride_h - w.pad_h, xs = ox * w.stride_w - w.pad_w;  // unclipped window start
   const int64_t ky0 = ys < 0 ? -ys : 0, kx0 = xs < 0 ? -xs : 0;
   const int64_t ky1 = w.kernel_h < w.height - ys ? w.kernel_h : w.height - ys;
   const int64_t kx1 = w.kernel_w < w.width - xs ? w.kernel_w : w.width - xs;
   int64_t best = ky0 * w.kernel_w + kx0;
-  T m = plane[(ys + ky0) * w.width + xs + kx0];
+  T m = plane[((ys + ky0) * w.width + xs + kx0) * step];
   for (int64_t ky = ky0; ky < ky1; ++ky) {
-    const T* row = plane + (ys + ky) * w.width + xs;
+    const T* row = plane + ((ys + ky) * w.width + xs) * step;
     for (int64_t kx = kx0; kx < kx1; ++kx) {
-      const T v = row[kx];
+      const T v = row[kx * step];
       const bool take = replaces_max(v, m);
       m = take ? v : m;
       best = take ? ky * w.kernel_w + kx : best;
@@ -54,8 +55,9 @@ DSVD_HOST_DEVICE int64_t max_window_offset(const kernels::PoolWindows& w, const 
 
 // The same maximum with its flat position in the plane.
 template <typename T>
-DSVD_HOST_DEVICE int64_t max_window(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox, T* value) {
-  return window_position(w, oy, ox, max_window_offset(w, plane, oy, ox, value));
+DSVD_HOST_DEVICE int64_t max_window(const kernels::PoolWindows& w, const T* plane, int64_t oy, int64_t ox, T* value,
+                                    int64_t step = 1) {
+  return window_position(w, oy, ox, max_window_offset(w, plane, oy, ox, value, step));
 }
 
 // The argmax kept for the backward: its offset ky·kw + kx inside the (unclipped) window in one

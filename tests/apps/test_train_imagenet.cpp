@@ -184,6 +184,48 @@ TEST_CASE("train_imagenet --cuda-graph: on the CPU one line says why, and the ru
   set_dataset_warnings_printed(true);
 }
 
+TEST_CASE("train_imagenet --channels-last: on the CPU (whose kernels take NCHW) the run is the NCHW run bit for bit") {
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  auto run = [&](bool channels_last) {
+    const std::string out = (data.root / (channels_last ? "cl" : "nchw")).string();
+    auto args = tiny_args(data, out, "svd-pade");
+    args.insert(args.end(), {"--max-steps", "3"});
+    if (channels_last) args.push_back("--channels-last");
+    test::CapturedStdout captured;
+    Trainer trainer(options(args));
+    REQUIRE(trainer.run().exit_code == 0);
+    return std::make_pair(final_weights(trainer), csv_column(out + "/metrics.csv", 5));  // and val_top1
+  };
+  CHECK(run(true) == run(false));
+  set_dataset_warnings_printed(true);
+}
+
+TEST_CASE("train_imagenet --device cuda --channels-last: trains as the NCHW run (eager, replayed, bf16)" *
+          doctest::skip(device_count(Device::Kind::CUDA) == 0)) {
+  set_dataset_warnings_printed(false);
+  TinyData data;
+  auto run = [&](const std::vector<std::string>& extra, const std::string& name) {
+    const std::string out = (data.root / name).string();
+    auto args = tiny_args(data, out, "svd-pade");
+    args.insert(args.end(), {"--device", "cuda", "--no-eval", "--epochs", "2", "--tf32", "none"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    test::CapturedStdout captured;
+    Trainer trainer(options(args));
+    REQUIRE(trainer.run().exit_code == 0);
+    return csv_column(out + "/metrics.csv", 2);  // each epoch's mean training loss
+  };
+  const auto nchw = run({}, "nchw");
+  for (const auto& extra : std::vector<std::vector<std::string>>{{"--channels-last"}, {"--channels-last", "--cuda-graph"}}) {
+    const auto cl = run(extra, extra.back());
+    REQUIRE(cl.size() == nchw.size());
+    for (size_t e = 0; e < cl.size(); ++e) CHECK(cl[e] == doctest::Approx(nchw[e]).epsilon(1e-3));
+  }
+  const auto bf16 = run({"--amp", "bf16"}, "bf16"), bf16_cl = run({"--amp", "bf16", "--channels-last"}, "bf16-cl");
+  for (size_t e = 0; e < bf16.size(); ++e) CHECK(bf16_cl[e] == doctest::Approx(bf16[e]).epsilon(3e-2));
+  set_dataset_warnings_printed(true);
+}
+
 TEST_CASE("train_imagenet --device cuda --cuda-graph: replayed steps train as eager steps, also across batch shapes" *
           doctest::skip(device_count(Device::Kind::CUDA) == 0)) {
   set_dataset_warnings_printed(false);

@@ -546,6 +546,107 @@ TEST_CASE("cuda ops: a ResNet step under bf16 autocast on the GPU follows the CP
   }
 }
 
+// Channels-last (tensor/memory_format.h): cuDNN's convolutions and batch norm and the pooling
+// kernels keep a channels-last input so; the results equal the CPU's NCHW ones, and so do the
+// gradients (through contiguous(ChannelsLast)'s backward).
+TEST_CASE("cuda ops: channels-last convolutions, batch norm and pooling as the CPU's NCHW ones" * doctest::skip(!has_device())) {
+  // The op on channels-last GPU tensors, checked to stay channels-last; on NCHW on the CPU.
+  auto channels_last = [](auto op) {
+    return [op](const std::vector<Tensor>& v) {
+      std::vector<Tensor> in = v;
+      const bool gpu = v[0].device().is_cuda();
+      if (gpu) in[0] = v[0].contiguous(MemoryFormat::ChannelsLast);
+      Tensor y = op(in);
+      if (gpu) CHECK(memory_format_of(y) == MemoryFormat::ChannelsLast);
+      return y;
+    };
+  };
+  const Conv2dOptions strided{{2, 1}, {1, 1}, {1, 1}, 1}, grouped{{1, 1}, {1, 0}, {1, 1}, 2};
+  auto conv = [](Conv2dOptions o) { return [o](const std::vector<Tensor>& v) { return conv2d(v[0], v[1], v[2], o); }; };
+  for (const char* api : {"legacy", "graph"}) {
+    INFO("DSVD_CUDNN_API=" << api);
+    setenv("DSVD_CUDNN_API", api, 1);
+    check_op_on_gpu("conv2d f64, channels-last", channels_last(conv(strided)),
+                    {random({2, 6, 9, 8}, 301), random({5, 6, 3, 3}, 302), random({5}, 303)}, 1e-10, 1e-9);
+    NoTf32 off;
+    check_op_on_gpu("conv2d f32, channels-last", channels_last(conv(strided)),
+                    {random({2, 6, 9, 8}, 301, DType::Float32), random({5, 6, 3, 3}, 302, DType::Float32),
+                     random({5}, 303, DType::Float32)}, 1e-4, 1e-4);
+    check_op_on_gpu("conv2d f32 grouped, channels-last", channels_last(conv(grouped)),
+                    {random({2, 8, 7, 7}, 304, DType::Float32), random({6, 4, 3, 1}, 305, DType::Float32),
+                     random({6}, 306, DType::Float32)}, 1e-4, 1e-4);
+    for (DType dtype : {DType::BFloat16, DType::Float16}) {
+      auto rounded = [&](const Shape& s, uint64_t seed) { return random(s, seed, DType::Float32).to(dtype); };
+      check_op_on_gpu("conv2d 16-bit, channels-last", channels_last(conv(strided)),
+                      {rounded({2, 16, 9, 8}, 307), rounded({8, 16, 3, 3}, 308), rounded({8}, 309)}, 1e-2,
+                      2.01 * machine_epsilon(dtype));
+    }
+  }
+  unsetenv("DSVD_CUDNN_API");
+  Tensor x = add(mul(random({4, 6, 5, 7}, 310), 2.0), 0.5), w = random({6}, 311), b = random({6}, 312);
+  check_op_on_gpu("batch_norm training, channels-last",
+                  channels_last([](auto& v) { return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5); }),
+                  {x, w, b}, 1e-9, 1e-8);
+  Tensor rm = random({6}, 313), rv = add(abs(random({6}, 314)), 0.5);
+  check_op_on_gpu("batch_norm evaluation, channels-last", channels_last([&](auto& v) {
+                    const Device d = v[0].device();
+                    return batch_norm(v[0], v[1], v[2], rm.to(d), rv.to(d), false, 0.1, 1e-5);
+                  }),
+                  {x, w, b});
+  check_op_on_gpu("batch_norm bf16, channels-last",
+                  channels_last([](auto& v) { return batch_norm(v[0], v[1], v[2], Tensor(), Tensor(), true, 0.1, 1e-5); }),
+                  {x.to(DType::Float32).to(DType::BFloat16), w.to(DType::Float32), b.to(DType::Float32)}, 1e-2,
+                  2.01 * machine_epsilon(DType::BFloat16));
+  Pool2dOptions mp;
+  mp.kernel = {3, 3};
+  mp.stride = {2, 2};
+  mp.padding = {1, 1};
+  Tensor p = random({2, 5, 9, 10}, 315);
+  check_op_on_gpu("max_pool2d, channels-last", channels_last([mp](auto& v) { return max_pool2d(v[0], mp); }), {p});
+  check_op_on_gpu("max_pool2d bf16, channels-last", channels_last([mp](auto& v) { return max_pool2d(v[0], mp); }),
+                  {p.to(DType::BFloat16)}, 1e-2, 2.01 * machine_epsilon(DType::BFloat16));
+  Pool2dOptions huge;  // 272 window positions: int64 argmax
+  huge.kernel = {17, 16};
+  huge.stride = {3, 4};
+  check_op_on_gpu("max_pool2d large window, channels-last", channels_last([huge](auto& v) { return max_pool2d(v[0], huge); }),
+                  {random({1, 3, 22, 24}, 316)});
+  Pool2dOptions ap = mp;
+  ap.count_include_pad = false;
+  check_op_on_gpu("avg_pool2d, channels-last", channels_last([ap](auto& v) { return avg_pool2d(v[0], ap); }), {p});
+  check_op_on_gpu("relu + add, channels-last", channels_last([](auto& v) { return relu(add(v[0], v[1])); }),
+                  {p, random({2, 5, 9, 10}, 317)}, 0, 0);
+}
+
+TEST_CASE("cuda ops: a ResNet trained from channels-last images on the GPU follows the CPU's NCHW training" *
+          doctest::skip(!has_device())) {
+  for (const char* head : {"gap", "svd-pade"}) {
+    INFO("head " << head);
+    auto [cpu_model, gpu_model] = twin_resnets(head);
+    nn::SgdOptions so;
+    so.lr = 0.05;
+    so.momentum = 0.9;
+    nn::Sgd cpu_opt(cpu_model->named_parameters(), so), gpu_opt(gpu_model->named_parameters(), so);
+    Tensor x = random({4, 3, 16, 16}, 130, DType::Float32);
+    Tensor y = from_vector({0, 1, 4, 2}, {4}, DType::Int64);
+    NoTf32 off;
+    for (int step = 0; step < 2; ++step) {
+      cross_entropy((*cpu_model)(x), y).backward();
+      cross_entropy((*gpu_model)(x.to(kGpu).contiguous(MemoryFormat::ChannelsLast)), y.to(kGpu)).backward();
+      cpu_opt.step();
+      gpu_opt.step();
+      cpu_opt.zero_grad();
+      gpu_opt.zero_grad();
+    }
+    auto cpu_state = cpu_model->state_dict(), gpu_state = gpu_model->state_dict();
+    REQUIRE(cpu_state.size() == gpu_state.size());
+    for (size_t i = 0; i < cpu_state.size(); ++i) {
+      INFO(cpu_state[i].first);
+      CHECK(gpu_state[i].second.is_contiguous());  // parameters keep NCHW
+      CHECK_CLOSE(gpu_state[i].second, cpu_state[i].second, 2e-4, 2e-3);
+    }
+  }
+}
+
 TEST_CASE("cuda ops: the many-parameter SGD update (a few launches) follows the CPU's per-parameter updates" *
           doctest::skip(!has_device())) {
   // 80 parameters (more than one launch's table), both float dtypes, odd sizes, with and without
