@@ -15,6 +15,7 @@
 #include "cuda/cudnn_graph.h"
 #include "cuda/internal.h"
 #include "ops/kernel_table.h"
+#include "ops/kernels/elementwise.h"
 #include "ops/kernels/nn.h"
 #include "ops/precision.h"
 
@@ -73,7 +74,7 @@ ConvPlan& plan_for(const Conv2dGeometry& g, DType t, int device) {
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->y));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->y, format, dt, int(g.batch), int(g.out_channels), int(g.out_h), int(g.out_w)));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateTensorDescriptor(&made->bias));
-  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->bias, CUDNN_TENSOR_NCHW, dt, 1, int(g.out_channels), 1, 1));
+  DSVD_CUDNN_CHECK("conv2d", cudnnSetTensor4dDescriptor(made->bias, format, dt, 1, int(g.out_channels), 1, 1));
   DSVD_CUDNN_CHECK("conv2d", cudnnCreateFilterDescriptor(&made->w));
   DSVD_CUDNN_CHECK("conv2d", cudnnSetFilter4dDescriptor(made->w, dt, format, int(g.out_channels),
                                                        int(g.in_channels / g.groups), int(g.kernel_h), int(g.kernel_w)));
@@ -190,6 +191,19 @@ void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, 
     DSVD_CUDNN_CHECK("conv2d_backward", cudnnConvolutionBackwardBias(c.cudnn, one, p.y, grad_y.data_ptr(), zero, p.bias, grad_b.data_ptr()));
 }
 
+// conv2d + ReLU (kernels::Conv2dReluForwardKernel): under DSVD_CUDNN_API=graph one kernel where
+// cuDNN's runtime fusion plans the graph convolution -> + bias -> ReLU (NaN handling is cuDNN's
+// there); else the convolution and ReLU in place on y.
+void conv2d_relu_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                         Tensor& x_workspace) {
+  if (cudnn_api() == CudnnApi::Graph &&
+      graph_convolution(ConvPass::ForwardBiasRelu, g, x.dtype(), x.data_ptr(), w.data_ptr(), y.data_ptr(),
+                        bias.defined() ? bias.data_ptr() : nullptr))
+    return;
+  conv2d_forward(g, x, w, bias, y, x_workspace);
+  kernels::dispatch<kernels::UnaryKernel>(y.device())(math::UnaryOp::Relu, y, y, 0, 0);
+}
+
 namespace {
 
 // (N, C, H, W) of a 2-D or 4-D batch-norm input.
@@ -294,6 +308,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
 constexpr unsigned kCudnnTraits = kernels::kNativeReducedFloat | kernels::kChannelsLast;
 DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::Conv2dForwardKernel, CUDA, conv2d_forward, kCudnnTraits);
 DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::Conv2dBackwardKernel, CUDA, conv2d_backward, kCudnnTraits);
+DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::Conv2dReluForwardKernel, CUDA, conv2d_relu_forward, kCudnnTraits);
 DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::BatchNormTrainingKernel, CUDA, batch_norm_training, kCudnnTraits);
 DSVD_REGISTER_KERNEL_WITH_TRAITS(kernels::BatchNormBackwardKernel, CUDA, batch_norm_backward, kCudnnTraits);
 

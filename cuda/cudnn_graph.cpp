@@ -72,8 +72,10 @@ class Descriptor {
 };
 using DescriptorPtr = std::unique_ptr<Descriptor>;
 
-// A 4-D tensor of dims (N, C, H, W), laid out NCHW or channels-last (NHWC in memory).
-DescriptorPtr conv_tensor(int64_t uid, std::array<int64_t, 4> dims, cudnnDataType_t type, bool channels_last) {
+// A 4-D tensor of dims (N, C, H, W), laid out NCHW or channels-last (NHWC in memory); a virtual
+// one is an intermediate of a fused graph that never reaches memory.
+DescriptorPtr conv_tensor(int64_t uid, std::array<int64_t, 4> dims, cudnnDataType_t type, bool channels_last,
+                          bool is_virtual = false) {
   const std::array<int64_t, 4> strides =
       channels_last ? std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]}
                     : std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
@@ -83,8 +85,26 @@ DescriptorPtr conv_tensor(int64_t uid, std::array<int64_t, 4> dims, cudnnDataTyp
       .set(CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides.data())
       .set(CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid)
       .set(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &kAlignment);
+  if (is_virtual) t->set(CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &is_virtual);
   t->finalize();
   return t;
+}
+
+// A pointwise operation y = mode(x[, b]) computed in `precision`.
+void pointwise(std::vector<DescriptorPtr>& parts, cudnnPointwiseMode_t mode, cudnnDataType_t precision, const Descriptor& x,
+               const Descriptor* b, const Descriptor& y) {
+  auto pw = std::make_unique<Descriptor>(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
+  pw->set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode)
+      .set(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &precision);
+  pw->finalize();
+  auto op = std::make_unique<Descriptor>(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
+  op->set(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, *pw)
+      .set(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x)
+      .set(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, y);
+  if (b) op->set(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *b);
+  op->finalize();
+  parts.push_back(std::move(pw));
+  parts.push_back(std::move(op));
 }
 
 // Everything one pass of one shape was built from, and the plan.
@@ -119,17 +139,23 @@ struct Pointers {
   void* x;  // x, or dx for the data gradient
   void* w;  // w, or dw for the weights' gradient
   void* y;  // y, or dy for both gradients
+  void* bias = nullptr;  // the fused forward's bias (unique id 4), if it has one
 };
 
-// Runs `plan` on the pass's three tensors with a workspace from the caching allocator.
+// Runs `plan` on the pass's tensors with a workspace from the caching allocator.
 cudnnStatus_t execute(cudnnHandle_t handle, const Descriptor& plan, int64_t workspace_bytes, const Pointers& p, int device) {
   Tensor workspace = workspace_bytes > 0 ? empty({workspace_bytes}, DType::UInt8, Device::cuda(device)) : Tensor();
   void* ws = workspace.defined() ? workspace.data_ptr() : nullptr;
-  const std::array<int64_t, 3> uids = {1, 2, 3};
-  std::array<void*, 3> data = {p.x, p.w, p.y};
+  std::vector<int64_t> uids = {1, 2, 3};
+  std::vector<void*> data = {p.x, p.w, p.y};
+  if (p.bias) {
+    uids.push_back(4);
+    data.push_back(p.bias);
+  }
+  const int64_t n = int64_t(uids.size());
   Descriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids.data())
-      .set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, data.data())
+  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, n, uids.data())
+      .set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, n, data.data())
       .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws);
   if (!pack.finalize()) return CUDNN_STATUS_BAD_PARAM;
   return cudnnBackendExecute(handle, plan.get(), pack.get());
@@ -187,6 +213,7 @@ const char* pass_name(ConvPass pass) {
     case ConvPass::Forward: return "forward";
     case ConvPass::BackwardData: return "backward-data";
     case ConvPass::BackwardFilter: return "backward-filter";
+    case ConvPass::ForwardBiasRelu: return "forward + bias + ReLU";
   }
   return "?";
 }
@@ -225,16 +252,35 @@ void build(GraphPlan& out, ConvPass pass, const Conv2dGeometry& g, DType t, Devi
   const cudnnBackendAttributeType_t scalar = t == DType::Float64 ? CUDNN_TYPE_DOUBLE : CUDNN_TYPE_FLOAT;
   const void* one = t == DType::Float64 ? static_cast<const void*>(&one64) : &one32;
   const void* zero = t == DType::Float64 ? static_cast<const void*>(&zero64) : &zero32;
-  const PassAttributes& a = attributes_of(pass);
+  // The fused forward: the convolution into a virtual tensor, + bias (unique id 4) into another,
+  // ReLU into y; cuDNN compiles the three into one kernel (runtime fusion) or plans nothing.
+  const bool fused = pass == ConvPass::ForwardBiasRelu;
+  const std::array<int64_t, 4> y_dims = {g.batch, g.out_channels, g.out_h, g.out_w};
+  Descriptor& conv_y = fused ? keep(conv_tensor(5, y_dims, compute, cl, true)) : y;
+  const PassAttributes& a = attributes_of(fused ? ConvPass::Forward : pass);
   DescriptorPtr made = std::make_unique<Descriptor>(a.operation);
-  made->set(a.x, x).set(a.w, w).set(a.y, y).set(a.conv, conv).set(a.alpha, scalar, 1, one).set(a.beta, scalar, 1, zero);
+  made->set(a.x, x).set(a.w, w).set(a.y, conv_y).set(a.conv, conv).set(a.alpha, scalar, 1, one).set(a.beta, scalar, 1, zero);
   Descriptor& op = keep(std::move(made));
   if (!op.finalize()) return;
+  std::vector<cudnnBackendDescriptor_t> ops = {op.get()};
+  if (fused) {
+    const Descriptor* relu_in = &conv_y;
+    if (p.bias) {
+      Descriptor& bias = keep(conv_tensor(4, {1, g.out_channels, 1, 1}, data, cl));
+      Descriptor& biased = keep(conv_tensor(6, y_dims, compute, cl, true));
+      pointwise(out.parts, CUDNN_POINTWISE_ADD, compute, conv_y, &bias, biased);
+      ops.push_back(out.parts.back()->get());
+      relu_in = &biased;
+    }
+    pointwise(out.parts, CUDNN_POINTWISE_RELU_FWD, compute, *relu_in, nullptr, y);
+    ops.push_back(out.parts.back()->get());
+    for (const auto& part : out.parts)
+      if (!part->ok()) return;
+  }
 
   Descriptor& graph = keep(std::make_unique<Descriptor>(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
-  cudnnBackendDescriptor_t ops = op.get();
   cudnnHandle_t handle = c.cudnn;
-  graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &ops)
+  graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, int64_t(ops.size()), ops.data())
       .set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
   if (!graph.finalize()) return;
 
@@ -283,7 +329,7 @@ void build(GraphPlan& out, ConvPass pass, const Conv2dGeometry& g, DType t, Devi
   out.usable = out.plan != nullptr;
 }
 
-using GraphKey = std::array<int64_t, 20>;
+using GraphKey = std::array<int64_t, 21>;
 
 std::atomic<int64_t> g_runs{0};
 
@@ -315,8 +361,8 @@ CudnnApi cudnn_api() {
   return v == "graph" ? CudnnApi::Graph : CudnnApi::Legacy;
 }
 
-bool graph_convolution(ConvPass pass, const Conv2dGeometry& g, DType t, void* x, void* w, void* y) {
-  for (const void* ptr : {x, w, y})
+bool graph_convolution(ConvPass pass, const Conv2dGeometry& g, DType t, void* x, void* w, void* y, void* bias) {
+  for (const void* ptr : {x, w, y, bias})
     if (reinterpret_cast<uintptr_t>(ptr) % uintptr_t(kAlignment) != 0) return false;
   int device = 0;
   DSVD_CUDA_CHECK("conv2d", cudaGetDevice(&device));
@@ -325,10 +371,10 @@ bool graph_convolution(ConvPass pass, const Conv2dGeometry& g, DType t, void* x,
   const GraphKey key = {device,         int64_t(pass), int64_t(t),   tf32_conv(),    measure,      g.batch,
                         g.in_channels,  g.height,      g.width,      g.out_channels, g.kernel_h,   g.kernel_w,
                         g.stride_h,     g.stride_w,    g.pad_h,      g.pad_w,        g.dilation_h, g.dilation_w,
-                        g.groups,       g.channels_last};
+                        g.groups,       g.channels_last, bias != nullptr};
   static std::mutex mutex;
   static std::map<GraphKey, GraphPlan*> plans;
-  const Pointers p{x, w, y};
+  const Pointers p{x, w, y, bias};
   GraphPlan* plan = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex);

@@ -22,12 +22,15 @@ enum class CudnnApi { Legacy, Graph };
 // compare both in one process.
 CudnnApi cudnn_api();
 
-enum class ConvPass { Forward, BackwardData, BackwardFilter };
+enum class ConvPass { Forward, BackwardData, BackwardFilter, ForwardBiasRelu };
 // One pass on dense tensors of dtype `t` (NCHW, or channels-last as g says) on the current device, alpha = 1, beta = 0:
 // Forward y = conv(x, w); BackwardData x = dx from (w, y = dy); BackwardFilter w = dw from
-// (x, y = dy). False when the graph API has no plan for it (nothing was run: the caller takes
-// the legacy API); a failure to run a plan it has throws.
-bool graph_convolution(ConvPass pass, const kernels::Conv2dGeometry& g, DType t, void* x, void* w, void* y);
+// (x, y = dy); ForwardBiasRelu y = max(0, conv(x, w) + bias) (bias null: none) as one graph that
+// cuDNN's runtime fusion compiles into one kernel. False when the graph API has no plan for it
+// (nothing was run: the caller takes the legacy API, or composes); a failure to run a plan it has
+// throws.
+bool graph_convolution(ConvPass pass, const kernels::Conv2dGeometry& g, DType t, void* x, void* w, void* y,
+                       void* bias = nullptr);
 // How many passes the graph API has run in this process (tests check that it was taken).
 int64_t graph_convolutions_run();
 

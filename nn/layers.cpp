@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 
+#include "autograd/audit.h"
 #include "nn/init.h"
 #include "ops/ops.h"
 
@@ -21,6 +22,13 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Pair kernel, Conv2dOpt
 Tensor Conv2d::forward_impl(const Tensor& x) {
   if (folded_weight.defined() && !is_training()) return conv2d(x, folded_weight, folded_bias, options);
   return conv2d(x, weight, bias, options);
+}
+
+Tensor Conv2d::forward_relu(const Tensor& x) {
+  return forward_scoped(x, [&](const Tensor& in) {
+    if (folded_weight.defined() && !is_training()) return conv2d_relu(in, folded_weight, folded_bias, options);
+    return conv2d_relu(in, weight, bias, options);
+  });
 }
 
 BatchNorm2d::BatchNorm2d(int64_t channels, double eps_, double momentum_)
@@ -102,8 +110,22 @@ Sequential::Sequential(std::initializer_list<ModulePtr> modules) : Module("Seque
 void Sequential::push_back(ModulePtr module) { register_module(std::to_string(children().size()), std::move(module)); }
 
 Tensor Sequential::forward_impl(const Tensor& x) {
+  const auto& modules = children();
+  const bool fuse = !audit::enabled();
   Tensor y = x;
-  for (const auto& [name, m] : children()) y = m->forward(y);
+  for (size_t i = 0; i < modules.size(); ++i) {
+    Module* m = modules[i].second.get();
+    const bool relu_next = fuse && i + 1 < modules.size() && dynamic_cast<ReLU*>(modules[i + 1].second.get());
+    if (auto* conv = dynamic_cast<Conv2d*>(m); conv && relu_next) {
+      y = conv->forward_relu(y);
+      ++i;
+    } else if (auto* bn = dynamic_cast<BatchNorm2d*>(m); bn && relu_next) {
+      y = bn->forward_relu(y);
+      ++i;
+    } else {
+      y = m->forward(y);
+    }
+  }
   return y;
 }
 

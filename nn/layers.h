@@ -23,6 +23,9 @@ class Conv2d : public Module {
   Conv2d(int64_t in_channels, int64_t out_channels, Pair kernel, Conv2dOptions options = {}, bool bias = true,
          ConvInit init = ConvInit::Default);
   Tensor forward_impl(const Tensor& x) override;
+  // max(0, forward(x)): the conv -> ReLU of AlexNet as one fused op (conv2d_relu). The module's
+  // audited output is the ReLU's.
+  Tensor forward_relu(const Tensor& x);
   Tensor weight, bias;
   Conv2dOptions options;
   // Set by nn::FoldBatchNorms for evaluation: the weight and bias with the following batch norm
@@ -114,6 +117,9 @@ class Sequential : public Module {
   void push_back(ModulePtr module);
   // Adds a module that has no parameters and no index of its own in torchvision's numbering is
   // not a thing: every entry gets the next index, as nn.Sequential does.
+  // A Conv2d or a BatchNorm2d followed by a ReLU runs as one fused op (Conv2d::forward_relu,
+  // BatchNorm2d::forward_relu), except while the audit is on: then every module's output is
+  // recorded under its own name.
   Tensor forward_impl(const Tensor& x) override;
   size_t size() const { return children().size(); }
 };

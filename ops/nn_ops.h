@@ -29,6 +29,10 @@ struct Conv2dOptions {
 // x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O) or undefined -> (N, O, OH, OW),
 // OH = (H + 2·pad − dilation·(kh − 1) − 1)/stride + 1 (floor), as torch.nn.functional.conv2d.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Conv2dOptions& options = {});
+// relu(conv2d(x, weight, bias)) as one fused op (one kernel forward where the device has one;
+// composed elsewhere, with the same values): AlexNet's conv -> ReLU.
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                   const Conv2dOptions& options = {});
 
 struct Pool2dOptions {
   Pair kernel{1, 1};

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ops/cpu/blas.h"
+#include "ops/math/elementwise.h"
 #include "tensor/parallel.h"
 
 namespace dsvd::cpu {
@@ -319,6 +320,19 @@ void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, c
   else onednn_conv2d_forward(g, x, w, bias, y, &x_workspace);
 }
 
+// The convolution, then ReLU in place on y (kernels::Conv2dReluForwardKernel): one tensor and one
+// op fewer than conv2d followed by relu, the same values.
+void conv2d_relu_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                         Tensor& x_workspace) {
+  conv2d_forward(g, x, w, bias, y, x_workspace);
+  const int64_t n = y.numel();
+  DSVD_DISPATCH_FLOATING(y.dtype(), "conv2d_relu", [&] {
+    scalar_t* p = y.data<scalar_t>();
+    parallel_for(0, n, n > kParallelGrain,
+                 [&](int64_t i) { p[i] = math::unary<math::UnaryOp::Relu, scalar_t>(p[i], 0, 0); });
+  });
+}
+
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
                      const Tensor& grad_x, const Tensor& grad_w, const Tensor& grad_b, const Tensor& x_workspace) {
   const int passes = int(grad_x.defined()) + int(grad_w.defined());
@@ -364,4 +378,5 @@ std::map<std::string, double> take_conv_profile_flops() {
 namespace dsvd::cpu {
 DSVD_REGISTER_KERNEL(kernels::Conv2dForwardKernel, CPU, conv2d_forward);
 DSVD_REGISTER_KERNEL(kernels::Conv2dBackwardKernel, CPU, conv2d_backward);
+DSVD_REGISTER_KERNEL(kernels::Conv2dReluForwardKernel, CPU, conv2d_relu_forward);
 }  // namespace dsvd::cpu

@@ -43,6 +43,17 @@ struct Conv2dBackwardKernel {
                   const Tensor& grad_w, const Tensor& grad_b, const Tensor& x_workspace);
 };
 
+// conv2d fused with the ReLU after it (AlexNet's conv -> ReLU): y = max(0, conv(x, w) + bias),
+// NaN kept (ReLU's rule, ops/math/elementwise.h), arguments as Conv2dForwardKernel's. A fused
+// family (docs/architecture.md): conv2d_relu uses it where the device has it and composes conv2d
+// and relu elsewhere. Its backward is conv2d's on ReLU's masked gradient (the two families above).
+struct Conv2dReluForwardKernel {
+  static constexpr const char* name = "conv2d_relu";
+  static constexpr unsigned float32_outputs = 1u << 4;  // ops/kernels/float32_compute.h
+  using Fn = void(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                  Tensor& x_workspace);
+};
+
 // Batch norm over (N, H, W) per channel, training mode: y, and the batch mean and 1/√(σ² + ε)
 // that the kernel allocates into save_mean, save_invstd ((C), in the kernel's statistics dtype:
 // float64 on the CPU, the input's on a GPU, as cuDNN keeps them); the running statistics (if

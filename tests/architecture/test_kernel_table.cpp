@@ -37,8 +37,8 @@ std::vector<std::string> missing_kernels(Device::Kind kind) {
 // otherwise composes from the unfused ops (docs/architecture.md "Fused ops").
 std::vector<std::string> missing_fused_kernels(Device::Kind kind) {
   using namespace kernels;
-  return missing<BatchNormReluTrainingKernel, BatchNormReluBackwardKernel, MtpForwardKernel, MpaForwardKernel,
-                 LyapunovSignKernel>(kind);
+  return missing<BatchNormReluTrainingKernel, BatchNormReluBackwardKernel, Conv2dReluForwardKernel, MtpForwardKernel,
+                 MpaForwardKernel, LyapunovSignKernel>(kind);
 }
 
 struct UnregisteredFamily {

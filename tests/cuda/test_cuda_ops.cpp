@@ -238,6 +238,43 @@ TEST_CASE("cuda ops: conv2d through cuDNN's graph API, as on the CPU" * doctest:
 }
 #endif
 
+#if DSVD_HAVE_CUDA
+// conv2d_relu: cuDNN's runtime fusion of convolution, bias and ReLU under DSVD_CUDNN_API=graph
+// (where an engine plans it; else, as under the legacy API, the convolution and ReLU in place),
+// against the CPU's relu(conv2d(...)); NCHW and channels-last, float32 and bfloat16.
+TEST_CASE("cuda ops: conv2d_relu (runtime fusion under the graph API) as on the CPU" * doctest::skip(!has_device())) {
+  const Conv2dOptions o{{2, 2}, {1, 1}, {1, 1}, 1};
+  auto fused = [o](bool channels_last, bool bias) {
+    return [o, channels_last, bias](const std::vector<Tensor>& v) {
+      const bool gpu = v[0].device().is_cuda();
+      const Tensor x = gpu && channels_last ? v[0].contiguous(MemoryFormat::ChannelsLast) : v[0];
+      return gpu ? conv2d_relu(x, v[1], bias ? v[2] : Tensor(), o) : relu(conv2d(x, v[1], bias ? v[2] : Tensor(), o));
+    };
+  };
+  for (const char* api : {"legacy", "graph"}) {
+    INFO("DSVD_CUDNN_API=" << api);
+    setenv("DSVD_CUDNN_API", api, 1);
+    const int64_t runs_before = cuda::graph_convolutions_run();
+    for (bool channels_last : {false, true}) {
+      INFO("channels-last " << channels_last);
+      {
+        NoTf32 off;
+        std::vector<Tensor> in{random({4, 16, 15, 15}, 320, DType::Float32), random({32, 16, 3, 3}, 321, DType::Float32),
+                               random({32}, 322, DType::Float32)};
+        check_op_on_gpu("conv2d_relu f32 with bias", fused(channels_last, true), in, 1e-4, 1e-4);
+        check_op_on_gpu("conv2d_relu f32 without bias", fused(channels_last, false), in, 1e-4, 1e-4);
+      }
+      auto rounded = [](const Shape& sh, uint64_t seed) { return random(sh, seed, DType::Float32).to(DType::BFloat16); };
+      check_op_on_gpu("conv2d_relu bf16", fused(channels_last, true),
+                      {rounded({4, 16, 15, 15}, 323), rounded({32, 16, 3, 3}, 324), rounded({32}, 325)}, 1e-2,
+                      2.01 * machine_epsilon(DType::BFloat16));
+    }
+    MESSAGE("DSVD_CUDNN_API=" << api << ": " << cuda::graph_convolutions_run() - runs_before << " graph-API passes ran");
+  }
+  unsetenv("DSVD_CUDNN_API");
+}
+#endif
+
 TEST_CASE("cuda ops: pooling with the CPU's window rules" * doctest::skip(!has_device())) {
   Tensor x = random({2, 3, 9, 10}, 60);
   Pool2dOptions mp;

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/autograd/audit_dir.h"
 #include "nn/covariance_head.h"
+#include "nn/layers.h"
 #include "nn/models/model_options.h"
 #include "tests/test_util.h"
 
@@ -121,4 +123,24 @@ TEST_CASE("models: initialisations follow torchvision") {
       CHECK(max(abs(t)).item() > 0.99 * bound);
     }
   }
+}
+
+TEST_CASE("models: a Sequential runs Conv2d -> ReLU and BatchNorm2d -> ReLU as fused ops, each module apart under the audit") {
+  auto last_op = [](nn::Sequential& s, const Tensor& x) {
+    Tensor y = s.forward(x);
+    return y.grad_fn() ? y.grad_fn()->name() : std::string("none");
+  };
+  Generator g(4);
+  Tensor x = randn({2, 3, 8, 8}, DType::Float32, &g).requires_grad_();
+  nn::Sequential conv_relu({std::make_shared<nn::Conv2d>(3, 4, Pair{3, 3}), std::make_shared<nn::ReLU>()});
+  nn::Sequential bn_relu({std::make_shared<nn::Conv2d>(3, 4, Pair{3, 3}), std::make_shared<nn::BatchNorm2d>(4),
+                          std::make_shared<nn::ReLU>()});
+  CHECK(last_op(conv_relu, x) == "conv2d_relu");
+  CHECK(last_op(bn_relu, x) == "batch_norm_relu");
+  // The fused op gives the composed values (bit for bit for conv2d_relu: ReLU in place).
+  Tensor fused = conv_relu.forward(x);
+  testing::AuditDir audit_on({});
+  CHECK(last_op(conv_relu, x) == "relu");
+  CHECK(last_op(bn_relu, x) == "relu");
+  CHECK(to_vector(fused) == to_vector(conv_relu.forward(x)));
 }
