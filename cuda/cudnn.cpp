@@ -158,7 +158,15 @@ void conv2d_forward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, c
     DSVD_CUDNN_CHECK("conv2d", cudnnConvolutionForward(c.cudnn, one, p.x, x.data_ptr(), p.w, w.data_ptr(), p.conv, p.fwd,
                                                       ptr(ws), p.fwd_ws, zero, p.y, y.data_ptr()));
   }
-  if (bias.defined()) DSVD_CUDNN_CHECK("conv2d", cudnnAddTensor(c.cudnn, one, p.bias, bias.data_ptr(), one, p.y, y.data_ptr()));
+  if (!bias.defined()) return;
+  if (!g.channels_last) {
+    DSVD_CUDNN_CHECK("conv2d", cudnnAddTensor(c.cudnn, one, p.bias, bias.data_ptr(), one, p.y, y.data_ptr()));
+    return;
+  }
+  // Channels-last: y += bias broadcast over (N, H, W) by the element-wise kernel, which walks y in
+  // memory order (cudnnAddTensor has been reported slow on NHWC tensors).
+  const Tensor broadcast = make_view(bias, y.sizes(), {0, 1, 0, 0}, bias.offset());
+  kernels::dispatch<kernels::BinaryKernel>(y.device())(math::BinaryOp::Add, y, y, broadcast);
 }
 
 void conv2d_backward(const Conv2dGeometry& g, const Tensor& x, const Tensor& w, const Tensor& grad_y,
@@ -239,6 +247,13 @@ Tensor widened(const Tensor& t) {
   return out;
 }
 
+// cuDNN's batch-norm mode for x: the persistent kernels for channels-last input (what PyTorch takes
+// for channels-last training; cuDNN's plain spatial kernels are slow on NHWC), plain spatial for
+// NCHW. Forward and backward of one input agree.
+cudnnBatchNormMode_t bn_mode(const Tensor& x) {
+  return memory_format_of(x) == MemoryFormat::ChannelsLast ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL;
+}
+
 // Batch norm's data descriptor for x (and y, dy, dx, which share its layout): NCHW, or NHWC when
 // the op kept a channels-last input so (the kernels below are registered kChannelsLast).
 TensorDesc bn_data_desc(const Tensor& x) {
@@ -266,7 +281,7 @@ void batch_norm_training(const Tensor& x, const Tensor& gamma, const Tensor& bet
   save_invstd = empty({ch}, stats, x.device());
   const auto [one, zero] = factors(x.dtype());
   const cudnnStatus_t status = cudnnBatchNormalizationForwardTraining(
-      c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, xd.d, x.data_ptr(), xd.d, y.data_ptr(), pd.d, g.data_ptr(), b.data_ptr(),
+      c.cudnn, bn_mode(x), one, zero, xd.d, x.data_ptr(), xd.d, y.data_ptr(), pd.d, g.data_ptr(), b.data_ptr(),
       momentum, running_mean.defined() ? running_mean.data_ptr() : nullptr,
       running_var.defined() ? running_var.data_ptr() : nullptr, eps, save_mean.data_ptr(), save_invstd.data_ptr());
   if (status == CUDNN_STATUS_NOT_SUPPORTED && is_reduced_float(x.dtype())) {
@@ -292,7 +307,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& ga
   Tensor db = grad_beta.defined() ? grad_beta : empty({ch}, stats, x.device());
   const auto [one, zero] = factors(x.dtype());
   const cudnnStatus_t status = cudnnBatchNormalizationBackward(
-      c.cudnn, CUDNN_BATCHNORM_SPATIAL, one, zero, one, zero, xd.d, x.data_ptr(), xd.d, grad_y.data_ptr(), xd.d,
+      c.cudnn, bn_mode(x), one, zero, one, zero, xd.d, x.data_ptr(), xd.d, grad_y.data_ptr(), xd.d,
       dx.data_ptr(), pd.d, g.data_ptr(), dg.data_ptr(), db.data_ptr(), eps, save_mean.data_ptr(), save_invstd.data_ptr());
   if (status == CUDNN_STATUS_NOT_SUPPORTED && is_reduced_float(x.dtype())) {
     Tensor dx32 = float32_like(x);
