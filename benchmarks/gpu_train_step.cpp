@@ -11,7 +11,8 @@
 //   dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph, cuda/cudnn_graph.cpp);
 //   "cuda-graph" rows: dsvd's whole step recorded once as a CUDA graph and replayed (train_imagenet
 //   --cuda-graph; tensor/device_graph.h), against the same PyTorch eager run; "CL" rows: dsvd's
-//   images channels-last, so its activations are (train_imagenet --channels-last)
+//   images channels-last, so its activations are (train_imagenet --channels-last); "fused-bn" rows:
+//   dsvd's own batch norm + add + ReLU kernels (DSVD_CUDA_FUSED_BN=1) instead of cuDNN's batch norm
 //   EIG f32/f64: 64 symmetric positive definite 256x256 matrices
 //   SQRT f32/f64: the matrix square root's forward + backward on 64 SPD 48x48 matrices, per rule
 //     (the fast square roots' paper compares MTP-Lya, MPA-Lya, Newton–Schulz and the SVD rules at
@@ -65,6 +66,7 @@ struct Config {
   bool graph_api = false;    // dsvd's convolutions through cuDNN's graph API (DSVD_CUDNN_API=graph)
   bool cuda_graph = false;   // dsvd's step recorded once and replayed
   bool channels_last = false;  // dsvd's images (and so activations) channels-last (train_imagenet --channels-last)
+  bool fused_bn = false;       // dsvd's own batch norm + add + ReLU kernels (DSVD_CUDA_FUSED_BN=1)
 };
 const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"R50-PADE", "resnet50", "svd-pade", 64},
@@ -76,7 +78,8 @@ const Config kConfigs[] = {{"R50-GAP", "resnet50", "gap", 64},
                            {"R50-GAP cuda-graph", "resnet50", "gap", 64, false, std::nullopt, false, true},
                            {"R50-PADE cuda-graph", "resnet50", "svd-pade", 64, false, std::nullopt, false, true},
                            {"ALEX cuda-graph", "alexnet", "gap", 128, false, std::nullopt, false, true},
-                           {"R50-GAP CL", "resnet50", "gap", 64, false, std::nullopt, false, false, true}};
+                           {"R50-GAP CL", "resnet50", "gap", 64, false, std::nullopt, false, false, true},
+                           {"R50-GAP fused-bn", "resnet50", "gap", 64, false, std::nullopt, false, false, false, true}};
 // --only amp: bfloat16 mixed precision against PyTorch's autocast + channels-last, eager and
 // torch.compile (the covariance head in float32 on both sides).
 // "CL" rows: dsvd channels-last too (NHWC activations, as the peer's). The NCHW row first: it
@@ -90,6 +93,7 @@ const Config kAmpConfigs[] = {
     {"R50-GAP bf16 CL cuda-graph", "resnet50", "gap", 64, false, DType::BFloat16, false, true, true},
     {"R50-PADE bf16 CL cuda-graph", "resnet50", "svd-pade", 64, false, DType::BFloat16, false, true, true},
     {"ALEX bf16 CL cuda-graph", "alexnet", "gap", 128, false, DType::BFloat16, false, true, true},
+    {"R50-GAP bf16 CL fused-bn", "resnet50", "gap", 64, false, DType::BFloat16, false, false, true, true},
     {"ALEX bf16", "alexnet", "gap", 128, false, DType::BFloat16}};
 
 double now_ms() {
@@ -252,6 +256,7 @@ int main(int argc, char** argv) {
       std::string error;
       if (c.cudnn_find) setenv("DSVD_CUDNN_BENCHMARK", "1", 1);
       if (c.graph_api) setenv("DSVD_CUDNN_API", "graph", 1);
+      if (c.fused_bn) setenv("DSVD_CUDA_FUSED_BN", "1", 1);
       try {
         m = run_dsvd(c, steps);
       } catch (const std::exception& e) {
@@ -259,6 +264,7 @@ int main(int argc, char** argv) {
       }
       unsetenv("DSVD_CUDNN_BENCHMARK");
       unsetenv("DSVD_CUDNN_API");
+      unsetenv("DSVD_CUDA_FUSED_BN");
       empty_cache(Device::cuda());
       std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
                          std::to_string(c.batch) + " --steps " + std::to_string(steps) + (g_profile ? " --profile" : "");
@@ -289,12 +295,14 @@ int main(int argc, char** argv) {
       Measured m;
       std::string error;
       if (c.graph_api) setenv("DSVD_CUDNN_API", "graph", 1);
+      if (c.fused_bn) setenv("DSVD_CUDA_FUSED_BN", "1", 1);
       try {
         m = run_dsvd(c, steps);
       } catch (const std::exception& e) {
         error = e.what();
       }
       unsetenv("DSVD_CUDNN_API");
+      unsetenv("DSVD_CUDA_FUSED_BN");
       empty_cache(Device::cuda());
       const std::string args = std::string("train_step --arch ") + c.arch + " --head " + c.head + " --batch " +
                                std::to_string(c.batch) + " --steps " + std::to_string(steps) + " --amp --channels-last";

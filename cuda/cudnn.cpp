@@ -247,11 +247,13 @@ Tensor widened(const Tensor& t) {
   return out;
 }
 
-// cuDNN's batch-norm mode for x: the persistent kernels for channels-last input (what PyTorch takes
-// for channels-last training; cuDNN's plain spatial kernels are slow on NHWC), plain spatial for
-// NCHW. Forward and backward of one input agree.
+// cuDNN's batch-norm mode for x: the persistent kernels for a channels-last float32 or 16-bit input
+// (what PyTorch takes for channels-last training; cuDNN's plain spatial kernels are slow on NHWC),
+// plain spatial otherwise (NCHW, float64). Forward and backward of one input agree.
 cudnnBatchNormMode_t bn_mode(const Tensor& x) {
-  return memory_format_of(x) == MemoryFormat::ChannelsLast ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT : CUDNN_BATCHNORM_SPATIAL;
+  return memory_format_of(x) == MemoryFormat::ChannelsLast && x.dtype() != DType::Float64
+             ? CUDNN_BATCHNORM_SPATIAL_PERSISTENT
+             : CUDNN_BATCHNORM_SPATIAL;
 }
 
 // Batch norm's data descriptor for x (and y, dy, dx, which share its layout): NCHW, or NHWC when

@@ -84,6 +84,16 @@ void defer_finite_check(const Tensor& t, const char* op);
 // them): the first matrix with a non-zero info is raised as message(matrix, info) at the next
 // synchronisation, so that the call itself does not wait.
 void defer_info_check(const Tensor& info, int64_t count, std::function<std::string(int64_t, int)> message);
+// --- batch norm + add + ReLU, dsvd's own fused kernels (cuda/kernels/batch_norm_relu.cu) ---
+// The arguments and results of kernels::BatchNormReluTrainingKernel / BatchNormReluBackwardKernel
+// (cuda/batch_norm_relu.cpp calls them under DSVD_CUDA_FUSED_BN=1).
+void fused_batch_norm_relu_forward(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
+                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
+                                   const Tensor& y, Tensor& save_mean, Tensor& save_invstd);
+void fused_batch_norm_relu_backward(const Tensor& x, const Tensor& y, const Tensor& grad_y, const Tensor& gamma,
+                                    const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_x,
+                                    const Tensor& grad_gamma, const Tensor& grad_beta, const Tensor& grad_residual);
+
 // table[s] = base_a + s·stride_a and table[count + s] = base_b + s·stride_b (bytes), s < count,
 // written by a kernel on `device`'s stream: the pointer arrays of cuBLAS's batched calls, made on
 // the device so that no host memory is read (a graph can record it).

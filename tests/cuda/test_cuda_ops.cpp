@@ -319,6 +319,53 @@ TEST_CASE("cuda ops: batch norm (training with running statistics, and evaluatio
                   {random({6, 3}, 75), w, b}, 1e-9, 1e-8);
 }
 
+// batch_norm_relu on the GPU: cuDNN's batch norm with the add and ReLU in place (the default), and
+// dsvd's own fused kernels (DSVD_CUDA_FUSED_BN=1), against the CPU's fused kernel: values, running
+// statistics and every gradient; NCHW and channels-last, float64, float32 and bfloat16.
+TEST_CASE("cuda ops: batch_norm_relu, both GPU paths, as on the CPU" * doctest::skip(!has_device())) {
+  for (const char* own : {"0", "1"}) {
+    INFO("DSVD_CUDA_FUSED_BN=" << own);
+    setenv("DSVD_CUDA_FUSED_BN", own, 1);
+    for (bool channels_last : {false, true}) {
+      INFO("channels-last " << channels_last);
+      for (bool residual : {false, true}) {
+        INFO("residual " << residual);
+        Tensor x = add(mul(random({4, 6, 5, 7}, 330), 2.0), 0.5), r = random({4, 6, 5, 7}, 331);
+        Tensor w = random({6}, 332), b = random({6}, 333);
+        Tensor rm_cpu = random({6}, 334), rv_cpu = add(abs(random({6}, 335)), 0.5);
+        Tensor rm_gpu = rm_cpu.to(kGpu), rv_gpu = rv_cpu.to(kGpu);
+        auto op = [&](const std::vector<Tensor>& v) {
+          const bool gpu = v[0].device().is_cuda();
+          const Tensor in = gpu && channels_last ? v[0].contiguous(MemoryFormat::ChannelsLast) : v[0];
+          const Tensor res = !residual ? Tensor() : gpu && channels_last ? v[3].contiguous(MemoryFormat::ChannelsLast) : v[3];
+          Tensor y = batch_norm_relu(in, res, v[1], v[2], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, true, 0.1, 1e-5);
+          if (gpu && channels_last) CHECK(memory_format_of(y) == MemoryFormat::ChannelsLast);
+          return y;
+        };
+        check_op_on_gpu("batch_norm_relu f64", op, {x, w, b, r}, 1e-9, 1e-8);
+        CHECK_CLOSE(rm_gpu, rm_cpu, 1e-12, 1e-10);
+        CHECK_CLOSE(rv_gpu, rv_cpu, 1e-12, 1e-10);
+        {
+          NoTf32 off;
+          std::vector<Tensor> in32;
+          for (const Tensor& t : {x, w, b, r}) in32.push_back(t.to(DType::Float32));
+          rm_cpu = rm_cpu.to(DType::Float32);
+          rv_cpu = rv_cpu.to(DType::Float32);
+          rm_gpu = rm_cpu.to(kGpu);
+          rv_gpu = rv_cpu.to(kGpu);
+          check_op_on_gpu("batch_norm_relu f32", op, in32, 1e-4, 1e-4);
+          CHECK_CLOSE(rm_gpu, rm_cpu, 1e-6, 1e-5);
+          CHECK_CLOSE(rv_gpu, rv_cpu, 1e-6, 1e-5);
+          // bfloat16 data, float32 parameters and statistics: the CPU widens and rounds once.
+          std::vector<Tensor> in16 = {in32[0].to(DType::BFloat16), in32[1], in32[2], in32[3].to(DType::BFloat16)};
+          check_op_on_gpu("batch_norm_relu bf16", op, in16, 1e-2, 2.01 * machine_epsilon(DType::BFloat16));
+        }
+      }
+    }
+  }
+  unsetenv("DSVD_CUDA_FUSED_BN");
+}
+
 TEST_CASE("cuda ops: linear, log_softmax, cross_entropy, dropout, top-k" * doctest::skip(!has_device())) {
   Tensor x = random({6, 5}, 80), w = random({4, 5}, 81), b = random({4}, 82);
   check_op_on_gpu("linear", [](auto& v) { return linear(v[0], v[1], v[2]); }, {x, w, b});
