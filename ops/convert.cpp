@@ -1,5 +1,5 @@
-// Copies and conversions: contiguous() (in either memory format), clone(), to(dtype), and sum_to (the adjoint of
-// broadcasting), plus the untracked helpers of ops/internal.h.
+// Copies and conversions: contiguous() (in either memory format), clone(), to(dtype), and sum_to
+// (the adjoint of broadcasting), plus the untracked helpers of ops/internal.h.
 //
 // Backward: clone and contiguous pass g through; to(dtype) casts g back to the source dtype.
 #include <cmath>
@@ -40,12 +40,7 @@ Tensor convert_raw(const Tensor& t, DType dtype) {
   return out;
 }
 
-Tensor contiguous_raw(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  Tensor out = empty(t.sizes(), t.dtype(), t.device());
-  copy_raw(out, t);
-  return out;
-}
+Tensor contiguous_raw(const Tensor& t) { return contiguous_raw(t, MemoryFormat::Contiguous); }
 
 Tensor contiguous_raw(const Tensor& t, MemoryFormat format) {
   if (is_dense_in(t, format)) return t;
@@ -89,14 +84,7 @@ Tensor Tensor::clone() const {
   })[0];
 }
 
-Tensor Tensor::contiguous() const {
-  if (is_contiguous()) return *this;
-  Tensor out = empty(sizes(), dtype(), device());
-  detail::copy_raw(out, *this);
-  return record_op("contiguous", {out}, {*this}, {}, [](const std::vector<Tensor>& g, FunctionNode&) {
-    return std::vector<Tensor>{g[0]};
-  })[0];
-}
+Tensor Tensor::contiguous() const { return contiguous(MemoryFormat::Contiguous); }
 
 Tensor Tensor::contiguous(MemoryFormat format) const {
   if (is_dense_in(*this, format)) return *this;
