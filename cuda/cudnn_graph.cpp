@@ -26,6 +26,7 @@
 #include "cuda/context.h"
 #include "cuda/internal.h"
 #include "ops/precision.h"
+#include "tensor/memory_format.h"
 
 // The handle attributes of the operation graph and the execution plan are deprecated since cuDNN
 // 9.8 in favour of device-property descriptors, and still what ties a plan to a device.
@@ -76,9 +77,8 @@ using DescriptorPtr = std::unique_ptr<Descriptor>;
 // one is an intermediate of a fused graph that never reaches memory.
 DescriptorPtr conv_tensor(int64_t uid, std::array<int64_t, 4> dims, cudnnDataType_t type, bool channels_last,
                           bool is_virtual = false) {
-  const std::array<int64_t, 4> strides =
-      channels_last ? std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]}
-                    : std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
+  const Shape strides = strides_for({dims[0], dims[1], dims[2], dims[3]},
+                                    channels_last ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous);
   auto t = std::make_unique<Descriptor>(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   t->set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type)
       .set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims.data())
