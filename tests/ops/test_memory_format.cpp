@@ -10,12 +10,12 @@
 #include <algorithm>
 #include <tuple>
 
-#include "nn/models/model_options.h"
 #include "ops/internal.h"
 #include "ops/kernel_table.h"
 #include "ops/kernels/iteration.h"
 #include "ops/kernels/nn.h"
 #include "ops/nn_ops.h"
+#include "tests/cuda/cuda_test_util.h"  // small_resnet
 #include "tests/test_util.h"
 
 using namespace dsvd;
@@ -361,14 +361,7 @@ TEST_CASE("channels-last kernels: conv2d, batch norm and pooling keep the format
 TEST_CASE("channels-last kernels: a ResNet trained one step from channels-last images equals the NCHW step") {
   ChannelsLastCpu stand_ins;
   auto step = [](bool channels_last) {
-    nn::ModelOptions o;
-    o.num_classes = 5;
-    o.small_stem = true;
-    o.width = 0.125;
-    o.head = "svd-pade";
-    o.head_dim = 8;
-    manual_seed(3);
-    nn::ModulePtr model = nn::make_model("resnet18", o);
+    nn::ModulePtr model = test::small_resnet("svd-pade");
     model->train();
     Tensor images = random_tensor({4, 3, 16, 16}, 21);
     Tensor labels = from_vector({0, 3, 1, 4}, {4}, DType::Int64);
