@@ -87,6 +87,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       if (!grad_outputs[k].defined()) grad_outputs[k] = zeros(node->outputs[k].sizes, node->outputs[k].dtype, node->outputs[k].device);
 
     std::vector<Tensor> grad_inputs;
+    node->last_use = !retain_graph && !audit::enabled();  // the audit reads saved tensors after apply
     if (audit::enabled()) {
       {
         audit::BackwardScope in_backward;

@@ -62,6 +62,12 @@ void FunctionNode::release_saved() {
   released_ = true;
 }
 
+void FunctionNode::drop_saved_if_last_use(const std::string& name) {
+  if (!last_use) return;
+  for (size_t i = 0; i < saved_names.size(); ++i)
+    if (saved_names[i] == name && i < saved.size()) saved[i] = Tensor();
+}
+
 const Tensor& FunctionNode::saved_tensor(size_t i) const {
   DSVD_CHECK(i < saved.size(), "node '", name_, "': saved tensor ", i, " does not exist (", saved.size(), " saved)");
   return saved[i];

@@ -45,6 +45,9 @@ class Node {
   struct OutputMeta { Shape sizes; DType dtype; Device device; };
   std::vector<OutputMeta> outputs;  // shape, dtype and device of each output, for zero-filling
   std::string module_path;          // the module that ran the op (recorded in audit mode only)
+  // Set by the engine before apply(): true when this backward is the saved tensors' last use (the
+  // graph is not retained), so that a backward may free what it has consumed early.
+  bool last_use = false;
 
  protected:
   std::string name_;
@@ -78,6 +81,9 @@ class FunctionNode : public Node {
   const Tensor& saved_tensor(size_t i) const;
   // By name, for ops that save a variable set (an error names the op and the missing name).
   const Tensor& saved_tensor(const std::string& name) const;
+  // Frees saved tensor `name` now when this backward is its last use (last_use), else keeps it: a
+  // backward that is done with a large saved tensor need not hold it through the rest of its work.
+  void drop_saved_if_last_use(const std::string& name);
 
  private:
   Backward backward_;

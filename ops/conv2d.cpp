@@ -116,6 +116,9 @@ Tensor conv2d_relu(const Tensor& x_in, const Tensor& weight_in, const Tensor& bi
                      const Tensor& r = node.saved_tensor("output");
                      Tensor masked = empty(r.sizes(), r.dtype(), r.device(), format);
                      kernels::call<kernels::ReluBackwardKernel>(r.device(), masked, r, grads[0].to(r.dtype()));
+                     // The output is done with: freed before the convolution's backward (the
+                     // composed ops free ReLU's saved result at this point too).
+                     node.drop_saved_if_last_use("output");
                      return conv2d_gradients(g, format, node, masked);
                    })[0];
 }

@@ -1,5 +1,6 @@
 // The backward engine: scalar and explicit-gradient roots, accumulation, shared subgraphs,
 // retain_graph, grad mode, detach, and its error messages.
+#include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "tests/test_util.h"
 
@@ -113,4 +114,31 @@ TEST_CASE("engine: a leaf's gradient never aliases a tensor someone else holds")
   sum(mul(w, 2.0)).backward();
   CHECK(to_vector(first) == std::vector<double>(4, 3.0));
   CHECK(to_vector(w.grad()) == std::vector<double>(4, 5.0));
+}
+
+TEST_CASE("engine: a backward may free a saved tensor early on its last use, and keeps it when the graph is retained") {
+  // y = 3x saves a large tensor `big`; its backward drops it, then reports whether its memory is gone.
+  auto run = [](bool retain) {
+    Tensor x = ones({4}).requires_grad_();
+    std::weak_ptr<Storage> big_storage;
+    std::vector<int> freed;  // per backward: 1 when `big` was freed inside it
+    Tensor y;
+    {
+      Tensor big = zeros({1000});
+      big_storage = big.impl()->storage;
+      Tensor out = mul(x.detach(), 3.0);
+      y = record_op("scale_with_saved", {out}, {x}, {{"big", big}}, [&](const std::vector<Tensor>& g, FunctionNode& n) {
+        n.drop_saved_if_last_use("big");
+        freed.push_back(big_storage.expired() ? 1 : 0);
+        return std::vector<Tensor>{mul(g[0], 3.0)};
+      })[0];
+    }
+    Tensor loss = sum(y);
+    loss.backward(Tensor(), retain);
+    if (retain) loss.backward();  // the saved tensor is still there for a second backward
+    CHECK(to_vector(x.grad()) == std::vector<double>(4, retain ? 6.0 : 3.0));
+    return freed;
+  };
+  CHECK(run(false) == std::vector<int>{1});
+  CHECK(run(true) == std::vector<int>{0, 1});
 }
